@@ -1,0 +1,79 @@
+// chorus: the backend interface. One interface, CPU and CUDA implementations chosen at run time;
+// the CPU backend is the oracle that every accelerated path is compared against.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chorus/decision.hpp"
+#include "chorus/views.hpp"
+
+namespace chorus {
+
+/// One edge: rows src < dst and the float64-exact similarity per view (NaN for a view not used).
+struct edge {
+  std::int64_t src = 0, dst = 0;
+  float sim_embedding = 0, sim_activity = 0;
+};
+
+enum class backend_kind { automatic, cpu, cuda };
+/// First-pass precision. Every precision gives the same edges: candidates are re-scored exactly.
+enum class precision { automatic, fp32, bf16, int8 };
+
+const char* to_string(backend_kind k);
+const char* to_string(precision p);
+
+/// What to score: the prepared views (null when the mode does not use them) and the decision.
+struct score_problem {
+  const view_matrix* embedding = nullptr;
+  const view_matrix* activity = nullptr;
+  decision_params params;
+  std::int64_t n() const { return embedding ? embedding->n : activity ? activity->n : 0; }
+};
+
+/// Knobs of one scoring run.
+struct score_options {
+  precision prec = precision::automatic;
+  int threads = 0;                       ///< 0: all cores
+  std::int64_t max_edges = 200'000'000;  ///< stop with limit_error beyond this
+  std::int64_t tile_rows = 512;          ///< rows per tile (accounts)
+  std::int64_t tile_cols = 2048;         ///< columns per tile, a multiple of tile_rows
+  /// Called now and then from one thread with (pairs decided so far, total pairs).
+  std::function<void(std::int64_t, std::int64_t)> progress;
+};
+
+/// What a scoring run did.
+struct score_stats {
+  precision used = precision::fp32;
+  std::int64_t pairs = 0;       ///< pairs i<j decided
+  std::int64_t candidates = 0;  ///< pairs the first pass sent to the exact re-check
+  std::int64_t edges = 0;
+  double seconds = 0;
+  std::string detail;  ///< e.g. the GEMM library and ISA
+};
+
+/// A scoring backend: decides every pair i < j and returns the edges, sorted by (src, dst).
+class backend {
+ public:
+  virtual ~backend() = default;
+  virtual std::string name() const = 0;
+  virtual std::vector<edge> find_edges(const score_problem& problem, const score_options& opt,
+                                       score_stats& stats) = 0;
+};
+
+/// The CPU backend (oneDNN tiles, exact float64 re-check).
+std::unique_ptr<backend> make_cpu_backend();
+/// Pick a backend: `cuda` throws input_error when no usable CUDA backend exists; `automatic`
+/// takes CUDA when a device and the CUDA backend are present, else the CPU.
+std::unique_ptr<backend> make_backend(backend_kind kind);
+
+/// Number of CUDA devices visible (0 when chorus was built without CUDA or no driver/device).
+int cuda_device_count();
+
+/// Exact float64 similarity of two prepared rows (cosine of the stored fp32 rows).
+double exact_similarity(const view_matrix& v, std::int64_t i, std::int64_t j);
+
+}  // namespace chorus

@@ -1,0 +1,64 @@
+// chorus: the detection job, from an input file to a results file.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "chorus/backend.hpp"
+#include "chorus/components.hpp"
+#include "chorus/views.hpp"
+
+namespace chorus {
+
+/// Everything `chorus detect` takes.
+struct detect_options {
+  std::string input, output;
+  bool force = false;             ///< overwrite an existing results file
+  std::string view = "auto";      ///< auto|embedding|activity|both|fused
+  double threshold = 0.8;         ///< embedding (or fused) threshold
+  double threshold_activity = 0.8;
+  double weight = 0.5;            ///< fused: weight of the embedding view
+  activity_transform transform = activity_transform::none;
+  std::int64_t topk = 0;          ///< 0: keep all edges
+  std::int64_t max_edges = 200'000'000;
+  int threads = 0;                ///< 0: all cores
+  backend_kind backend = backend_kind::automatic;
+  precision prec = precision::automatic;
+  std::int64_t tile_rows = 512, tile_cols = 2048;
+  bool write_edges = true;
+  /// Stage progress: (stage name, done, total). Unset: silent.
+  std::function<void(const char*, std::int64_t, std::int64_t)> progress;
+};
+
+/// What a detection run found and how long it took.
+struct detect_summary {
+  std::string input, output, backend, view, precision_used, detail;
+  std::int64_t accounts = 0, pairs = 0, candidates = 0, edges = 0, edges_before_topk = 0;
+  std::int64_t clusters = 0, clustered_accounts = 0, largest_cluster = 0;
+  std::int64_t invalid_embedding = 0, invalid_activity = 0;
+  double seconds_read = 0, seconds_score = 0, seconds_components = 0, seconds_write = 0,
+         seconds_total = 0;
+  bool has_truth = false;
+  truth_match truth;
+  std::vector<std::int64_t> cluster_sizes;  ///< first clusters, largest first (at most 20)
+  std::uint64_t checksum = 0;
+};
+
+/// Parse a view name; throws input_error.
+view_mode parse_view(const std::string& name);
+const char* to_string(view_mode m);
+activity_transform parse_transform(const std::string& name);
+const char* to_string(activity_transform t);
+backend_kind parse_backend(const std::string& name);
+precision parse_precision(const std::string& name);
+
+/// Run the whole job. Validates everything before any output exists; writes the results file
+/// under a temporary name and renames it at the end, so no partial file is ever left.
+detect_summary run_detect(const detect_options& opt);
+
+/// One JSON object describing a summary (for --json).
+std::string to_json(const detect_summary& s);
+
+}  // namespace chorus

@@ -1,0 +1,27 @@
+// chorus: human-readable descriptions of input and results files, and the demo job.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+namespace chorus {
+
+/// Describe an input file (views, shapes, dtypes, truth) or a results file (parameters,
+/// identity, counts, largest clusters) on `os`. Throws input_error when it is neither.
+void describe_file(const std::string& path, std::ostream& os);
+
+/// Options of `chorus demo`.
+struct demo_options {
+  std::int64_t accounts = 100000;
+  int dim = 384, bins = 336, clusters = 30;
+  std::uint64_t seed = 2026;
+  int threads = 0;
+  std::string workdir;  ///< empty: a fresh directory under $TMPDIR or /tmp
+  bool progress = true;
+};
+
+/// Generate a data set with planted clusters, detect on the best backend present, print the
+/// clusters found with their precision/recall against the planted truth. Returns 0.
+int run_demo(const demo_options& opt, std::ostream& os);
+
+}  // namespace chorus

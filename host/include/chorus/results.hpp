@@ -1,0 +1,44 @@
+// chorus: the results file (layout documented in datasets/SCHEMA.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "chorus/backend.hpp"
+#include "chorus/components.hpp"
+
+namespace chorus {
+
+/// A results attribute: name and either a string or a number.
+struct attribute {
+  std::string name;
+  std::string text;
+  double number = 0;
+  bool is_text = true;
+};
+
+/// Everything a results file holds.
+struct results_content {
+  const std::vector<std::int64_t>* labels = nullptr;
+  const std::vector<std::int64_t>* ids = nullptr;
+  const std::vector<edge>* edges = nullptr;
+  const cluster_table* clusters = nullptr;
+  const truth_match* truth = nullptr;  ///< null without ground truth
+  std::vector<attribute> attributes;   ///< root attributes (parameters, identity, timings)
+};
+
+/// Refuse an output that exists (unless `force`) or whose directory is not writable; call
+/// before any work so that a run never fails at the end for a reason known at the start.
+void check_output_path(const std::string& path, bool force);
+
+/// Write atomically: a temporary file in the same directory, fsync, rename over `path`.
+/// On any error the temporary file is removed and nothing is left at `path` (an existing
+/// file at `path` stays untouched).
+void write_results(const std::string& path, const results_content& r);
+
+/// True when `path` is a chorus results file.
+bool is_results_file(const std::string& path);
+
+}  // namespace chorus

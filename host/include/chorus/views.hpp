@@ -1,0 +1,66 @@
+// chorus: reading and validating an input file, and preparing its views for scoring.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace chorus {
+
+/// Transform of activity counts before the Pearson correlation.
+enum class activity_transform { none, log1p, tfidf };
+
+/// One view, prepared: row i is the normalised vector (L2 norm 1 up to fp32 rounding) of
+/// account i, or all zeros when the account's row has zero norm (zero variance for activity).
+struct view_matrix {
+  std::int64_t n = 0;              ///< rows (accounts)
+  std::int64_t d = 0;              ///< columns (embedding dimension or time bins)
+  std::vector<float> data;         ///< row-major n x d
+  std::vector<double> inv_norm;    ///< 1 / ||stored fp32 row|| in float64, 0 for invalid rows
+  std::vector<std::uint8_t> valid; ///< 1 when the row can get edges
+  std::int64_t invalid_rows = 0;   ///< rows with zero norm / zero variance
+  bool present() const { return d > 0; }
+  const float* row(std::int64_t i) const { return data.data() + i * d; }
+};
+
+/// What an input file holds, validated (shapes, dtypes, lengths) without reading the data.
+struct input_info {
+  std::string path;
+  std::uint64_t file_size = 0;
+  std::int64_t n = 0;
+  bool has_embedding = false, has_activity = false, has_handles = false, has_truth = false;
+  std::int64_t dim = 0, bins = 0;
+  std::string embedding_dtype, activity_dtype;
+};
+
+/// Open `path` and validate its layout (datasets/SCHEMA.md). Throws input_error on any problem.
+input_info inspect_input(const std::string& path);
+
+/// Options of load_input.
+struct load_options {
+  bool embedding = true;  ///< load and normalise /embedding
+  bool activity = true;   ///< load, transform, centre and normalise /activity
+  activity_transform transform = activity_transform::none;
+  std::int64_t block_rows = 16384;  ///< rows per HDF5 hyperslab read
+};
+
+/// A loaded input: ids, prepared views, optional truth.
+struct loaded_input {
+  input_info info;
+  std::vector<std::int64_t> ids;
+  view_matrix embedding, activity;
+  std::vector<std::int64_t> truth;  ///< empty when the input has no /truth/cluster
+  std::uint64_t checksum = 0;       ///< 64-bit hash of the file's bytes
+};
+
+/// Read the views the run needs, block by block, validating values (NaN/Inf name the first bad
+/// row; duplicate ids name both rows). Memory: one fp32 copy per view plus one block.
+loaded_input load_input(const std::string& path, const load_options& opt);
+
+/// 64-bit hash of a file's bytes (input identity recorded in results).
+std::uint64_t file_checksum(const std::string& path);
+
+/// Checked a * b for sizes that grow with N*d or N^2; throws input_error on overflow.
+std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what);
+
+}  // namespace chorus

@@ -1,0 +1,476 @@
+// chorus: the CPU backend. Tiles of the upper triangle go through oneDNN matmul (fp32, bf16 or
+// int8); the threshold is applied while the tile is hot in cache, with a margin that provably
+// keeps every true edge (chorus/margin.hpp); candidates are re-scored exactly in float64.
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "chorus/backend.hpp"
+#include "chorus/error.hpp"
+#include "chorus/margin.hpp"
+#include "chorus/tiling.hpp"
+
+namespace chorus {
+
+const char* to_string(backend_kind k) {
+  switch (k) {
+    case backend_kind::automatic: return "auto";
+    case backend_kind::cpu: return "cpu";
+    case backend_kind::cuda: return "cuda";
+  }
+  return "?";
+}
+const char* to_string(precision p) {
+  switch (p) {
+    case precision::automatic: return "auto";
+    case precision::fp32: return "fp32";
+    case precision::bf16: return "bf16";
+    case precision::int8: return "int8";
+  }
+  return "?";
+}
+
+namespace {
+
+// Float64 dot of two fp32 rows; cloned per ISA so the hot re-check vectorises where it can.
+__attribute__((target_clones("avx512f", "avx2", "default"))) double dot_f64(const float* a,
+                                                                           const float* b,
+                                                                           std::int64_t d) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  std::int64_t k = 0;
+  for (; k + 4 <= d; k += 4) {
+    s0 += static_cast<double>(a[k]) * b[k];
+    s1 += static_cast<double>(a[k + 1]) * b[k + 1];
+    s2 += static_cast<double>(a[k + 2]) * b[k + 2];
+    s3 += static_cast<double>(a[k + 3]) * b[k + 3];
+  }
+  for (; k < d; ++k) s0 += static_cast<double>(a[k]) * b[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// int8 epilogue over one row segment: flag[k] = first-pass score + per-pair margin >= cut.
+// Returns true when any flag is set. Vectorised per ISA.
+__attribute__((target_clones("avx512f", "avx2", "default"))) bool flag_int8(
+    const std::int32_t* dot, std::int64_t len, float si, float ni, float ei, const float* s,
+    const float* e, const float* m, float cut, std::uint8_t* flag) {
+  int any = 0;
+  for (std::int64_t k = 0; k < len; ++k) {
+    const float v = static_cast<float>(dot[k]) * si * s[k] + ni * e[k] + ei * m[k];
+    const int f = v >= cut;
+    flag[k] = static_cast<std::uint8_t>(f);
+    any |= f;
+  }
+  return any != 0;
+}
+
+// fp32/bf16 epilogue: flag[k] = score >= cut (the margin is folded into cut).
+__attribute__((target_clones("avx512f", "avx2", "default"))) bool flag_f32(const float* dot,
+                                                                          std::int64_t len,
+                                                                          float cut,
+                                                                          std::uint8_t* flag) {
+  int any = 0;
+  for (std::int64_t k = 0; k < len; ++k) {
+    const int f = dot[k] >= cut;
+    flag[k] = static_cast<std::uint8_t>(f);
+    any |= f;
+  }
+  return any != 0;
+}
+
+std::uint16_t to_bf16(float x) {  // round to nearest even; inputs are finite
+  std::uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<std::uint16_t>(u >> 16);
+}
+
+float round_up(double x) { return std::nextafter(static_cast<float>(x), INFINITY); }
+
+// oneDNN engine, shared by all CPU backends.
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+dnnl::memory::data_type dnnl_type(precision p) {
+  switch (p) {
+    case precision::int8: return dnnl::memory::data_type::s8;
+    case precision::bf16: return dnnl::memory::data_type::bf16;
+    default: return dnnl::memory::data_type::f32;
+  }
+}
+
+// C[M x N] = A[M x K] * B[N x K]^T, one primitive per shape (at most four per run). Each
+// thread owns its tile_gemm: primitives run with a user scratchpad, so that concurrent
+// execution never shares oneDNN's global scratchpad.
+class tile_gemm {
+ public:
+  tile_gemm(precision p, std::int64_t k) : prec_(p), k_(k) {}
+  void run(dnnl::stream& s, std::int64_t m, std::int64_t n, const void* a, const void* b,
+           void* c) {
+    entry& e = get(m, n);
+    using md = dnnl::memory::desc;
+    using tag = dnnl::memory::format_tag;
+    dnnl::memory ma(md({m, k_}, in(), tag::ab), cpu_engine(), const_cast<void*>(a));
+    dnnl::memory mb(md({k_, n}, in(), tag::ba), cpu_engine(), const_cast<void*>(b));
+    dnnl::memory mc(md({m, n}, out(), tag::ab), cpu_engine(), c);
+    e.mm.execute(s, {{DNNL_ARG_SRC, ma},
+                     {DNNL_ARG_WEIGHTS, mb},
+                     {DNNL_ARG_DST, mc},
+                     {DNNL_ARG_SCRATCHPAD, e.scratch}});
+    s.wait();
+  }
+
+ private:
+  struct entry {
+    dnnl::matmul mm;
+    dnnl::memory scratch;
+  };
+  dnnl::memory::data_type in() const { return dnnl_type(prec_); }
+  dnnl::memory::data_type out() const {
+    return prec_ == precision::int8 ? dnnl::memory::data_type::s32 : dnnl::memory::data_type::f32;
+  }
+  entry& get(std::int64_t m, std::int64_t n) {
+    auto key = std::make_pair(m, n);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    using md = dnnl::memory::desc;
+    using tag = dnnl::memory::format_tag;
+    md a({m, k_}, in(), tag::ab), b({k_, n}, in(), tag::ba), c({m, n}, out(), tag::ab);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, cpu_engine());
+    entry e{dnnl::matmul(pd), dnnl::memory(pd.scratchpad_desc(), cpu_engine())};
+    return cache_.emplace(key, std::move(e)).first->second;
+  }
+  precision prec_;
+  std::int64_t k_;
+  std::map<std::pair<std::int64_t, std::int64_t>, entry> cache_;
+};
+
+// True when oneDNN's s8 x s8 -> s32 matmul is exact on this CPU (no int16 saturation), checked
+// once on values that would saturate a non-VNNI u8*s8 pairwise product.
+bool int8_exact_here() {
+  static const bool ok = [] {
+    try {
+      const std::int64_t m = 24, n = 40, k = 67;
+      std::vector<std::int8_t> a(m * k), b(n * k);
+      for (std::int64_t i = 0; i < m * k; ++i) a[i] = static_cast<std::int8_t>(i % 3 == 0 ? -127 : (i % 5 == 0 ? 127 : (i * 37) % 255 - 127));
+      for (std::int64_t i = 0; i < n * k; ++i) b[i] = static_cast<std::int8_t>(i % 2 ? 127 : -127 + (i * 11) % 7);
+      std::vector<std::int32_t> c(m * n);
+      tile_gemm g(precision::int8, k);
+      dnnl::stream s(cpu_engine());
+      g.run(s, m, n, a.data(), b.data(), c.data());
+      for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t j = 0; j < n; ++j) {
+          std::int64_t ref = 0;
+          for (std::int64_t t = 0; t < k; ++t) ref += std::int64_t(a[i * k + t]) * b[j * k + t];
+          if (ref != c[i * n + j]) return false;
+        }
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }();
+  return ok;
+}
+
+bool has_fast_int8() {
+  const auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
+// The first-pass operand: one row per account, the vector whose dot products the first pass
+// thresholds, in the chosen precision, plus what the margins need.
+struct first_pass {
+  precision prec = precision::fp32;
+  std::int64_t n = 0, k = 0;
+  double threshold = 0;
+  std::vector<float> f32;  // fp32 rows (fused mode only; else f32_rows points at the view)
+  const float* f32_rows = nullptr;
+  std::vector<std::uint16_t> bf16;
+  std::vector<std::int8_t> i8;
+  std::vector<float> scale, err, qnorm, rnorm;  // int8: per-row s, e (up), ||q|| (up), ||x|| (up)
+  float cut = 0;  // fp32/bf16: threshold - margin; int8: threshold - slack
+  const void* rows() const {
+    return prec == precision::int8   ? static_cast<const void*>(i8.data())
+           : prec == precision::bf16 ? static_cast<const void*>(bf16.data())
+                                     : static_cast<const void*>(f32_rows);
+  }
+  std::size_t elem() const { return prec == precision::int8 ? 1 : prec == precision::bf16 ? 2 : 4; }
+};
+
+// Builds row i of the first-pass vector into out (length k).
+void build_row(const score_problem& pb, std::int64_t i, float* out) {
+  const auto& p = pb.params;
+  switch (p.mode) {
+    case view_mode::embedding:
+    case view_mode::both:
+      std::copy(pb.embedding->row(i), pb.embedding->row(i) + pb.embedding->d, out);
+      break;
+    case view_mode::activity:
+      std::copy(pb.activity->row(i), pb.activity->row(i) + pb.activity->d, out);
+      break;
+    case view_mode::fused: {
+      const auto& e = *pb.embedding;
+      const auto& a = *pb.activity;
+      const bool ok = e.valid[i] && a.valid[i];
+      const float we = static_cast<float>(std::sqrt(p.weight));
+      const float wa = static_cast<float>(std::sqrt(1.0 - p.weight));
+      for (std::int64_t t = 0; t < e.d; ++t) out[t] = ok ? we * e.row(i)[t] : 0.0f;
+      for (std::int64_t t = 0; t < a.d; ++t) out[e.d + t] = ok ? wa * a.row(i)[t] : 0.0f;
+      break;
+    }
+  }
+}
+
+first_pass prepare_first_pass(const score_problem& pb, precision prec) {
+  first_pass fp;
+  fp.prec = prec;
+  fp.n = pb.n();
+  const auto mode = pb.params.mode;
+  const bool fused = mode == view_mode::fused;
+  fp.k = mode == view_mode::activity ? pb.activity->d
+         : fused                      ? pb.embedding->d + pb.activity->d
+                                      : pb.embedding->d;
+  fp.threshold = mode == view_mode::activity ? pb.params.threshold_activity : pb.params.threshold;
+  const std::int64_t n = fp.n, k = fp.k;
+  if (prec == precision::fp32) {
+    if (fused) {
+      fp.f32.resize(static_cast<std::size_t>(checked_mul(n, k, "first-pass matrix")));
+#pragma omp parallel for schedule(static)
+      for (std::int64_t i = 0; i < n; ++i) build_row(pb, i, fp.f32.data() + i * k);
+      fp.f32_rows = fp.f32.data();
+    } else {
+      fp.f32_rows = (mode == view_mode::activity ? pb.activity : pb.embedding)->data.data();
+    }
+    fp.cut = static_cast<float>(fp.threshold - margin::fp32_gemm(k));
+    return fp;
+  }
+  if (prec == precision::bf16) {
+    fp.bf16.resize(static_cast<std::size_t>(checked_mul(n, k, "first-pass matrix")));
+#pragma omp parallel
+    {
+      std::vector<float> row(k);
+#pragma omp for schedule(static)
+      for (std::int64_t i = 0; i < n; ++i) {
+        build_row(pb, i, row.data());
+        for (std::int64_t t = 0; t < k; ++t) fp.bf16[i * k + t] = to_bf16(row[t]);
+      }
+    }
+    fp.cut = static_cast<float>(fp.threshold - margin::bf16_gemm(k));
+    return fp;
+  }
+  // int8 with a per-row scale
+  fp.i8.resize(static_cast<std::size_t>(checked_mul(n, k, "first-pass matrix")));
+  fp.scale.resize(n);
+  fp.err.resize(n);
+  fp.qnorm.resize(n);
+  fp.rnorm.resize(n);
+#pragma omp parallel
+  {
+    std::vector<float> row(k);
+#pragma omp for schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) {
+      build_row(pb, i, row.data());
+      float amax = 0;
+      for (std::int64_t t = 0; t < k; ++t) amax = std::max(amax, std::fabs(row[t]));
+      const float s = amax / 127.0f;
+      std::int8_t* q = fp.i8.data() + i * k;
+      double e2 = 0, q2 = 0, r2 = 0;
+      for (std::int64_t t = 0; t < k; ++t) {
+        long v = s > 0 ? std::lround(row[t] / s) : 0;
+        v = std::max(-127l, std::min(127l, v));
+        q[t] = static_cast<std::int8_t>(v);
+        const double qv = static_cast<double>(s) * static_cast<double>(v);
+        e2 += (row[t] - qv) * (row[t] - qv);
+        q2 += qv * qv;
+        r2 += static_cast<double>(row[t]) * row[t];
+      }
+      fp.scale[i] = s;
+      // round up generously: these bound errors, so they may only grow
+      fp.err[i] = round_up(std::sqrt(e2) * (1 + 1e-12));
+      fp.qnorm[i] = round_up(std::sqrt(q2) * (1 + 1e-12));
+      fp.rnorm[i] = round_up(std::sqrt(r2) * (1 + 1e-12));
+    }
+  }
+  fp.cut = static_cast<float>(fp.threshold - margin::kSlack);
+  return fp;
+}
+
+class cpu_backend final : public backend {
+ public:
+  std::string name() const override { return "cpu"; }
+
+  std::vector<edge> find_edges(const score_problem& pb, const score_options& opt,
+                               score_stats& stats) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto& P = pb.params;
+    CHORUS_EXPECTS(opt.tile_rows > 0 && opt.tile_cols > 0 && opt.tile_cols % opt.tile_rows == 0,
+                   "tile columns must be a positive multiple of tile rows");
+    const bool need_e = P.mode != view_mode::activity;
+    const bool need_a = P.mode != view_mode::embedding;
+    CHORUS_EXPECTS(!need_e || (pb.embedding && pb.embedding->present()),
+                   "this view mode needs the embedding view");
+    CHORUS_EXPECTS(!need_a || (pb.activity && pb.activity->present()),
+                   "this view mode needs the activity view");
+    const std::int64_t n = pb.n();
+
+    precision prec = opt.prec;
+    std::string why;
+    if (prec == precision::automatic) {
+      prec = (has_fast_int8() && int8_exact_here()) ? precision::int8 : precision::fp32;
+    }
+    if (prec == precision::int8 && !int8_exact_here())
+      CHORUS_THROW(input_error,
+                   "--precision int8 is not exact with this CPU's oneDNN kernels; use fp32");
+    stats.used = prec;
+    stats.pairs = tiling::pair_count(n);
+    stats.detail = std::string("oneDNN ") + std::to_string(dnnl::version()->major) + "." +
+                   std::to_string(dnnl::version()->minor) + " " + to_string(prec) +
+                   (has_fast_int8() ? " (VNNI)" : "");
+    std::vector<edge> edges;
+    if (n < 2) return edges;
+
+    first_pass fp = prepare_first_pass(pb, prec);
+    const std::int64_t R = opt.tile_rows, C = opt.tile_cols, K = fp.k;
+    const std::int64_t nb = tiling::blocks(n, R), nc = tiling::blocks(n, C);
+    std::vector<std::pair<std::int64_t, std::int64_t>> units;
+    units.reserve(static_cast<std::size_t>(tiling::units(n, R, C)));
+    for (std::int64_t bi = 0; bi < nb; ++bi)
+      for (std::int64_t cj = tiling::first_chunk(bi, R, C); cj < nc; ++cj) units.emplace_back(bi, cj);
+
+
+    std::atomic<std::int64_t> total_edges{0}, total_cand{0}, done_pairs{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::vector<edge>> per_thread(std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads()));
+    const int nthreads = static_cast<int>(per_thread.size());
+    std::exception_ptr failure;
+    std::mutex failure_mu;
+    auto last_report = std::chrono::steady_clock::now();
+
+#pragma omp parallel num_threads(nthreads)
+    {
+      const int tid = omp_get_thread_num();
+      auto& local = per_thread[tid];
+      try {
+        dnnl::stream stream(cpu_engine());
+        tile_gemm gemm(prec, K);
+        std::vector<std::int32_t> tile_i32(prec == precision::int8 ? R * C : 0);
+        std::vector<float> tile_f32(prec == precision::int8 ? 0 : R * C);
+        std::vector<std::uint8_t> flag(C);
+        const char* base = static_cast<const char*>(fp.rows());
+        const std::size_t row_bytes = static_cast<std::size_t>(K) * fp.elem();
+#pragma omp for schedule(dynamic, 1)
+        for (std::size_t u = 0; u < units.size(); ++u) {
+          if (stop.load(std::memory_order_relaxed)) continue;
+          const std::int64_t r0 = units[u].first * R, c0 = units[u].second * C;
+          const std::int64_t m = std::min(R, n - r0), w = std::min(C, n - c0);
+          void* out = prec == precision::int8 ? static_cast<void*>(tile_i32.data())
+                                              : static_cast<void*>(tile_f32.data());
+          gemm.run(stream, m, w, base + r0 * row_bytes, base + c0 * row_bytes, out);
+          std::int64_t cand = 0, pairs = 0, kept = 0;
+          for (std::int64_t r = 0; r < m; ++r) {
+            const std::int64_t i = r0 + r;
+            std::int64_t lo, hi;
+            tiling::row_span(i, c0, C, n, &lo, &hi);
+            if (hi <= lo) continue;
+            pairs += hi - lo;
+            const std::int64_t len = hi - lo, off = lo - c0;
+            bool any;
+            if (prec == precision::int8) {
+              any = flag_int8(tile_i32.data() + r * w + off, len, fp.scale[i], fp.rnorm[i],
+                              fp.err[i], fp.scale.data() + lo, fp.err.data() + lo,
+                              fp.qnorm.data() + lo, fp.cut, flag.data());
+            } else {
+              any = flag_f32(tile_f32.data() + r * w + off, len, fp.cut, flag.data());
+            }
+            if (!any) continue;
+            for (std::int64_t t = 0; t < len; ++t) {
+              if (!flag[t]) continue;
+              ++cand;
+              const std::int64_t j = lo + t;
+              double se = NAN, sa = NAN;
+              if (need_e) {
+                if (!pb.embedding->valid[i] || !pb.embedding->valid[j]) continue;
+                se = exact_similarity(*pb.embedding, i, j);
+                if (P.mode == view_mode::both && se < P.threshold) continue;
+              }
+              if (need_a) {
+                if (!pb.activity->valid[i] || !pb.activity->valid[j]) continue;
+                sa = exact_similarity(*pb.activity, i, j);
+              }
+              if (!decide(P, se, sa)) continue;
+              local.push_back({i, j, static_cast<float>(se), static_cast<float>(sa)});
+              ++kept;
+            }
+          }
+          total_cand += cand;
+          done_pairs += pairs;
+          if (total_edges.fetch_add(kept) + kept > opt.max_edges) stop = true;
+          if (tid == 0 && opt.progress) {
+            auto now = std::chrono::steady_clock::now();
+            if (now - last_report > std::chrono::milliseconds(200)) {
+              last_report = now;
+              opt.progress(done_pairs.load(), stats.pairs);
+            }
+          }
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(failure_mu);
+        if (!failure) failure = std::current_exception();
+        stop = true;
+      }
+    }
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const chorus::error&) {
+        throw;
+      } catch (const dnnl::error& e) {
+        CHORUS_THROW(runtime_failure, "oneDNN matmul failed: ", e.what());
+      } catch (const std::bad_alloc&) {
+        CHORUS_THROW(runtime_failure, "out of host memory while scoring tiles");
+      }
+    }
+    if (total_edges.load() > opt.max_edges)
+      CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
+                   " edges (--max-edges) at these thresholds; raise the threshold(s), keep the "
+                   "strongest edges per account with --topk k, or raise --max-edges (each edge "
+                   "needs about 24 bytes of memory)");
+    if (opt.progress) opt.progress(stats.pairs, stats.pairs);
+    std::size_t total = 0;
+    for (auto& v : per_thread) total += v.size();
+    edges.reserve(total);
+    for (auto& v : per_thread) {
+      edges.insert(edges.end(), v.begin(), v.end());
+      std::vector<edge>().swap(v);
+    }
+    std::sort(edges.begin(), edges.end(), [](const edge& a, const edge& b) {
+      return a.src != b.src ? a.src < b.src : a.dst < b.dst;
+    });
+    stats.candidates = total_cand.load();
+    stats.edges = static_cast<std::int64_t>(edges.size());
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return edges;
+  }
+};
+
+}  // namespace
+
+double exact_similarity(const view_matrix& v, std::int64_t i, std::int64_t j) {
+  return dot_f64(v.row(i), v.row(j), v.d) * v.inv_norm[i] * v.inv_norm[j];
+}
+
+std::unique_ptr<backend> make_cpu_backend() { return std::make_unique<cpu_backend>(); }
+
+}  // namespace chorus

@@ -1,0 +1,282 @@
+// chorus: input validation and view preparation.
+#include <omp.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+
+#include "chorus/error.hpp"
+#include "chorus/h5.hpp"
+#include "chorus/views.hpp"
+
+namespace chorus {
+
+std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what) {
+  std::int64_t r = 0;
+  CHORUS_EXPECTS(a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, &r),
+                 what, " is too large (", a, " x ", b, " overflows 64 bits)");
+  return r;
+}
+
+namespace {
+
+std::string dtype_name(const h5::dataset_info& di) {
+  switch (di.cls) {
+    case h5::kind::floating: return "float" + std::to_string(di.elem_size * 8);
+    case h5::kind::integer:
+      return std::string(di.is_signed ? "int" : "uint") + std::to_string(di.elem_size * 8);
+    case h5::kind::string: return "string";
+    default: return "unsupported";
+  }
+}
+
+std::string shape_str(const h5::dataset_info& di) {
+  std::string s = "[";
+  for (int i = 0; i < di.rank(); ++i) s += (i ? ", " : "") + std::to_string(di.dims[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+input_info inspect_input(const std::string& path) {
+  input_info info;
+  info.path = path;
+  h5::handle f = h5::open_read(path);
+  struct stat st{};
+  if (stat(path.c_str(), &st) == 0) info.file_size = static_cast<std::uint64_t>(st.st_size);
+
+  std::string role;
+  if (h5::exists(f, "/labels") && h5::exists(f, "/edges")) {
+    CHORUS_THROW(input_error, "'", path,
+                 "' is a chorus results file, not an input (see datasets/SCHEMA.md)");
+  }
+  CHORUS_EXPECTS(h5::exists(f, "/accounts/id"), "'", path,
+                 "' has no /accounts/id dataset (see datasets/SCHEMA.md)");
+  auto ids = h5::open_dataset(f, "/accounts/id");
+  auto idi = h5::describe(ids);
+  CHORUS_EXPECTS(idi.rank() == 1 && idi.cls == h5::kind::integer,
+                 "/accounts/id must be a rank-1 integer dataset, found ", dtype_name(idi), " ",
+                 shape_str(idi));
+  CHORUS_EXPECTS(idi.dims[0] <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 4),
+                 "/accounts/id declares an impossible length ", idi.dims[0]);
+  info.n = static_cast<std::int64_t>(idi.dims[0]);
+
+  if (h5::exists(f, "/embedding")) {
+    auto e = h5::open_dataset(f, "/embedding");
+    auto ei = h5::describe(e);
+    CHORUS_EXPECTS(ei.rank() == 2, "/embedding must be rank 2 [N, d], found rank ", ei.rank(), " ",
+                   shape_str(ei));
+    CHORUS_EXPECTS(ei.cls == h5::kind::floating && (ei.elem_size == 2 || ei.elem_size == 4 || ei.elem_size == 8),
+                   "/embedding has unsupported dtype ", dtype_name(ei),
+                   " (float16, float32 or float64 expected)");
+    CHORUS_EXPECTS(static_cast<std::int64_t>(ei.dims[0]) == info.n, "/embedding has ", ei.dims[0],
+                   " rows but /accounts/id has ", info.n);
+    CHORUS_EXPECTS(ei.dims[1] >= 1, "/embedding has zero columns");
+    CHORUS_EXPECTS(ei.dims[1] <= (1u << 20), "/embedding declares ", ei.dims[1],
+                   " columns (more than 2^20 is not supported)");
+    info.has_embedding = true;
+    info.dim = static_cast<std::int64_t>(ei.dims[1]);
+    info.embedding_dtype = dtype_name(ei);
+    checked_mul(info.n, info.dim * 4, "/embedding");
+  }
+  if (h5::exists(f, "/activity")) {
+    auto a = h5::open_dataset(f, "/activity");
+    auto ai = h5::describe(a);
+    CHORUS_EXPECTS(ai.rank() == 2, "/activity must be rank 2 [N, T], found rank ", ai.rank(), " ",
+                   shape_str(ai));
+    CHORUS_EXPECTS(ai.cls == h5::kind::integer ||
+                       (ai.cls == h5::kind::floating && (ai.elem_size == 4 || ai.elem_size == 8 || ai.elem_size == 2)),
+                   "/activity has unsupported dtype ", dtype_name(ai),
+                   " (float32 or an integer type expected)");
+    CHORUS_EXPECTS(static_cast<std::int64_t>(ai.dims[0]) == info.n, "/activity has ", ai.dims[0],
+                   " rows but /accounts/id has ", info.n);
+    CHORUS_EXPECTS(ai.dims[1] >= 1, "/activity has zero columns");
+    CHORUS_EXPECTS(ai.dims[1] <= (1u << 20), "/activity declares ", ai.dims[1],
+                   " time bins (more than 2^20 is not supported)");
+    info.has_activity = true;
+    info.bins = static_cast<std::int64_t>(ai.dims[1]);
+    info.activity_dtype = dtype_name(ai);
+    checked_mul(info.n, info.bins * 4, "/activity");
+  }
+  CHORUS_EXPECTS(info.has_embedding || info.has_activity, "'", path,
+                 "' has neither /embedding nor /activity");
+  if (h5::exists(f, "/accounts/handle")) {
+    auto h = h5::open_dataset(f, "/accounts/handle");
+    auto hi = h5::describe(h);
+    CHORUS_EXPECTS(hi.rank() == 1 && hi.cls == h5::kind::string,
+                   "/accounts/handle must be rank-1 strings");
+    CHORUS_EXPECTS(static_cast<std::int64_t>(hi.dims[0]) == info.n, "/accounts/handle has ",
+                   hi.dims[0], " rows but /accounts/id has ", info.n);
+    info.has_handles = true;
+  }
+  if (h5::exists(f, "/truth/cluster")) {
+    auto t = h5::open_dataset(f, "/truth/cluster");
+    auto ti = h5::describe(t);
+    CHORUS_EXPECTS(ti.rank() == 1 && ti.cls == h5::kind::integer,
+                   "/truth/cluster must be a rank-1 integer dataset");
+    CHORUS_EXPECTS(static_cast<std::int64_t>(ti.dims[0]) == info.n, "/truth/cluster has ",
+                   ti.dims[0], " rows but /accounts/id has ", info.n);
+    info.has_truth = true;
+  }
+  return info;
+}
+
+std::uint64_t file_checksum(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  CHORUS_EXPECTS(f, "cannot read '", path, "'");
+  std::vector<std::uint64_t> buf(1 << 17);
+  std::uint64_t h = 0x9e3779b97f4a7c15ull, total = 0;
+  for (;;) {
+    std::size_t got = std::fread(buf.data(), 1, buf.size() * 8, f);
+    if (got == 0) break;
+    std::size_t words = (got + 7) / 8;
+    if (got % 8) std::memset(reinterpret_cast<char*>(buf.data()) + got, 0, words * 8 - got);
+    // four independent lanes keep the multiply latency off the critical path
+    std::uint64_t lane[4] = {h, h ^ 0x243f6a8885a308d3ull, h ^ 0x13198a2e03707344ull, h ^ 0xa4093822299f31d0ull};
+    std::size_t k = 0;
+    for (; k + 4 <= words; k += 4)
+      for (int l = 0; l < 4; ++l) lane[l] = (lane[l] ^ buf[k + l]) * 0x100000001b3ull + (lane[l] >> 29);
+    for (; k < words; ++k) lane[0] = (lane[0] ^ buf[k]) * 0x100000001b3ull + (lane[0] >> 29);
+    h = lane[0] ^ (lane[1] * 3) ^ (lane[2] * 5) ^ (lane[3] * 7);
+    total += got;
+  }
+  std::fclose(f);
+  h ^= total;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
+namespace {
+
+// Reads a rank-2 view in row blocks into `out`, applying `prep` (per-row, in place, double) and
+// normalising. `what` names the dataset in messages.
+template <typename Prep>
+void load_view(const h5::handle& f, const char* what, std::int64_t n, std::int64_t d,
+               std::int64_t block_rows, const std::vector<std::int64_t>& ids, view_matrix& out,
+               Prep prep) {
+  out.n = n;
+  out.d = d;
+  out.data.assign(static_cast<std::size_t>(checked_mul(n, d, what)), 0.0f);
+  out.inv_norm.assign(n, 0.0);
+  out.valid.assign(n, 0);
+  auto dset = h5::open_dataset(f, what);
+  std::vector<double> buf(static_cast<std::size_t>(checked_mul(std::min(block_rows, std::max<std::int64_t>(n, 1)), d, what)));
+  std::int64_t invalid = 0;
+  for (std::int64_t r0 = 0; r0 < n; r0 += block_rows) {
+    const std::int64_t rows = std::min(block_rows, n - r0);
+    h5::read_rows<double>(dset, r0, rows, buf.data());
+    std::int64_t bad_row = -1;
+#pragma omp parallel for schedule(static) reduction(+ : invalid)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      double* x = buf.data() + r * d;
+      bool finite = true;
+      for (std::int64_t k = 0; k < d; ++k) finite &= std::isfinite(x[k]);
+      if (!finite) {
+#pragma omp critical
+        if (bad_row < 0 || r0 + r < bad_row) bad_row = r0 + r;
+        continue;
+      }
+      prep(x);
+      double s = 0;
+      for (std::int64_t k = 0; k < d; ++k) s += x[k] * x[k];
+      float* y = out.data.data() + (r0 + r) * d;
+      if (!(s > 0) || !std::isfinite(s)) {
+        ++invalid;
+        continue;
+      }
+      const double inv = 1.0 / std::sqrt(s);
+      double s2 = 0;
+      for (std::int64_t k = 0; k < d; ++k) {
+        y[k] = static_cast<float>(x[k] * inv);
+        s2 += static_cast<double>(y[k]) * y[k];
+      }
+      if (s2 > 0) {
+        out.inv_norm[r0 + r] = 1.0 / std::sqrt(s2);
+        out.valid[r0 + r] = 1;
+      } else {  // underflow to zero in fp32
+        std::fill(y, y + d, 0.0f);
+        ++invalid;
+      }
+    }
+    CHORUS_EXPECTS(bad_row < 0, what, " row ", bad_row, " (account id ",
+                   ids.empty() ? bad_row : ids[bad_row],
+                   ") contains NaN or Inf: clean the input or drop the account");
+  }
+  out.invalid_rows = invalid;
+}
+
+}  // namespace
+
+loaded_input load_input(const std::string& path, const load_options& opt) {
+  loaded_input in;
+  in.info = inspect_input(path);
+  const std::int64_t n = in.info.n;
+  h5::handle f = h5::open_read(path);
+  in.ids = h5::read_all<std::int64_t>(h5::open_dataset(f, "/accounts/id"));
+  {
+    std::vector<std::pair<std::int64_t, std::int64_t>> sorted(n);
+    for (std::int64_t i = 0; i < n; ++i) sorted[i] = {in.ids[i], i};
+    std::sort(sorted.begin(), sorted.end());
+    for (std::int64_t i = 1; i < n; ++i)
+      CHORUS_EXPECTS(sorted[i].first != sorted[i - 1].first, "duplicate account id ",
+                     sorted[i].first, " at rows ", sorted[i - 1].second, " and ", sorted[i].second);
+  }
+  if (in.info.has_truth) in.truth = h5::read_all<std::int64_t>(h5::open_dataset(f, "/truth/cluster"));
+
+  if (opt.embedding) {
+    CHORUS_EXPECTS(in.info.has_embedding, "'", path, "' has no /embedding, which this run needs");
+    load_view(f, "/embedding", n, in.info.dim, opt.block_rows, in.ids, in.embedding,
+              [](double*) {});
+  }
+  if (opt.activity) {
+    CHORUS_EXPECTS(in.info.has_activity, "'", path, "' has no /activity, which this run needs");
+    const std::int64_t T = in.info.bins;
+    std::vector<double> idf;
+    if (opt.transform != activity_transform::none) {
+      // log1p and tf-idf need counts >= 0; tf-idf needs document frequencies (a first pass).
+      auto dset = h5::open_dataset(f, "/activity");
+      std::vector<std::int64_t> df(T, 0);
+      std::vector<double> buf(static_cast<std::size_t>(checked_mul(std::min(opt.block_rows, std::max<std::int64_t>(n, 1)), T, "/activity")));
+      for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows) {
+        const std::int64_t rows = std::min(opt.block_rows, n - r0);
+        h5::read_rows<double>(dset, r0, rows, buf.data());
+        for (std::int64_t r = 0; r < rows; ++r)
+          for (std::int64_t t = 0; t < T; ++t) {
+            const double v = buf[r * T + t];
+            CHORUS_EXPECTS(!(v < 0), "/activity row ", r0 + r, " (account id ", in.ids[r0 + r],
+                           ") has a negative count, which --activity-transform needs >= 0");
+            df[t] += v > 0;
+          }
+      }
+      idf.resize(T);
+      for (std::int64_t t = 0; t < T; ++t)
+        idf[t] = std::log((1.0 + static_cast<double>(n)) / (1.0 + static_cast<double>(df[t]))) + 1.0;
+    }
+    const auto tr = opt.transform;
+    load_view(f, "/activity", n, T, opt.block_rows, in.ids, in.activity, [&, tr, T](double* x) {
+      if (tr == activity_transform::log1p) {
+        for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]);
+      } else if (tr == activity_transform::tfidf) {
+        for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]) * idf[t];
+      }
+      double mean = 0;
+      for (std::int64_t t = 0; t < T; ++t) mean += x[t];
+      mean /= static_cast<double>(T);
+      for (std::int64_t t = 0; t < T; ++t) x[t] -= mean;
+      // a constant row has zero variance up to rounding of the mean: treat as invalid
+      double dev = 0;
+      for (std::int64_t t = 0; t < T; ++t) dev = std::max(dev, std::fabs(x[t]));
+      if (dev <= 1e-12 * std::max(1.0, std::fabs(mean)))
+        for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
+    });
+  }
+  in.checksum = file_checksum(path);
+  return in;
+}
+
+}  // namespace chorus

@@ -1,0 +1,214 @@
+// Tests of the logic that host and device share: tiling, margins, union-find steps, decisions.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <queue>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "chorus/components.hpp"
+#include "chorus/decision.hpp"
+#include "chorus/margin.hpp"
+#include "chorus/tiling.hpp"
+#include "chorus/union_find.hpp"
+
+using namespace chorus;
+
+TEST(Tiling, UnitsCoverEveryPairOnce) {
+  for (std::int64_t n : {0, 1, 2, 3, 7, 64, 65, 100, 257}) {
+    for (auto [R, C] : {std::pair<std::int64_t, std::int64_t>{4, 8}, {16, 16}, {1, 3}, {64, 128}}) {
+      std::vector<int> seen(n * n, 0);
+      std::int64_t units = 0;
+      const std::int64_t nb = tiling::blocks(n, R), nc = tiling::blocks(n, C);
+      for (std::int64_t bi = 0; bi < nb; ++bi)
+        for (std::int64_t cj = tiling::first_chunk(bi, R, C); cj < nc; ++cj) {
+          ++units;
+          for (std::int64_t i = bi * R; i < std::min(n, bi * R + R); ++i) {
+            std::int64_t lo, hi;
+            tiling::row_span(i, cj * C, C, n, &lo, &hi);
+            for (std::int64_t j = lo; j < hi; ++j) {
+              ASSERT_TRUE(tiling::in_triangle(i, j, n));
+              ++seen[i * n + j];
+            }
+          }
+        }
+      EXPECT_EQ(units, tiling::units(n, R, C)) << "n=" << n << " R=" << R << " C=" << C;
+      std::int64_t pairs = 0;
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t j = 0; j < n; ++j) {
+          EXPECT_EQ(seen[i * n + j], i < j ? 1 : 0) << "n=" << n << " R=" << R << " C=" << C << " i=" << i << " j=" << j;
+          pairs += seen[i * n + j];
+        }
+      EXPECT_EQ(pairs, tiling::pair_count(n));
+    }
+  }
+}
+
+TEST(Tiling, PairCountIs64Bit) {
+  EXPECT_EQ(tiling::pair_count(100'000'000), 4'999'999'950'000'000LL);
+  EXPECT_EQ(tiling::pair_count(3'000'000'000LL), 4'499'999'998'500'000'000LL);
+}
+
+// Rounds x to bf16 (nearest even), as the first pass does.
+static float bf16_round(float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  u &= 0xffff0000u;
+  float y;
+  std::memcpy(&y, &u, 4);
+  return y;
+}
+
+// The margins must bound the worst observed first-pass error on adversarial rows
+// (near-parallel vectors with mixed magnitudes), for several dimensions.
+TEST(Margin, BoundsObservedErrors) {
+  std::mt19937_64 rng(42);
+  for (int d : {1, 2, 7, 64, 384, 1000}) {
+    std::normal_distribution<double> g;
+    double worst_f32 = 0, worst_bf16 = 0, worst_i8_ratio = 0;
+    for (int trial = 0; trial < 300; ++trial) {
+      std::vector<double> a(d), b(d);
+      for (int k = 0; k < d; ++k) {
+        a[k] = g(rng) * (k % 5 == 0 ? 10 : 1);
+        b[k] = a[k] + 0.05 * g(rng) * (trial % 3);
+      }
+      auto norm = [&](std::vector<double>& v) {
+        double s = 0;
+        for (double x : v) s += x * x;
+        for (double& x : v) x /= std::sqrt(s);
+      };
+      norm(a);
+      norm(b);
+      std::vector<float> af(a.begin(), a.end()), bf(b.begin(), b.end());
+      double exact = 0;
+      float f32 = 0, fb = 0;
+      for (int k = 0; k < d; ++k) {
+        exact += double(af[k]) * bf[k];
+        f32 += af[k] * bf[k];
+        fb += bf16_round(af[k]) * bf16_round(bf[k]);
+      }
+      worst_f32 = std::max(worst_f32, std::fabs(f32 - exact));
+      worst_bf16 = std::max(worst_bf16, std::fabs(fb - exact));
+      // int8 with per-row scales: exact integer dot
+      auto quant = [&](const std::vector<float>& x, std::vector<int>& q, double& s, double& e, double& m) {
+        float amax = 0;
+        for (float v : x) amax = std::max(amax, std::fabs(v));
+        float sf = amax / 127.0f;
+        s = sf;
+        q.resize(d);
+        e = m = 0;
+        for (int k = 0; k < d; ++k) {
+          q[k] = int(std::lround(x[k] / sf));
+          double r = x[k] - s * q[k];
+          e += r * r;
+          m += s * q[k] * s * q[k];
+        }
+        e = std::sqrt(e);
+        m = std::sqrt(m);
+      };
+      std::vector<int> qa, qb;
+      double sa, ea, ma, sb, eb, mb;
+      quant(af, qa, sa, ea, ma);
+      quant(bf, qb, sb, eb, mb);
+      long long idot = 0;
+      for (int k = 0; k < d; ++k) idot += (long long)qa[k] * qb[k];
+      double approx = sa * sb * double(idot);
+      double bound = margin::int8_pair(1.0 + 1e-6, ea, eb, mb);
+      worst_i8_ratio = std::max(worst_i8_ratio, std::fabs(approx - exact) / bound);
+    }
+    EXPECT_LE(worst_f32, margin::fp32_gemm(d)) << "d=" << d;
+    EXPECT_LE(worst_bf16, margin::bf16_gemm(d)) << "d=" << d;
+    EXPECT_LE(worst_i8_ratio, 1.0) << "d=" << d;
+  }
+}
+
+TEST(Margin, Magnitudes) {
+  EXPECT_LT(margin::fp32_gemm(384), 1e-4);
+  EXPECT_GT(margin::fp32_gemm(384), 384 * margin::kU32);
+  EXPECT_LT(margin::bf16_gemm(384), 0.01);
+  EXPECT_EQ(margin::fp32_gemm(std::int64_t(1) << 24), 4.0);
+}
+
+TEST(Decision, Modes) {
+  decision_params p;
+  p.threshold = 0.8;
+  p.threshold_activity = 0.7;
+  p.mode = view_mode::embedding;
+  EXPECT_TRUE(decide(p, 0.8, NAN));
+  EXPECT_FALSE(decide(p, 0.7999999, NAN));
+  p.mode = view_mode::activity;
+  EXPECT_TRUE(decide(p, NAN, 0.7));
+  p.mode = view_mode::both;
+  EXPECT_TRUE(decide(p, 0.9, 0.75));
+  EXPECT_FALSE(decide(p, 0.9, 0.65));
+  EXPECT_FALSE(decide(p, 0.79, 0.95));
+  EXPECT_DOUBLE_EQ(strength(p, 0.9, 0.75), 0.75);
+  p.mode = view_mode::fused;
+  p.weight = 0.25;
+  EXPECT_TRUE(decide(p, 0.5, 0.9));   // 0.125 + 0.675 = 0.8
+  EXPECT_FALSE(decide(p, 0.5, 0.89));
+}
+
+// Components from union-find equal a BFS reference, whatever the edge order and thread count.
+TEST(UnionFind, MatchesBfsReference) {
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::int64_t n = 1 + rng() % 3000;
+    const std::int64_t m = rng() % (2 * n);
+    std::vector<edge> edges;
+    for (std::int64_t e = 0; e < m; ++e) {
+      std::int64_t a = rng() % n, b = rng() % n;
+      if (a == b) continue;
+      edges.push_back({std::min(a, b), std::max(a, b), 0.9f, 0.9f});
+    }
+    std::vector<std::vector<std::int64_t>> adj(n);
+    for (auto& e : edges) {
+      adj[e.src].push_back(e.dst);
+      adj[e.dst].push_back(e.src);
+    }
+    std::vector<std::int64_t> ref(n, -1);
+    for (std::int64_t s = 0; s < n; ++s) {
+      if (ref[s] >= 0) continue;
+      std::queue<std::int64_t> q;
+      q.push(s);
+      ref[s] = s;  // s is the smallest row of its component (visited in increasing order)
+      while (!q.empty()) {
+        auto x = q.front();
+        q.pop();
+        for (auto y : adj[x])
+          if (ref[y] < 0) ref[y] = s, q.push(y);
+      }
+    }
+    for (int threads : {1, 2, 4}) {
+      std::shuffle(edges.begin(), edges.end(), rng);
+      EXPECT_EQ(component_roots(n, edges, threads), ref) << "trial " << trial << " n=" << n << " threads " << threads;
+    }
+  }
+}
+
+TEST(UnionFind, ConcurrentUnitesAreSafe) {
+  const std::int64_t n = 200000;
+  std::vector<std::int64_t> parent(n);
+  std::iota(parent.begin(), parent.end(), 0);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      for (std::int64_t i = t; i + 1 < n; i += 4) uf::unite(parent.data(), i, i + 1);
+    });
+  for (auto& t : ts) t.join();
+  for (std::int64_t i = 0; i < n; ++i) ASSERT_EQ(uf::find(parent.data(), i), 0);
+}
+
+TEST(Labels, CanonicalOrder) {
+  // components: {0,5} size 2, {1,2,3} size 3, {4} alone, {6,7} size 2
+  std::vector<std::int64_t> roots = {0, 1, 1, 1, 4, 0, 6, 6};
+  std::int64_t k = 0;
+  auto labels = canonical_labels(roots, k);
+  EXPECT_EQ(k, 3);
+  EXPECT_EQ(labels, (std::vector<std::int64_t>{1, 0, 0, 0, -1, 1, 2, 2}));
+}
