@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# chorus: install what the build, the tests and the benchmarks need on Debian 12 (bookworm).
+# Installs only what is missing; needs root (or sudo). The CUDA toolkit is optional: when nvcc
+# is found (PATH or /usr/local/cuda) the CUDA sources are built too.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libhdf5-dev hdf5-tools      # input and results files
+  libdnnl-dev                 # oneDNN: fp32 / bf16 / int8 GEMM tiles of the CPU backend
+  libcli11-dev                # command-line parsing
+  libgtest-dev libbenchmark-dev
+  python3 python3-numpy python3-h5py python3-scipy python3-faiss  # tests/py, bench/
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "chorus setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "chorus setup: all packages present"
+fi
