@@ -1,6 +1,7 @@
 // chorus: `chorus info` and `chorus demo`.
 #include "chorus/info.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -66,6 +67,8 @@ int run_demo(const demo_options& opt, std::ostream& os) {
     buf.push_back('\0');
     CHORUS_EXPECTS(mkdtemp(buf.data()) != nullptr, "cannot create a temporary directory");
     dir = buf.data();
+  } else {
+    ::mkdir(dir.c_str(), 0755);  // an existing directory is fine; failures surface when writing
   }
   const std::string input = dir + "/demo_input.h5", output = dir + "/demo_results.h5";
   progress_bar bar(opt.progress);

@@ -5,11 +5,12 @@ Usage: check_results.py <chorus-binary> <workdir>
 Exit 0 = pass, 1 = fail, 77 = skipped (numpy or h5py cannot be imported).
 
 It generates a small input (3000 accounts, 32-dim embedding, 48 activity bins, 5 planted
-clusters), runs `chorus detect` for the default view (both views) and for each single view,
-reads every object of each results file with h5py, checks the layout invariants (labels, cluster
-CSR, edges, similarity arrays, JSON summary), and brute-forces all pairs in float64 with numpy to
-check the edge set against the exactness contract: every pair's decision equals the float64
-decision except pairs whose float64 similarity lies within 1e-5 of a threshold.
+clusters), runs `chorus detect` for the default view (both views), for each single view and
+with --precision fp32, reads every object of each results file with h5py, checks the layout
+invariants (labels, cluster CSR, edges, similarity arrays, JSON summary), and brute-forces all
+pairs in float64 with numpy to check the edge set against the exactness contract: every pair's
+decision equals the float64 decision except pairs whose float64 similarity lies within 1e-5 of a
+threshold.
 """
 
 import json
@@ -305,7 +306,9 @@ def main():
     ref = load_reference(inp)
     runs = [("both", "res.h5", []),  # the default view when both views exist
             ("embedding", "res_embedding.h5", ["--view", "embedding"]),
-            ("activity", "res_activity.h5", ["--view", "activity"])]
+            ("activity", "res_activity.h5", ["--view", "activity"]),
+            # results are exact whatever the first-pass precision (auto picks int8 where it can)
+            ("both", "res_fp32.h5", ["--precision", "fp32"])]
     for view, name, extra in runs:
         res = os.path.join(work, name)
         p = run([chorus, "detect", "--input", inp, "--out", res, "--force", "--quiet", "--json"] + extra)
