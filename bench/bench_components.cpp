@@ -22,11 +22,16 @@ void BM_Components(benchmark::State& state) {
     auto labels = chorus::canonical_labels(roots, k);
     benchmark::DoNotOptimize(labels.data());
   }
-  state.counters["edges/s"] = benchmark::Counter(double(m), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["edges/s"] =
+      benchmark::Counter(double(m), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace
 
-BENCHMARK(BM_Components)->Args({1'000'000, 2'000'000})->Args({10'000'000, 10'000'000})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Components)
+    ->Args({1'000'000, 2'000'000})
+    ->Args({10'000'000, 10'000'000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -32,7 +32,8 @@ chorus::view_matrix make_rows(std::int64_t n, std::int64_t d, std::uint64_t seed
       v.data[i * d + k] = x;
       s += double(x) * x;
     }
-    for (std::int64_t k = 0; k < d; ++k) v.data[i * d + k] = float(v.data[i * d + k] / std::sqrt(s));
+    for (std::int64_t k = 0; k < d; ++k)
+      v.data[i * d + k] = float(v.data[i * d + k] / std::sqrt(s));
     double s2 = 0;
     for (std::int64_t k = 0; k < d; ++k) s2 += double(v.data[i * d + k]) * v.data[i * d + k];
     v.inv_norm[i] = 1 / std::sqrt(s2);
@@ -58,9 +59,10 @@ void BM_Score(benchmark::State& state) {
     benchmark::DoNotOptimize(edges.data());
   }
   const double pairs = double(n) * double(n - 1) / 2;
-  state.counters["pairs/s"] = benchmark::Counter(pairs, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["GOP/s(i<j)"] =
-      benchmark::Counter(2.0 * pairs * double(d) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pairs/s"] =
+      benchmark::Counter(pairs, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GOP/s(i<j)"] = benchmark::Counter(2.0 * pairs * double(d) / 1e9,
+                                                    benchmark::Counter::kIsIterationInvariantRate);
   state.counters["candidates"] = double(st.candidates);
   state.counters["edges"] = double(st.edges);
   state.counters["threads"] = omp_get_max_threads();

@@ -102,7 +102,8 @@ TEST_F(BadInput, MissingIds) {
 }
 
 TEST_F(BadInput, NoViewAtAll) {
-  auto p = make("noview", [](const h5::handle& f) { h5::write_vector(f, "/accounts/id", iota_ids(10)); });
+  auto p = make("noview",
+                [](const h5::handle& f) { h5::write_vector(f, "/accounts/id", iota_ids(10)); });
   expect_rejected(p, "neither /embedding nor /activity");
 }
 

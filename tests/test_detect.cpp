@@ -30,8 +30,8 @@ struct config {
 std::string describe(const config& c) {
   std::ostringstream o;
   o << "n=" << c.n << " d=" << c.d << " T=" << c.t << " view=" << c.view << " precision=" << c.prec
-    << " tile=" << c.tile_rows << "x" << c.tile_cols << " threads=" << c.threads
-    << " thr=" << c.thr << "/" << c.thr_act << " seed=" << c.seed;
+    << " tile=" << c.tile_rows << "x" << c.tile_cols << " threads=" << c.threads << " thr=" << c.thr
+    << "/" << c.thr_act << " seed=" << c.seed;
   return o.str();
 }
 
@@ -55,8 +55,8 @@ reference brute_force(const config& c, const dense& e, const dense& a, double we
       if (std::isnan(se) || std::isnan(sa)) continue;
       const bool near_e = ue && p.mode != view_mode::fused && std::fabs(se - c.thr) <= 1e-5;
       const bool near_a = ua && p.mode != view_mode::fused && std::fabs(sa - c.thr_act) <= 1e-5;
-      const bool near_f = p.mode == view_mode::fused &&
-                          std::fabs(weight * se + (1 - weight) * sa - c.thr) <= 1e-5;
+      const bool near_f =
+          p.mode == view_mode::fused && std::fabs(weight * se + (1 - weight) * sa - c.thr) <= 1e-5;
       if (near_e || near_a || near_f) r.near.insert({i, j});
       if (decide(p, se, sa)) r.edges.insert({i, j});
     }
@@ -64,7 +64,8 @@ reference brute_force(const config& c, const dense& e, const dense& a, double we
 }
 
 // Canonical labels from an edge set (reference for components).
-std::vector<std::int64_t> labels_of(std::int64_t n, const std::set<std::pair<std::int64_t, std::int64_t>>& es) {
+std::vector<std::int64_t> labels_of(std::int64_t n,
+                                    const std::set<std::pair<std::int64_t, std::int64_t>>& es) {
   std::vector<edge> v;
   for (auto& [a, b] : es) v.push_back({a, b, 0, 0});
   std::int64_t k;
@@ -98,7 +99,9 @@ TEST_P(DetectVsReference, SameEdgesAndComponents) {
   std::set<std::pair<std::int64_t, std::int64_t>> mine;
   for (std::size_t k = 0; k < got.src.size(); ++k) {
     ASSERT_LT(got.src[k], got.dst[k]);
-    if (k) ASSERT_TRUE(std::make_pair(got.src[k - 1], got.dst[k - 1]) < std::make_pair(got.src[k], got.dst[k]));
+    if (k)
+      ASSERT_TRUE(std::make_pair(got.src[k - 1], got.dst[k - 1]) <
+                  std::make_pair(got.src[k], got.dst[k]));
     mine.insert({got.src[k], got.dst[k]});
   }
   std::int64_t differ = 0;
@@ -138,7 +141,8 @@ std::vector<config> configs() {
     v.push_back({1, 5, 4, "embedding", p, 512, 2048, 2, 0.8, 0.8, 1});
     v.push_back({2, 3, 4, "embedding", p, 512, 2048, 2, 0.8, 0.8, 2});
     v.push_back({37, 1, 4, "embedding", p, 8, 16, 2, 0.8, 0.8, 3});  // d = 1: sims are +-1
-    v.push_back({301, 16, 24, "embedding", p, 32, 64, 2, 0.8, 0.8, 4});  // N not a multiple of tiles
+    v.push_back(
+        {301, 16, 24, "embedding", p, 32, 64, 2, 0.8, 0.8, 4});  // N not a multiple of tiles
     v.push_back({120, 1000, 24, "embedding", p, 16, 48, 2, 0.9, 0.8, 5});  // d = 1000 > N
     v.push_back({257, 24, 48, "activity", p, 16, 32, 2, 0.8, 0.6, 6});
     v.push_back({257, 24, 48, "both", p, 64, 128, 2, 0.7, 0.5, 7});
@@ -185,8 +189,10 @@ TEST(Detect, InvariantToThreadsTilesPrecision) {
           first_edges = es;
           ASSERT_GT(es.size(), 10u);
         } else {
-          EXPECT_EQ(got.labels, first_labels) << "threads " << threads << " tile " << r << "x" << cc << " " << p;
-          EXPECT_EQ(es, first_edges) << "threads " << threads << " tile " << r << "x" << cc << " " << p;
+          EXPECT_EQ(got.labels, first_labels)
+              << "threads " << threads << " tile " << r << "x" << cc << " " << p;
+          EXPECT_EQ(es, first_edges)
+              << "threads " << threads << " tile " << r << "x" << cc << " " << p;
         }
       }
 }

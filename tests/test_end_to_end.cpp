@@ -51,7 +51,8 @@ TEST(EndToEnd, BothViewsRecoverPlantedClusters) {
     EXPECT_GE(o.s.truth.precision, 0.95);
     EXPECT_GE(o.s.truth.recall, 0.95);
     EXPECT_GE(o.s.truth.planted_recovered, 8);
-    EXPECT_EQ(o.topic_decoys_flagged, 0) << "content-only crowds must not be flagged with both views";
+    EXPECT_EQ(o.topic_decoys_flagged, 0)
+        << "content-only crowds must not be flagged with both views";
   }
 }
 

@@ -40,7 +40,8 @@ TEST(Tiling, UnitsCoverEveryPairOnce) {
       std::int64_t pairs = 0;
       for (std::int64_t i = 0; i < n; ++i)
         for (std::int64_t j = 0; j < n; ++j) {
-          EXPECT_EQ(seen[i * n + j], i < j ? 1 : 0) << "n=" << n << " R=" << R << " C=" << C << " i=" << i << " j=" << j;
+          EXPECT_EQ(seen[i * n + j], i < j ? 1 : 0)
+              << "n=" << n << " R=" << R << " C=" << C << " i=" << i << " j=" << j;
           pairs += seen[i * n + j];
         }
       EXPECT_EQ(pairs, tiling::pair_count(n));
@@ -95,7 +96,8 @@ TEST(Margin, BoundsObservedErrors) {
       worst_f32 = std::max(worst_f32, std::fabs(f32 - exact));
       worst_bf16 = std::max(worst_bf16, std::fabs(fb - exact));
       // int8 with per-row scales: exact integer dot
-      auto quant = [&](const std::vector<float>& x, std::vector<int>& q, double& s, double& e, double& m) {
+      auto quant = [&](const std::vector<float>& x, std::vector<int>& q, double& s, double& e,
+                       double& m) {
         float amax = 0;
         for (float v : x) amax = std::max(amax, std::fabs(v));
         float sf = amax / 127.0f;
@@ -150,7 +152,7 @@ TEST(Decision, Modes) {
   EXPECT_DOUBLE_EQ(strength(p, 0.9, 0.75), 0.75);
   p.mode = view_mode::fused;
   p.weight = 0.25;
-  EXPECT_TRUE(decide(p, 0.5, 0.9));   // 0.125 + 0.675 = 0.8
+  EXPECT_TRUE(decide(p, 0.5, 0.9));  // 0.125 + 0.675 = 0.8
   EXPECT_FALSE(decide(p, 0.5, 0.89));
 }
 
@@ -186,7 +188,8 @@ TEST(UnionFind, MatchesBfsReference) {
     }
     for (int threads : {1, 2, 4}) {
       std::shuffle(edges.begin(), edges.end(), rng);
-      EXPECT_EQ(component_roots(n, edges, threads), ref) << "trial " << trial << " n=" << n << " threads " << threads;
+      EXPECT_EQ(component_roots(n, edges, threads), ref)
+          << "trial " << trial << " n=" << n << " threads " << threads;
     }
   }
 }

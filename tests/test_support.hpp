@@ -17,7 +17,8 @@ namespace chorus::test {
 
 /// A fresh scratch directory for one test.
 inline std::string scratch_dir(const std::string& name) {
-  std::string d = std::string(::testing::TempDir()) + "chorus_" + name + "_" + std::to_string(getpid());
+  std::string d =
+      std::string(::testing::TempDir()) + "chorus_" + name + "_" + std::to_string(getpid());
   std::string cmd = "rm -rf '" + d + "' && mkdir -p '" + d + "'";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("mkdir " + d);
   return d;
@@ -66,8 +67,10 @@ inline void write_input(const std::string& path, std::int64_t n, const dense* em
   }
   if (act) {
     std::vector<std::int32_t> v(act->x.size());
-    for (std::size_t k = 0; k < v.size(); ++k) v[k] = static_cast<std::int32_t>(std::lround(act->x[k]));
-    auto ds = h5::create_dataset<std::int32_t>(f, "/activity", {std::uint64_t(n), std::uint64_t(act->d)});
+    for (std::size_t k = 0; k < v.size(); ++k)
+      v[k] = static_cast<std::int32_t>(std::lround(act->x[k]));
+    auto ds =
+        h5::create_dataset<std::int32_t>(f, "/activity", {std::uint64_t(n), std::uint64_t(act->d)});
     h5::write_rows(ds, 0, n, v.data());
   }
   if (truth) h5::write_vector(f, "/truth/cluster", *truth);

@@ -1,6 +1,5 @@
 // chorus: command-line interface (generate, detect, info, demo).
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 
@@ -28,10 +27,13 @@ int main(int argc, char** argv) {
   // generate
   chorus::generate_options g;
   bool g_quiet = false;
-  auto* gen = app.add_subcommand("generate", "write a synthetic election data set with planted clusters");
+  auto* gen =
+      app.add_subcommand("generate", "write a synthetic election data set with planted clusters");
   gen->add_option("--accounts", g.accounts, "number of accounts N")->required();
-  gen->add_option("--dim", g.dim, "embedding dimension d (0: no /embedding)")->capture_default_str();
-  gen->add_option("--bins", g.bins, "activity time bins T (0: no /activity)")->capture_default_str();
+  gen->add_option("--dim", g.dim, "embedding dimension d (0: no /embedding)")
+      ->capture_default_str();
+  gen->add_option("--bins", g.bins, "activity time bins T (0: no /activity)")
+      ->capture_default_str();
   gen->add_option("--clusters", g.clusters, "planted coordinated clusters")->capture_default_str();
   gen->add_option("--seed", g.seed, "random seed")->capture_default_str();
   gen->add_option("--out", g.out, "output HDF5 file")->required();
@@ -45,18 +47,30 @@ int main(int argc, char** argv) {
   auto* det = app.add_subcommand("detect", "find coordinated clusters in an input file");
   det->add_option("--input", d.input, "input HDF5 file (datasets/SCHEMA.md)")->required();
   det->add_option("--out", d.output, "results HDF5 file")->required();
-  det->add_option("--view", view, "embedding|activity|both|fused (auto: both when the input has both views)")->capture_default_str();
-  det->add_option("--threshold", d.threshold, "embedding (or fused) similarity threshold in [-1, 1]")->capture_default_str();
-  det->add_option("--threshold-activity", d.threshold_activity, "activity correlation threshold in [-1, 1]")->capture_default_str();
-  det->add_option("--weight", d.weight, "fused: weight of the embedding view in [0, 1]")->capture_default_str();
+  det->add_option("--view", view,
+                  "embedding|activity|both|fused (auto: both when the input has both views)")
+      ->capture_default_str();
+  det->add_option("--threshold", d.threshold,
+                  "embedding (or fused) similarity threshold in [-1, 1]")
+      ->capture_default_str();
+  det->add_option("--threshold-activity", d.threshold_activity,
+                  "activity correlation threshold in [-1, 1]")
+      ->capture_default_str();
+  det->add_option("--weight", d.weight, "fused: weight of the embedding view in [0, 1]")
+      ->capture_default_str();
   det->add_option("--activity-transform", transform, "none|log1p|tfidf")->capture_default_str();
-  det->add_option("--topk", d.topk, "keep each account's k strongest edges (0: all)")->capture_default_str();
-  det->add_option("--max-edges", d.max_edges, "stop with exit code 3 beyond this many edges")->capture_default_str();
+  det->add_option("--topk", d.topk, "keep each account's k strongest edges (0: all)")
+      ->capture_default_str();
+  det->add_option("--max-edges", d.max_edges, "stop with exit code 3 beyond this many edges")
+      ->capture_default_str();
   det->add_option("--threads", d.threads, "worker threads (0: all cores)")->capture_default_str();
   det->add_option("--backend", backend, "auto|cpu|cuda")->capture_default_str();
-  det->add_option("--precision", prec, "first-pass precision auto|fp32|bf16|int8 (results are exact for all)")->capture_default_str();
+  det->add_option("--precision", prec,
+                  "first-pass precision auto|fp32|bf16|int8 (results are exact for all)")
+      ->capture_default_str();
   det->add_option("--tile-rows", d.tile_rows, "rows per tile")->capture_default_str();
-  det->add_option("--tile-cols", d.tile_cols, "columns per tile (multiple of --tile-rows)")->capture_default_str();
+  det->add_option("--tile-cols", d.tile_cols, "columns per tile (multiple of --tile-rows)")
+      ->capture_default_str();
   det->add_flag("--no-edges", no_edges, "do not write /edges (labels and clusters only)");
   det->add_flag("--force", d.force, "overwrite an existing results file");
   det->add_flag("--json", json, "print a JSON summary on stdout");
@@ -69,7 +83,8 @@ int main(int argc, char** argv) {
 
   // demo
   chorus::demo_options demo;
-  auto* dm = app.add_subcommand("demo", "generate ~100k accounts with planted clusters and find them");
+  auto* dm =
+      app.add_subcommand("demo", "generate ~100k accounts with planted clusters and find them");
   dm->add_option("--accounts", demo.accounts, "accounts")->capture_default_str();
   dm->add_option("--threads", demo.threads, "worker threads (0: all cores)")->capture_default_str();
   dm->add_option("--seed", demo.seed, "random seed")->capture_default_str();
@@ -91,15 +106,17 @@ int main(int argc, char** argv) {
   try {
     if (*gen) {
       chorus::progress_bar bar(!g_quiet);
-      auto s = chorus::generate_dataset(g, [&](double f) {
-        bar.update("generate", static_cast<std::int64_t>(f * 1000), 1000);
-      });
+      auto s = chorus::generate_dataset(
+          g, [&](double f) { bar.update("generate", static_cast<std::int64_t>(f * 1000), 1000); });
       bar.finish();
       if (!g_quiet)
-        std::fprintf(stderr, "wrote %s: %lld accounts, %lld coordinated in %zu clusters, %lld topic decoys, %lld timing decoys\n",
+        std::fprintf(stderr,
+                     "wrote %s: %lld accounts, %lld coordinated in %zu clusters, %lld topic "
+                     "decoys, %lld timing decoys\n",
                      g.out.c_str(), static_cast<long long>(s.accounts),
                      static_cast<long long>(s.coordinated), s.cluster_sizes.size(),
-                     static_cast<long long>(s.topic_decoys), static_cast<long long>(s.timing_decoys));
+                     static_cast<long long>(s.topic_decoys),
+                     static_cast<long long>(s.timing_decoys));
       return 0;
     }
     if (*det) {
@@ -109,26 +126,35 @@ int main(int argc, char** argv) {
       d.prec = chorus::parse_precision(prec);
       d.write_edges = !no_edges;
       chorus::progress_bar bar(!quiet);
-      if (!quiet) d.progress = [&](const char* s, std::int64_t a, std::int64_t b) { bar.update(s, a, b); };
+      if (!quiet)
+        d.progress = [&](const char* s, std::int64_t a, std::int64_t b) { bar.update(s, a, b); };
       auto s = chorus::run_detect(d);
       bar.finish();
       if (json) std::printf("%s\n", chorus::to_json(s).c_str());
       if (!quiet && !json) {
-        std::printf("%s: %lld accounts, view %s, %lld pairs, %lld candidates, %lld edges, %lld clusters (%lld accounts, largest %lld)\n",
-                    s.output.c_str(), static_cast<long long>(s.accounts), s.view.c_str(),
-                    static_cast<long long>(s.pairs), static_cast<long long>(s.candidates),
-                    static_cast<long long>(s.edges), static_cast<long long>(s.clusters),
-                    static_cast<long long>(s.clustered_accounts), static_cast<long long>(s.largest_cluster));
-        std::printf("backend %s (%s); %.2f s total: read %.2f, score %.2f, components %.2f, write %.2f\n",
-                    s.backend.c_str(), s.detail.c_str(), s.seconds_total, s.seconds_read,
-                    s.seconds_score, s.seconds_components, s.seconds_write);
+        std::printf(
+            "%s: %lld accounts, view %s, %lld pairs, %lld candidates, %lld edges, %lld clusters "
+            "(%lld accounts, largest %lld)\n",
+            s.output.c_str(), static_cast<long long>(s.accounts), s.view.c_str(),
+            static_cast<long long>(s.pairs), static_cast<long long>(s.candidates),
+            static_cast<long long>(s.edges), static_cast<long long>(s.clusters),
+            static_cast<long long>(s.clustered_accounts),
+            static_cast<long long>(s.largest_cluster));
+        std::printf(
+            "backend %s (%s); %.2f s total: read %.2f, score %.2f, components %.2f, write %.2f\n",
+            s.backend.c_str(), s.detail.c_str(), s.seconds_total, s.seconds_read, s.seconds_score,
+            s.seconds_components, s.seconds_write);
         if (s.invalid_embedding || s.invalid_activity)
-          std::printf("rows that cannot get edges: %lld zero embeddings, %lld constant activity rows\n",
-                      static_cast<long long>(s.invalid_embedding), static_cast<long long>(s.invalid_activity));
+          std::printf(
+              "rows that cannot get edges: %lld zero embeddings, %lld constant activity rows\n",
+              static_cast<long long>(s.invalid_embedding),
+              static_cast<long long>(s.invalid_activity));
         if (s.has_truth)
-          std::printf("against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted clusters recovered\n",
-                      s.truth.precision, s.truth.recall, static_cast<long long>(s.truth.planted_recovered),
-                      static_cast<long long>(s.truth.planted_clusters));
+          std::printf(
+              "against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted clusters "
+              "recovered\n",
+              s.truth.precision, s.truth.recall, static_cast<long long>(s.truth.planted_recovered),
+              static_cast<long long>(s.truth.planted_clusters));
       }
       return 0;
     }

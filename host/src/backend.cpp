@@ -1,5 +1,6 @@
 // chorus: backend selection at run time.
 #include "chorus/backend.hpp"
+
 #include "chorus/error.hpp"
 
 #ifdef CHORUS_HAVE_CUDA
@@ -32,8 +33,10 @@ std::unique_ptr<backend> make_backend(backend_kind kind) {
       CHORUS_EXPECTS(devices > 0,
                      "--backend cuda: no CUDA device is visible (no GPU, or the driver is "
                      "missing or too old); use --backend cpu");
-      CHORUS_THROW(input_error, "--backend cuda: the CUDA scoring backend is not implemented in "
-                                "this version (", devices, " device(s) found); use --backend cpu");
+      CHORUS_THROW(input_error,
+                   "--backend cuda: the CUDA scoring backend is not implemented in "
+                   "this version (",
+                   devices, " device(s) found); use --backend cpu");
 #endif
     }
   }

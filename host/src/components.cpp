@@ -22,7 +22,7 @@ std::vector<std::int64_t> component_roots(std::int64_t n, const std::vector<edge
   std::int64_t* p = parent.data();
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (std::int64_t e = 0; e < m; ++e) uf::unite(p, edges[e].src, edges[e].dst);
-  // flatten: every row points at its root (the smallest row of its component)
+    // flatten: every row points at its root (the smallest row of its component)
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) p[i] = uf::find(p, i);
   return parent;

@@ -3,8 +3,6 @@
 // keeps every true edge (chorus/margin.hpp); candidates are re-scored exactly in float64.
 #include <omp.h>
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -12,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "chorus/backend.hpp"
 #include "chorus/error.hpp"
@@ -22,18 +21,25 @@ namespace chorus {
 
 const char* to_string(backend_kind k) {
   switch (k) {
-    case backend_kind::automatic: return "auto";
-    case backend_kind::cpu: return "cpu";
-    case backend_kind::cuda: return "cuda";
+    case backend_kind::automatic:
+      return "auto";
+    case backend_kind::cpu:
+      return "cpu";
+    case backend_kind::cuda:
+      return "cuda";
   }
   return "?";
 }
 const char* to_string(precision p) {
   switch (p) {
-    case precision::automatic: return "auto";
-    case precision::fp32: return "fp32";
-    case precision::bf16: return "bf16";
-    case precision::int8: return "int8";
+    case precision::automatic:
+      return "auto";
+    case precision::fp32:
+      return "fp32";
+    case precision::bf16:
+      return "bf16";
+    case precision::int8:
+      return "int8";
   }
   return "?";
 }
@@ -42,8 +48,8 @@ namespace {
 
 // Float64 dot of two fp32 rows; cloned per ISA so the hot re-check vectorises where it can.
 __attribute__((target_clones("avx512f", "avx2", "default"))) double dot_f64(const float* a,
-                                                                           const float* b,
-                                                                           std::int64_t d) {
+                                                                            const float* b,
+                                                                            std::int64_t d) {
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   std::int64_t k = 0;
   for (; k + 4 <= d; k += 4) {
@@ -73,9 +79,9 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) bool flag_int8(
 
 // fp32/bf16 epilogue: flag[k] = score >= cut (the margin is folded into cut).
 __attribute__((target_clones("avx512f", "avx2", "default"))) bool flag_f32(const float* dot,
-                                                                          std::int64_t len,
-                                                                          float cut,
-                                                                          std::uint8_t* flag) {
+                                                                           std::int64_t len,
+                                                                           float cut,
+                                                                           std::uint8_t* flag) {
   int any = 0;
   for (std::int64_t k = 0; k < len; ++k) {
     const int f = dot[k] >= cut;
@@ -102,9 +108,12 @@ dnnl::engine& cpu_engine() {
 
 dnnl::memory::data_type dnnl_type(precision p) {
   switch (p) {
-    case precision::int8: return dnnl::memory::data_type::s8;
-    case precision::bf16: return dnnl::memory::data_type::bf16;
-    default: return dnnl::memory::data_type::f32;
+    case precision::int8:
+      return dnnl::memory::data_type::s8;
+    case precision::bf16:
+      return dnnl::memory::data_type::bf16;
+    default:
+      return dnnl::memory::data_type::f32;
   }
 }
 
@@ -114,8 +123,7 @@ dnnl::memory::data_type dnnl_type(precision p) {
 class tile_gemm {
  public:
   tile_gemm(precision p, std::int64_t k) : prec_(p), k_(k) {}
-  void run(dnnl::stream& s, std::int64_t m, std::int64_t n, const void* a, const void* b,
-           void* c) {
+  void run(dnnl::stream& s, std::int64_t m, std::int64_t n, const void* a, const void* b, void* c) {
     entry& e = get(m, n);
     using md = dnnl::memory::desc;
     using tag = dnnl::memory::format_tag;
@@ -163,8 +171,11 @@ bool int8_exact_here() {
     try {
       const std::int64_t m = 24, n = 40, k = 67;
       std::vector<std::int8_t> a(m * k), b(n * k);
-      for (std::int64_t i = 0; i < m * k; ++i) a[i] = static_cast<std::int8_t>(i % 3 == 0 ? -127 : (i % 5 == 0 ? 127 : (i * 37) % 255 - 127));
-      for (std::int64_t i = 0; i < n * k; ++i) b[i] = static_cast<std::int8_t>(i % 2 ? 127 : -127 + (i * 11) % 7);
+      for (std::int64_t i = 0; i < m * k; ++i)
+        a[i] =
+            static_cast<std::int8_t>(i % 3 == 0 ? -127 : (i % 5 == 0 ? 127 : (i * 37) % 255 - 127));
+      for (std::int64_t i = 0; i < n * k; ++i)
+        b[i] = static_cast<std::int8_t>(i % 2 ? 127 : -127 + (i * 11) % 7);
       std::vector<std::int32_t> c(m * n);
       tile_gemm g(precision::int8, k);
       dnnl::stream s(cpu_engine());
@@ -240,8 +251,8 @@ first_pass prepare_first_pass(const score_problem& pb, precision prec) {
   const auto mode = pb.params.mode;
   const bool fused = mode == view_mode::fused;
   fp.k = mode == view_mode::activity ? pb.activity->d
-         : fused                      ? pb.embedding->d + pb.activity->d
-                                      : pb.embedding->d;
+         : fused                     ? pb.embedding->d + pb.activity->d
+                                     : pb.embedding->d;
   fp.threshold = mode == view_mode::activity ? pb.params.threshold_activity : pb.params.threshold;
   const std::int64_t n = fp.n, k = fp.k;
   if (prec == precision::fp32) {
@@ -347,12 +358,13 @@ class cpu_backend final : public backend {
     std::vector<std::pair<std::int64_t, std::int64_t>> units;
     units.reserve(static_cast<std::size_t>(tiling::units(n, R, C)));
     for (std::int64_t bi = 0; bi < nb; ++bi)
-      for (std::int64_t cj = tiling::first_chunk(bi, R, C); cj < nc; ++cj) units.emplace_back(bi, cj);
-
+      for (std::int64_t cj = tiling::first_chunk(bi, R, C); cj < nc; ++cj)
+        units.emplace_back(bi, cj);
 
     std::atomic<std::int64_t> total_edges{0}, total_cand{0}, done_pairs{0};
     std::atomic<bool> stop{false};
-    std::vector<std::vector<edge>> per_thread(std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads()));
+    std::vector<std::vector<edge>> per_thread(
+        std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads()));
     const int nthreads = static_cast<int>(per_thread.size());
     std::exception_ptr failure;
     std::mutex failure_mu;

@@ -23,10 +23,14 @@ view_mode parse_view(const std::string& s) {
 }
 const char* to_string(view_mode m) {
   switch (m) {
-    case view_mode::embedding: return "embedding";
-    case view_mode::activity: return "activity";
-    case view_mode::both: return "both";
-    case view_mode::fused: return "fused";
+    case view_mode::embedding:
+      return "embedding";
+    case view_mode::activity:
+      return "activity";
+    case view_mode::both:
+      return "both";
+    case view_mode::fused:
+      return "fused";
   }
   return "?";
 }
@@ -38,9 +42,12 @@ activity_transform parse_transform(const std::string& s) {
 }
 const char* to_string(activity_transform t) {
   switch (t) {
-    case activity_transform::none: return "none";
-    case activity_transform::log1p: return "log1p";
-    case activity_transform::tfidf: return "tfidf";
+    case activity_transform::none:
+      return "none";
+    case activity_transform::log1p:
+      return "log1p";
+    case activity_transform::tfidf:
+      return "tfidf";
   }
   return "?";
 }
@@ -81,9 +88,9 @@ detect_summary run_detect(const detect_options& opt) {
   CHORUS_EXPECTS(opt.topk >= 0, "--topk must be >= 0");
   CHORUS_EXPECTS(opt.max_edges >= 0, "--max-edges must be >= 0");
   CHORUS_EXPECTS(opt.threads >= 0, "--threads must be >= 0");
-  CHORUS_EXPECTS(opt.tile_rows >= 1 && opt.tile_cols >= opt.tile_rows &&
-                     opt.tile_cols % opt.tile_rows == 0,
-                 "--tile-cols must be a positive multiple of --tile-rows");
+  CHORUS_EXPECTS(
+      opt.tile_rows >= 1 && opt.tile_cols >= opt.tile_rows && opt.tile_cols % opt.tile_rows == 0,
+      "--tile-cols must be a positive multiple of --tile-rows");
   CHORUS_EXPECTS(!opt.input.empty(), "no input given (--input)");
   CHORUS_EXPECTS(opt.input != opt.output, "--out must differ from --input");
 
@@ -92,16 +99,16 @@ detect_summary run_detect(const detect_options& opt) {
   view_mode mode;
   if (opt.view == "auto") {
     mode = info.has_embedding && info.has_activity ? view_mode::both
-           : info.has_embedding                     ? view_mode::embedding
-                                                    : view_mode::activity;
+           : info.has_embedding                    ? view_mode::embedding
+                                                   : view_mode::activity;
   } else {
     mode = parse_view(opt.view);
   }
   const bool need_e = mode != view_mode::activity, need_a = mode != view_mode::embedding;
-  CHORUS_EXPECTS(!need_e || info.has_embedding, "--view ", to_string(mode), " needs /embedding, which '",
-                 opt.input, "' does not have");
-  CHORUS_EXPECTS(!need_a || info.has_activity, "--view ", to_string(mode), " needs /activity, which '",
-                 opt.input, "' does not have");
+  CHORUS_EXPECTS(!need_e || info.has_embedding, "--view ", to_string(mode),
+                 " needs /embedding, which '", opt.input, "' does not have");
+  CHORUS_EXPECTS(!need_a || info.has_activity, "--view ", to_string(mode),
+                 " needs /activity, which '", opt.input, "' does not have");
   auto be = make_backend(opt.backend);
   if (opt.threads > 0) omp_set_num_threads(opt.threads);
 
@@ -137,7 +144,8 @@ detect_summary run_detect(const detect_options& opt) {
   so.max_edges = opt.topk > 0 ? std::max(opt.max_edges, opt.max_edges) : opt.max_edges;
   so.tile_rows = opt.tile_rows;
   so.tile_cols = opt.tile_cols;
-  if (opt.progress) so.progress = [&](std::int64_t d, std::int64_t n) { opt.progress("score", d, n); };
+  if (opt.progress)
+    so.progress = [&](std::int64_t d, std::int64_t n) { opt.progress("score", d, n); };
   score_stats st;
   t = std::chrono::steady_clock::now();
   std::vector<edge> edges = be->find_edges(pb, so, st);
@@ -158,7 +166,8 @@ detect_summary run_detect(const detect_options& opt) {
   s.clusters = K;
   for (std::int64_t c = 0; c < K; ++c) s.clustered_accounts += table.size[c];
   s.largest_cluster = K ? table.size[0] : 0;
-  for (std::int64_t c = 0; c < std::min<std::int64_t>(K, 20); ++c) s.cluster_sizes.push_back(table.size[c]);
+  for (std::int64_t c = 0; c < std::min<std::int64_t>(K, 20); ++c)
+    s.cluster_sizes.push_back(table.size[c]);
   s.has_truth = !in.truth.empty();
   if (s.has_truth) s.truth = match_truth(labels, K, in.truth);
   s.seconds_components = since(t);
@@ -171,7 +180,9 @@ detect_summary run_detect(const detect_options& opt) {
   rc.edges = opt.write_edges ? &edges : &none;
   rc.clusters = &table;
   rc.truth = s.has_truth ? &s.truth : nullptr;
-  auto text = [&](const char* k, std::string v) { rc.attributes.push_back({k, std::move(v), 0, true}); };
+  auto text = [&](const char* k, std::string v) {
+    rc.attributes.push_back({k, std::move(v), 0, true});
+  };
   auto num = [&](const char* k, double v) { rc.attributes.push_back({k, "", v, false}); };
   text("chorus_version", CHORUS_VERSION);
   text("input_path", opt.input);
@@ -220,12 +231,14 @@ std::string to_json(const detect_summary& s) {
   auto str = [&](const std::string& v) {
     std::string e = "\"";
     for (char c : v) {
-      if (c == '"' || c == '\\') e += '\\', e += c;
+      if (c == '"' || c == '\\')
+        e += '\\', e += c;
       else if (static_cast<unsigned char>(c) < 0x20) {
         char b[8];
         std::snprintf(b, sizeof b, "\\u%04x", c);
         e += b;
-      } else e += c;
+      } else
+        e += c;
     }
     return e + "\"";
   };
@@ -246,13 +259,15 @@ std::string to_json(const detect_summary& s) {
     << ",\"largest_cluster\":" << s.largest_cluster
     << ",\"invalid_embedding_rows\":" << s.invalid_embedding
     << ",\"invalid_activity_rows\":" << s.invalid_activity << ",\"cluster_sizes\":[";
-  for (std::size_t i = 0; i < s.cluster_sizes.size(); ++i) o << (i ? "," : "") << s.cluster_sizes[i];
+  for (std::size_t i = 0; i < s.cluster_sizes.size(); ++i)
+    o << (i ? "," : "") << s.cluster_sizes[i];
   o << "],\"seconds\":{\"read\":" << num(s.seconds_read) << ",\"score\":" << num(s.seconds_score)
     << ",\"components\":" << num(s.seconds_components) << ",\"write\":" << num(s.seconds_write)
     << ",\"total\":" << num(s.seconds_total) << "}";
   if (s.has_truth)
-    o << ",\"truth\":{\"precision\":" << num(s.truth.precision) << ",\"recall\":"
-      << num(s.truth.recall) << ",\"planted_clusters\":" << s.truth.planted_clusters
+    o << ",\"truth\":{\"precision\":" << num(s.truth.precision)
+      << ",\"recall\":" << num(s.truth.recall)
+      << ",\"planted_clusters\":" << s.truth.planted_clusters
       << ",\"planted_recovered\":" << s.truth.planted_recovered << "}";
   o << "}";
   return o.str();

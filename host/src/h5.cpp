@@ -25,14 +25,29 @@ handle& handle::operator=(handle&& o) noexcept {
 handle::~handle() {
   if (id_ < 0) return;
   switch (H5Iget_type(id_)) {
-    case H5I_FILE: H5Fclose(id_); break;
-    case H5I_GROUP: H5Gclose(id_); break;
-    case H5I_DATASET: H5Dclose(id_); break;
-    case H5I_DATASPACE: H5Sclose(id_); break;
-    case H5I_DATATYPE: H5Tclose(id_); break;
-    case H5I_ATTR: H5Aclose(id_); break;
-    case H5I_GENPROP_LST: H5Pclose(id_); break;
-    default: break;
+    case H5I_FILE:
+      H5Fclose(id_);
+      break;
+    case H5I_GROUP:
+      H5Gclose(id_);
+      break;
+    case H5I_DATASET:
+      H5Dclose(id_);
+      break;
+    case H5I_DATASPACE:
+      H5Sclose(id_);
+      break;
+    case H5I_DATATYPE:
+      H5Tclose(id_);
+      break;
+    case H5I_ATTR:
+      H5Aclose(id_);
+      break;
+    case H5I_GENPROP_LST:
+      H5Pclose(id_);
+      break;
+    default:
+      break;
   }
   id_ = -1;
 }
@@ -65,7 +80,8 @@ handle open_read(const std::string& path) {
 handle create(const std::string& path) {
   quiet();
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  CHORUS_EXPECTS(id >= 0, "cannot create output file '", path, "' (directory missing or not writable?)");
+  CHORUS_EXPECTS(id >= 0, "cannot create output file '", path,
+                 "' (directory missing or not writable?)");
   return handle(id);
 }
 
@@ -110,13 +126,18 @@ dataset_info describe(const handle& dset) {
   handle type = checked(H5Dget_type(dset.get()), "get datatype");
   info.elem_size = H5Tget_size(type.get());
   switch (H5Tget_class(type.get())) {
-    case H5T_FLOAT: info.cls = kind::floating; break;
+    case H5T_FLOAT:
+      info.cls = kind::floating;
+      break;
     case H5T_INTEGER:
       info.cls = kind::integer;
       info.is_signed = H5Tget_sign(type.get()) == H5T_SGN_2;
       break;
-    case H5T_STRING: info.cls = kind::string; break;
-    default: info.cls = kind::other;
+    case H5T_STRING:
+      info.cls = kind::string;
+      break;
+    default:
+      info.cls = kind::other;
   }
   return info;
 }
@@ -129,19 +150,33 @@ handle create_group(const handle& file, const std::string& path) {
 }
 
 template <>
-hid native_type<float>() { return H5T_NATIVE_FLOAT; }
+hid native_type<float>() {
+  return H5T_NATIVE_FLOAT;
+}
 template <>
-hid native_type<double>() { return H5T_NATIVE_DOUBLE; }
+hid native_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
 template <>
-hid native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+hid native_type<std::int64_t>() {
+  return H5T_NATIVE_INT64;
+}
 template <>
-hid native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
+hid native_type<std::int32_t>() {
+  return H5T_NATIVE_INT32;
+}
 template <>
-hid native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
+hid native_type<std::uint8_t>() {
+  return H5T_NATIVE_UINT8;
+}
 template <>
-hid native_type<std::int8_t>() { return H5T_NATIVE_INT8; }
+hid native_type<std::int8_t>() {
+  return H5T_NATIVE_INT8;
+}
 template <>
-hid native_type<std::uint16_t>() { return H5T_NATIVE_UINT16; }
+hid native_type<std::uint16_t>() {
+  return H5T_NATIVE_UINT16;
+}
 
 namespace {
 // Select rows [row0, row0+nrows) of a rank-1/2 dataset; returns (file space, memory space).
@@ -204,7 +239,8 @@ std::vector<std::string> read_strings(const handle& dset) {
     std::vector<char> buf(n * sz);
     if (H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
       CHORUS_THROW(input_error, "cannot read strings");
-    for (std::uint64_t i = 0; i < n; ++i) out[i] = std::string(buf.data() + i * sz, strnlen(buf.data() + i * sz, sz));
+    for (std::uint64_t i = 0; i < n; ++i)
+      out[i] = std::string(buf.data() + i * sz, strnlen(buf.data() + i * sz, sz));
   }
   return out;
 }
@@ -260,7 +296,9 @@ void write_strings(const handle& loc, const std::string& path, const std::vector
                      "create " + path);
   std::vector<const char*> ptrs(n);
   for (hsize_t i = 0; i < n; ++i) ptrs[i] = v[i].c_str();
-  if (n) check(H5Dwrite(d.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "write strings");
+  if (n)
+    check(H5Dwrite(d.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
+          "write strings");
 }
 
 namespace {
@@ -340,12 +378,12 @@ std::vector<std::string> attr_names(const handle& obj) {
 
 void flush(const handle& file) { check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush"); }
 
-#define CHORUS_H5_INSTANTIATE(T)                                                                  \
-  template void read_rows<T>(const handle&, std::uint64_t, std::uint64_t, T*);                    \
-  template std::vector<T> read_all<T>(const handle&);                                             \
-  template handle create_dataset<T>(const handle&, const std::string&,                            \
-                                    const std::vector<std::uint64_t>&, std::uint64_t, int);       \
-  template void write_rows<T>(const handle&, std::uint64_t, std::uint64_t, const T*);             \
+#define CHORUS_H5_INSTANTIATE(T)                                                            \
+  template void read_rows<T>(const handle&, std::uint64_t, std::uint64_t, T*);              \
+  template std::vector<T> read_all<T>(const handle&);                                       \
+  template handle create_dataset<T>(const handle&, const std::string&,                      \
+                                    const std::vector<std::uint64_t>&, std::uint64_t, int); \
+  template void write_rows<T>(const handle&, std::uint64_t, std::uint64_t, const T*);       \
   template void write_vector<T>(const handle&, const std::string&, const std::vector<T>&);
 CHORUS_H5_INSTANTIATE(float)
 CHORUS_H5_INSTANTIATE(double)

@@ -35,7 +35,8 @@ void describe_file(const std::string& path, std::ostream& os) {
     os << "  clusters: " << sizes.size();
     if (!sizes.empty()) {
       os << " (largest:";
-      for (std::size_t c = 0; c < std::min<std::size_t>(sizes.size(), 10); ++c) os << " " << sizes[c];
+      for (std::size_t c = 0; c < std::min<std::size_t>(sizes.size(), 10); ++c)
+        os << " " << sizes[c];
       os << ")";
     }
     os << "\n";
@@ -54,7 +55,9 @@ void describe_file(const std::string& path, std::ostream& os) {
   os << "  /accounts/handle " << (in.has_handles ? "present" : "absent") << "\n";
   os << "  /truth/cluster   " << (in.has_truth ? "present" : "absent") << "\n";
   os << "  default view: "
-     << (in.has_embedding && in.has_activity ? "both" : in.has_embedding ? "embedding" : "activity")
+     << (in.has_embedding && in.has_activity ? "both"
+         : in.has_embedding                  ? "embedding"
+                                             : "activity")
      << "\n";
 }
 
@@ -72,8 +75,8 @@ int run_demo(const demo_options& opt, std::ostream& os) {
   }
   const std::string input = dir + "/demo_input.h5", output = dir + "/demo_results.h5";
   progress_bar bar(opt.progress);
-  os << "chorus demo: " << opt.accounts << " accounts, " << opt.dim << "-d embeddings, "
-     << opt.bins << " hourly activity bins, " << opt.clusters << " planted clusters\n";
+  os << "chorus demo: " << opt.accounts << " accounts, " << opt.dim << "-d embeddings, " << opt.bins
+     << " hourly activity bins, " << opt.clusters << " planted clusters\n";
   os.flush();
   generate_options g;
   g.accounts = opt.accounts;
@@ -84,15 +87,13 @@ int run_demo(const demo_options& opt, std::ostream& os) {
   g.out = input;
   g.force = true;
   const auto t0 = std::chrono::steady_clock::now();
-  generate_summary gs = generate_dataset(g, [&](double f) {
-    bar.update("generate", static_cast<std::int64_t>(f * 1000), 1000);
-  });
+  generate_summary gs = generate_dataset(
+      g, [&](double f) { bar.update("generate", static_cast<std::int64_t>(f * 1000), 1000); });
   bar.finish();
   const double gen_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  os << "generated in " << std::fixed << std::setprecision(1) << gen_s << " s: "
-     << gs.coordinated << " coordinated accounts, " << gs.topic_decoys
-     << " topic decoys (same content, own timing), " << gs.timing_decoys
-     << " timing decoys (scheduled bots)\n";
+  os << "generated in " << std::fixed << std::setprecision(1) << gen_s << " s: " << gs.coordinated
+     << " coordinated accounts, " << gs.topic_decoys << " topic decoys (same content, own timing), "
+     << gs.timing_decoys << " timing decoys (scheduled bots)\n";
 
   detect_options d;
   d.input = input;
@@ -102,10 +103,9 @@ int run_demo(const demo_options& opt, std::ostream& os) {
   d.progress = [&](const char* s, std::int64_t a, std::int64_t b) { bar.update(s, a, b); };
   detect_summary s = run_detect(d);
   bar.finish();
-  os << "detected in " << s.seconds_total << " s on the " << s.backend << " backend ("
-     << s.detail << "), view " << s.view << ", thresholds 0.8/0.8: " << s.pairs << " pairs, "
-     << s.candidates << " candidates re-scored exactly, " << s.edges << " edges, " << s.clusters
-     << " clusters\n\n";
+  os << "detected in " << s.seconds_total << " s on the " << s.backend << " backend (" << s.detail
+     << "), view " << s.view << ", thresholds 0.8/0.8: " << s.pairs << " pairs, " << s.candidates
+     << " candidates re-scored exactly, " << s.edges << " edges, " << s.clusters << " clusters\n\n";
 
   h5::handle f = h5::open_read(output);
   auto sizes = h5::read_all<std::int64_t>(h5::open_dataset(f, "/clusters/size"));
@@ -123,9 +123,11 @@ int run_demo(const demo_options& opt, std::ostream& os) {
   }
   if (sizes.size() > show) os << "... " << sizes.size() - show << " more clusters\n";
   os << "\noverall: " << s.clustered_accounts << " accounts flagged; precision "
-     << std::setprecision(3) << s.truth.precision << " (flagged accounts that were planted), recall "
-     << s.truth.recall << " (planted accounts flagged); " << s.truth.planted_recovered << " of "
-     << s.truth.planted_clusters << " planted clusters recovered (precision >= 0.9, recall >= 0.5)\n";
+     << std::setprecision(3) << s.truth.precision
+     << " (flagged accounts that were planted), recall " << s.truth.recall
+     << " (planted accounts flagged); " << s.truth.planted_recovered << " of "
+     << s.truth.planted_clusters
+     << " planted clusters recovered (precision >= 0.9, recall >= 0.5)\n";
   os << "files: input " << input << "\n       results " << output << "\n";
   os << "next: chorus info " << output << "\n";
   return 0;

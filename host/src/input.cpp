@@ -16,8 +16,8 @@ namespace chorus {
 
 std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what) {
   std::int64_t r = 0;
-  CHORUS_EXPECTS(a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, &r),
-                 what, " is too large (", a, " x ", b, " overflows 64 bits)");
+  CHORUS_EXPECTS(a >= 0 && b >= 0 && !__builtin_mul_overflow(a, b, &r), what, " is too large (", a,
+                 " x ", b, " overflows 64 bits)");
   return r;
 }
 
@@ -25,11 +25,14 @@ namespace {
 
 std::string dtype_name(const h5::dataset_info& di) {
   switch (di.cls) {
-    case h5::kind::floating: return "float" + std::to_string(di.elem_size * 8);
+    case h5::kind::floating:
+      return "float" + std::to_string(di.elem_size * 8);
     case h5::kind::integer:
       return std::string(di.is_signed ? "int" : "uint") + std::to_string(di.elem_size * 8);
-    case h5::kind::string: return "string";
-    default: return "unsupported";
+    case h5::kind::string:
+      return "string";
+    default:
+      return "unsupported";
   }
 }
 
@@ -45,7 +48,7 @@ input_info inspect_input(const std::string& path) {
   input_info info;
   info.path = path;
   h5::handle f = h5::open_read(path);
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) == 0) info.file_size = static_cast<std::uint64_t>(st.st_size);
 
   std::string role;
@@ -60,8 +63,9 @@ input_info inspect_input(const std::string& path) {
   CHORUS_EXPECTS(idi.rank() == 1 && idi.cls == h5::kind::integer,
                  "/accounts/id must be a rank-1 integer dataset, found ", dtype_name(idi), " ",
                  shape_str(idi));
-  CHORUS_EXPECTS(idi.dims[0] <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 4),
-                 "/accounts/id declares an impossible length ", idi.dims[0]);
+  CHORUS_EXPECTS(
+      idi.dims[0] <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 4),
+      "/accounts/id declares an impossible length ", idi.dims[0]);
   info.n = static_cast<std::int64_t>(idi.dims[0]);
 
   if (h5::exists(f, "/embedding")) {
@@ -69,7 +73,8 @@ input_info inspect_input(const std::string& path) {
     auto ei = h5::describe(e);
     CHORUS_EXPECTS(ei.rank() == 2, "/embedding must be rank 2 [N, d], found rank ", ei.rank(), " ",
                    shape_str(ei));
-    CHORUS_EXPECTS(ei.cls == h5::kind::floating && (ei.elem_size == 2 || ei.elem_size == 4 || ei.elem_size == 8),
+    CHORUS_EXPECTS(ei.cls == h5::kind::floating &&
+                       (ei.elem_size == 2 || ei.elem_size == 4 || ei.elem_size == 8),
                    "/embedding has unsupported dtype ", dtype_name(ei),
                    " (float16, float32 or float64 expected)");
     CHORUS_EXPECTS(static_cast<std::int64_t>(ei.dims[0]) == info.n, "/embedding has ", ei.dims[0],
@@ -88,7 +93,8 @@ input_info inspect_input(const std::string& path) {
     CHORUS_EXPECTS(ai.rank() == 2, "/activity must be rank 2 [N, T], found rank ", ai.rank(), " ",
                    shape_str(ai));
     CHORUS_EXPECTS(ai.cls == h5::kind::integer ||
-                       (ai.cls == h5::kind::floating && (ai.elem_size == 4 || ai.elem_size == 8 || ai.elem_size == 2)),
+                       (ai.cls == h5::kind::floating &&
+                        (ai.elem_size == 4 || ai.elem_size == 8 || ai.elem_size == 2)),
                    "/activity has unsupported dtype ", dtype_name(ai),
                    " (float32 or an integer type expected)");
     CHORUS_EXPECTS(static_cast<std::int64_t>(ai.dims[0]) == info.n, "/activity has ", ai.dims[0],
@@ -135,10 +141,12 @@ std::uint64_t file_checksum(const std::string& path) {
     std::size_t words = (got + 7) / 8;
     if (got % 8) std::memset(reinterpret_cast<char*>(buf.data()) + got, 0, words * 8 - got);
     // four independent lanes keep the multiply latency off the critical path
-    std::uint64_t lane[4] = {h, h ^ 0x243f6a8885a308d3ull, h ^ 0x13198a2e03707344ull, h ^ 0xa4093822299f31d0ull};
+    std::uint64_t lane[4] = {h, h ^ 0x243f6a8885a308d3ull, h ^ 0x13198a2e03707344ull,
+                             h ^ 0xa4093822299f31d0ull};
     std::size_t k = 0;
     for (; k + 4 <= words; k += 4)
-      for (int l = 0; l < 4; ++l) lane[l] = (lane[l] ^ buf[k + l]) * 0x100000001b3ull + (lane[l] >> 29);
+      for (int l = 0; l < 4; ++l)
+        lane[l] = (lane[l] ^ buf[k + l]) * 0x100000001b3ull + (lane[l] >> 29);
     for (; k < words; ++k) lane[0] = (lane[0] ^ buf[k]) * 0x100000001b3ull + (lane[0] >> 29);
     h = lane[0] ^ (lane[1] * 3) ^ (lane[2] * 5) ^ (lane[3] * 7);
     total += got;
@@ -165,7 +173,8 @@ void load_view(const h5::handle& f, const char* what, std::int64_t n, std::int64
   out.inv_norm.assign(n, 0.0);
   out.valid.assign(n, 0);
   auto dset = h5::open_dataset(f, what);
-  std::vector<double> buf(static_cast<std::size_t>(checked_mul(std::min(block_rows, std::max<std::int64_t>(n, 1)), d, what)));
+  std::vector<double> buf(static_cast<std::size_t>(
+      checked_mul(std::min(block_rows, std::max<std::int64_t>(n, 1)), d, what)));
   std::int64_t invalid = 0;
   for (std::int64_t r0 = 0; r0 < n; r0 += block_rows) {
     const std::int64_t rows = std::min(block_rows, n - r0);
@@ -226,7 +235,8 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
       CHORUS_EXPECTS(sorted[i].first != sorted[i - 1].first, "duplicate account id ",
                      sorted[i].first, " at rows ", sorted[i - 1].second, " and ", sorted[i].second);
   }
-  if (in.info.has_truth) in.truth = h5::read_all<std::int64_t>(h5::open_dataset(f, "/truth/cluster"));
+  if (in.info.has_truth)
+    in.truth = h5::read_all<std::int64_t>(h5::open_dataset(f, "/truth/cluster"));
 
   if (opt.embedding) {
     CHORUS_EXPECTS(in.info.has_embedding, "'", path, "' has no /embedding, which this run needs");
@@ -241,7 +251,8 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
       // log1p and tf-idf need counts >= 0; tf-idf needs document frequencies (a first pass).
       auto dset = h5::open_dataset(f, "/activity");
       std::vector<std::int64_t> df(T, 0);
-      std::vector<double> buf(static_cast<std::size_t>(checked_mul(std::min(opt.block_rows, std::max<std::int64_t>(n, 1)), T, "/activity")));
+      std::vector<double> buf(static_cast<std::size_t>(
+          checked_mul(std::min(opt.block_rows, std::max<std::int64_t>(n, 1)), T, "/activity")));
       for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows) {
         const std::int64_t rows = std::min(opt.block_rows, n - r0);
         h5::read_rows<double>(dset, r0, rows, buf.data());
@@ -255,7 +266,8 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
       }
       idf.resize(T);
       for (std::int64_t t = 0; t < T; ++t)
-        idf[t] = std::log((1.0 + static_cast<double>(n)) / (1.0 + static_cast<double>(df[t]))) + 1.0;
+        idf[t] =
+            std::log((1.0 + static_cast<double>(n)) / (1.0 + static_cast<double>(df[t]))) + 1.0;
     }
     const auto tr = opt.transform;
     load_view(f, "/activity", n, T, opt.block_rows, in.ids, in.activity, [&, tr, T](double* x) {

@@ -24,7 +24,7 @@ std::string dir_of(const std::string& path) {
 
 void check_output_path(const std::string& path, bool force) {
   CHORUS_EXPECTS(!path.empty(), "no output path given (--out)");
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) == 0) {
     CHORUS_EXPECTS(!S_ISDIR(st.st_mode), "output '", path, "' is a directory");
     CHORUS_EXPECTS(force, "output '", path, "' exists; pass --force to overwrite it");
@@ -47,8 +47,10 @@ void write_results(const std::string& path, const results_content& r) {
       h5::write_vector(f, "/accounts/id", *r.ids);
       const std::uint64_t m = edges.size();
       const std::uint64_t chunk = 1 << 16;
-      auto src = h5::create_dataset<std::int64_t>(f, "/edges/src", {m}, m > chunk ? chunk : 0, m > chunk ? 1 : 0);
-      auto dst = h5::create_dataset<std::int64_t>(f, "/edges/dst", {m}, m > chunk ? chunk : 0, m > chunk ? 1 : 0);
+      auto src = h5::create_dataset<std::int64_t>(f, "/edges/src", {m}, m > chunk ? chunk : 0,
+                                                  m > chunk ? 1 : 0);
+      auto dst = h5::create_dataset<std::int64_t>(f, "/edges/dst", {m}, m > chunk ? chunk : 0,
+                                                  m > chunk ? 1 : 0);
       auto se = h5::create_dataset<float>(f, "/edges/sim_embedding", {m}, m > chunk ? chunk : 0, 0);
       auto sa = h5::create_dataset<float>(f, "/edges/sim_activity", {m}, m > chunk ? chunk : 0, 0);
       std::vector<std::int64_t> a(std::min<std::uint64_t>(m, 1 << 20)), b(a.size());

@@ -87,7 +87,8 @@ def load_reference(path):
     sa, bad_a = similarity(a - a.mean(axis=1, keepdims=True))
     print(f"  reference: float64 cosine / Pearson of all {N * (N - 1) // 2} pairs "
           f"(rows without a defined similarity: embedding {bad_e}, activity {bad_a})")
-    return {"emb": se, "act": sa, "truth": truth, "raw_act": a}
+    return {"emb": se, "act": sa, "truth": truth, "invalid_embedding_rows": bad_e,
+            "invalid_activity_rows": bad_a}
 
 
 # ------------------------------------------------------------------------ results checks
@@ -236,7 +237,11 @@ def check_results(res, stdout, ref, view):
         if not check(isinstance(summary, dict), "stdout parses as one JSON object"):
             summary = {}
         print("        JSON keys: " + ", ".join(sorted(summary)))
-        for key, want in (("edges", e), ("clusters", k), ("accounts", N)):
+        for key, want in (("edges", e), ("clusters", k), ("accounts", N),
+                          ("invalid_embedding_rows", ref["invalid_embedding_rows"] if use_e else None),
+                          ("invalid_activity_rows", ref["invalid_activity_rows"] if use_a else None)):
+            if want is None:
+                continue
             got = find_ints(summary, key, [])
             if got:
                 check(want in got, f"JSON '{key}' = {got[0]} matches the file ({want})")
@@ -313,6 +318,41 @@ def main():
         res = os.path.join(work, name)
         p = run([chorus, "detect", "--input", inp, "--out", res, "--force", "--quiet", "--json"] + extra)
         check_results(res, p.stdout, ref, view)
+
+    # Edge cases on a copy: rows without a defined similarity (zero embedding, constant or empty
+    # activity) must get no edge; identical rows (similarity exactly 1) must be joined.
+    edge = os.path.join(work, "in_edge.h5")
+    with open(inp, "rb") as src, open(edge, "wb") as dst:
+        dst.write(src.read())
+    with h5py.File(edge, "r+") as f:
+        emb, act, truth = f["embedding"][...], f["activity"][...], f["truth/cluster"][...]
+        planted = np.nonzero(truth >= 0)[0]
+        organic = np.nonzero(truth < 0)[0]
+        emb[planted[0]] = 0                # zero embedding inside a planted cluster
+        act[planted[1]] = 3                # constant activity inside a planted cluster
+        act[planted[2]] = 0                # empty activity inside a planted cluster
+        emb[organic[1]] = emb[organic[0]]  # an identical pair of organic accounts
+        act[organic[1]] = act[organic[0]]
+        f["embedding"][...] = emb
+        f["activity"][...] = act
+    print(f"edge-case input {edge}: zero embedding row {planted[0]}, constant activity row "
+          f"{planted[1]}, empty activity row {planted[2]}, identical rows {organic[0]}/{organic[1]}")
+    ref = load_reference(edge)
+    check(ref["invalid_embedding_rows"] == 1 and ref["invalid_activity_rows"] == 2,
+          "edge-case input has 1 invalid embedding row and 2 invalid activity rows")
+    for view, name, extra in runs[:3]:
+        res = os.path.join(work, "edge_" + name)
+        p = run([chorus, "detect", "--input", edge, "--out", res, "--force", "--quiet", "--json"] + extra)
+        check_results(res, p.stdout, ref, view)
+        with h5py.File(res, "r") as f:
+            labels = f["labels"][...]
+        if view in ("both", "embedding"):
+            check(labels[planted[0]] == -1, f"zero embedding row {planted[0]} has no edge")
+        if view in ("both", "activity"):
+            check(labels[planted[1]] == -1 and labels[planted[2]] == -1,
+                  f"zero-variance activity rows {planted[1]}, {planted[2]} have no edge")
+        check(labels[organic[0]] >= 0 and labels[organic[0]] == labels[organic[1]],
+              f"identical rows {organic[0]}, {organic[1]} share a cluster")
     if FAILURES:
         print(f"FAILED: {len(FAILURES)} check(s)")
         for f in FAILURES:

@@ -26,10 +26,11 @@ std::vector<edge> keep_topk(std::int64_t n, const std::vector<edge>& edges, std:
 /// Per-cluster table (one entry per cluster id).
 struct cluster_table {
   std::vector<std::int64_t> size;
-  std::vector<std::int64_t> offsets;  ///< CSR: members of cluster c are members[offsets[c]..offsets[c+1])
-  std::vector<std::int64_t> members;  ///< rows, ascending within a cluster
-  std::vector<std::int64_t> edges;    ///< internal edges
-  std::vector<double> density;        ///< edges / (size (size-1) / 2)
+  std::vector<std::int64_t>
+      offsets;  ///< CSR: members of cluster c are members[offsets[c]..offsets[c+1])
+  std::vector<std::int64_t> members;                          ///< rows, ascending within a cluster
+  std::vector<std::int64_t> edges;                            ///< internal edges
+  std::vector<double> density;                                ///< edges / (size (size-1) / 2)
   std::vector<double> mean_sim_embedding, min_sim_embedding;  ///< over internal edges; NaN unused
   std::vector<double> mean_sim_activity, min_sim_activity;
   std::vector<double> synchrony;  ///< mean Pearson of members' activity with the cluster's mean
@@ -43,13 +44,15 @@ cluster_table cluster_statistics(const std::vector<std::int64_t>& labels, std::i
 /// Agreement of found clusters with planted truth (-1 = organic).
 struct truth_match {
   std::int64_t planted_clusters = 0, planted_accounts = 0;
-  std::int64_t flagged_accounts = 0, flagged_planted = 0;  ///< accounts in any cluster; of them planted
-  double precision = 0;  ///< flagged_planted / flagged_accounts (accounts)
-  double recall = 0;     ///< flagged planted accounts / planted accounts
-  std::vector<std::int64_t> best;          ///< per found cluster: best planted cluster or -1
-  std::vector<double> cluster_precision;   ///< per found cluster: overlap / size
-  std::vector<double> cluster_recall;      ///< per found cluster: overlap / planted size
-  std::int64_t planted_recovered = 0;      ///< planted clusters with a found cluster of recall >= 0.5 and precision >= 0.9
+  std::int64_t flagged_accounts = 0,
+               flagged_planted = 0;       ///< accounts in any cluster; of them planted
+  double precision = 0;                   ///< flagged_planted / flagged_accounts (accounts)
+  double recall = 0;                      ///< flagged planted accounts / planted accounts
+  std::vector<std::int64_t> best;         ///< per found cluster: best planted cluster or -1
+  std::vector<double> cluster_precision;  ///< per found cluster: overlap / size
+  std::vector<double> cluster_recall;     ///< per found cluster: overlap / planted size
+  std::int64_t planted_recovered =
+      0;  ///< planted clusters with a found cluster of recall >= 0.5 and precision >= 0.9
 };
 
 truth_match match_truth(const std::vector<std::int64_t>& labels, std::int64_t clusters,

@@ -24,10 +24,14 @@ struct decision_params {
 /// The exact decision for a pair with float64 similarities se (embedding) and sa (activity).
 CHORUS_HD bool decide(const decision_params& p, double se, double sa) {
   switch (p.mode) {
-    case view_mode::embedding: return se >= p.threshold;
-    case view_mode::activity: return sa >= p.threshold_activity;
-    case view_mode::both: return se >= p.threshold && sa >= p.threshold_activity;
-    case view_mode::fused: return p.weight * se + (1.0 - p.weight) * sa >= p.threshold;
+    case view_mode::embedding:
+      return se >= p.threshold;
+    case view_mode::activity:
+      return sa >= p.threshold_activity;
+    case view_mode::both:
+      return se >= p.threshold && sa >= p.threshold_activity;
+    case view_mode::fused:
+      return p.weight * se + (1.0 - p.weight) * sa >= p.threshold;
   }
   return false;
 }
@@ -35,10 +39,14 @@ CHORUS_HD bool decide(const decision_params& p, double se, double sa) {
 /// Edge strength used by --topk: the similarity the mode thresholds (min of both for `both`).
 CHORUS_HD double strength(const decision_params& p, double se, double sa) {
   switch (p.mode) {
-    case view_mode::embedding: return se;
-    case view_mode::activity: return sa;
-    case view_mode::both: return se < sa ? se : sa;
-    case view_mode::fused: return p.weight * se + (1.0 - p.weight) * sa;
+    case view_mode::embedding:
+      return se;
+    case view_mode::activity:
+      return sa;
+    case view_mode::both:
+      return se < sa ? se : sa;
+    case view_mode::fused:
+      return p.weight * se + (1.0 - p.weight) * sa;
   }
   return 0.0;
 }

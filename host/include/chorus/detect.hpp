@@ -15,15 +15,15 @@ namespace chorus {
 /// Everything `chorus detect` takes.
 struct detect_options {
   std::string input, output;
-  bool force = false;             ///< overwrite an existing results file
-  std::string view = "auto";      ///< auto|embedding|activity|both|fused
-  double threshold = 0.8;         ///< embedding (or fused) threshold
+  bool force = false;         ///< overwrite an existing results file
+  std::string view = "auto";  ///< auto|embedding|activity|both|fused
+  double threshold = 0.8;     ///< embedding (or fused) threshold
   double threshold_activity = 0.8;
-  double weight = 0.5;            ///< fused: weight of the embedding view
+  double weight = 0.5;  ///< fused: weight of the embedding view
   activity_transform transform = activity_transform::none;
-  std::int64_t topk = 0;          ///< 0: keep all edges
+  std::int64_t topk = 0;  ///< 0: keep all edges
   std::int64_t max_edges = 200'000'000;
-  int threads = 0;                ///< 0: all cores
+  int threads = 0;  ///< 0: all cores
   backend_kind backend = backend_kind::automatic;
   precision prec = precision::automatic;
   std::int64_t tile_rows = 512, tile_cols = 2048;

@@ -70,15 +70,14 @@ std::string concat(Args&&... args) {
   throw kind(::chorus::detail::concat(__VA_ARGS__), __FILE__, __LINE__)
 
 /// Check a precondition on user input; throws chorus::input_error.
-#define CHORUS_EXPECTS(cond, ...)                                   \
-  do {                                                              \
+#define CHORUS_EXPECTS(cond, ...)                                  \
+  do {                                                             \
     if (!(cond)) CHORUS_THROW(::chorus::input_error, __VA_ARGS__); \
   } while (0)
 
 /// Check an internal invariant; throws chorus::runtime_failure.
-#define CHORUS_ENSURES(cond, ...)                                                          \
-  do {                                                                                     \
-    if (!(cond))                                                                           \
-      CHORUS_THROW(::chorus::runtime_failure, "internal check failed: " #cond ": ", \
-                   __VA_ARGS__);                                                           \
+#define CHORUS_ENSURES(cond, ...)                                                                 \
+  do {                                                                                            \
+    if (!(cond))                                                                                  \
+      CHORUS_THROW(::chorus::runtime_failure, "internal check failed: " #cond ": ", __VA_ARGS__); \
   } while (0)

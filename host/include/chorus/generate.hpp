@@ -17,11 +17,11 @@ namespace chorus {
 struct generate_options {
   std::int64_t accounts = 100000;  ///< N
   int dim = 384;                   ///< embedding dimension d; 0 = no /embedding dataset
-  int bins = 336;   ///< activity time bins T (hourly over 14 days); 0 = no /activity
-  int clusters = 20;  ///< number of planted coordinated clusters C (needs 3*C <= N)
+  int bins = 336;                  ///< activity time bins T (hourly over 14 days); 0 = no /activity
+  int clusters = 20;               ///< number of planted coordinated clusters C (needs 3*C <= N)
   std::uint64_t seed = 1;
-  std::string out;     ///< output path
-  bool force = false;  ///< overwrite an existing file
+  std::string out;      ///< output path
+  bool force = false;   ///< overwrite an existing file
   bool handles = true;  ///< write /accounts/handle
 };
 

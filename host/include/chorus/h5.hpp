@@ -1,4 +1,5 @@
-// chorus: a thin RAII layer over the HDF5 C API (serial HDF5 1.10+). Errors become chorus exceptions.
+// chorus: a thin RAII layer over the HDF5 C API (serial HDF5 1.10+). Errors become chorus
+// exceptions.
 #pragma once
 
 #include <cstdint>

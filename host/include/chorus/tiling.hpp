@@ -43,6 +43,8 @@ CHORUS_HD void row_span(std::int64_t i, std::int64_t c0, std::int64_t cols, std:
 }
 
 /// Pairs i < j that chorus decides for n accounts: n(n-1)/2, 0 for n < 2.
-CHORUS_HD std::int64_t pair_count(std::int64_t n) { return n < 2 ? 0 : n / 2 * (n - 1) + (n % 2) * ((n - 1) / 2); }
+CHORUS_HD std::int64_t pair_count(std::int64_t n) {
+  return n < 2 ? 0 : n / 2 * (n - 1) + (n % 2) * ((n - 1) / 2);
+}
 
 }  // namespace chorus::tiling

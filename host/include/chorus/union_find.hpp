@@ -13,9 +13,8 @@ namespace chorus::uf {
 
 #if defined(__CUDA_ARCH__)
 CHORUS_HD std::int64_t load(const std::int64_t* p, std::int64_t i) {
-  return static_cast<std::int64_t>(atomicAdd(reinterpret_cast<unsigned long long*>(
-                                                 const_cast<std::int64_t*>(p) + i),
-                                             0ull));
+  return static_cast<std::int64_t>(
+      atomicAdd(reinterpret_cast<unsigned long long*>(const_cast<std::int64_t*>(p) + i), 0ull));
 }
 CHORUS_HD bool cas(std::int64_t* p, std::int64_t i, std::int64_t expected, std::int64_t desired) {
   auto* a = reinterpret_cast<unsigned long long*>(p + i);

@@ -13,12 +13,12 @@ enum class activity_transform { none, log1p, tfidf };
 /// One view, prepared: row i is the normalised vector (L2 norm 1 up to fp32 rounding) of
 /// account i, or all zeros when the account's row has zero norm (zero variance for activity).
 struct view_matrix {
-  std::int64_t n = 0;              ///< rows (accounts)
-  std::int64_t d = 0;              ///< columns (embedding dimension or time bins)
-  std::vector<float> data;         ///< row-major n x d
-  std::vector<double> inv_norm;    ///< 1 / ||stored fp32 row|| in float64, 0 for invalid rows
-  std::vector<std::uint8_t> valid; ///< 1 when the row can get edges
-  std::int64_t invalid_rows = 0;   ///< rows with zero norm / zero variance
+  std::int64_t n = 0;               ///< rows (accounts)
+  std::int64_t d = 0;               ///< columns (embedding dimension or time bins)
+  std::vector<float> data;          ///< row-major n x d
+  std::vector<double> inv_norm;     ///< 1 / ||stored fp32 row|| in float64, 0 for invalid rows
+  std::vector<std::uint8_t> valid;  ///< 1 when the row can get edges
+  std::int64_t invalid_rows = 0;    ///< rows with zero norm / zero variance
   bool present() const { return d > 0; }
   const float* row(std::int64_t i) const { return data.data() + i * d; }
 };
