@@ -76,6 +76,9 @@ def parse_args(argv=None):
     p.add_argument("--self-test", action="store_true",
                    help="check FAISS's range_search semantics on tiny inputs and exit")
     p.add_argument("--show", type=int, default=20, help="differing pairs to list (default 20)")
+    p.add_argument("--verify-f64", action="store_true",
+                   help="also brute-force every pair in float64 with numpy and check chorus's edge "
+                        "set against it (slow: O(N^2 d) float64 work; meant for N <= ~20,000)")
     return p.parse_args(argv)
 
 
@@ -368,6 +371,40 @@ def float64_cosine(path, pairs):
     return np.einsum("ij,ij->i", x[i], x[j]) / (nrm[i] * nrm[j])
 
 
+def verify_f64(path, c_codes, block=2048):
+    """Every pair's float64 decision versus chorus's edges, outside the 1e-5 band."""
+    with h5py.File(path, "r") as f:
+        x = f["embedding"][...].astype(np.float64)
+    n = len(x)
+    nrm = np.linalg.norm(x, axis=1)
+    valid = nrm > 0
+    x[valid] /= nrm[valid, None]
+    t = ARGS.threshold
+    required, extra, band = [], [], 0
+    c_rows = c_codes // n
+    for r0 in range(0, n, block):
+        r1 = min(r0 + block, n)
+        s = x[r0:r1] @ x[r0:].T  # rows r0..r1-1 against columns r0..n-1
+        s[~valid[r0:r1], :] = -np.inf
+        s[:, ~valid[r0:]] = -np.inf
+        rows = np.arange(r0, r1)
+        upper = np.arange(r0, n)[None, :] > rows[:, None]
+        i, j = np.nonzero(upper & (s >= t + TOL))
+        required.append(rows[i] * n + (r0 + j))
+        band += int(np.sum(upper & (s >= t - TOL) & (s < t + TOL)))
+        mine = c_codes[(c_rows >= r0) & (c_rows < r1)]  # chorus edges with src in this block
+        if len(mine):
+            sv = s[mine // n - r0, mine % n - r0]
+            extra.append(mine[sv < t - TOL])
+    req = np.concatenate(required) if required else np.zeros(0, np.int64)
+    ext = np.concatenate(extra) if extra else np.zeros(0, np.int64)
+    missing = np.setdiff1d(req, c_codes)
+    return {"f64_required_edges": int(len(req)), "f64_band_pairs": band,
+            "f64_missing": int(len(missing)), "f64_extra": int(len(ext)),
+            "f64_missing_examples": [[int(c // n), int(c % n)] for c in missing[:ARGS.show]],
+            "f64_extra_examples": [[int(c // n), int(c % n)] for c in ext[:ARGS.show]]}
+
+
 def compare(path, n, f_codes, f_comp, c_codes, c_labels):
     out = {}
     f_can = canonical_from_components(f_comp)
@@ -439,6 +476,9 @@ def main():
         c_meta, c_codes, c_labels = chorus_side(path, n)
         summary["chorus"] = c_meta
         cmp_ = compare(path, n, f_codes, f_comp, c_codes, c_labels)
+        if ARGS.verify_f64:
+            log("float64 brute force of all pairs ...")
+            cmp_.update(verify_f64(path, c_codes))
         summary["comparison"] = cmp_
         summary["speedup_end_to_end"] = fb["total"] / c_meta["wall"]
         summary["speedup_vs_search_components"] = fb["search_components"] / c_meta["wall"]
@@ -474,6 +514,12 @@ def main():
         print(f"edges: FAISS {cmp_['faiss_edges']}  chorus {cmp_['chorus_edges']}  differing "
               f"{cmp_['differing_pairs']} (only FAISS {cmp_['only_faiss']}, only chorus {cmp_['only_chorus']}), "
               f"beyond the 1e-5 contract: {cmp_['differing_beyond_contract']}")
+        if "f64_missing" in cmp_:
+            print(f"float64 brute force: {cmp_['f64_required_edges']} required edges, "
+                  f"{cmp_['f64_band_pairs']} pairs in the 1e-5 band; chorus missing "
+                  f"{cmp_['f64_missing']}, extra {cmp_['f64_extra']}"
+                  + (f"  e.g. missing {cmp_['f64_missing_examples'][:5]} extra "
+                     f"{cmp_['f64_extra_examples'][:5]}" if cmp_['f64_missing'] or cmp_['f64_extra'] else ""))
         if c["bad_order_edges"] or c["duplicate_edges"]:
             print(f"chorus edge list problems: src>=dst {c['bad_order_edges']}, duplicates {c['duplicate_edges']}")
         if not cmp_["chorus_labels_match_own_edges"]:
@@ -488,6 +534,7 @@ def main():
         print(json.dumps(summary, default=float))
     if cmp_ is not None:
         if not cmp_["components_ok"] or cmp_["differing_beyond_contract"] or \
+                cmp_.get("f64_missing", 0) or cmp_.get("f64_extra", 0) or \
                 summary["chorus"]["bad_order_edges"] or summary["chorus"]["duplicate_edges"]:
             return 1
         if ARGS.enforce_bar and not summary["bar_met"]:

@@ -38,7 +38,9 @@ int main(int argc, char** argv) {
   gen->add_option("--seed", g.seed, "random seed")->capture_default_str();
   gen->add_option("--out", g.out, "output HDF5 file")->required();
   gen->add_flag("--force", g.force, "overwrite an existing output");
+  bool g_no_handles = false;
   gen->add_flag("--quiet", g_quiet, "no progress bar");
+  gen->add_flag("--no-handles", g_no_handles, "do not write /accounts/handle");
 
   // detect
   chorus::detect_options d;
@@ -105,6 +107,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*gen) {
+      g.handles = !g_no_handles;
       chorus::progress_bar bar(!g_quiet);
       auto s = chorus::generate_dataset(
           g, [&](double f) { bar.update("generate", static_cast<std::int64_t>(f * 1000), 1000); });

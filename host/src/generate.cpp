@@ -7,6 +7,7 @@
 // (a Feistel network with cycle walking), so the members of a planted cluster are scattered.
 #include "chorus/generate.hpp"
 
+#include <fcntl.h>
 #include <hdf5.h>
 #include <unistd.h>
 
@@ -82,7 +83,8 @@ struct stream {
     u64 h = bits(i);
     for (;;) {
       const double u = static_cast<double>(static_cast<std::int32_t>(h >> 32)) * 0x1.0p-31;
-      const double v = static_cast<double>(static_cast<std::int32_t>(h & 0xffffffffull)) * 0x1.0p-31;
+      const double v =
+          static_cast<double>(static_cast<std::int32_t>(h & 0xffffffffull)) * 0x1.0p-31;
       const double s = u * u + v * v;
       if (s < 1.0 && s > 0.0) {
         const double f = std::sqrt(-2.0 * std::log(s) / s);
@@ -99,7 +101,9 @@ struct stream {
     return z0;
   }
   /// Integer in [0, n).
-  u64 below(u64 i, u64 n) const { return static_cast<u64>(uniform(i) * static_cast<double>(n)) % n; }
+  u64 below(u64 i, u64 n) const {
+    return static_cast<u64>(uniform(i) * static_cast<double>(n)) % n;
+  }
 };
 
 /// Poisson variate from one uniform u (inversion) and, for large means, a normal z.
@@ -224,9 +228,9 @@ struct crowd_spec {  // topic decoy crowd
   std::vector<float> centre;
   double noise = 0;
   double target_cos = 0;
-  int event_bin = 0;        // the viral event the crowd reacts to
-  double event_posts = 0;   // mean extra posts per member after the event
-  double event_delay = 0;   // mean delay (bins) of those posts
+  int event_bin = 0;       // the viral event the crowd reacts to
+  double event_posts = 0;  // mean extra posts per member after the event
+  double event_delay = 0;  // mean delay (bins) of those posts
 };
 
 struct timing_spec {  // timing decoy group (scheduled bots)
@@ -261,8 +265,8 @@ struct model {
 
   int sample_topic(double u) const {
     auto it = std::upper_bound(topic_cum.begin(), topic_cum.end(), u * topic_cum.back());
-    return static_cast<int>(std::min<std::ptrdiff_t>(it - topic_cum.begin(),
-                                                     static_cast<std::ptrdiff_t>(topic_cum.size()) - 1));
+    return static_cast<int>(std::min<std::ptrdiff_t>(
+        it - topic_cum.begin(), static_cast<std::ptrdiff_t>(topic_cum.size()) - 1));
   }
 
   role role_of(i64 row) const {
@@ -305,7 +309,8 @@ void normalize(float* v, int d) {
 std::vector<float> topical_centre(const model& m, const stream& s) {
   std::vector<float> c(m.d);
   random_unit(s, 1, m.d, c.data());
-  const float* tc = m.topic_centre.data() + static_cast<std::size_t>(m.sample_topic(s.uniform(0))) * m.d;
+  const float* tc =
+      m.topic_centre.data() + static_cast<std::size_t>(m.sample_topic(s.uniform(0))) * m.d;
   const double w = std::sqrt(1.0 - kTopicPull * kTopicPull);
   for (int j = 0; j < m.d; ++j) c[j] = static_cast<float>(kTopicPull * tc[j] + w * c[j]);
   normalize(c.data(), m.d);
@@ -335,20 +340,29 @@ std::vector<i64> plan_cluster_sizes(i64 n, int c, u64 seed) {
     double sum = weights(beta);
     return extra * *std::max_element(w.begin(), w.end()) / sum;
   };
-  // The steepest law (beta <= 1.5) whose largest cluster fits under the cap.
-  double beta = 1.5;
-  if (largest(beta) > cap) {
-    double lo = 0.0, hi = 1.5;
-    for (int it = 0; it < 40; ++it) {
-      double mid = 0.5 * (lo + hi);
-      (largest(mid) > cap ? hi : lo) = mid;
+  // The steepest law (0.7 <= beta <= 1.5) whose largest cluster fits under the cap; when even
+  // beta = 0.7 does not fit (many accounts, few clusters), keep beta = 0.7 and plant fewer
+  // accounts so that the largest cluster is at the cap and the sizes stay heavy-tailed.
+  constexpr double beta_min = 0.7, beta_max = 1.5;
+  double beta = beta_max, scale = 1.0;
+  if (largest(beta_max) > cap) {
+    if (largest(beta_min) > cap) {
+      beta = beta_min;
+      scale = cap / largest(beta_min);
+    } else {
+      double lo = beta_min, hi = beta_max;
+      for (int it = 0; it < 40; ++it) {
+        double mid = 0.5 * (lo + hi);
+        (largest(mid) > cap ? hi : lo) = mid;
+      }
+      beta = lo;
     }
-    beta = lo;
   }
-  double sum = weights(beta);
+  const double sum = weights(beta);
   std::vector<i64> ranked(c);
   for (int k = 0; k < c; ++k)
-    ranked[k] = 3 + std::min<i64>(kMaxClusterSize - 3, static_cast<i64>(extra * w[k] / sum));
+    ranked[k] =
+        3 + std::min<i64>(kMaxClusterSize - 3, static_cast<i64>(scale * extra * w[k] / sum));
   // Cluster index k gets the size of rank order[k] (a seeded shuffle).
   std::vector<std::pair<u64, int>> order(c);
   for (int k = 0; k < c; ++k) order[k] = {s.bits(u64{1} << 40 | static_cast<u64>(k)), k};
@@ -384,7 +398,8 @@ std::vector<i64> cumulative(const std::vector<i64>& sizes, i64 start) {
 /// for 1..6 posts per member.
 std::vector<std::pair<int, int>> burst_slots(int bins, const stream& s) {
   const double frac = s.uniform(0, 0.04, 0.12);
-  const int count = std::clamp(static_cast<int>(std::lround(frac * bins)), 1, std::max(1, bins - 1));
+  const int count =
+      std::clamp(static_cast<int>(std::lround(frac * bins)), 1, std::max(1, bins - 1));
   const int start = static_cast<int>(s.below(1, 24));
   const int len = 8 + static_cast<int>(s.below(2, 7));
   std::vector<int> window;
@@ -396,12 +411,12 @@ std::vector<std::pair<int, int>> burst_slots(int bins, const stream& s) {
   }
   // Partial Fisher-Yates: the first `count` bins of a seeded shuffle of the window.
   for (int i = 0; i < count; ++i) {
-    std::size_t j = i + s.below(100 + i, window.size() - i);
+    std::size_t j = i + s.below((u64{1} << 32) + i, window.size() - i);
     std::swap(window[i], window[j]);
   }
   std::vector<std::pair<int, int>> slots(count);
   for (int i = 0; i < count; ++i) {
-    int n = 1 + poisson(1.2, s.uniform(1000 + i), 0.0);
+    int n = 1 + poisson(1.2, s.uniform((u64{2} << 32) + i), 0.0);
     slots[i] = {window[i], std::min(n, 6)};
   }
   std::sort(slots.begin(), slots.end());
@@ -443,7 +458,8 @@ model build_model(const generate_options& opt) {
   {
     stream s(seed, s_topic_weight, 0);
     double c = 0;
-    for (int k = 0; k < topics; ++k) m.topic_cum[k] = (c += std::pow(k + 1.0, -0.7) * std::exp(0.3 * s.gauss(k)));
+    for (int k = 0; k < topics; ++k)
+      m.topic_cum[k] = (c += std::pow(k + 1.0, -0.7) * std::exp(0.3 * s.gauss(k)));
   }
 
   // Roles: [clusters | topic-decoy crowds | timing-decoy groups | organic] in permuted positions.
@@ -477,7 +493,7 @@ model build_model(const generate_options& opt) {
     cluster_spec& cs = m.clusters[k];
     stream s(seed, s_cluster, k);
     cs.target_cos = hard[k] ? s.uniform(1, 0.81, 0.84) : s.uniform(1, 0.90, 0.97);
-    cs.target_corr = hard[k] ? s.uniform(2, 0.81, 0.85) : s.uniform(2, 0.86, 0.95);
+    cs.target_corr = hard[k] ? s.uniform(2, 0.82, 0.86) : s.uniform(2, 0.88, 0.96);
     if (m.d > 0) {
       cs.centre = topical_centre(m, stream(seed, s_cluster_centre, k));
       cs.noise = noise_for_cosine(cs.target_cos, m.d);
@@ -494,7 +510,7 @@ model build_model(const generate_options& opt) {
   for (std::size_t k = 0; k < m.crowds.size(); ++k) {
     crowd_spec& cs = m.crowds[k];
     stream s(seed, s_crowd, k);
-    cs.target_cos = s.uniform(0, 0.88, 0.96);
+    cs.target_cos = s.uniform(0, 0.89, 0.96);
     if (m.d > 0) {
       cs.centre = topical_centre(m, stream(seed, s_crowd_centre, k));
       cs.noise = noise_for_cosine(cs.target_cos, m.d);
@@ -511,7 +527,7 @@ model build_model(const generate_options& opt) {
   for (std::size_t k = 0; k < m.timing.size(); ++k) {
     timing_spec& ts = m.timing[k];
     stream s(seed, s_timing, k);
-    ts.target_corr = s.uniform(0, 0.93, 0.99);
+    ts.target_corr = s.uniform(0, 0.95, 0.995);
     if (m.t > 0) {
       ts.sched.slots = periodic_slots(m.t, stream(seed, s_timing, k + (u64{1} << 40)));
       calibrate(ts.sched, m.t, ts.target_corr, 0.6, 0.0);
@@ -526,7 +542,8 @@ model build_model(const generate_options& opt) {
 /// Organic content: normalize(alpha * topic + noise) with |noise| ~ 1, so that two accounts of
 /// one topic have cosine about sqrt(tau_i * tau_j) with tau in [0.22, 0.5].
 void organic_embedding(const model& m, const stream& param, const stream& es, float* out) {
-  const float* tc = m.topic_centre.data() + static_cast<std::size_t>(m.sample_topic(param.uniform(0))) * m.d;
+  const float* tc =
+      m.topic_centre.data() + static_cast<std::size_t>(m.sample_topic(param.uniform(0))) * m.d;
   const double tau = param.uniform(1, 0.22, 0.5);
   const double alpha = std::sqrt(tau / (1.0 - tau));
   const double s = 1.0 / std::sqrt(static_cast<double>(m.d));
@@ -645,7 +662,8 @@ void generate_row(const model& m, i64 row, float* emb, std::int32_t* act, row_tr
         near_embedding(m, c.centre, c.noise, param, es, emb);
         break;
       }
-      default: organic_embedding(m, param, es, emb);
+      default:
+        organic_embedding(m, param, es, emb);
     }
   }
   if (m.t > 0) {
@@ -660,7 +678,8 @@ void generate_row(const model& m, i64 row, float* emb, std::int32_t* act, row_tr
         organic_activity(m, row, param, act);
         event_posts(m, row, m.crowds[r.group], param, act);
         break;
-      default: organic_activity(m, row, param, act);
+      default:
+        organic_activity(m, row, param, act);
     }
     // Every account posted at least once.
     bool any = false;
@@ -804,6 +823,14 @@ void write_file(const model& m, const generate_options& opt, const std::string& 
   h5::flush(file);
 }
 
+/// Flush a closed file's data to disk, so that the rename never exposes a partial file.
+void sync_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  const bool ok = fd >= 0 && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!ok) CHORUS_THROW(runtime_failure, "generate: cannot sync '", path, "' to disk");
+}
+
 }  // namespace
 
 generate_summary generate_dataset(const generate_options& opt,
@@ -817,9 +844,9 @@ generate_summary generate_dataset(const generate_options& opt,
   CHORUS_EXPECTS(opt.dim > 0 || opt.bins > 0,
                  "generate: dim and bins are both 0; nothing to generate");
   CHORUS_EXPECTS(opt.clusters >= 0, "generate: clusters must be >= 0 (got ", opt.clusters, ")");
-  CHORUS_EXPECTS(3 * static_cast<i64>(opt.clusters) <= opt.accounts, "generate: ",
-                 opt.clusters, " planted clusters of at least 3 members do not fit in ",
-                 opt.accounts, " accounts (need clusters * 3 <= accounts)");
+  CHORUS_EXPECTS(3 * static_cast<i64>(opt.clusters) <= opt.accounts, "generate: ", opt.clusters,
+                 " planted clusters of at least 3 members do not fit in ", opt.accounts,
+                 " accounts (need clusters * 3 <= accounts)");
   CHORUS_EXPECTS(!opt.out.empty(), "generate: no output path given");
 
   std::error_code ec;
@@ -837,6 +864,7 @@ generate_summary generate_dataset(const generate_options& opt,
   const std::string tmp = opt.out + ".tmp." + std::to_string(::getpid());
   try {
     write_file(m, opt, tmp, progress);
+    sync_file(tmp);
     fs::rename(tmp, out, ec);
     if (ec)
       CHORUS_THROW(runtime_failure, "generate: cannot rename '", tmp, "' to '", opt.out,
