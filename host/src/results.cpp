@@ -86,6 +86,8 @@ void write_results(const std::string& path, const results_content& r) {
       for (const auto& at : r.attributes) {
         if (at.is_text)
           h5::set_attr(f, at.name, at.text);
+        else if (at.is_integer)
+          h5::set_attr(f, at.name, static_cast<std::int64_t>(at.number));
         else
           h5::set_attr(f, at.name, at.number);
       }

@@ -17,6 +17,7 @@ struct attribute {
   std::string text;
   double number = 0;
   bool is_text = true;
+  bool is_integer = false;  ///< store `number` as int64 (counts, sizes)
 };
 
 /// Everything a results file holds.
