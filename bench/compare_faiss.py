@@ -18,9 +18,9 @@ FAISS notes (python3-faiss 1.7.3, checked by --self-test):
     chorus keeps cosine >= threshold. Pairs exactly at the threshold are measure-zero and fall
     inside the 1e-5 contract band anyway.
   * For >= 20 queries (faiss.cvar.distance_compute_blas_threshold) FAISS computes the inner
-    products with the system BLAS sgemm. Debian's python3-faiss links libblas.so.3; when that is
-    the netlib reference BLAS (as on the reference machine) the sgemm is single-threaded and slow,
-    and FAISS's own SIMD loop (used below the BLAS threshold) is faster. --faiss-path chooses:
+    products with the system BLAS sgemm. Debian's python3-faiss links libblas.so.3, which
+    .ci/setup.sh makes OpenBLAS (libopenblas0-pthread); with the netlib reference BLAS instead
+    the sgemm is single-threaded and slow, and FAISS's own SIMD loop is faster. --faiss-path chooses:
       blas   FAISS defaults (sgemm path),
       simd   distance_compute_blas_threshold raised so the OpenMP/SIMD loop is used,
       best   run both in full, keep the faster one as the baseline,
