@@ -220,30 +220,6 @@ struct first_pass {
   std::size_t elem() const { return prec == precision::int8 ? 1 : prec == precision::bf16 ? 2 : 4; }
 };
 
-// Builds row i of the first-pass vector into out (length k).
-void build_row(const score_problem& pb, std::int64_t i, float* out) {
-  const auto& p = pb.params;
-  switch (p.mode) {
-    case view_mode::embedding:
-    case view_mode::both:
-      std::copy(pb.embedding->row(i), pb.embedding->row(i) + pb.embedding->d, out);
-      break;
-    case view_mode::activity:
-      std::copy(pb.activity->row(i), pb.activity->row(i) + pb.activity->d, out);
-      break;
-    case view_mode::fused: {
-      const auto& e = *pb.embedding;
-      const auto& a = *pb.activity;
-      const bool ok = e.valid[i] && a.valid[i];
-      const float we = static_cast<float>(std::sqrt(p.weight));
-      const float wa = static_cast<float>(std::sqrt(1.0 - p.weight));
-      for (std::int64_t t = 0; t < e.d; ++t) out[t] = ok ? we * e.row(i)[t] : 0.0f;
-      for (std::int64_t t = 0; t < a.d; ++t) out[e.d + t] = ok ? wa * a.row(i)[t] : 0.0f;
-      break;
-    }
-  }
-}
-
 first_pass prepare_first_pass(const score_problem& pb, precision prec) {
   first_pass fp;
   fp.prec = prec;
@@ -259,7 +235,7 @@ first_pass prepare_first_pass(const score_problem& pb, precision prec) {
     if (fused) {
       fp.f32.resize(static_cast<std::size_t>(checked_mul(n, k, "first-pass matrix")));
 #pragma omp parallel for schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) build_row(pb, i, fp.f32.data() + i * k);
+      for (std::int64_t i = 0; i < n; ++i) first_pass_row(pb, i, fp.f32.data() + i * k);
       fp.f32_rows = fp.f32.data();
     } else {
       fp.f32_rows = (mode == view_mode::activity ? pb.activity : pb.embedding)->data.data();
@@ -274,7 +250,7 @@ first_pass prepare_first_pass(const score_problem& pb, precision prec) {
       std::vector<float> row(k);
 #pragma omp for schedule(static)
       for (std::int64_t i = 0; i < n; ++i) {
-        build_row(pb, i, row.data());
+        first_pass_row(pb, i, row.data());
         for (std::int64_t t = 0; t < k; ++t) fp.bf16[i * k + t] = to_bf16(row[t]);
       }
     }
@@ -292,7 +268,7 @@ first_pass prepare_first_pass(const score_problem& pb, precision prec) {
     std::vector<float> row(k);
 #pragma omp for schedule(static)
     for (std::int64_t i = 0; i < n; ++i) {
-      build_row(pb, i, row.data());
+      first_pass_row(pb, i, row.data());
       float amax = 0;
       for (std::int64_t t = 0; t < k; ++t) amax = std::max(amax, std::fabs(row[t]));
       const float s = amax / 127.0f;

@@ -41,6 +41,8 @@ struct score_options {
   std::int64_t max_edges = 200'000'000;  ///< stop with limit_error beyond this
   std::int64_t tile_rows = 512;          ///< rows per tile (accounts)
   std::int64_t tile_cols = 2048;         ///< columns per tile, a multiple of tile_rows
+  int device = 0;               ///< CUDA device ordinal (--device)
+  std::uint64_t gpu_memory = 0; ///< cap on device memory in bytes (0: what is free)
   /// Called now and then from one thread with (pairs decided so far, total pairs).
   std::function<void(std::int64_t, std::int64_t)> progress;
 };
@@ -53,6 +55,9 @@ struct score_stats {
   std::int64_t edges = 0;
   double seconds = 0;
   std::string detail;  ///< e.g. the GEMM library and ISA
+  /// Component roots (smallest row of each component) when the backend computed them while
+  /// scoring (the CUDA backend's union-find); empty otherwise.
+  std::vector<std::int64_t> roots;
 };
 
 /// A scoring backend: decides every pair i < j and returns the edges, sorted by (src, dst).
@@ -66,6 +71,17 @@ class backend {
 
 /// The CPU backend (oneDNN tiles, exact float64 re-check).
 std::unique_ptr<backend> make_cpu_backend();
+/// The CUDA backend (cuBLAS tiles, threshold/compaction, exact re-check and union-find kernels).
+/// Throws input_error when chorus was built without CUDA or no device is usable.
+std::unique_ptr<backend> make_cuda_backend();
+
+/// Width of the first-pass rows: d, T, or d + T for the fused view.
+std::int64_t first_pass_width(const score_problem& pb);
+/// The threshold the first pass compares against (the activity threshold for --view activity).
+double first_pass_threshold(const score_problem& pb);
+/// Row i of the first-pass operand in fp32: the view's row, or for --view fused the
+/// concatenation [sqrt(w) x_emb, sqrt(1-w) x_act] (zero when either row is invalid).
+void first_pass_row(const score_problem& pb, std::int64_t i, float* out);
 /// Pick a backend: `cuda` throws input_error when no usable CUDA backend exists; `automatic`
 /// takes CUDA when a device and the CUDA backend are present, else the CPU.
 std::unique_ptr<backend> make_backend(backend_kind kind);

@@ -48,9 +48,11 @@ CHORUS_HD double int8_pair(double n_i, double e_i, double e_j, double m_j) {
 /// bf16 first pass (inputs rounded to bf16, products exact in fp32, fp32 accumulation):
 /// each input rounds with relative error <= u = 2^-8, so a product carries (1+u)^2 - 1, then the
 /// fp32 sum adds gamma_d: |fl(x^.y^) - x.y| <= ((1+u)^2 - 1 + gamma_d (1+u)^2) n_i n_j.
-CHORUS_HD double bf16_gemm(std::int64_t d, double norm_bound = 1.0 + 1e-5) {
+/// `acc_unit` is the relative error of one accumulation step: 2^-24 for IEEE fp32 adds; GPU
+/// tensor cores align and truncate inside their block FMAs, for which chorus uses 4 x 2^-24.
+CHORUS_HD double bf16_gemm(std::int64_t d, double norm_bound = 1.0 + 1e-5, double acc_unit = kU32) {
   const double ub = 1.0 / 256.0;  // bf16 keeps 8 significand bits: u = 2^-8
-  const double du = static_cast<double>(d) * kU32;
+  const double du = static_cast<double>(d) * acc_unit;
   if (du >= 0.5) return 4.0;
   const double gamma = du / (1.0 - du);
   const double p = (1.0 + ub) * (1.0 + ub);

@@ -9,22 +9,30 @@
 
 #include "chorus/hd.hpp"
 
+#if defined(__CUDACC__)
+#include <cuda/atomic>
+#endif
+
 namespace chorus::uf {
 
 #if defined(__CUDA_ARCH__)
 CHORUS_HD std::int64_t load(const std::int64_t* p, std::int64_t i) {
-  return static_cast<std::int64_t>(
-      atomicAdd(reinterpret_cast<unsigned long long*>(const_cast<std::int64_t*>(p) + i), 0ull));
+  return cuda::atomic_ref<const std::int64_t, cuda::thread_scope_device>(p[i]).load(
+      cuda::memory_order_relaxed);
+}
+CHORUS_HD void store(std::int64_t* p, std::int64_t i, std::int64_t v) {
+  cuda::atomic_ref<std::int64_t, cuda::thread_scope_device>(p[i]).store(v, cuda::memory_order_relaxed);
 }
 CHORUS_HD bool cas(std::int64_t* p, std::int64_t i, std::int64_t expected, std::int64_t desired) {
-  auto* a = reinterpret_cast<unsigned long long*>(p + i);
-  return atomicCAS(a, static_cast<unsigned long long>(expected),
-                   static_cast<unsigned long long>(desired)) ==
-         static_cast<unsigned long long>(expected);
+  return cuda::atomic_ref<std::int64_t, cuda::thread_scope_device>(p[i]).compare_exchange_strong(
+      expected, desired, cuda::memory_order_relaxed);
 }
 #else
 inline std::int64_t load(const std::int64_t* p, std::int64_t i) {
   return __atomic_load_n(p + i, __ATOMIC_RELAXED);
+}
+inline void store(std::int64_t* p, std::int64_t i, std::int64_t v) {
+  __atomic_store_n(p + i, v, __ATOMIC_RELAXED);
 }
 inline bool cas(std::int64_t* p, std::int64_t i, std::int64_t expected, std::int64_t desired) {
   return __atomic_compare_exchange_n(p + i, &expected, desired, false, __ATOMIC_RELAXED,

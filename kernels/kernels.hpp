@@ -1,0 +1,52 @@
+// chorus: launchers of the CUDA kernels (host header; one launcher per operation, each takes a
+// stream). Sizes and indices that grow with N^2 or N*d are 64-bit.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "chorus/backend.hpp"
+#include "chorus/decision.hpp"
+
+namespace chorus::cuda {
+
+/// A candidate pair i < j from the first pass.
+struct pair64 {
+  std::int64_t i, j;
+};
+
+/// One view as the exact re-check needs it, resident on the device.
+struct device_view {
+  const float* rows = nullptr;          ///< n x d row-major, normalised fp32 rows
+  const double* inv_norm = nullptr;     ///< n, 1 / ||row|| in float64 (0 for invalid rows)
+  const std::uint8_t* valid = nullptr;  ///< n
+  std::int64_t d = 0;
+};
+
+/// y[k] = bf16(x[k]) with round-to-nearest-even, for `count` elements.
+void launch_to_bf16(const float* x, std::uint16_t* y, std::int64_t count, cudaStream_t s);
+
+/// Scan a column-major tile C (C[r + c m] = first-pass score of rows r0 + r and c0 + c) and
+/// append every pair (i, j), i < j < n, with C >= cut to `out` (warp-aggregated atomics).
+/// `count` receives the number of hits even past `capacity`; hits past it are not written, and
+/// the caller re-runs the tile with a larger buffer.
+void launch_threshold_tile(const float* tile, std::int64_t m, std::int64_t w, std::int64_t r0,
+                           std::int64_t c0, std::int64_t n, float cut, pair64* out,
+                           unsigned long long* count, unsigned long long capacity,
+                           cudaStream_t s);
+
+/// Re-score `ncand` candidates exactly (float64 dot of the fp32 rows), decide them with
+/// `params`, write the edges to `edges` (capacity >= ncand, so it never overflows) with their
+/// count in `nedges`, and union their endpoints in `parent` (lock-free, larger root onto
+/// smaller).
+void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb, device_view act,
+                    decision_params params, edge* edges, unsigned long long* nedges,
+                    std::int64_t* parent, cudaStream_t s);
+
+/// parent[i] = i.
+void launch_uf_init(std::int64_t* parent, std::int64_t n, cudaStream_t s);
+/// parent[i] = root of i (the smallest row of its component).
+void launch_uf_flatten(std::int64_t* parent, std::int64_t n, cudaStream_t s);
+
+}  // namespace chorus::cuda

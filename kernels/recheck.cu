@@ -1,0 +1,65 @@
+// chorus: exact float64 re-check of candidate pairs, edge output and union-find hooking.
+#include <math_constants.h>
+
+#include "chorus/union_find.hpp"
+#include "cuda_check.hpp"
+#include "kernels.hpp"
+
+namespace chorus::cuda {
+namespace {
+
+// Float64 dot of two fp32 rows by one warp; every lane returns lane 0's total.
+__device__ double warp_dot(const float* a, const float* b, std::int64_t d, unsigned lane) {
+  double s = 0;
+  for (std::int64_t k = lane; k < d; k += 32) s += static_cast<double>(a[k]) * b[k];
+  for (int off = 16; off > 0; off >>= 1) s += __shfl_down_sync(0xffffffffu, s, off);
+  return __shfl_sync(0xffffffffu, s, 0);  // lane 0's sum, so every lane decides alike
+}
+
+__device__ double similarity(const device_view& v, std::int64_t i, std::int64_t j, unsigned lane) {
+  return warp_dot(v.rows + i * v.d, v.rows + j * v.d, v.d, lane) * v.inv_norm[i] * v.inv_norm[j];
+}
+
+// One warp per candidate.
+__global__ void recheck_kernel(const pair64* cand, std::int64_t ncand, device_view emb,
+                               device_view act, decision_params p, edge* edges,
+                               unsigned long long* nedges, std::int64_t* parent) {
+  const unsigned lane = threadIdx.x & 31u;
+  const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / 32);
+  for (std::int64_t c = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+       c < ncand; c += warps) {
+    const std::int64_t i = cand[c].i, j = cand[c].j;
+    const bool ue = p.mode != view_mode::activity, ua = p.mode != view_mode::embedding;
+    double se = CUDART_NAN, sa = CUDART_NAN;
+    if (ue) {
+      if (!emb.valid[i] || !emb.valid[j]) continue;
+      se = similarity(emb, i, j, lane);
+      if (p.mode == view_mode::both && se < p.threshold) continue;
+    }
+    if (ua) {
+      if (!act.valid[i] || !act.valid[j]) continue;
+      sa = similarity(act, i, j, lane);
+    }
+    if (!decide(p, se, sa)) continue;
+    if (lane == 0) {
+      const unsigned long long slot = atomicAdd(nedges, 1ull);
+      edges[slot] = edge{i, j, static_cast<float>(se), static_cast<float>(sa)};
+      uf::unite(parent, i, j);
+    }
+  }
+}
+
+}  // namespace
+
+void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb, device_view act,
+                    decision_params params, edge* edges, unsigned long long* nedges,
+                    std::int64_t* parent, cudaStream_t s) {
+  if (ncand <= 0) return;
+  const int threads = 256;
+  const std::int64_t blocks = std::min<std::int64_t>((ncand * 32 + threads - 1) / threads, 65535);
+  recheck_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(cand, ncand, emb, act, params,
+                                                                    edges, nedges, parent);
+  CHORUS_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace chorus::cuda

@@ -1,0 +1,42 @@
+// chorus: union-find initialisation and the final flatten on the device.
+#include "chorus/union_find.hpp"
+#include "cuda_check.hpp"
+#include "kernels.hpp"
+
+namespace chorus::cuda {
+namespace {
+
+__global__ void init_kernel(std::int64_t* parent, std::int64_t n) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    parent[i] = i;
+}
+
+// Pointer jumping to the root; roots never change during the flatten, so one pass suffices.
+__global__ void flatten_kernel(std::int64_t* parent, std::int64_t n) {
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const std::int64_t r = uf::find(parent, i);
+    uf::store(parent, i, r);
+  }
+}
+
+unsigned grid_for(std::int64_t n, int threads) {
+  return static_cast<unsigned>(std::min<std::int64_t>((n + threads - 1) / threads, 65535));
+}
+
+}  // namespace
+
+void launch_uf_init(std::int64_t* parent, std::int64_t n, cudaStream_t s) {
+  if (n <= 0) return;
+  init_kernel<<<grid_for(n, 256), 256, 0, s>>>(parent, n);
+  CHORUS_CUDA_CHECK_LAUNCH();
+}
+
+void launch_uf_flatten(std::int64_t* parent, std::int64_t n, cudaStream_t s) {
+  if (n <= 0) return;
+  flatten_kernel<<<grid_for(n, 256), 256, 0, s>>>(parent, n);
+  CHORUS_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace chorus::cuda
