@@ -5,6 +5,9 @@
 
 #ifdef CHORUS_HAVE_CUDA
 extern "C" int chorus_cuda_device_count_impl();
+#define CHORUS_CUDA_BUILT 1
+#else
+#define CHORUS_CUDA_BUILT 0
 #endif
 
 namespace chorus {
@@ -17,27 +20,24 @@ int cuda_device_count() {
 #endif
 }
 
+#ifndef CHORUS_HAVE_CUDA
+std::unique_ptr<backend> make_cuda_backend() {
+  CHORUS_THROW(input_error,
+               "--backend cuda: this chorus was built without CUDA (CHORUS_CUDA=OFF or no nvcc); "
+               "use --backend cpu");
+}
+#endif
+
 std::unique_ptr<backend> make_backend(backend_kind kind) {
   switch (kind) {
-    case backend_kind::cpu:
+    case backend_kind::cpu: return make_cpu_backend();
     case backend_kind::automatic:
-      // The CUDA scoring backend is not part of this build yet; auto falls back to the CPU.
-      return make_cpu_backend();
+      return cuda_device_count() > 0 ? make_cuda_backend() : make_cpu_backend();
     case backend_kind::cuda: {
-#ifndef CHORUS_HAVE_CUDA
-      CHORUS_THROW(input_error,
-                   "--backend cuda: this chorus was built without CUDA (CHORUS_CUDA=OFF or no "
-                   "nvcc); use --backend cpu");
-#else
-      const int devices = cuda_device_count();
-      CHORUS_EXPECTS(devices > 0,
-                     "--backend cuda: no CUDA device is visible (no GPU, or the driver is "
-                     "missing or too old); use --backend cpu");
-      CHORUS_THROW(input_error,
-                   "--backend cuda: the CUDA scoring backend is not implemented in "
-                   "this version (",
-                   devices, " device(s) found); use --backend cpu");
-#endif
+      CHORUS_EXPECTS(cuda_device_count() > 0 || !CHORUS_CUDA_BUILT,
+                     "--backend cuda: no CUDA device is visible (no GPU, or the driver is missing "
+                     "or too old); use --backend cpu");
+      return make_cuda_backend();
     }
   }
   return make_cpu_backend();

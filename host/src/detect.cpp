@@ -144,6 +144,8 @@ detect_summary run_detect(const detect_options& opt) {
   so.max_edges = opt.max_edges;  // a limit on the edges found, before --topk
   so.tile_rows = opt.tile_rows;
   so.tile_cols = opt.tile_cols;
+  so.device = opt.device;
+  so.gpu_memory = opt.gpu_memory_mib << 20;
   if (opt.progress)
     so.progress = [&](std::int64_t d, std::int64_t n) { opt.progress("score", d, n); };
   score_stats st;
@@ -159,7 +161,9 @@ detect_summary run_detect(const detect_options& opt) {
   s.edges = static_cast<std::int64_t>(edges.size());
 
   t = std::chrono::steady_clock::now();
-  auto roots = component_roots(in.info.n, edges, opt.threads);
+  // the CUDA backend's union-find already holds the roots of the unpruned graph
+  auto roots = (opt.topk == 0 && !st.roots.empty()) ? std::move(st.roots)
+                                                     : component_roots(in.info.n, edges, opt.threads);
   std::int64_t K = 0;
   auto labels = canonical_labels(roots, K);
   cluster_table table = cluster_statistics(labels, K, edges, need_a ? &in.activity : nullptr);
@@ -203,6 +207,7 @@ detect_summary run_detect(const detect_options& opt) {
   text("precision_requested", to_string(opt.prec));
   text("precision_used", s.precision_used);
   text("backend_detail", st.detail);
+  count("device", opt.device);
   count("threads", opt.threads > 0 ? opt.threads : omp_get_max_threads());
   count("tile_rows", static_cast<double>(opt.tile_rows));
   count("tile_cols", static_cast<double>(opt.tile_cols));

@@ -1,0 +1,175 @@
+// The CUDA backend against the CPU oracle: same edges, labels and cluster tables, on random
+// inputs of awkward shapes and on generated data. Skipped when no CUDA device is present.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+#include "chorus/detect.hpp"
+#include "chorus/error.hpp"
+#include "chorus/generate.hpp"
+#include "chorus/h5.hpp"
+#include "test_support.hpp"
+
+using namespace chorus;
+using namespace chorus::test;
+
+namespace {
+
+bool have_gpu() { return cuda_device_count() > 0; }
+
+struct gpu_case {
+  std::int64_t n, d, t;
+  std::string view, prec;
+  double thr, thr_act;
+  std::uint64_t seed;
+};
+
+std::string describe(const gpu_case& c) {
+  std::ostringstream o;
+  o << "n=" << c.n << " d=" << c.d << " T=" << c.t << " view=" << c.view
+    << " precision=" << c.prec << " thr=" << c.thr << "/" << c.thr_act << " seed=" << c.seed;
+  return o.str();
+}
+
+detect_summary run(const std::string& in, const std::string& out, const gpu_case& c,
+                   backend_kind b) {
+  detect_options o;
+  o.input = in;
+  o.output = out;
+  o.force = true;
+  o.view = c.view;
+  o.threshold = c.thr;
+  o.threshold_activity = c.thr_act;
+  o.backend = b;
+  o.prec = b == backend_kind::cpu ? precision::fp32 : parse_precision(c.prec);
+  return run_detect(o);
+}
+
+// Compare two results files: identical edge sets (pairs within 1e-5 of a threshold may differ,
+// judged in float64 from the input), then identical labels and cluster sizes.
+void compare(const std::string& cpu, const std::string& gpu, const dense* e, const dense* a,
+             const gpu_case& c) {
+  auto x = read_results(cpu), y = read_results(gpu);
+  std::set<std::pair<std::int64_t, std::int64_t>> ex, ey;
+  for (std::size_t k = 0; k < x.src.size(); ++k) ex.insert({x.src[k], x.dst[k]});
+  for (std::size_t k = 0; k < y.src.size(); ++k) ey.insert({y.src[k], y.dst[k]});
+  std::int64_t differ = 0;
+  auto near = [&](std::int64_t i, std::int64_t j) {
+    bool nr = false;
+    if (e && c.view != "activity") nr |= std::fabs(sim64(*e, i, j, false) - c.thr) <= 1e-5;
+    if (a && c.view != "embedding") nr |= std::fabs(sim64(*a, i, j, true) - c.thr_act) <= 1e-5;
+    return nr || (!e && !a);
+  };
+  for (auto& p : ex) {
+    if (ey.count(p)) continue;
+    ++differ;
+    EXPECT_TRUE(near(p.first, p.second)) << "GPU missed " << p.first << "-" << p.second;
+  }
+  for (auto& p : ey) {
+    if (ex.count(p)) continue;
+    ++differ;
+    EXPECT_TRUE(near(p.first, p.second)) << "GPU extra " << p.first << "-" << p.second;
+  }
+  if (differ == 0) {
+    EXPECT_EQ(x.labels, y.labels);
+    for (std::size_t k = 0; k < x.src.size() && k < y.src.size(); ++k) {
+      EXPECT_NEAR(x.se[k], y.se[k], 1e-6);
+      EXPECT_NEAR(x.sa[k], y.sa[k], 1e-6);
+    }
+    h5::handle fx = h5::open_read(cpu), fy = h5::open_read(gpu);
+    EXPECT_EQ(h5::read_all<std::int64_t>(h5::open_dataset(fx, "/clusters/size")),
+              h5::read_all<std::int64_t>(h5::open_dataset(fy, "/clusters/size")));
+    EXPECT_EQ(h5::read_all<std::int64_t>(h5::open_dataset(fx, "/clusters/members")),
+              h5::read_all<std::int64_t>(h5::open_dataset(fy, "/clusters/members")));
+  }
+}
+
+class CudaVsCpu : public ::testing::TestWithParam<gpu_case> {};
+
+TEST_P(CudaVsCpu, SameResults) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const gpu_case c = GetParam();
+  SCOPED_TRACE(describe(c));
+  const std::string dir = scratch_dir("gpu");
+  dense e = clustered(c.n, c.d, c.seed);
+  dense a = activity_counts(c.n, c.t, c.seed + 1);
+  write_input(dir + "/in.h5", c.n, &e, &a);
+  run(dir + "/in.h5", dir + "/cpu.h5", c, backend_kind::cpu);
+  detect_summary s = run(dir + "/in.h5", dir + "/gpu.h5", c, backend_kind::cuda);
+  EXPECT_EQ(s.backend, "cuda");
+  compare(dir + "/cpu.h5", dir + "/gpu.h5", &e, &a, c);
+}
+
+std::vector<gpu_case> cases() {
+  std::vector<gpu_case> v;
+  for (const char* p : {"fp32", "bf16"}) {
+    v.push_back({1, 5, 4, "embedding", p, 0.8, 0.8, 1});
+    v.push_back({2, 3, 4, "embedding", p, 0.8, 0.8, 2});
+    v.push_back({37, 1, 4, "embedding", p, 0.8, 0.8, 3});
+    v.push_back({301, 17, 24, "embedding", p, 0.8, 0.8, 4});
+    v.push_back({120, 1000, 24, "embedding", p, 0.9, 0.8, 5});
+    v.push_back({257, 24, 48, "activity", p, 0.8, 0.6, 6});
+    v.push_back({257, 24, 48, "both", p, 0.7, 0.5, 7});
+    v.push_back({257, 24, 48, "fused", p, 0.6, 0.8, 8});
+    v.push_back({3001, 33, 40, "both", p, 0.75, 0.5, 9});  // several tiles when T is small
+    v.push_back({90, 12, 24, "embedding", p, -0.2, 0.8, 10});  // most pairs are candidates
+  }
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CudaVsCpu, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return "case" + std::to_string(info.index); });
+
+TEST(CudaBackend, GeneratedElectionData) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = scratch_dir("gpu_gen");
+  generate_options g;
+  g.accounts = 20000;
+  g.dim = 96;
+  g.bins = 168;
+  g.clusters = 15;
+  g.seed = 5;
+  g.out = dir + "/in.h5";
+  generate_dataset(g);
+  for (const char* view : {"both", "embedding", "fused"}) {
+    gpu_case c{g.accounts, g.dim, g.bins, view, "bf16", 0.8, 0.8, 5};
+    SCOPED_TRACE(describe(c));
+    run(g.out, dir + "/cpu.h5", c, backend_kind::cpu);
+    run(g.out, dir + "/gpu.h5", c, backend_kind::cuda);
+    compare(dir + "/cpu.h5", dir + "/gpu.h5", nullptr, nullptr, c);
+  }
+}
+
+TEST(CudaBackend, BadDeviceIsAClearError) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = scratch_dir("gpu_bad");
+  dense e = clustered(50, 8, 1);
+  write_input(dir + "/in.h5", 50, &e, nullptr);
+  detect_options o;
+  o.input = dir + "/in.h5";
+  o.output = dir + "/out.h5";
+  o.backend = backend_kind::cuda;
+  o.device = 999;
+  EXPECT_THROW(run_detect(o), input_error);
+}
+
+// Without a device, the CUDA backend refuses clearly (this runs on CPU-only CI).
+TEST(CudaBackend, NoDeviceIsAClearError) {
+  if (have_gpu()) GTEST_SKIP() << "a CUDA device is present";
+  const std::string dir = scratch_dir("gpu_none");
+  dense e = clustered(50, 8, 1);
+  write_input(dir + "/in.h5", 50, &e, nullptr);
+  detect_options o;
+  o.input = dir + "/in.h5";
+  o.output = dir + "/out.h5";
+  o.backend = backend_kind::cuda;
+  try {
+    run_detect(o);
+    FAIL() << "expected input_error";
+  } catch (const input_error& err) {
+    EXPECT_NE(std::string(err.what()).find("--backend cuda"), std::string::npos) << err.what();
+  }
+}
+
+}  // namespace
