@@ -16,12 +16,14 @@ struct pair64 {
   std::int64_t i, j;
 };
 
-/// One view as the exact re-check needs it, resident on the device.
+/// A block of one view's rows on the device, as the exact re-check needs it: rows
+/// [row0, row0 + count) of the view (the whole view when row0 = 0 and count = n).
 struct device_view {
-  const float* rows = nullptr;          ///< n x d row-major, normalised fp32 rows
-  const double* inv_norm = nullptr;     ///< n, 1 / ||row|| in float64 (0 for invalid rows)
-  const std::uint8_t* valid = nullptr;  ///< n
+  const float* rows = nullptr;          ///< count x d row-major, normalised fp32 rows
+  const double* inv_norm = nullptr;     ///< count, 1 / ||row|| in float64 (0 for invalid rows)
+  const std::uint8_t* valid = nullptr;  ///< count
   std::int64_t d = 0;
+  std::int64_t row0 = 0;
 };
 
 /// y[k] = bf16(x[k]) with round-to-nearest-even, for `count` elements.
@@ -36,13 +38,13 @@ void launch_threshold_tile(const float* tile, std::int64_t m, std::int64_t w, st
                            unsigned long long* count, unsigned long long capacity,
                            cudaStream_t s);
 
-/// Re-score `ncand` candidates exactly (float64 dot of the fp32 rows), decide them with
-/// `params`, write the edges to `edges` (capacity >= ncand, so it never overflows) with their
-/// count in `nedges`, and union their endpoints in `parent` (lock-free, larger root onto
-/// smaller).
-void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb, device_view act,
-                    decision_params params, edge* edges, unsigned long long* nedges,
-                    std::int64_t* parent, cudaStream_t s);
+/// Re-score `ncand` candidates (i, j) exactly (float64 dot of the fp32 rows; row i from the
+/// `_i` blocks, row j from the `_j` blocks), decide them with `params`, write the edges to
+/// `edges` (capacity >= ncand, so it never overflows) with their count in `nedges`, and union
+/// their endpoints in `parent` (lock-free, larger root onto smaller).
+void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb_i, device_view emb_j,
+                    device_view act_i, device_view act_j, decision_params params, edge* edges,
+                    unsigned long long* nedges, std::int64_t* parent, cudaStream_t s);
 
 /// parent[i] = i.
 void launch_uf_init(std::int64_t* parent, std::int64_t n, cudaStream_t s);

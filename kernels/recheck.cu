@@ -16,13 +16,18 @@ __device__ double warp_dot(const float* a, const float* b, std::int64_t d, unsig
   return __shfl_sync(0xffffffffu, s, 0);  // lane 0's sum, so every lane decides alike
 }
 
-__device__ double similarity(const device_view& v, std::int64_t i, std::int64_t j, unsigned lane) {
-  return warp_dot(v.rows + i * v.d, v.rows + j * v.d, v.d, lane) * v.inv_norm[i] * v.inv_norm[j];
+// Exact similarity of global rows i (in block vi) and j (in block vj).
+__device__ double similarity(const device_view& vi, const device_view& vj, std::int64_t i,
+                             std::int64_t j, unsigned lane) {
+  const std::int64_t a = i - vi.row0, b = j - vj.row0;
+  return warp_dot(vi.rows + a * vi.d, vj.rows + b * vj.d, vi.d, lane) * vi.inv_norm[a] *
+         vj.inv_norm[b];
 }
 
 // One warp per candidate.
-__global__ void recheck_kernel(const pair64* cand, std::int64_t ncand, device_view emb,
-                               device_view act, decision_params p, edge* edges,
+__global__ void recheck_kernel(const pair64* cand, std::int64_t ncand, device_view ei,
+                               device_view ej, device_view ai, device_view aj, decision_params p,
+                               edge* edges,
                                unsigned long long* nedges, std::int64_t* parent) {
   const unsigned lane = threadIdx.x & 31u;
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / 32);
@@ -32,13 +37,13 @@ __global__ void recheck_kernel(const pair64* cand, std::int64_t ncand, device_vi
     const bool ue = p.mode != view_mode::activity, ua = p.mode != view_mode::embedding;
     double se = CUDART_NAN, sa = CUDART_NAN;
     if (ue) {
-      if (!emb.valid[i] || !emb.valid[j]) continue;
-      se = similarity(emb, i, j, lane);
+      if (!ei.valid[i - ei.row0] || !ej.valid[j - ej.row0]) continue;
+      se = similarity(ei, ej, i, j, lane);
       if (p.mode == view_mode::both && se < p.threshold) continue;
     }
     if (ua) {
-      if (!act.valid[i] || !act.valid[j]) continue;
-      sa = similarity(act, i, j, lane);
+      if (!ai.valid[i - ai.row0] || !aj.valid[j - aj.row0]) continue;
+      sa = similarity(ai, aj, i, j, lane);
     }
     if (!decide(p, se, sa)) continue;
     if (lane == 0) {
@@ -51,14 +56,14 @@ __global__ void recheck_kernel(const pair64* cand, std::int64_t ncand, device_vi
 
 }  // namespace
 
-void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb, device_view act,
-                    decision_params params, edge* edges, unsigned long long* nedges,
-                    std::int64_t* parent, cudaStream_t s) {
+void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb_i, device_view emb_j,
+                    device_view act_i, device_view act_j, decision_params params, edge* edges,
+                    unsigned long long* nedges, std::int64_t* parent, cudaStream_t s) {
   if (ncand <= 0) return;
   const int threads = 256;
   const std::int64_t blocks = std::min<std::int64_t>((ncand * 32 + threads - 1) / threads, 65535);
-  recheck_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(cand, ncand, emb, act, params,
-                                                                    edges, nedges, parent);
+  recheck_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(
+      cand, ncand, emb_i, emb_j, act_i, act_j, params, edges, nedges, parent);
   CHORUS_CUDA_CHECK_LAUNCH();
 }
 

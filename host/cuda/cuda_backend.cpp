@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include "chorus/backend.hpp"
 #include "chorus/error.hpp"
@@ -18,36 +19,118 @@ namespace {
 
 using cuda::device_buffer;
 
-// Upload a host vector to a new device buffer.
-template <typename T>
-device_buffer<T> upload(const std::vector<T>& v, cudaStream_t s) {
-  device_buffer<T> d(v.size());
-  if (!v.empty())
-    CHORUS_CUDA_TRY(cudaMemcpyAsync(d.data(), v.data(), v.size() * sizeof(T),
-                                    cudaMemcpyHostToDevice, s));
-  return d;
+std::uint16_t to_bf16(float x) {  // round to nearest even, as __float2bfloat16_rn
+  std::uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<std::uint16_t>(u >> 16);
 }
 
-// A view resident on the device, for the exact re-check.
-struct resident_view {
+// One view's rows for a block on the device, with their pinned staging buffers.
+struct view_block {
   device_buffer<float> rows;
   device_buffer<double> inv_norm;
   device_buffer<std::uint8_t> valid;
+  cuda::pinned_buffer<float> h_rows;
+  cuda::pinned_buffer<double> h_inv;
+  cuda::pinned_buffer<std::uint8_t> h_valid;
   std::int64_t d = 0;
-  cuda::device_view get() const { return {rows.data(), inv_norm.data(), valid.data(), d}; }
-  static std::uint64_t bytes(const view_matrix& v) {
-    return static_cast<std::uint64_t>(v.n) * (static_cast<std::uint64_t>(v.d) * 4 + 9);
+  void allocate(std::int64_t rows_cap, std::int64_t dim) {
+    d = dim;
+    rows.resize(static_cast<std::size_t>(rows_cap * dim));
+    inv_norm.resize(rows_cap);
+    valid.resize(rows_cap);
+    h_rows = cuda::pinned_buffer<float>(static_cast<std::size_t>(rows_cap * dim));
+    h_inv = cuda::pinned_buffer<double>(rows_cap);
+    h_valid = cuda::pinned_buffer<std::uint8_t>(rows_cap);
   }
 };
 
-resident_view make_resident(const view_matrix& v, cudaStream_t s) {
-  resident_view r;
-  r.rows = upload(v.data, s);
-  r.inv_norm = upload(v.inv_norm, s);
-  r.valid = upload(v.valid, s);
-  r.d = v.d;
-  return r;
-}
+// A block of rows [row0, row0 + count) resident on the device: the first-pass rows and the
+// views the exact re-check needs. Loads go through pinned buffers on a copy stream, so that
+// the next block streams in while the current one is being scored (double buffering).
+struct block {
+  std::int64_t row0 = -1, count = 0;
+  device_buffer<char> fp;  // first-pass rows (empty when the fp32 view rows serve)
+  cuda::pinned_buffer<char> h_fp;
+  view_block emb, act;
+  cuda::event loaded, released;  // copies done; last kernel reading it done
+  bool used = false;
+
+  cuda::device_view view(const view_block& v) const {
+    return {v.rows.data(), v.inv_norm.data(), v.valid.data(), v.d, row0};
+  }
+};
+
+// The per-run layout: what a block holds and how wide its rows are.
+struct layout {
+  std::int64_t K = 0;           // first-pass width
+  std::uint64_t elem = 4;       // bytes per first-pass element
+  bool fp_is_view = false;      // fp32 first pass of a single view: the view rows serve
+  bool need_e = false, need_a = false;
+  precision prec = precision::fp32;
+  std::uint64_t row_bytes() const;
+  const view_matrix* fp_view = nullptr;
+};
+
+class streamer {
+ public:
+  streamer(const score_problem& pb, const layout& L, std::int64_t cap) : pb_(pb), L_(L), cap_(cap) {}
+  void allocate(block& b) const {
+    if (!L_.fp_is_view) {
+      b.fp.resize(static_cast<std::size_t>(cap_ * L_.K) * L_.elem);
+      b.h_fp = cuda::pinned_buffer<char>(static_cast<std::size_t>(cap_ * L_.K) * L_.elem);
+    }
+    if (L_.need_e) b.emb.allocate(cap_, pb_.embedding->d);
+    if (L_.need_a) b.act.allocate(cap_, pb_.activity->d);
+  }
+  // Stage rows [row0, row0 + count) on the host and copy them on `copy` once `b` is released.
+  void load(block& b, std::int64_t row0, std::int64_t count, cudaStream_t copy) const {
+    if (b.used) CHORUS_CUDA_TRY(cudaEventSynchronize(b.released.get()));  // staging and device free
+    b.row0 = row0;
+    b.count = count;
+    b.used = true;
+    if (!L_.fp_is_view) {
+      std::vector<float> row(static_cast<std::size_t>(L_.K));
+      for (std::int64_t r = 0; r < count; ++r) {
+        first_pass_row(pb_, row0 + r, row.data());
+        if (L_.prec == precision::bf16) {
+          auto* out = reinterpret_cast<std::uint16_t*>(b.h_fp.data()) + r * L_.K;
+          for (std::int64_t k = 0; k < L_.K; ++k) out[k] = to_bf16(row[k]);
+        } else {
+          std::memcpy(b.h_fp.data() + r * L_.K * 4, row.data(), L_.K * 4);
+        }
+      }
+      CHORUS_CUDA_TRY(cudaMemcpyAsync(b.fp.data(), b.h_fp.data(), count * L_.K * L_.elem,
+                                      cudaMemcpyHostToDevice, copy));
+    }
+    if (L_.need_e) stage(b.emb, *pb_.embedding, row0, count, copy);
+    if (L_.need_a) stage(b.act, *pb_.activity, row0, count, copy);
+    b.loaded.record(copy);
+  }
+  // First-pass rows of a block on the device.
+  const char* fp_rows(const block& b) const {
+    if (!L_.fp_is_view) return b.fp.data();
+    const view_block& v = L_.fp_view == pb_.activity ? b.act : b.emb;
+    return reinterpret_cast<const char*>(v.rows.data());
+  }
+
+ private:
+  static void stage(view_block& v, const view_matrix& m, std::int64_t row0, std::int64_t count,
+                    cudaStream_t copy) {
+    std::memcpy(v.h_rows.data(), m.row(row0), count * m.d * sizeof(float));
+    std::memcpy(v.h_inv.data(), m.inv_norm.data() + row0, count * sizeof(double));
+    std::memcpy(v.h_valid.data(), m.valid.data() + row0, count);
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.rows.data(), v.h_rows.data(), count * m.d * sizeof(float),
+                                    cudaMemcpyHostToDevice, copy));
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.inv_norm.data(), v.h_inv.data(), count * sizeof(double),
+                                    cudaMemcpyHostToDevice, copy));
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.valid.data(), v.h_valid.data(), count, cudaMemcpyHostToDevice, copy));
+  }
+  const score_problem& pb_;
+  const layout& L_;
+  std::int64_t cap_;
+};
 
 class cuda_backend final : public backend {
  public:
@@ -86,70 +169,59 @@ class cuda_backend final : public backend {
     if (n < 2) return edges;
 
     const auto& P = pb.params;
-    const bool need_e = P.mode != view_mode::activity, need_a = P.mode != view_mode::embedding;
-    const std::int64_t K = first_pass_width(pb);
-    const bool fp_is_view = prec == precision::fp32 && P.mode != view_mode::fused;
-    const std::uint64_t elem = prec == precision::bf16 ? 2 : 4;
+    layout L;
+    L.prec = prec;
+    L.need_e = P.mode != view_mode::activity;
+    L.need_a = P.mode != view_mode::embedding;
+    L.K = first_pass_width(pb);
+    L.fp_is_view = prec == precision::fp32 && P.mode != view_mode::fused;
+    L.fp_view = P.mode == view_mode::activity ? pb.activity : pb.embedding;
+    L.elem = prec == precision::bf16 ? 2 : 4;
+    const std::int64_t K = L.K;
+    std::uint64_t row_bytes = L.fp_is_view ? 0 : static_cast<std::uint64_t>(K) * L.elem;
+    if (L.need_e) row_bytes += static_cast<std::uint64_t>(pb.embedding->d) * 4 + 9;
+    if (L.need_a) row_bytes += static_cast<std::uint64_t>(pb.activity->d) * 4 + 9;
 
-    // Memory plan: resident views + first-pass matrix + parent, then the largest square tile
-    // (with its candidate and edge buffers) that fits the rest.
+    // Memory plan (as FAISS's tiled search does): the parent array, the tile with its candidate
+    // and edge buffers, and the row blocks. All rows resident in one block when they fit;
+    // otherwise three blocks (the row block, the column block being scored, and the next
+    // column block streaming in).
     std::size_t free_b = 0, total_b = 0;
     CHORUS_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
     std::uint64_t budget = static_cast<std::uint64_t>(static_cast<double>(free_b) * 0.92);
     if (opt.gpu_memory > 0) budget = std::min<std::uint64_t>(budget, opt.gpu_memory);
-    std::uint64_t resident = static_cast<std::uint64_t>(n) * 8;  // parent
-    if (need_e) resident += resident_view::bytes(*pb.embedding);
-    if (need_a) resident += resident_view::bytes(*pb.activity);
-    if (!fp_is_view) resident += static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(K) * elem;
-    const std::uint64_t staging = std::min<std::int64_t>(n, 65536) * static_cast<std::uint64_t>(K) * 4;
-    std::int64_t T = 0;
+    const std::uint64_t fixed = static_cast<std::uint64_t>(n) * 8;
+    std::int64_t T = 0, cap_rows = 0, nblocks_alloc = 0;
     std::uint64_t cand_cap = 0;
     for (std::int64_t t : {16384, 8192, 4096, 2048, 1024, 512, 256}) {
-      const std::int64_t tt = std::min<std::int64_t>(t, std::max<std::int64_t>(n, 256));
+      const std::int64_t tt = std::min<std::int64_t>(t, std::max<std::int64_t>(n, 1));
       const std::uint64_t cap = std::min<std::uint64_t>(static_cast<std::uint64_t>(tt) * tt, 1u << 22);
-      const std::uint64_t need = resident + staging + static_cast<std::uint64_t>(tt) * tt * 4 +
-                                 cap * (sizeof(cuda::pair64) + sizeof(edge));
-      if (need <= budget) {
-        T = tt;
-        cand_cap = cap;
+      const std::uint64_t tiles = static_cast<std::uint64_t>(tt) * tt * 4 +
+                                  cap * (sizeof(cuda::pair64) + sizeof(edge));
+      if (fixed + tiles >= budget) continue;
+      const std::uint64_t left = budget - fixed - tiles;
+      if (static_cast<std::uint64_t>(n) * row_bytes <= left) {
+        T = tt, cand_cap = cap, cap_rows = n, nblocks_alloc = 1;
+        break;
+      }
+      const std::int64_t b = static_cast<std::int64_t>(left / (3 * row_bytes)) / tt * tt;
+      if (b >= tt) {
+        T = tt, cand_cap = cap, cap_rows = b, nblocks_alloc = 3;
         break;
       }
     }
-    CHORUS_EXPECTS(T > 0, "--backend cuda: the data does not fit in device memory: ",
-                   resident / (1 << 20), " MiB resident (views, first-pass rows, labels) + tiles, "
-                   "budget ", budget / (1 << 20), " MiB (", (opt.gpu_memory ? "--gpu-memory" : "free memory"),
-                   "); streaming row blocks is not implemented in this version; use --backend cpu");
+    CHORUS_EXPECTS(T > 0, "--backend cuda: not even one tile fits the device memory budget of ",
+                   budget / (1 << 20), " MiB (", (opt.gpu_memory ? "--gpu-memory" : "free memory"),
+                   "); raise --gpu-memory or use --backend cpu");
+    stats.detail += nblocks_alloc == 1 ? ", resident" : ", streamed in blocks of " + std::to_string(cap_rows) + " rows";
 
-    cuda::stream s;
+    cuda::stream s, copy;
     cuda::blas_handle blas(s.get());
     CHORUS_CUBLAS_TRY(cublasSetMathMode(blas.get(), CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
+    streamer io(pb, L, cap_rows);
+    std::vector<block> blocks(static_cast<std::size_t>(nblocks_alloc));
+    for (auto& b : blocks) io.allocate(b);
 
-    resident_view emb, act;
-    if (need_e) emb = make_resident(*pb.embedding, s.get());
-    if (need_a) act = make_resident(*pb.activity, s.get());
-    device_buffer<float> fp32_rows;
-    device_buffer<std::uint16_t> bf16_rows;
-    const void* rows = nullptr;
-    if (fp_is_view) {
-      rows = (P.mode == view_mode::activity ? act.rows : emb.rows).data();
-    } else {
-      // first-pass rows built on the host in blocks, converted on the device
-      const std::int64_t block = std::min<std::int64_t>(n, 65536);
-      std::vector<float> host(static_cast<std::size_t>(block * K));
-      device_buffer<float> stage(static_cast<std::size_t>(block * K));
-      if (prec == precision::fp32) fp32_rows.resize(static_cast<std::size_t>(n) * K);
-      else bf16_rows.resize(static_cast<std::size_t>(n) * K);
-      for (std::int64_t r0 = 0; r0 < n; r0 += block) {
-        const std::int64_t rows_here = std::min(block, n - r0);
-        for (std::int64_t r = 0; r < rows_here; ++r) first_pass_row(pb, r0 + r, host.data() + r * K);
-        float* dst = prec == precision::fp32 ? fp32_rows.data() + r0 * K : stage.data();
-        CHORUS_CUDA_TRY(cudaMemcpyAsync(dst, host.data(), rows_here * K * 4, cudaMemcpyHostToDevice, s.get()));
-        if (prec == precision::bf16) cuda::launch_to_bf16(stage.data(), bf16_rows.data() + r0 * K, rows_here * K, s.get());
-        s.sync();  // the host buffer is reused
-      }
-      rows = prec == precision::fp32 ? static_cast<const void*>(fp32_rows.data())
-                                     : static_cast<const void*>(bf16_rows.data());
-    }
     const double margin = prec == precision::fp32
                               ? margin::fp32_gemm(K)
                               : margin::bf16_gemm(K, 1.0 + 1e-5, 4 * margin::kU32);
@@ -167,60 +239,91 @@ class cuda_backend final : public backend {
     const cublasComputeType_t compute =
         prec == precision::fp32 ? CUBLAS_COMPUTE_32F_PEDANTIC : CUBLAS_COMPUTE_32F;
     const float one = 1.0f, zero = 0.0f;
-    const std::int64_t nb = tiling::blocks(n, T);
     std::int64_t done = 0, total_cand = 0;
-    for (std::int64_t bi = 0; bi < nb; ++bi) {
-      for (std::int64_t bj = bi; bj < nb; ++bj) {
-        const std::int64_t r0 = bi * T, c0 = bj * T;
-        const std::int64_t m = std::min(T, n - r0), w = std::min(T, n - c0);
-        // column-major C (m x w) = A^T B: A = rows r0.. (K x m), B = rows c0.. (K x w)
-        const char* base = static_cast<const char*>(rows);
-        CHORUS_CUBLAS_TRY(cublasGemmEx(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m),
-                                       static_cast<int>(w), static_cast<int>(K), &one,
-                                       base + static_cast<std::uint64_t>(r0) * K * elem, in_type,
-                                       static_cast<int>(K),
-                                       base + static_cast<std::uint64_t>(c0) * K * elem, in_type,
-                                       static_cast<int>(K), &zero, tile.data(), CUDA_R_32F,
-                                       static_cast<int>(m), compute, CUBLAS_GEMM_DEFAULT));
-        for (;;) {
-          CHORUS_CUDA_TRY(cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
-          cuda::launch_threshold_tile(tile.data(), m, w, r0, c0, n, cut, cand.data(),
-                                      counters.data(), cand.size(), s.get());
-          CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data(), counters.data(), sizeof(unsigned long long),
-                                          cudaMemcpyDeviceToHost, s.get()));
-          s.sync();
-          const unsigned long long hits = host_counters.data()[0];
-          if (hits <= cand.size()) break;
-          // overflow: grow the buffers to the exact count and re-run the tile; nothing is dropped
-          cand.resize(hits);
-          tile_edges.resize(hits);
+
+    // Score the tiles of block pair (I, J), I <= J, both resident.
+    auto score_pair = [&](block& bi, block& bj) {
+      CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), bi.loaded.get(), 0));
+      CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), bj.loaded.get(), 0));
+      const char* A = io.fp_rows(bi);
+      const char* B = io.fp_rows(bj);
+      for (std::int64_t r0 = bi.row0; r0 < bi.row0 + bi.count; r0 += T) {
+        for (std::int64_t c0 = bj.row0; c0 < bj.row0 + bj.count; c0 += T) {
+          if (c0 + T <= r0 + 1) continue;  // tile entirely below the diagonal
+          const std::int64_t m = std::min(T, bi.row0 + bi.count - r0);
+          const std::int64_t w = std::min(T, bj.row0 + bj.count - c0);
+          // column-major C (m x w) = A^T B: A = rows r0.. (K x m), B = rows c0.. (K x w)
+          CHORUS_CUBLAS_TRY(cublasGemmEx(
+              blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(w),
+              static_cast<int>(K), &one, A + static_cast<std::uint64_t>(r0 - bi.row0) * K * L.elem,
+              in_type, static_cast<int>(K), B + static_cast<std::uint64_t>(c0 - bj.row0) * K * L.elem,
+              in_type, static_cast<int>(K), &zero, tile.data(), CUDA_R_32F, static_cast<int>(m),
+              compute, CUBLAS_GEMM_DEFAULT));
+          for (;;) {
+            CHORUS_CUDA_TRY(cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
+            cuda::launch_threshold_tile(tile.data(), m, w, r0, c0, n, cut, cand.data(),
+                                        counters.data(), cand.size(), s.get());
+            CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data(), counters.data(),
+                                            sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.get()));
+            s.sync();
+            const unsigned long long hits = host_counters.data()[0];
+            if (hits <= cand.size()) break;
+            // overflow: grow the buffers to the exact count and re-run the tile; nothing is dropped
+            cand.resize(hits);
+            tile_edges.resize(hits);
+          }
+          const std::int64_t hits = static_cast<std::int64_t>(host_counters.data()[0]);
+          total_cand += hits;
+          if (hits > 0) {
+            cuda::launch_recheck(cand.data(), hits, bi.view(bi.emb), bj.view(bj.emb),
+                                 bi.view(bi.act), bj.view(bj.act), P, tile_edges.data(),
+                                 counters.data() + 1, parent.data(), s.get());
+            CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data() + 1, counters.data() + 1,
+                                            sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.get()));
+            s.sync();
+            const std::size_t ne = static_cast<std::size_t>(host_counters.data()[1]);
+            const std::size_t old = edges.size();
+            if (static_cast<std::int64_t>(old + ne) > opt.max_edges)
+              CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
+                           " edges (--max-edges) at these thresholds; raise the threshold(s), keep "
+                           "the strongest edges per account with --topk k, or raise --max-edges "
+                           "(each edge needs about 24 bytes of memory)");
+            edges.resize(old + ne);
+            if (ne)
+              CHORUS_CUDA_TRY(cudaMemcpy(edges.data() + old, tile_edges.data(), ne * sizeof(edge),
+                                         cudaMemcpyDeviceToHost));
+          }
+          for (std::int64_t r = 0; r < m; ++r) {
+            std::int64_t lo, hi;
+            tiling::row_span(r0 + r, c0, w, n, &lo, &hi);
+            done += hi - lo;
+          }
+          if (opt.progress) opt.progress(done, stats.pairs);
         }
-        const std::int64_t hits = static_cast<std::int64_t>(host_counters.data()[0]);
-        total_cand += hits;
-        if (hits > 0) {
-          cuda::launch_recheck(cand.data(), hits, emb.get(), act.get(), P, tile_edges.data(),
-                               counters.data() + 1, parent.data(), s.get());
-          CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data() + 1, counters.data() + 1,
-                                          sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.get()));
-          s.sync();
-          const std::size_t ne = static_cast<std::size_t>(host_counters.data()[1]);
-          const std::size_t old = edges.size();
-          if (static_cast<std::int64_t>(old + ne) > opt.max_edges)
-            CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
-                         " edges (--max-edges) at these thresholds; raise the threshold(s), keep "
-                         "the strongest edges per account with --topk k, or raise --max-edges "
-                         "(each edge needs about 24 bytes of memory)");
-          edges.resize(old + ne);
-          if (ne)
-            CHORUS_CUDA_TRY(cudaMemcpy(edges.data() + old, tile_edges.data(), ne * sizeof(edge),
-                                       cudaMemcpyDeviceToHost));
+      }
+      bi.released.record(s.get());
+      bj.released.record(s.get());
+    };
+
+    if (nblocks_alloc == 1) {
+      io.load(blocks[0], 0, n, copy.get());
+      score_pair(blocks[0], blocks[0]);
+    } else {
+      // blocks[0]: the row block I; blocks[1], blocks[2]: column blocks J, J+1 alternating
+      const std::int64_t nb = tiling::blocks(n, cap_rows);
+      for (std::int64_t I = 0; I < nb; ++I) {
+        block& bi = blocks[0];
+        io.load(bi, I * cap_rows, std::min(cap_rows, n - I * cap_rows), copy.get());
+        score_pair(bi, bi);
+        if (I + 1 >= nb) break;
+        int cur = 1;
+        io.load(blocks[cur], (I + 1) * cap_rows, std::min(cap_rows, n - (I + 1) * cap_rows), copy.get());
+        for (std::int64_t J = I + 1; J < nb; ++J) {
+          if (J + 1 < nb)  // prefetch the next column block while this one is scored
+            io.load(blocks[3 - cur], (J + 1) * cap_rows, std::min(cap_rows, n - (J + 1) * cap_rows), copy.get());
+          score_pair(bi, blocks[cur]);
+          cur = 3 - cur;
         }
-        for (std::int64_t r = 0; r < m; ++r) {
-          std::int64_t lo, hi;
-          tiling::row_span(r0 + r, c0, T, n, &lo, &hi);
-          done += hi - lo;
-        }
-        if (opt.progress) opt.progress(done, stats.pairs);
       }
     }
     cuda::launch_uf_flatten(parent.data(), n, s.get());
