@@ -11,24 +11,24 @@
 #include "chorus/error.hpp"
 
 /// Check a CUDA runtime call; throws chorus::cuda_error with the call, the error and file:line.
-#define CHORUS_CUDA_TRY(call)                                                                  \
-  do {                                                                                         \
-    const cudaError_t chorus_err_ = (call);                                                    \
-    if (chorus_err_ != cudaSuccess) {                                                          \
-      cudaGetLastError();                                                                      \
-      CHORUS_THROW(::chorus::cuda_error, "CUDA: ", #call, " failed: ",                        \
-                   cudaGetErrorName(chorus_err_), " (", cudaGetErrorString(chorus_err_), ")"); \
-    }                                                                                          \
+#define CHORUS_CUDA_TRY(call)                                        \
+  do {                                                               \
+    const cudaError_t chorus_err_ = (call);                          \
+    if (chorus_err_ != cudaSuccess) {                                \
+      cudaGetLastError();                                            \
+      CHORUS_THROW(::chorus::cuda_error, "CUDA: ", #call,            \
+                   " failed: ", cudaGetErrorName(chorus_err_), " (", \
+                   cudaGetErrorString(chorus_err_), ")");            \
+    }                                                                \
   } while (0)
 
 /// Check a cuBLAS call.
-#define CHORUS_CUBLAS_TRY(call)                                                         \
-  do {                                                                                  \
-    const cublasStatus_t chorus_st_ = (call);                                           \
-    if (chorus_st_ != CUBLAS_STATUS_SUCCESS)                                            \
-      CHORUS_THROW(::chorus::cuda_error, "cuBLAS: ", #call, " failed: status ",        \
-                   static_cast<int>(chorus_st_), " (", cublasGetStatusString(chorus_st_), \
-                   ")");                                                                \
+#define CHORUS_CUBLAS_TRY(call)                                                                 \
+  do {                                                                                          \
+    const cublasStatus_t chorus_st_ = (call);                                                   \
+    if (chorus_st_ != CUBLAS_STATUS_SUCCESS)                                                    \
+      CHORUS_THROW(::chorus::cuda_error, "cuBLAS: ", #call, " failed: status ",                 \
+                   static_cast<int>(chorus_st_), " (", cublasGetStatusString(chorus_st_), ")"); \
   } while (0)
 
 /// Check the last kernel launch (launch errors; execution errors surface at the next sync).
@@ -44,7 +44,8 @@ class device_buffer {
   explicit device_buffer(std::size_t count) { resize(count); }
   device_buffer(const device_buffer&) = delete;
   device_buffer& operator=(const device_buffer&) = delete;
-  device_buffer(device_buffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  device_buffer(device_buffer&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
   device_buffer& operator=(device_buffer&& o) noexcept {
     if (this != &o) {
       release();
@@ -85,7 +86,8 @@ class pinned_buffer {
   }
   pinned_buffer(const pinned_buffer&) = delete;
   pinned_buffer& operator=(const pinned_buffer&) = delete;
-  pinned_buffer(pinned_buffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  pinned_buffer(pinned_buffer&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
   pinned_buffer& operator=(pinned_buffer&& o) noexcept {
     if (this != &o) {
       if (p_) cudaFreeHost(p_);

@@ -35,8 +35,7 @@ void launch_to_bf16(const float* x, std::uint16_t* y, std::int64_t count, cudaSt
 /// the caller re-runs the tile with a larger buffer.
 void launch_threshold_tile(const float* tile, std::int64_t m, std::int64_t w, std::int64_t r0,
                            std::int64_t c0, std::int64_t n, float cut, pair64* out,
-                           unsigned long long* count, unsigned long long capacity,
-                           cudaStream_t s);
+                           unsigned long long* count, unsigned long long capacity, cudaStream_t s);
 
 /// Re-score `ncand` candidates (i, j) exactly (float64 dot of the fp32 rows; row i from the
 /// `_i` blocks, row j from the `_j` blocks), decide them with `params`, write the edges to
@@ -48,6 +47,8 @@ void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb_i, d
 
 /// parent[i] = i.
 void launch_uf_init(std::int64_t* parent, std::int64_t n, cudaStream_t s);
+/// Union the endpoints of `m` edges (larger root onto smaller, lock-free).
+void launch_uf_unite_edges(const edge* edges, std::int64_t m, std::int64_t* parent, cudaStream_t s);
 /// parent[i] = root of i (the smallest row of its component).
 void launch_uf_flatten(std::int64_t* parent, std::int64_t n, cudaStream_t s);
 

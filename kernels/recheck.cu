@@ -27,8 +27,7 @@ __device__ double similarity(const device_view& vi, const device_view& vj, std::
 // One warp per candidate.
 __global__ void recheck_kernel(const pair64* cand, std::int64_t ncand, device_view ei,
                                device_view ej, device_view ai, device_view aj, decision_params p,
-                               edge* edges,
-                               unsigned long long* nedges, std::int64_t* parent) {
+                               edge* edges, unsigned long long* nedges, std::int64_t* parent) {
   const unsigned lane = threadIdx.x & 31u;
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / 32);
   for (std::int64_t c = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;

@@ -31,7 +31,8 @@ __global__ void threshold_kernel(const float* tile, std::int64_t m, std::int64_t
     if (mask == 0) continue;
     unsigned long long slot0 = 0;
     const int leader = __ffs(mask) - 1;
-    if (static_cast<int>(lane) == leader) slot0 = atomicAdd(count, static_cast<unsigned long long>(__popc(mask)));
+    if (static_cast<int>(lane) == leader)
+      slot0 = atomicAdd(count, static_cast<unsigned long long>(__popc(mask)));
     slot0 = __shfl_sync(0xffffffffu, slot0, leader);
     if (hit) {
       const unsigned long long slot = slot0 + __popc(mask & ((1u << lane) - 1u));
@@ -44,14 +45,13 @@ __global__ void threshold_kernel(const float* tile, std::int64_t m, std::int64_t
 
 void launch_threshold_tile(const float* tile, std::int64_t m, std::int64_t w, std::int64_t r0,
                            std::int64_t c0, std::int64_t n, float cut, pair64* out,
-                           unsigned long long* count, unsigned long long capacity,
-                           cudaStream_t s) {
+                           unsigned long long* count, unsigned long long capacity, cudaStream_t s) {
   const std::int64_t total = m * w;
   if (total <= 0) return;
   const int threads = 256;
   const std::int64_t blocks = std::min<std::int64_t>((total + threads - 1) / threads, 8192);
   threshold_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(tile, m, w, r0, c0, n, cut,
-                                                                      out, count, capacity);
+                                                                     out, count, capacity);
   CHORUS_CUDA_CHECK_LAUNCH();
 }
 

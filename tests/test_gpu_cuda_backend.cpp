@@ -29,8 +29,8 @@ struct gpu_case {
 
 std::string describe(const gpu_case& c) {
   std::ostringstream o;
-  o << "n=" << c.n << " d=" << c.d << " T=" << c.t << " view=" << c.view
-    << " precision=" << c.prec << " thr=" << c.thr << "/" << c.thr_act << " seed=" << c.seed;
+  o << "n=" << c.n << " d=" << c.d << " T=" << c.t << " view=" << c.view << " precision=" << c.prec
+    << " thr=" << c.thr << "/" << c.thr_act << " seed=" << c.seed;
   return o.str();
 }
 
@@ -114,7 +114,7 @@ std::vector<gpu_case> cases() {
     v.push_back({257, 24, 48, "activity", p, 0.8, 0.6, 6});
     v.push_back({257, 24, 48, "both", p, 0.7, 0.5, 7});
     v.push_back({257, 24, 48, "fused", p, 0.6, 0.8, 8});
-    v.push_back({3001, 33, 40, "both", p, 0.75, 0.5, 9});  // several tiles when T is small
+    v.push_back({3001, 33, 40, "both", p, 0.75, 0.5, 9});      // several tiles when T is small
     v.push_back({90, 12, 24, "embedding", p, -0.2, 0.8, 10});  // most pairs are candidates
   }
   return v;

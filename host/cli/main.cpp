@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
                   "first-pass precision auto|fp32|bf16|int8 (results are exact for all)")
       ->capture_default_str();
   det->add_option("--device", d.device, "CUDA device ordinal")->capture_default_str();
-  det->add_option("--gpu-memory", d.gpu_memory_mib, "cap on device memory in MiB (0: what is free)")->capture_default_str();
+  det->add_option("--gpu-memory", d.gpu_memory_mib, "cap on device memory in MiB (0: what is free)")
+      ->capture_default_str();
   det->add_option("--tile-rows", d.tile_rows, "rows per tile")->capture_default_str();
   det->add_option("--tile-cols", d.tile_cols, "columns per tile (multiple of --tile-rows)")
       ->capture_default_str();

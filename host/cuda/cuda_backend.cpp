@@ -64,9 +64,9 @@ struct block {
 
 // The per-run layout: what a block holds and how wide its rows are.
 struct layout {
-  std::int64_t K = 0;           // first-pass width
-  std::uint64_t elem = 4;       // bytes per first-pass element
-  bool fp_is_view = false;      // fp32 first pass of a single view: the view rows serve
+  std::int64_t K = 0;       // first-pass width
+  std::uint64_t elem = 4;   // bytes per first-pass element
+  bool fp_is_view = false;  // fp32 first pass of a single view: the view rows serve
   bool need_e = false, need_a = false;
   precision prec = precision::fp32;
   std::uint64_t row_bytes() const;
@@ -75,7 +75,8 @@ struct layout {
 
 class streamer {
  public:
-  streamer(const score_problem& pb, const layout& L, std::int64_t cap) : pb_(pb), L_(L), cap_(cap) {}
+  streamer(const score_problem& pb, const layout& L, std::int64_t cap)
+      : pb_(pb), L_(L), cap_(cap) {}
   void allocate(block& b) const {
     if (!L_.fp_is_view) {
       b.fp.resize(static_cast<std::size_t>(cap_ * L_.K) * L_.elem);
@@ -125,7 +126,8 @@ class streamer {
                                     cudaMemcpyHostToDevice, copy));
     CHORUS_CUDA_TRY(cudaMemcpyAsync(v.inv_norm.data(), v.h_inv.data(), count * sizeof(double),
                                     cudaMemcpyHostToDevice, copy));
-    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.valid.data(), v.h_valid.data(), count, cudaMemcpyHostToDevice, copy));
+    CHORUS_CUDA_TRY(
+        cudaMemcpyAsync(v.valid.data(), v.h_valid.data(), count, cudaMemcpyHostToDevice, copy));
   }
   const score_problem& pb_;
   const layout& L_;
@@ -142,8 +144,9 @@ class cuda_backend final : public backend {
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
       cudaGetLastError();
-      CHORUS_THROW(input_error, "--backend cuda: no CUDA device is visible (no GPU, or the "
-                                "driver is missing or too old); use --backend cpu");
+      CHORUS_THROW(input_error,
+                   "--backend cuda: no CUDA device is visible (no GPU, or the "
+                   "driver is missing or too old); use --backend cpu");
     }
     CHORUS_EXPECTS(opt.device >= 0 && opt.device < devices, "--device ", opt.device,
                    " does not exist (", devices, " CUDA device(s) visible)");
@@ -195,9 +198,10 @@ class cuda_backend final : public backend {
     std::uint64_t cand_cap = 0;
     for (std::int64_t t : {16384, 8192, 4096, 2048, 1024, 512, 256}) {
       const std::int64_t tt = std::min<std::int64_t>(t, std::max<std::int64_t>(n, 1));
-      const std::uint64_t cap = std::min<std::uint64_t>(static_cast<std::uint64_t>(tt) * tt, 1u << 22);
-      const std::uint64_t tiles = static_cast<std::uint64_t>(tt) * tt * 4 +
-                                  cap * (sizeof(cuda::pair64) + sizeof(edge));
+      const std::uint64_t cap =
+          std::min<std::uint64_t>(static_cast<std::uint64_t>(tt) * tt, 1u << 22);
+      const std::uint64_t tiles =
+          static_cast<std::uint64_t>(tt) * tt * 4 + cap * (sizeof(cuda::pair64) + sizeof(edge));
       if (fixed + tiles >= budget) continue;
       const std::uint64_t left = budget - fixed - tiles;
       if (static_cast<std::uint64_t>(n) * row_bytes <= left) {
@@ -213,11 +217,14 @@ class cuda_backend final : public backend {
     CHORUS_EXPECTS(T > 0, "--backend cuda: not even one tile fits the device memory budget of ",
                    budget / (1 << 20), " MiB (", (opt.gpu_memory ? "--gpu-memory" : "free memory"),
                    "); raise --gpu-memory or use --backend cpu");
-    stats.detail += nblocks_alloc == 1 ? ", resident" : ", streamed in blocks of " + std::to_string(cap_rows) + " rows";
+    stats.detail += nblocks_alloc == 1
+                        ? ", resident"
+                        : ", streamed in blocks of " + std::to_string(cap_rows) + " rows";
 
     cuda::stream s, copy;
     cuda::blas_handle blas(s.get());
-    CHORUS_CUBLAS_TRY(cublasSetMathMode(blas.get(), CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
+    CHORUS_CUBLAS_TRY(
+        cublasSetMathMode(blas.get(), CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
     streamer io(pb, L, cap_rows);
     std::vector<block> blocks(static_cast<std::size_t>(nblocks_alloc));
     for (auto& b : blocks) io.allocate(b);
@@ -256,15 +263,18 @@ class cuda_backend final : public backend {
           CHORUS_CUBLAS_TRY(cublasGemmEx(
               blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(w),
               static_cast<int>(K), &one, A + static_cast<std::uint64_t>(r0 - bi.row0) * K * L.elem,
-              in_type, static_cast<int>(K), B + static_cast<std::uint64_t>(c0 - bj.row0) * K * L.elem,
-              in_type, static_cast<int>(K), &zero, tile.data(), CUDA_R_32F, static_cast<int>(m),
-              compute, CUBLAS_GEMM_DEFAULT));
+              in_type, static_cast<int>(K),
+              B + static_cast<std::uint64_t>(c0 - bj.row0) * K * L.elem, in_type,
+              static_cast<int>(K), &zero, tile.data(), CUDA_R_32F, static_cast<int>(m), compute,
+              CUBLAS_GEMM_DEFAULT));
           for (;;) {
-            CHORUS_CUDA_TRY(cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
+            CHORUS_CUDA_TRY(
+                cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
             cuda::launch_threshold_tile(tile.data(), m, w, r0, c0, n, cut, cand.data(),
                                         counters.data(), cand.size(), s.get());
             CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data(), counters.data(),
-                                            sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.get()));
+                                            sizeof(unsigned long long), cudaMemcpyDeviceToHost,
+                                            s.get()));
             s.sync();
             const unsigned long long hits = host_counters.data()[0];
             if (hits <= cand.size()) break;
@@ -279,7 +289,8 @@ class cuda_backend final : public backend {
                                  bi.view(bi.act), bj.view(bj.act), P, tile_edges.data(),
                                  counters.data() + 1, parent.data(), s.get());
             CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data() + 1, counters.data() + 1,
-                                            sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.get()));
+                                            sizeof(unsigned long long), cudaMemcpyDeviceToHost,
+                                            s.get()));
             s.sync();
             const std::size_t ne = static_cast<std::size_t>(host_counters.data()[1]);
             const std::size_t old = edges.size();
@@ -317,10 +328,12 @@ class cuda_backend final : public backend {
         score_pair(bi, bi);
         if (I + 1 >= nb) break;
         int cur = 1;
-        io.load(blocks[cur], (I + 1) * cap_rows, std::min(cap_rows, n - (I + 1) * cap_rows), copy.get());
+        io.load(blocks[cur], (I + 1) * cap_rows, std::min(cap_rows, n - (I + 1) * cap_rows),
+                copy.get());
         for (std::int64_t J = I + 1; J < nb; ++J) {
           if (J + 1 < nb)  // prefetch the next column block while this one is scored
-            io.load(blocks[3 - cur], (J + 1) * cap_rows, std::min(cap_rows, n - (J + 1) * cap_rows), copy.get());
+            io.load(blocks[3 - cur], (J + 1) * cap_rows, std::min(cap_rows, n - (J + 1) * cap_rows),
+                    copy.get());
           score_pair(bi, blocks[cur]);
           cur = 3 - cur;
         }

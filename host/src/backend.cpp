@@ -30,7 +30,8 @@ std::unique_ptr<backend> make_cuda_backend() {
 
 std::unique_ptr<backend> make_backend(backend_kind kind) {
   switch (kind) {
-    case backend_kind::cpu: return make_cpu_backend();
+    case backend_kind::cpu:
+      return make_cpu_backend();
     case backend_kind::automatic:
       return cuda_device_count() > 0 ? make_cuda_backend() : make_cpu_backend();
     case backend_kind::cuda: {

@@ -162,8 +162,9 @@ detect_summary run_detect(const detect_options& opt) {
 
   t = std::chrono::steady_clock::now();
   // the CUDA backend's union-find already holds the roots of the unpruned graph
-  auto roots = (opt.topk == 0 && !st.roots.empty()) ? std::move(st.roots)
-                                                     : component_roots(in.info.n, edges, opt.threads);
+  auto roots = (opt.topk == 0 && !st.roots.empty())
+                   ? std::move(st.roots)
+                   : component_roots(in.info.n, edges, opt.threads);
   std::int64_t K = 0;
   auto labels = canonical_labels(roots, K);
   cluster_table table = cluster_statistics(labels, K, edges, need_a ? &in.activity : nullptr);

@@ -8,9 +8,12 @@ namespace chorus {
 
 std::int64_t first_pass_width(const score_problem& pb) {
   switch (pb.params.mode) {
-    case view_mode::activity: return pb.activity->d;
-    case view_mode::fused: return pb.embedding->d + pb.activity->d;
-    default: return pb.embedding->d;
+    case view_mode::activity:
+      return pb.activity->d;
+    case view_mode::fused:
+      return pb.embedding->d + pb.activity->d;
+    default:
+      return pb.embedding->d;
   }
 }
 

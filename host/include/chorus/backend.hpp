@@ -41,8 +41,8 @@ struct score_options {
   std::int64_t max_edges = 200'000'000;  ///< stop with limit_error beyond this
   std::int64_t tile_rows = 512;          ///< rows per tile (accounts)
   std::int64_t tile_cols = 2048;         ///< columns per tile, a multiple of tile_rows
-  int device = 0;               ///< CUDA device ordinal (--device)
-  std::uint64_t gpu_memory = 0; ///< cap on device memory in bytes (0: what is free)
+  int device = 0;                        ///< CUDA device ordinal (--device)
+  std::uint64_t gpu_memory = 0;          ///< cap on device memory in bytes (0: what is free)
   /// Called now and then from one thread with (pairs decided so far, total pairs).
   std::function<void(std::int64_t, std::int64_t)> progress;
 };

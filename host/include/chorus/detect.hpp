@@ -27,8 +27,8 @@ struct detect_options {
   backend_kind backend = backend_kind::automatic;
   precision prec = precision::automatic;
   std::int64_t tile_rows = 512, tile_cols = 2048;
-  int device = 0;                   ///< CUDA device ordinal
-  std::uint64_t gpu_memory_mib = 0; ///< cap on device memory (0: what is free)
+  int device = 0;                    ///< CUDA device ordinal
+  std::uint64_t gpu_memory_mib = 0;  ///< cap on device memory (0: what is free)
   bool write_edges = true;
   /// Stage progress: (stage name, done, total). Unset: silent.
   std::function<void(const char*, std::int64_t, std::int64_t)> progress;

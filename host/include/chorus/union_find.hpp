@@ -21,7 +21,8 @@ CHORUS_HD std::int64_t load(const std::int64_t* p, std::int64_t i) {
       cuda::memory_order_relaxed);
 }
 CHORUS_HD void store(std::int64_t* p, std::int64_t i, std::int64_t v) {
-  cuda::atomic_ref<std::int64_t, cuda::thread_scope_device>(p[i]).store(v, cuda::memory_order_relaxed);
+  cuda::atomic_ref<std::int64_t, cuda::thread_scope_device>(p[i]).store(v,
+                                                                        cuda::memory_order_relaxed);
 }
 CHORUS_HD bool cas(std::int64_t* p, std::int64_t i, std::int64_t expected, std::int64_t desired) {
   return cuda::atomic_ref<std::int64_t, cuda::thread_scope_device>(p[i]).compare_exchange_strong(

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# chorus GPU check: the gpu-labelled tests and the GPU benchmarks, ending with one table.
+#
+# Here (a machine with the toolchain, no GPU needed):
+#   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 && cmake --build build-gpu -j
+#   bash bench/gpu_check.sh --pack build-gpu        # copies the shared libraries the binaries need
+#                                                   # (HDF5, oneDNN, ...) into build-gpu/carry-libs
+# On the GPU machine (carry build-gpu; needs nothing from a network; about 3 to 6 minutes on an H200):
+#   bash bench/gpu_check.sh build-gpu
+# Prints: GPU and driver, test pass/fail/skip counts, and per stage time, TFLOP/s, pairs/s and %
+# of the cuBLAS GEMM rate measured in the same run. Exit status: non-zero when a test failed.
+set -uo pipefail
+
+if [ "${1:-}" = "--pack" ]; then
+  build=${2:?usage: gpu_check.sh --pack BUILD_DIR}
+  mkdir -p "$build/carry-libs"
+  for bin in "$build"/tests/chorus_gpu_tests "$build"/bench/bench_gpu_* "$build"/chorus; do
+    [ -x "$bin" ] || continue
+    ldd "$bin" | awk '/=> \//{print $3}' | while read -r lib; do
+      case "$(basename "$lib")" in
+        libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libcuda.so*|libcudart*|libcublas*|libnvidia*) ;;
+        *) cp -Lu "$lib" "$build/carry-libs/" ;;
+      esac
+    done
+  done
+  du -sh "$build/carry-libs"
+  exit 0
+fi
+
+build=${1:-build-gpu}
+out=${OUT:-/tmp/chorus-gpu-check}
+mkdir -p "$out"
+export LD_LIBRARY_PATH="$PWD/$build/carry-libs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
+
+# 1. gpu-labelled tests (the CUDA backend against the CPU oracle)
+timeout 240 "$build/tests/chorus_gpu_tests" --gtest_brief=1 2>&1 | tee "$out/tests.log"
+test_rc=${PIPESTATUS[0]}
+passed=$(grep -c '^\[       OK \]' "$out/tests.log" || true)
+failed=$(grep -c '^\[  FAILED  \].*(' "$out/tests.log" || true)
+skipped=$(grep -c '^\[  SKIPPED \]' "$out/tests.log" || true)
+[ "$passed" -gt 0 ] || passed=$(grep -oP '(?<=PASSED  \] )[0-9]+' "$out/tests.log" | tail -1)
+
+# 2. benchmarks (CUDA-event timings), JSON for the table
+for b in tile union_find end_to_end; do
+  timeout 200 "$build/bench/bench_gpu_$b" --benchmark_format=json --benchmark_out="$out/bench_$b.json" \
+    --benchmark_out_format=json > "$out/bench_$b.txt" 2>&1 || echo "bench_gpu_$b failed (rc $?)"
+done
+
+# 3. the table
+python3 - "$out" "$passed" "$failed" "$skipped" <<'PY'
+import json, os, sys
+out, passed, failed, skipped = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+rows = []
+for b in ("tile", "union_find", "end_to_end"):
+    p = os.path.join(out, f"bench_{b}.json")
+    if not os.path.exists(p):
+        continue
+    try:
+        rows += json.load(open(p))["benchmarks"]
+    except Exception as e:
+        print(f"could not read {p}: {e}")
+ceiling = {}
+for r in rows:
+    if r["name"].startswith("BM_CublasGemm") and "TFLOP/s" in r:
+        ceiling[r.get("label", "")] = r["TFLOP/s"]
+print(f"\ngpu tests: {passed} passed, {failed} failed, {skipped} skipped")
+print(f"{'stage':58s} {'time ms':>10s} {'TFLOP/s':>9s} {'pairs/s':>10s} {'% cuBLAS':>9s}")
+for r in rows:
+    if r.get("error_occurred"):
+        print(f"{r['name']:58s} error: {r.get('error_message')}")
+        continue
+    tf = r.get("TFLOP/s", r.get("TFLOP/s(i<j)"))
+    prec = "bf16" if "bf16:1" in r["name"] else "fp32" if "bf16:0" in r["name"] else ""
+    pct = f"{100 * tf / ceiling[prec]:.0f}%" if tf and prec in ceiling else ""
+    ps = r.get("pairs/s", r.get("edges/s"))
+    print(f"{r['name']:58s} {r['real_time']:10.2f} {tf if tf else 0:9.1f} {ps if ps else 0:10.3g} {pct:>9s}")
+PY
+exit "$test_rc"
