@@ -4,7 +4,7 @@
 # Here (a machine with the toolchain, no GPU needed):
 #   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 && cmake --build build-gpu -j
 #   bash bench/gpu_check.sh --pack build-gpu        # copies the shared libraries the binaries need
-#                                                   # (HDF5, oneDNN, ...) into build-gpu/carry-libs
+#                                                   # (HDF5, oneDNN, ...) into build-gpu/carry-libs.tar.xz
 # On the GPU machine (carry build-gpu; needs nothing from a network; about 3 to 6 minutes on an H200):
 #   bash bench/gpu_check.sh build-gpu
 # Prints: GPU and driver, test pass/fail/skip counts, and per stage time, TFLOP/s, pairs/s and %
@@ -23,13 +23,16 @@ if [ "${1:-}" = "--pack" ]; then
       esac
     done
   done
-  du -sh "$build/carry-libs"
+  # compressed, so that the build and its libraries stay well inside the 64 MiB that travel
+  tar -C "$build" -cJf "$build/carry-libs.tar.xz" carry-libs && rm -rf "$build/carry-libs"
+  du -sh "$build/carry-libs.tar.xz"
   exit 0
 fi
 
 build=${1:-build-gpu}
 out=${OUT:-/tmp/chorus-gpu-check}
 mkdir -p "$out"
+[ -f "$build/carry-libs.tar.xz" ] && tar -C "$build" -xJf "$build/carry-libs.tar.xz"
 export LD_LIBRARY_PATH="$PWD/$build/carry-libs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
 
