@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "chorus/checkpoint.hpp"
 #include "chorus/detect.hpp"
 #include "chorus/error.hpp"
 #include "chorus/generate.hpp"
@@ -20,6 +21,8 @@ int fail(int code, const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // detect stops gracefully on SIGTERM/SIGINT (checkpoint, exit code 4); install at once
+  if (argc > 1 && std::string(argv[1]) == "detect") chorus::install_stop_handlers();
   CLI::App app{"chorus: finds coordinated networks of accounts by exact all-pairs similarity"};
   app.set_version_flag("--version", CHORUS_VERSION);
   app.require_subcommand(1);
@@ -70,6 +73,12 @@ int main(int argc, char** argv) {
   det->add_option("--precision", prec,
                   "first-pass precision auto|fp32|bf16|int8 (results are exact for all)")
       ->capture_default_str();
+  det->add_option("--checkpoint", d.checkpoint_dir,
+                  "persist progress in this directory (atomic writes)");
+  det->add_option("--checkpoint-interval", d.checkpoint_interval, "seconds between checkpoints")
+      ->capture_default_str();
+  det->add_flag("--resume", d.resume,
+                "continue from the --checkpoint directory after a crash or a stop");
   det->add_option("--device", d.device, "CUDA device ordinal")->capture_default_str();
   det->add_option("--gpu-memory", d.gpu_memory_mib, "cap on device memory in MiB (0: what is free)")
       ->capture_default_str();

@@ -13,6 +13,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "chorus/backend.hpp"
+#include "chorus/checkpoint.hpp"
 #include "chorus/error.hpp"
 #include "chorus/margin.hpp"
 #include "chorus/tiling.hpp"
@@ -336,87 +337,169 @@ class cpu_backend final : public backend {
     for (std::int64_t bi = 0; bi < nb; ++bi)
       for (std::int64_t cj = tiling::first_chunk(bi, R, C); cj < nc; ++cj)
         units.emplace_back(bi, cj);
+    const std::int64_t nunits = static_cast<std::int64_t>(units.size());
+    auto unit_pairs = [&](std::int64_t u) {
+      const std::int64_t r0 = units[u].first * R, c0 = units[u].second * C;
+      std::int64_t p = 0;
+      for (std::int64_t i = r0; i < std::min(n, r0 + R); ++i) {
+        std::int64_t lo, hi;
+        tiling::row_span(i, c0, C, n, &lo, &hi);
+        p += hi - lo;
+      }
+      return p;
+    };
 
-    std::atomic<std::int64_t> total_edges{0}, total_cand{0}, done_pairs{0};
-    std::atomic<bool> stop{false};
-    std::vector<std::vector<edge>> per_thread(
-        std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads()));
-    const int nthreads = static_cast<int>(per_thread.size());
+    // Checkpoints: completed units and their edges, persisted between batches of units.
+    std::unique_ptr<checkpoint> ckpt;
+    checkpoint_state cstate;
+    std::vector<std::uint8_t> done(nunits, 0);
+    std::int64_t done_pairs_resumed = 0;
+    if (!opt.checkpoint_dir.empty()) {
+      ckpt = std::make_unique<checkpoint>(
+          opt.checkpoint_dir,
+          opt.identity + " tiles=" + std::to_string(R) + "x" + std::to_string(C), nunits);
+      std::vector<edge> resumed;
+      checkpoint_state probe;
+      const bool found = ckpt->load(probe, resumed);
+      CHORUS_EXPECTS(!found || opt.resume, "checkpoint directory '", opt.checkpoint_dir,
+                     "' already holds a checkpoint; pass --resume to continue it, or use an "
+                     "empty directory");
+      if (found) {
+        cstate = std::move(probe);
+        done = cstate.done;
+        edges = std::move(resumed);
+        for (std::int64_t u = 0; u < nunits; ++u)
+          if (done[u]) ++stats.resumed_units, done_pairs_resumed += unit_pairs(u);
+      }
+    }
+    std::vector<std::int64_t> todo;
+    for (std::int64_t u = 0; u < nunits; ++u)
+      if (!done[u]) todo.push_back(u);
+
+    std::atomic<std::int64_t> total_cand{0}, done_pairs{done_pairs_resumed};
+    std::int64_t kept_edges = static_cast<std::int64_t>(edges.size());
+    const int nthreads = std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads());
+    const std::size_t batch = static_cast<std::size_t>(nthreads) * 16;
     std::exception_ptr failure;
-    std::mutex failure_mu;
-    auto last_report = std::chrono::steady_clock::now();
+    std::mutex mu;
+    bool halt = false;          // uniform across threads: set inside `single` only
+    bool interrupted = false;   // a stop signal arrived
+    std::vector<edge> pending;  // edges since the last checkpoint
+    std::vector<std::int64_t> pending_units;
+    auto last_ckpt = std::chrono::steady_clock::now();
+    auto last_report = last_ckpt;
 
 #pragma omp parallel num_threads(nthreads)
     {
       const int tid = omp_get_thread_num();
-      auto& local = per_thread[tid];
-      try {
-        dnnl::stream stream(cpu_engine());
-        tile_gemm gemm(prec, K);
-        std::vector<std::int32_t> tile_i32(prec == precision::int8 ? R * C : 0);
-        std::vector<float> tile_f32(prec == precision::int8 ? 0 : R * C);
-        std::vector<std::uint8_t> flag(C);
-        const char* base = static_cast<const char*>(fp.rows());
-        const std::size_t row_bytes = static_cast<std::size_t>(K) * fp.elem();
+      std::vector<edge> local;
+      std::vector<std::int64_t> local_units;
+      dnnl::stream stream(cpu_engine());
+      tile_gemm gemm(prec, K);
+      std::vector<std::int32_t> tile_i32(prec == precision::int8 ? R * C : 0);
+      std::vector<float> tile_f32(prec == precision::int8 ? 0 : R * C);
+      std::vector<std::uint8_t> flag(C);
+      const char* base = static_cast<const char*>(fp.rows());
+      const std::size_t row_bytes = static_cast<std::size_t>(K) * fp.elem();
+      for (std::size_t pos = 0; pos < todo.size(); pos += batch) {
+        if (halt) break;
+        const std::size_t end = std::min(todo.size(), pos + batch);
 #pragma omp for schedule(dynamic, 1)
-        for (std::size_t u = 0; u < units.size(); ++u) {
-          if (stop.load(std::memory_order_relaxed)) continue;
-          const std::int64_t r0 = units[u].first * R, c0 = units[u].second * C;
-          const std::int64_t m = std::min(R, n - r0), w = std::min(C, n - c0);
-          void* out = prec == precision::int8 ? static_cast<void*>(tile_i32.data())
-                                              : static_cast<void*>(tile_f32.data());
-          gemm.run(stream, m, w, base + r0 * row_bytes, base + c0 * row_bytes, out);
-          std::int64_t cand = 0, pairs = 0, kept = 0;
-          for (std::int64_t r = 0; r < m; ++r) {
-            const std::int64_t i = r0 + r;
-            std::int64_t lo, hi;
-            tiling::row_span(i, c0, C, n, &lo, &hi);
-            if (hi <= lo) continue;
-            pairs += hi - lo;
-            const std::int64_t len = hi - lo, off = lo - c0;
-            bool any;
-            if (prec == precision::int8) {
-              any = flag_int8(tile_i32.data() + r * w + off, len, fp.scale[i], fp.rnorm[i],
-                              fp.err[i], fp.scale.data() + lo, fp.err.data() + lo,
-                              fp.qnorm.data() + lo, fp.cut, flag.data());
-            } else {
-              any = flag_f32(tile_f32.data() + r * w + off, len, fp.cut, flag.data());
-            }
-            if (!any) continue;
-            for (std::int64_t t = 0; t < len; ++t) {
-              if (!flag[t]) continue;
-              ++cand;
-              const std::int64_t j = lo + t;
-              double se = NAN, sa = NAN;
-              if (need_e) {
-                if (!pb.embedding->valid[i] || !pb.embedding->valid[j]) continue;
-                se = exact_similarity(*pb.embedding, i, j);
-                if (P.mode == view_mode::both && se < P.threshold) continue;
+        for (std::size_t k = pos; k < end; ++k) {
+          if (stop_requested()) continue;  // abandon units not started; a checkpoint follows
+          try {
+            const std::int64_t u = todo[k];
+            const std::int64_t r0 = units[u].first * R, c0 = units[u].second * C;
+            const std::int64_t m = std::min(R, n - r0), w = std::min(C, n - c0);
+            void* out = prec == precision::int8 ? static_cast<void*>(tile_i32.data())
+                                                : static_cast<void*>(tile_f32.data());
+            gemm.run(stream, m, w, base + r0 * row_bytes, base + c0 * row_bytes, out);
+            std::int64_t cand = 0, pairs = 0;
+            for (std::int64_t r = 0; r < m; ++r) {
+              const std::int64_t i = r0 + r;
+              std::int64_t lo, hi;
+              tiling::row_span(i, c0, C, n, &lo, &hi);
+              if (hi <= lo) continue;
+              pairs += hi - lo;
+              const std::int64_t len = hi - lo, off = lo - c0;
+              bool any;
+              if (prec == precision::int8) {
+                any = flag_int8(tile_i32.data() + r * w + off, len, fp.scale[i], fp.rnorm[i],
+                                fp.err[i], fp.scale.data() + lo, fp.err.data() + lo,
+                                fp.qnorm.data() + lo, fp.cut, flag.data());
+              } else {
+                any = flag_f32(tile_f32.data() + r * w + off, len, fp.cut, flag.data());
               }
-              if (need_a) {
-                if (!pb.activity->valid[i] || !pb.activity->valid[j]) continue;
-                sa = exact_similarity(*pb.activity, i, j);
+              if (!any) continue;
+              for (std::int64_t t = 0; t < len; ++t) {
+                if (!flag[t]) continue;
+                ++cand;
+                const std::int64_t j = lo + t;
+                double se = NAN, sa = NAN;
+                if (need_e) {
+                  if (!pb.embedding->valid[i] || !pb.embedding->valid[j]) continue;
+                  se = exact_similarity(*pb.embedding, i, j);
+                  if (P.mode == view_mode::both && se < P.threshold) continue;
+                }
+                if (need_a) {
+                  if (!pb.activity->valid[i] || !pb.activity->valid[j]) continue;
+                  sa = exact_similarity(*pb.activity, i, j);
+                }
+                if (!decide(P, se, sa)) continue;
+                local.push_back({i, j, static_cast<float>(se), static_cast<float>(sa)});
               }
-              if (!decide(P, se, sa)) continue;
-              local.push_back({i, j, static_cast<float>(se), static_cast<float>(sa)});
-              ++kept;
             }
-          }
-          total_cand += cand;
-          done_pairs += pairs;
-          if (total_edges.fetch_add(kept) + kept > opt.max_edges) stop = true;
-          if (tid == 0 && opt.progress) {
-            auto now = std::chrono::steady_clock::now();
-            if (now - last_report > std::chrono::milliseconds(200)) {
-              last_report = now;
-              opt.progress(done_pairs.load(), stats.pairs);
+            local_units.push_back(u);
+            total_cand += cand;
+            done_pairs += pairs;
+            if (tid == 0 && opt.progress) {
+              auto now = std::chrono::steady_clock::now();
+              if (now - last_report > std::chrono::milliseconds(200)) {
+                last_report = now;
+                opt.progress(done_pairs.load(), stats.pairs);
+              }
             }
+          } catch (...) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (!failure) failure = std::current_exception();
           }
         }
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(failure_mu);
-        if (!failure) failure = std::current_exception();
-        stop = true;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          pending.insert(pending.end(), local.begin(), local.end());
+          pending_units.insert(pending_units.end(), local_units.begin(), local_units.end());
+        }
+        local.clear();
+        local_units.clear();
+#pragma omp barrier
+#pragma omp single
+        {
+          kept_edges += static_cast<std::int64_t>(pending.size());
+          const bool over = kept_edges > opt.max_edges;
+          interrupted = stop_requested();
+          const bool last = end == todo.size();
+          bool saved = false;
+          if (ckpt && !failure && !over &&
+              (interrupted || last ||
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - last_ckpt)
+                       .count() >= opt.checkpoint_interval)) {
+            try {
+              std::sort(pending_units.begin(), pending_units.end());
+              ckpt->save(cstate, pending_units, pending);
+              ++stats.checkpoints;
+              saved = true;
+              last_ckpt = std::chrono::steady_clock::now();
+            } catch (...) {
+              if (!failure) failure = std::current_exception();
+            }
+          }
+          if (!ckpt || saved) {  // persisted (or nothing is kept): the edges join the result
+            edges.insert(edges.end(), pending.begin(), pending.end());
+            std::vector<edge>().swap(pending);
+            pending_units.clear();
+          }
+          halt = failure || over || interrupted;
+        }
       }
     }
     if (failure) {
@@ -430,19 +513,18 @@ class cpu_backend final : public backend {
         CHORUS_THROW(runtime_failure, "out of host memory while scoring tiles");
       }
     }
-    if (total_edges.load() > opt.max_edges)
+    if (kept_edges > opt.max_edges)
       CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
                    " edges (--max-edges) at these thresholds; raise the threshold(s), keep the "
                    "strongest edges per account with --topk k, or raise --max-edges (each edge "
                    "needs about 24 bytes of memory)");
+    if (interrupted)
+      CHORUS_THROW(
+          interrupted_error, "stopped by a signal after ", done_pairs.load(), " of ", stats.pairs,
+          " pairs",
+          ckpt ? "; a checkpoint was written: rerun the same command with --resume to continue"
+               : " (no --checkpoint given, so the run must start over)");
     if (opt.progress) opt.progress(stats.pairs, stats.pairs);
-    std::size_t total = 0;
-    for (auto& v : per_thread) total += v.size();
-    edges.reserve(total);
-    for (auto& v : per_thread) {
-      edges.insert(edges.end(), v.begin(), v.end());
-      std::vector<edge>().swap(v);
-    }
     std::sort(edges.begin(), edges.end(), [](const edge& a, const edge& b) {
       return a.src != b.src ? a.src < b.src : a.dst < b.dst;
     });

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "chorus/checkpoint.hpp"
 #include "chorus/error.hpp"
 #include "chorus/results.hpp"
 #include "chorus/version.hpp"
@@ -110,6 +111,10 @@ detect_summary run_detect(const detect_options& opt) {
   CHORUS_EXPECTS(!need_a || info.has_activity, "--view ", to_string(mode),
                  " needs /activity, which '", opt.input, "' does not have");
   auto be = make_backend(opt.backend);
+  CHORUS_EXPECTS(opt.checkpoint_interval >= 0, "--checkpoint-interval must be >= 0");
+  CHORUS_EXPECTS(!opt.resume || !opt.checkpoint_dir.empty(), "--resume needs --checkpoint DIR");
+  CHORUS_EXPECTS(opt.checkpoint_dir.empty() || be->name() == "cpu",
+                 "--checkpoint is supported on the CPU backend in this version; use --backend cpu");
   if (opt.threads > 0) omp_set_num_threads(opt.threads);
 
   detect_summary s;
@@ -145,6 +150,18 @@ detect_summary run_detect(const detect_options& opt) {
   so.tile_rows = opt.tile_rows;
   so.tile_cols = opt.tile_cols;
   so.device = opt.device;
+  so.checkpoint_dir = opt.checkpoint_dir;
+  so.checkpoint_interval = opt.checkpoint_interval;
+  so.resume = opt.resume;
+  {
+    std::ostringstream id;  // everything that shapes the edges; not threads or precision
+    id.precision(17);
+    id << "input_size=" << in.info.file_size << " checksum=" << hex64(in.checksum)
+       << " n=" << in.info.n << " view=" << to_string(mode) << " threshold=" << opt.threshold
+       << " threshold_activity=" << opt.threshold_activity << " weight=" << opt.weight
+       << " transform=" << to_string(opt.transform) << " backend=" << be->name();
+    so.identity = id.str();
+  }
   so.gpu_memory = opt.gpu_memory_mib << 20;
   if (opt.progress)
     so.progress = [&](std::int64_t d, std::int64_t n) { opt.progress("score", d, n); };
@@ -155,6 +172,8 @@ detect_summary run_detect(const detect_options& opt) {
   s.pairs = st.pairs;
   s.candidates = st.candidates;
   s.precision_used = to_string(st.used);
+  s.resumed_units = st.resumed_units;
+  s.checkpoints = st.checkpoints;
   s.detail = st.detail;
   s.edges_before_topk = static_cast<std::int64_t>(edges.size());
   if (opt.topk > 0) edges = keep_topk(in.info.n, edges, opt.topk, pb.params);
@@ -228,6 +247,7 @@ detect_summary run_detect(const detect_options& opt) {
     num("truth_recall", s.truth.recall);
   }
   write_results(opt.output, rc);
+  if (!opt.checkpoint_dir.empty()) remove_checkpoint(opt.checkpoint_dir);  // the results stand
   s.seconds_write = since(t);
   s.seconds_total = since(t_start);
   return s;
@@ -265,7 +285,9 @@ std::string to_json(const detect_summary& s) {
     << ",\"clustered_accounts\":" << s.clustered_accounts
     << ",\"largest_cluster\":" << s.largest_cluster
     << ",\"invalid_embedding_rows\":" << s.invalid_embedding
-    << ",\"invalid_activity_rows\":" << s.invalid_activity << ",\"cluster_sizes\":[";
+    << ",\"invalid_activity_rows\":" << s.invalid_activity
+    << ",\"resumed_units\":" << s.resumed_units << ",\"checkpoints\":" << s.checkpoints
+    << ",\"cluster_sizes\":[";
   for (std::size_t i = 0; i < s.cluster_sizes.size(); ++i)
     o << (i ? "," : "") << s.cluster_sizes[i];
   o << "],\"seconds\":{\"read\":" << num(s.seconds_read) << ",\"score\":" << num(s.seconds_score)

@@ -2,6 +2,7 @@
 #include "chorus/h5.hpp"
 
 #include <hdf5.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -64,8 +65,25 @@ void check(herr_t rc, const std::string& what) {
 }
 }  // namespace
 
+namespace {
+// Collects the descriptions on HDF5's error stack (to tell a truncated file from other damage).
+herr_t collect_error(unsigned, const H5E_error2_t* e, void* out) {
+  if (e && e->desc) static_cast<std::string*>(out)->append(e->desc).append("; ");
+  return 0;
+}
+std::string error_stack_text() {
+  std::string text;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &text);
+  return text;
+}
+}  // namespace
+
 handle open_read(const std::string& path) {
   quiet();
+  struct stat st {};
+  CHORUS_EXPECTS(stat(path.c_str(), &st) == 0, "cannot open input file '", path,
+                 "': no such file or not readable");
+  CHORUS_EXPECTS(!S_ISDIR(st.st_mode), "input '", path, "' is a directory, not an HDF5 file");
   {
     std::ifstream f(path, std::ios::binary);
     CHORUS_EXPECTS(f.good(), "cannot open input file '", path, "': no such file or not readable");
@@ -73,7 +91,14 @@ handle open_read(const std::string& path) {
   htri_t is = H5Fis_hdf5(path.c_str());
   CHORUS_EXPECTS(is > 0, "'", path, "' is not an HDF5 file (or it is truncated)");
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  CHORUS_EXPECTS(id >= 0, "cannot open HDF5 file '", path, "' (damaged or locked?)");
+  if (id < 0) {
+    // HDF5 compares the end of file with the end address its superblock records.
+    const std::string why = error_stack_text();
+    CHORUS_EXPECTS(why.find("truncated") == std::string::npos, "'", path,
+                   "' is truncated (shorter than its HDF5 superblock says): re-copy the file");
+    CHORUS_THROW(input_error, "cannot open HDF5 file '", path,
+                 "' (damaged superblock, or locked by a writer?)");
+  }
   return handle(id);
 }
 
@@ -136,10 +161,38 @@ dataset_info describe(const handle& dset) {
     case H5T_STRING:
       info.cls = kind::string;
       break;
+    case H5T_COMPOUND:
+      info.type_name = "compound";
+      break;
+    case H5T_ENUM:
+      info.type_name = "enum";
+      break;
+    case H5T_ARRAY:
+      info.type_name = "array";
+      break;
+    case H5T_VLEN:
+      info.type_name = "variable-length sequence";
+      break;
+    case H5T_OPAQUE:
+      info.type_name = "opaque";
+      break;
+    case H5T_BITFIELD:
+      info.type_name = "bitfield";
+      break;
+    case H5T_REFERENCE:
+      info.type_name = "reference";
+      break;
     default:
-      info.cls = kind::other;
+      info.type_name = "unknown type class";
   }
   return info;
+}
+
+std::string name_of(const handle& obj) {
+  char buf[512];
+  const ssize_t len = H5Iget_name(obj.get(), buf, sizeof buf);
+  if (len <= 0) return "?";
+  return std::string(buf, std::min<std::size_t>(static_cast<std::size_t>(len), sizeof buf - 1));
 }
 
 handle create_group(const handle& file, const std::string& path) {
@@ -160,6 +213,10 @@ hid native_type<double>() {
 template <>
 hid native_type<std::int64_t>() {
   return H5T_NATIVE_INT64;
+}
+template <>
+hid native_type<std::uint64_t>() {
+  return H5T_NATIVE_UINT64;
 }
 template <>
 hid native_type<std::int32_t>() {
@@ -201,7 +258,7 @@ void read_rows(const handle& dset, std::uint64_t row0, std::uint64_t nrows, T* o
   if (nrows == 0) return;
   auto [fspace, mspace] = select_rows(dset, row0, nrows);
   if (H5Dread(dset.get(), native_type<T>(), mspace.get(), fspace.get(), H5P_DEFAULT, out) < 0)
-    CHORUS_THROW(input_error, "cannot read rows ", row0, "..", row0 + nrows,
+    CHORUS_THROW(input_error, "cannot read ", name_of(dset), " rows ", row0, "..", row0 + nrows,
                  " (file truncated or damaged, or a type that cannot convert)");
 }
 
@@ -217,29 +274,41 @@ std::vector<T> read_all(const handle& dset) {
 std::vector<std::string> read_strings(const handle& dset) {
   dataset_info info = describe(dset);
   CHORUS_EXPECTS(info.rank() == 1 && info.cls == kind::string, "expected rank-1 strings");
-  std::uint64_t n = info.dims[0];
-  std::vector<std::string> out(n);
-  if (n == 0) return out;
+  return read_strings(dset, 0, info.dims[0]);
+}
+
+std::vector<std::string> read_strings(const handle& dset, std::uint64_t row0, std::uint64_t nrows) {
+  dataset_info info = describe(dset);
+  CHORUS_EXPECTS(info.rank() == 1 && info.cls == kind::string, "expected rank-1 strings");
+  std::vector<std::string> out(nrows);
+  if (nrows == 0) return out;
+  auto [fspace, mspace] = select_rows(dset, row0, nrows);
   handle ftype = checked(H5Dget_type(dset.get()), "get type");
   if (H5Tis_variable_str(ftype.get()) > 0) {
     handle mtype = checked(H5Tcopy(H5T_C_S1), "copy type");
     H5Tset_size(mtype.get(), H5T_VARIABLE);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
-    std::vector<char*> ptrs(n, nullptr);
-    if (H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
-      CHORUS_THROW(input_error, "cannot read strings");
-    for (std::uint64_t i = 0; i < n; ++i) out[i] = ptrs[i] ? ptrs[i] : "";
-    handle space = checked(H5Dget_space(dset.get()), "space");
-    H5Dvlen_reclaim(mtype.get(), space.get(), H5P_DEFAULT, ptrs.data());
+    std::vector<char*> ptrs(nrows, nullptr);
+    if (H5Dread(dset.get(), mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data()) <
+        0) {
+      H5Dvlen_reclaim(mtype.get(), mspace.get(), H5P_DEFAULT, ptrs.data());
+      CHORUS_THROW(input_error, "cannot read strings of ", name_of(dset), " rows ", row0, "..",
+                   row0 + nrows, " (file truncated or damaged)");
+    }
+    for (std::uint64_t i = 0; i < nrows; ++i) out[i] = ptrs[i] ? ptrs[i] : "";
+    H5Dvlen_reclaim(mtype.get(), mspace.get(), H5P_DEFAULT, ptrs.data());
   } else {
-    std::size_t sz = H5Tget_size(ftype.get());
+    const std::size_t sz = H5Tget_size(ftype.get());
+    CHORUS_EXPECTS(sz > 0 && sz <= (1u << 20), name_of(dset), " has fixed-length strings of ", sz,
+                   " bytes (at most 2^20 supported)");
     handle mtype = checked(H5Tcopy(H5T_C_S1), "copy type");
     H5Tset_size(mtype.get(), sz);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
-    std::vector<char> buf(n * sz);
-    if (H5Dread(dset.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
-      CHORUS_THROW(input_error, "cannot read strings");
-    for (std::uint64_t i = 0; i < n; ++i)
+    std::vector<char> buf(nrows * sz);
+    if (H5Dread(dset.get(), mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data()) < 0)
+      CHORUS_THROW(input_error, "cannot read strings of ", name_of(dset), " rows ", row0, "..",
+                   row0 + nrows, " (file truncated or damaged)");
+    for (std::uint64_t i = 0; i < nrows; ++i)
       out[i] = std::string(buf.data() + i * sz, strnlen(buf.data() + i * sz, sz));
   }
   return out;
@@ -388,6 +457,7 @@ void flush(const handle& file) { check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "
 CHORUS_H5_INSTANTIATE(float)
 CHORUS_H5_INSTANTIATE(double)
 CHORUS_H5_INSTANTIATE(std::int64_t)
+CHORUS_H5_INSTANTIATE(std::uint64_t)
 CHORUS_H5_INSTANTIATE(std::int32_t)
 CHORUS_H5_INSTANTIATE(std::uint8_t)
 CHORUS_H5_INSTANTIATE(std::int8_t)

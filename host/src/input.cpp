@@ -1,6 +1,7 @@
 // chorus: input validation and view preparation.
 #include <omp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -32,8 +33,74 @@ std::string dtype_name(const h5::dataset_info& di) {
     case h5::kind::string:
       return "string";
     default:
-      return "unsupported";
+      return di.type_name.empty() ? "unsupported" : di.type_name;
   }
+}
+
+// Length of the valid UTF-8 prefix of s (s.size() when all of it is valid): no overlong forms,
+// no surrogates, nothing above U+10FFFF.
+std::size_t utf8_valid_prefix(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // allowed range of the first continuation byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // UTF-16 surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return i;  // continuation byte without a lead, or C0, C1, F5..FF
+    }
+    if (i + len > n) return i;
+    if (p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (std::size_t k = 2; k < len; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    i += len;
+  }
+  return n;
+}
+
+// Bytes of physical memory (0 when unknown).
+std::uint64_t physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+}
+
+// A lower bound of the memory load_input allocates (ids, their sort, truth, views), in bytes;
+// saturates instead of overflowing.
+std::uint64_t load_memory_bound(const input_info& info, const load_options& opt) {
+  const auto sat_mul = [](std::uint64_t a, std::uint64_t b) {
+    std::uint64_t r = 0;
+    return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<std::uint64_t>::max() : r;
+  };
+  const auto sat_add = [](std::uint64_t a, std::uint64_t b) {
+    std::uint64_t r = 0;
+    return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<std::uint64_t>::max() : r;
+  };
+  const auto n = static_cast<std::uint64_t>(info.n);
+  std::uint64_t bytes = sat_mul(n, 8 + 16 + (info.has_truth ? 8 : 0));
+  // a view: fp32 rows, 1/norm and the valid flag
+  if (opt.embedding && info.has_embedding)
+    bytes =
+        sat_add(bytes, sat_mul(n, sat_add(sat_mul(static_cast<std::uint64_t>(info.dim), 4), 9)));
+  if (opt.activity && info.has_activity)
+    bytes =
+        sat_add(bytes, sat_mul(n, sat_add(sat_mul(static_cast<std::uint64_t>(info.bins), 4), 9)));
+  return bytes;
 }
 
 std::string shape_str(const h5::dataset_info& di) {
@@ -51,8 +118,9 @@ input_info inspect_input(const std::string& path) {
   struct stat st {};
   if (stat(path.c_str(), &st) == 0) info.file_size = static_cast<std::uint64_t>(st.st_size);
 
-  std::string role;
-  if (h5::exists(f, "/labels") && h5::exists(f, "/edges")) {
+  std::int64_t results_flag = 0;
+  if ((h5::exists(f, "/labels") && h5::exists(f, "/edges")) ||
+      h5::get_attr(f, "chorus_results", results_flag)) {
     CHORUS_THROW(input_error, "'", path,
                  "' is a chorus results file, not an input (see datasets/SCHEMA.md)");
   }
@@ -194,6 +262,21 @@ void load_view(const h5::handle& f, const char* what, std::int64_t n, std::int64
       double s = 0;
       for (std::int64_t k = 0; k < d; ++k) s += x[k] * x[k];
       float* y = out.data.data() + (r0 + r) * d;
+      if (!std::isfinite(s) || s < 1e-280) {
+        // float64 values near the top or bottom of the range: the sum of squares overflows or
+        // loses precision, but the direction is well defined. Scale by the largest magnitude
+        // first (a power of two); ordinary rows never take this path.
+        double m = 0;
+        for (std::int64_t k = 0; k < d; ++k) m = std::max(m, std::fabs(x[k]));
+        if (m > 0 && std::isfinite(m)) {
+          const int e = std::ilogb(m);  // scalbn: no overflow even for subnormal m
+          s = 0;
+          for (std::int64_t k = 0; k < d; ++k) {
+            x[k] = std::scalbn(x[k], -e);
+            s += x[k] * x[k];
+          }
+        }
+      }
       if (!(s > 0) || !std::isfinite(s)) {
         ++invalid;
         continue;
@@ -225,8 +308,37 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
   loaded_input in;
   in.info = inspect_input(path);
   const std::int64_t n = in.info.n;
+  CHORUS_EXPECTS(opt.block_rows >= 1, "block_rows must be >= 1");
+  {
+    // Refuse before allocating: a damaged or hostile file can declare extents (e.g. a chunked
+    // dataset of 2^40 rows with nothing written) that no machine could hold.
+    const std::uint64_t need = load_memory_bound(in.info, opt), have = physical_memory();
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    CHORUS_EXPECTS(have == 0 || need <= have, "'", path, "' declares ", n, " accounts",
+                   in.info.has_embedding ? " x " + std::to_string(in.info.dim) + " embedding" : "",
+                   in.info.has_activity ? " x " + std::to_string(in.info.bins) + " bins" : "",
+                   ": loading it needs at least ", need / gib, " GiB, more than this machine's ",
+                   have / gib, " GiB of memory (damaged file, or a job for a larger machine)");
+  }
   h5::handle f = h5::open_read(path);
-  in.ids = h5::read_all<std::int64_t>(h5::open_dataset(f, "/accounts/id"));
+  {
+    auto ids = h5::open_dataset(f, "/accounts/id");
+    const auto idi = h5::describe(ids);
+    if (!idi.is_signed && idi.elem_size >= 8) {
+      // HDF5 would saturate ids above 2^63-1 when converting to int64; refuse them instead.
+      std::vector<std::uint64_t> buf(static_cast<std::size_t>(std::min(opt.block_rows, n)));
+      for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows) {
+        const std::int64_t rows = std::min(opt.block_rows, n - r0);
+        h5::read_rows<std::uint64_t>(ids, r0, rows, buf.data());
+        for (std::int64_t r = 0; r < rows; ++r)
+          CHORUS_EXPECTS(
+              buf[r] <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
+              "/accounts/id row ", r0 + r, " holds ", buf[r],
+              ", which does not fit a signed 64-bit id");
+      }
+    }
+    in.ids = h5::read_all<std::int64_t>(ids);
+  }
   {
     std::vector<std::pair<std::int64_t, std::int64_t>> sorted(n);
     for (std::int64_t i = 0; i < n; ++i) sorted[i] = {in.ids[i], i};
@@ -234,6 +346,20 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
     for (std::int64_t i = 1; i < n; ++i)
       CHORUS_EXPECTS(sorted[i].first != sorted[i - 1].first, "duplicate account id ",
                      sorted[i].first, " at rows ", sorted[i - 1].second, " and ", sorted[i].second);
+  }
+  if (in.info.has_handles) {
+    // Handles only label reports, but a report must never carry invalid UTF-8.
+    auto h = h5::open_dataset(f, "/accounts/handle");
+    for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows) {
+      const std::int64_t rows = std::min(opt.block_rows, n - r0);
+      const auto block = h5::read_strings(h, r0, rows);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::size_t ok = utf8_valid_prefix(block[r]);
+        CHORUS_EXPECTS(ok == block[r].size(), "/accounts/handle row ", r0 + r, " (account id ",
+                       in.ids[r0 + r], ") is not valid UTF-8 (bad byte at offset ", ok,
+                       "): re-encode the handles as UTF-8");
+      }
+    }
   }
   if (in.info.has_truth)
     in.truth = h5::read_all<std::int64_t>(h5::open_dataset(f, "/truth/cluster"));

@@ -42,6 +42,13 @@ class limit_error : public error {
   exit_code code() const noexcept override { return exit_code::limit; }
 };
 
+/// The run was stopped by SIGTERM/SIGINT (exit code 4); a checkpoint was written if asked for.
+class interrupted_error : public error {
+ public:
+  using error::error;
+  exit_code code() const noexcept override { return exit_code::interrupted; }
+};
+
 /// A failure in HDF5, the BLAS, the file system or another library (exit code 1).
 class runtime_failure : public error {
  public:

@@ -36,6 +36,7 @@ struct dataset_info {
   kind cls = kind::other;
   std::size_t elem_size = 0;  ///< bytes per element in the file
   bool is_signed = true;      ///< integers only
+  std::string type_name;      ///< HDF5 type class for messages ("compound", "enum", ...)
   int rank() const { return static_cast<int>(dims.size()); }
 };
 
@@ -71,6 +72,11 @@ std::vector<T> read_all(const handle& dset);
 
 /// Read a rank-1 variable- or fixed-length string dataset.
 std::vector<std::string> read_strings(const handle& dset);
+/// Read rows [row0, row0+nrows) of a rank-1 string dataset (for validating in blocks).
+std::vector<std::string> read_strings(const handle& dset, std::uint64_t row0, std::uint64_t nrows);
+
+/// Full path of an open object (e.g. "/embedding"), for messages; "?" when unknown.
+std::string name_of(const handle& obj);
 
 /// Create a dataset of shape dims (rank 1 or 2) with element type T, chunked and compressed when
 /// `chunk_rows` > 0. Returns the open dataset for write_rows.
