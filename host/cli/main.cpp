@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   det->add_option("--precision", prec,
                   "first-pass precision auto|fp32|bf16|int8 (results are exact for all)")
       ->capture_default_str();
+  det->add_option("--max-memory", d.max_memory_mib, "host memory cap in MiB; the edge list spills to disk past it (0: none)")->capture_default_str();
   det->add_option("--checkpoint", d.checkpoint_dir,
                   "persist progress in this directory (atomic writes)");
   det->add_option("--checkpoint-interval", d.checkpoint_interval, "seconds between checkpoints")

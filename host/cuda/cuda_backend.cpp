@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "chorus/backend.hpp"
+#include "chorus/edge_store.hpp"
 #include "chorus/error.hpp"
 #include "chorus/margin.hpp"
 #include "chorus/tiling.hpp"
@@ -294,7 +295,7 @@ class cuda_backend final : public backend {
             s.sync();
             const std::size_t ne = static_cast<std::size_t>(host_counters.data()[1]);
             const std::size_t old = edges.size();
-            if (static_cast<std::int64_t>(old + ne) > opt.max_edges)
+            if (static_cast<std::int64_t>(old + ne + (opt.sink ? opt.sink->size() : 0)) > opt.max_edges)
               CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
                            " edges (--max-edges) at these thresholds; raise the threshold(s), keep "
                            "the strongest edges per account with --topk k, or raise --max-edges "
@@ -303,6 +304,10 @@ class cuda_backend final : public backend {
             if (ne)
               CHORUS_CUDA_TRY(cudaMemcpy(edges.data() + old, tile_edges.data(), ne * sizeof(edge),
                                          cudaMemcpyDeviceToHost));
+            if (opt.sink) {  // hand the tile's edges over; the store may spill them
+              opt.sink->append(edges);
+              edges.clear();
+            }
           }
           for (std::int64_t r = 0; r < m; ++r) {
             std::int64_t lo, hi;
@@ -348,7 +353,7 @@ class cuda_backend final : public backend {
       return a.src != b.src ? a.src < b.src : a.dst < b.dst;
     });
     stats.candidates = total_cand;
-    stats.edges = static_cast<std::int64_t>(edges.size());
+    stats.edges = static_cast<std::int64_t>(opt.sink ? opt.sink->size() : edges.size());
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return edges;
   }

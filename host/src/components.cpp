@@ -28,6 +28,26 @@ std::vector<std::int64_t> component_roots(std::int64_t n, const std::vector<edge
   return parent;
 }
 
+edge_visitor visit_vector(const std::vector<edge>& edges) {
+  return [&edges](const std::function<void(const edge*, std::size_t)>& fn) {
+    if (!edges.empty()) fn(edges.data(), edges.size());
+  };
+}
+
+std::vector<std::int64_t> component_roots(std::int64_t n, const edge_visitor& edges, int threads) {
+  std::vector<std::int64_t> parent(n);
+  std::iota(parent.begin(), parent.end(), 0);
+  const int nt = threads > 0 ? threads : omp_get_max_threads();
+  std::int64_t* p = parent.data();
+  edges([&](const edge* e, std::size_t m) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (std::int64_t k = 0; k < static_cast<std::int64_t>(m); ++k) uf::unite(p, e[k].src, e[k].dst);
+  });
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) p[i] = uf::find(p, i);
+  return parent;
+}
+
 std::vector<std::int64_t> canonical_labels(const std::vector<std::int64_t>& roots,
                                            std::int64_t& clusters) {
   const std::int64_t n = static_cast<std::int64_t>(roots.size());
@@ -88,7 +108,7 @@ std::vector<edge> keep_topk(std::int64_t n, const std::vector<edge>& edges, std:
 }
 
 cluster_table cluster_statistics(const std::vector<std::int64_t>& labels, std::int64_t clusters,
-                                 const std::vector<edge>& edges, const view_matrix* activity) {
+                                 const edge_visitor& visit, const view_matrix* activity) {
   cluster_table t;
   const std::int64_t n = static_cast<std::int64_t>(labels.size());
   const std::int64_t K = clusters;
@@ -109,14 +129,17 @@ cluster_table cluster_statistics(const std::vector<std::int64_t>& labels, std::i
   t.min_sim_embedding.assign(K, INFINITY);
   t.mean_sim_activity.assign(K, 0);
   t.min_sim_activity.assign(K, INFINITY);
-  for (const auto& e : edges) {
-    const std::int64_t c = labels[e.src];
-    ++t.edges[c];
-    t.mean_sim_embedding[c] += e.sim_embedding;
-    t.min_sim_embedding[c] = std::min<double>(t.min_sim_embedding[c], e.sim_embedding);
-    t.mean_sim_activity[c] += e.sim_activity;
-    t.min_sim_activity[c] = std::min<double>(t.min_sim_activity[c], e.sim_activity);
-  }
+  visit([&](const edge* es, std::size_t m) {
+    for (std::size_t k = 0; k < m; ++k) {
+      const edge& e = es[k];
+      const std::int64_t c = labels[e.src];
+      ++t.edges[c];
+      t.mean_sim_embedding[c] += e.sim_embedding;
+      t.min_sim_embedding[c] = std::min<double>(t.min_sim_embedding[c], e.sim_embedding);
+      t.mean_sim_activity[c] += e.sim_activity;
+      t.min_sim_activity[c] = std::min<double>(t.min_sim_activity[c], e.sim_activity);
+    }
+  });
   t.density.assign(K, 0);
   for (std::int64_t c = 0; c < K; ++c) {
     const double s = static_cast<double>(t.size[c]);

@@ -14,6 +14,7 @@
 
 #include "chorus/backend.hpp"
 #include "chorus/checkpoint.hpp"
+#include "chorus/edge_store.hpp"
 #include "chorus/error.hpp"
 #include "chorus/margin.hpp"
 #include "chorus/tiling.hpp"
@@ -367,7 +368,10 @@ class cpu_backend final : public backend {
       if (found) {
         cstate = std::move(probe);
         done = cstate.done;
-        edges = std::move(resumed);
+        if (opt.sink)
+          opt.sink->append(resumed);
+        else
+          edges = std::move(resumed);
         for (std::int64_t u = 0; u < nunits; ++u)
           if (done[u]) ++stats.resumed_units, done_pairs_resumed += unit_pairs(u);
       }
@@ -377,7 +381,8 @@ class cpu_backend final : public backend {
       if (!done[u]) todo.push_back(u);
 
     std::atomic<std::int64_t> total_cand{0}, done_pairs{done_pairs_resumed};
-    std::int64_t kept_edges = static_cast<std::int64_t>(edges.size());
+    std::int64_t kept_edges =
+        static_cast<std::int64_t>(opt.sink ? opt.sink->size() : edges.size());
     const int nthreads = std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads());
     const std::size_t batch = static_cast<std::size_t>(nthreads) * 16;
     std::exception_ptr failure;
@@ -450,6 +455,12 @@ class cpu_backend final : public backend {
               }
             }
             local_units.push_back(u);
+            if (opt.sink && !ckpt) {  // no checkpoint to keep consistent: hand edges over now
+              std::lock_guard<std::mutex> lock(mu);
+              opt.sink->append(local);
+              kept_edges += static_cast<std::int64_t>(local.size());
+              local.clear();
+            }
             total_cand += cand;
             done_pairs += pairs;
             if (tid == 0 && opt.progress) {
@@ -494,7 +505,14 @@ class cpu_backend final : public backend {
             }
           }
           if (!ckpt || saved) {  // persisted (or nothing is kept): the edges join the result
-            edges.insert(edges.end(), pending.begin(), pending.end());
+            try {
+              if (opt.sink)
+                opt.sink->append(pending);
+              else
+                edges.insert(edges.end(), pending.begin(), pending.end());
+            } catch (...) {
+              if (!failure) failure = std::current_exception();
+            }
             std::vector<edge>().swap(pending);
             pending_units.clear();
           }
@@ -529,7 +547,7 @@ class cpu_backend final : public backend {
       return a.src != b.src ? a.src < b.src : a.dst < b.dst;
     });
     stats.candidates = total_cand.load();
-    stats.edges = static_cast<std::int64_t>(edges.size());
+    stats.edges = static_cast<std::int64_t>(opt.sink ? opt.sink->size() : edges.size());
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return edges;
   }

@@ -2,6 +2,7 @@
 #include "chorus/detect.hpp"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "chorus/checkpoint.hpp"
+#include "chorus/edge_store.hpp"
 #include "chorus/error.hpp"
 #include "chorus/results.hpp"
 #include "chorus/version.hpp"
@@ -110,6 +112,24 @@ detect_summary run_detect(const detect_options& opt) {
                  " needs /embedding, which '", opt.input, "' does not have");
   CHORUS_EXPECTS(!need_a || info.has_activity, "--view ", to_string(mode),
                  " needs /activity, which '", opt.input, "' does not have");
+  // Host memory this run needs besides the edges (views, first-pass rows, labels, tiles); with
+  // --max-memory a job that cannot fit says so before any work.
+  std::uint64_t fixed_bytes = 0;
+  {
+    const std::uint64_t n = static_cast<std::uint64_t>(info.n);
+    if (need_e) fixed_bytes += n * (static_cast<std::uint64_t>(info.dim) * 5 + 9);  // fp32 + int8
+    if (need_a) fixed_bytes += n * (static_cast<std::uint64_t>(info.bins) * 5 + 9);
+    fixed_bytes += n * 8 * 6;  // ids, truth, parent, labels, counts, members
+    const std::uint64_t threads = static_cast<std::uint64_t>(opt.threads > 0 ? opt.threads : omp_get_max_threads());
+    fixed_bytes += threads * static_cast<std::uint64_t>(opt.tile_rows * opt.tile_cols) * 5;
+    fixed_bytes += 64ull << 20;  // libraries, HDF5 buffers, read block
+  }
+  if (opt.max_memory_mib > 0)
+    CHORUS_EXPECTS(fixed_bytes + (16ull << 20) <= (opt.max_memory_mib << 20),
+                   "this job needs about ", (fixed_bytes >> 20) + 16, " MiB of host memory besides "
+                   "its edges (views, first-pass rows, labels, tiles), more than --max-memory ",
+                   opt.max_memory_mib, " MiB; raise --max-memory, use fewer --threads or smaller "
+                   "tiles, or run on a machine with more memory");
   auto be = make_backend(opt.backend);
   CHORUS_EXPECTS(opt.checkpoint_interval >= 0, "--checkpoint-interval must be >= 0");
   CHORUS_EXPECTS(!opt.resume || !opt.checkpoint_dir.empty(), "--resume needs --checkpoint DIR");
@@ -167,7 +187,20 @@ detect_summary run_detect(const detect_options& opt) {
     so.progress = [&](std::int64_t d, std::int64_t n) { opt.progress("score", d, n); };
   score_stats st;
   t = std::chrono::steady_clock::now();
-  std::vector<edge> edges = be->find_edges(pb, so, st);
+  // The edge list lives in an edge store: in memory up to what --max-memory leaves, spilled to
+  // sorted runs on disk (next to the output) past it.
+  std::uint64_t cap_edges = 0;
+  if (opt.max_memory_mib > 0) {
+    const std::uint64_t left = (opt.max_memory_mib << 20) - fixed_bytes;
+    cap_edges = std::max<std::uint64_t>(left / (3 * sizeof(edge)), 1 << 12);
+  }
+  const std::string out_dir = opt.output.find('/') == std::string::npos
+                                  ? std::string(".")
+                                  : opt.output.substr(0, std::max<std::size_t>(opt.output.rfind('/'), 1));
+  edge_store store(cap_edges, out_dir + "/.chorus-spill-" + std::to_string(getpid()));
+  so.sink = &store;
+  std::vector<edge> edges;
+  be->find_edges(pb, so, st);
   s.seconds_score = since(t);
   s.pairs = st.pairs;
   s.candidates = st.candidates;
@@ -175,18 +208,23 @@ detect_summary run_detect(const detect_options& opt) {
   s.resumed_units = st.resumed_units;
   s.checkpoints = st.checkpoints;
   s.detail = st.detail;
-  s.edges_before_topk = static_cast<std::int64_t>(edges.size());
+  s.edges_before_topk = static_cast<std::int64_t>(store.size());
+  s.spilled = store.spilled();
+  const bool in_memory = opt.topk > 0 || !store.spilled();
+  if (in_memory) edges = store.take_sorted();
   if (opt.topk > 0) edges = keep_topk(in.info.n, edges, opt.topk, pb.params);
-  s.edges = static_cast<std::int64_t>(edges.size());
+  s.edges = in_memory ? static_cast<std::int64_t>(edges.size()) : s.edges_before_topk;
+  const edge_visitor visit =
+      in_memory ? visit_vector(edges) : edge_visitor([&store](const auto& fn) { store.for_each_sorted(fn); });
 
   t = std::chrono::steady_clock::now();
   // the CUDA backend's union-find already holds the roots of the unpruned graph
   auto roots = (opt.topk == 0 && !st.roots.empty())
                    ? std::move(st.roots)
-                   : component_roots(in.info.n, edges, opt.threads);
+                   : component_roots(in.info.n, visit, opt.threads);
   std::int64_t K = 0;
   auto labels = canonical_labels(roots, K);
-  cluster_table table = cluster_statistics(labels, K, edges, need_a ? &in.activity : nullptr);
+  cluster_table table = cluster_statistics(labels, K, visit, need_a ? &in.activity : nullptr);
   s.clusters = K;
   for (std::int64_t c = 0; c < K; ++c) s.clustered_accounts += table.size[c];
   s.largest_cluster = K ? table.size[0] : 0;
@@ -201,7 +239,14 @@ detect_summary run_detect(const detect_options& opt) {
   rc.labels = &labels;
   rc.ids = &in.ids;
   std::vector<edge> none;
-  rc.edges = opt.write_edges ? &edges : &none;
+  if (!opt.write_edges) {
+    rc.edges = &none;
+  } else if (in_memory) {
+    rc.edges = &edges;
+  } else {
+    rc.edge_stream = visit;
+    rc.edge_count = static_cast<std::uint64_t>(s.edges);
+  }
   rc.clusters = &table;
   rc.truth = s.has_truth ? &s.truth : nullptr;
   auto text = [&](const char* k, std::string v) {
@@ -236,6 +281,8 @@ detect_summary run_detect(const detect_options& opt) {
   count("edges_before_topk", static_cast<double>(s.edges_before_topk));
   count("edges", static_cast<double>(s.edges));
   count("edges_written", opt.write_edges ? static_cast<double>(s.edges) : 0.0);
+  count("max_memory_mib", static_cast<double>(opt.max_memory_mib));
+  count("edges_spilled", s.spilled ? 1.0 : 0.0);
   count("clusters", static_cast<double>(K));
   count("invalid_embedding_rows", static_cast<double>(s.invalid_embedding));
   count("invalid_activity_rows", static_cast<double>(s.invalid_activity));

@@ -170,7 +170,9 @@ struct schedule {
 double expected_corr(const std::vector<std::pair<int, int>>& slots, int bins, double q,
                      double delta, double background) {
   std::vector<double> mu(bins, background), var(bins, background);
-  for (const auto& [b, n] : slots) {
+  for (const auto& slot : slots) {
+    // not a structured binding: clang < 16 cannot capture one in the lambda below
+    const int b = slot.first, n = slot.second;
     double pl = b > 0 ? delta / 2 : 0.0, pr = b + 1 < bins ? delta / 2 : 0.0;
     auto add = [&](int t, double pi) {
       double p = q * pi;

@@ -41,11 +41,11 @@ void write_results(const std::string& path, const results_content& r) {
     {
       h5::handle f = h5::create(tmp);
       const auto& labels = *r.labels;
-      const auto& edges = *r.edges;
       const auto& t = *r.clusters;
       h5::write_vector(f, "/labels", labels);
       h5::write_vector(f, "/accounts/id", *r.ids);
-      const std::uint64_t m = edges.size();
+      const edge_visitor visit = r.edges ? visit_vector(*r.edges) : r.edge_stream;
+      const std::uint64_t m = r.edges ? r.edges->size() : r.edge_count;
       const std::uint64_t chunk = 1 << 16;
       auto src = h5::create_dataset<std::int64_t>(f, "/edges/src", {m}, m > chunk ? chunk : 0,
                                                   m > chunk ? 1 : 0);
@@ -53,21 +53,26 @@ void write_results(const std::string& path, const results_content& r) {
                                                   m > chunk ? 1 : 0);
       auto se = h5::create_dataset<float>(f, "/edges/sim_embedding", {m}, m > chunk ? chunk : 0, 0);
       auto sa = h5::create_dataset<float>(f, "/edges/sim_activity", {m}, m > chunk ? chunk : 0, 0);
-      std::vector<std::int64_t> a(std::min<std::uint64_t>(m, 1 << 20)), b(a.size());
-      std::vector<float> x(a.size()), y(a.size());
-      for (std::uint64_t e0 = 0; e0 < m; e0 += a.size()) {
-        const std::uint64_t k = std::min<std::uint64_t>(a.size(), m - e0);
-        for (std::uint64_t e = 0; e < k; ++e) {
-          a[e] = edges[e0 + e].src;
-          b[e] = edges[e0 + e].dst;
-          x[e] = edges[e0 + e].sim_embedding;
-          y[e] = edges[e0 + e].sim_activity;
-        }
-        h5::write_rows(src, e0, k, a.data());
-        h5::write_rows(dst, e0, k, b.data());
-        h5::write_rows(se, e0, k, x.data());
-        h5::write_rows(sa, e0, k, y.data());
-      }
+      std::vector<std::int64_t> a, b;
+      std::vector<float> x, y;
+      std::uint64_t e0 = 0;
+      if (visit)
+        visit([&](const edge* es, std::size_t k) {
+          CHORUS_ENSURES(e0 + k <= m, "edge stream longer than announced");
+          a.resize(k), b.resize(k), x.resize(k), y.resize(k);
+          for (std::size_t e = 0; e < k; ++e) {
+            a[e] = es[e].src;
+            b[e] = es[e].dst;
+            x[e] = es[e].sim_embedding;
+            y[e] = es[e].sim_activity;
+          }
+          h5::write_rows(src, e0, k, a.data());
+          h5::write_rows(dst, e0, k, b.data());
+          h5::write_rows(se, e0, k, x.data());
+          h5::write_rows(sa, e0, k, y.data());
+          e0 += k;
+        });
+      CHORUS_ENSURES(e0 == m, "edge stream yielded ", e0, " of ", m, " edges");
       h5::write_vector(f, "/clusters/size", t.size);
       h5::write_vector(f, "/clusters/offsets", t.offsets);
       h5::write_vector(f, "/clusters/members", t.members);

@@ -34,8 +34,13 @@ struct score_problem {
   std::int64_t n() const { return embedding ? embedding->n : activity ? activity->n : 0; }
 };
 
+class edge_store;
+
 /// Knobs of one scoring run.
 struct score_options {
+  /// When set, edges go here as they are found (it may spill to disk past its cap) and
+  /// find_edges returns an empty vector.
+  edge_store* sink = nullptr;
   precision prec = precision::automatic;
   int threads = 0;                       ///< 0: all cores
   std::int64_t max_edges = 200'000'000;  ///< stop with limit_error beyond this

@@ -2,11 +2,21 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "chorus/backend.hpp"
 
 namespace chorus {
+
+/// Visits a graph's edges in chunks: visit(fn) calls fn(edges, count) until all were seen.
+using edge_visitor = std::function<void(const std::function<void(const edge*, std::size_t)>&)>;
+/// A visitor over an in-memory edge list.
+edge_visitor visit_vector(const std::vector<edge>& edges);
+
+/// Component roots from visited edges (used when the edge list was spilled to disk).
+std::vector<std::int64_t> component_roots(std::int64_t n, const edge_visitor& edges,
+                                          int threads = 0);
 
 /// Root of every row after a parallel union-find over `edges`: the smallest row of its component.
 std::vector<std::int64_t> component_roots(std::int64_t n, const std::vector<edge>& edges,
@@ -39,7 +49,12 @@ struct cluster_table {
 
 /// Build the table. `activity` may be null (synchrony is then NaN).
 cluster_table cluster_statistics(const std::vector<std::int64_t>& labels, std::int64_t clusters,
-                                 const std::vector<edge>& edges, const view_matrix* activity);
+                                 const edge_visitor& edges, const view_matrix* activity);
+inline cluster_table cluster_statistics(const std::vector<std::int64_t>& labels,
+                                        std::int64_t clusters, const std::vector<edge>& edges,
+                                        const view_matrix* activity) {
+  return cluster_statistics(labels, clusters, visit_vector(edges), activity);
+}
 
 /// Agreement of found clusters with planted truth (-1 = organic).
 struct truth_match {

@@ -27,6 +27,7 @@ struct detect_options {
   backend_kind backend = backend_kind::automatic;
   precision prec = precision::automatic;
   std::int64_t tile_rows = 512, tile_cols = 2048;
+  std::uint64_t max_memory_mib = 0;  ///< --max-memory: host memory cap (0: none)
   std::string checkpoint_dir;        ///< --checkpoint DIR (empty: none)
   double checkpoint_interval = 300;  ///< --checkpoint-interval seconds
   bool resume = false;               ///< --resume
@@ -44,6 +45,7 @@ struct detect_summary {
   std::int64_t clusters = 0, clustered_accounts = 0, largest_cluster = 0;
   std::int64_t invalid_embedding = 0, invalid_activity = 0;
   std::int64_t resumed_units = 0, checkpoints = 0;
+  bool spilled = false;  ///< the edge list passed --max-memory and went through disk
   double seconds_read = 0, seconds_score = 0, seconds_components = 0, seconds_write = 0,
          seconds_total = 0;
   bool has_truth = false;
