@@ -14,7 +14,7 @@ set -uo pipefail
 if [ "${1:-}" = "--pack" ]; then
   build=${2:?usage: gpu_check.sh --pack BUILD_DIR}
   mkdir -p "$build/carry-libs"
-  for bin in "$build"/tests/chorus_gpu_tests "$build"/bench/bench_gpu_* "$build"/chorus; do
+  for bin in "$build"/tests/chorus_gpu_tests "$build"/bench/bench_gpu_* "$build"/chorus "$build"/libchorus_cuda.so; do
     [ -x "$bin" ] || continue
     ldd "$bin" | awk '/=> \//{print $3}' | while read -r lib; do
       case "$(basename "$lib")" in

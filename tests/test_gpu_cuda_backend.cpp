@@ -1,6 +1,7 @@
 // The CUDA backend against the CPU oracle: same edges, labels and cluster tables, on random
 // inputs of awkward shapes and on generated data. Skipped when no CUDA device is present.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <iostream>
 #include <set>
@@ -213,6 +214,32 @@ TEST(CudaBackend, StreamedBlocksMatchCpu) {
       std::cout << "[ config ] " << view << " budget " << budget << ": " << sg.detail << "\n";
     }
   }
+}
+
+}  // namespace
+
+namespace {
+
+// The CUDA plugin loads and resolves on any machine where it was built (no device needed), and
+// its errors cross the library boundary as chorus exceptions.
+TEST(CudaBackend, PluginLoadsAndReportsNoDevice) {
+  if (access(CHORUS_PLUGIN_PATH, R_OK) != 0) GTEST_SKIP() << "built without CUDA";
+  auto be = make_cuda_backend();
+  ASSERT_TRUE(be);
+  EXPECT_EQ(be->name(), "cuda");
+  if (have_gpu()) return;
+  view_matrix v;
+  v.n = 3;
+  v.d = 2;
+  v.data = {1, 0, 0, 1, 1, 1};
+  v.inv_norm = {1, 1, 1};
+  v.valid = {1, 1, 1};
+  score_problem pb;
+  pb.embedding = &v;
+  pb.params.mode = view_mode::embedding;
+  score_options so;
+  score_stats st;
+  EXPECT_THROW(be->find_edges(pb, so, st), input_error);
 }
 
 }  // namespace

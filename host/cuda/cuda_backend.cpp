@@ -135,6 +135,8 @@ class streamer {
   std::int64_t cap_;
 };
 
+}  // namespace
+
 class cuda_backend final : public backend {
  public:
   std::string name() const override { return "cuda"; }
@@ -295,7 +297,8 @@ class cuda_backend final : public backend {
             s.sync();
             const std::size_t ne = static_cast<std::size_t>(host_counters.data()[1]);
             const std::size_t old = edges.size();
-            if (static_cast<std::int64_t>(old + ne + (opt.sink ? opt.sink->size() : 0)) > opt.max_edges)
+            if (static_cast<std::int64_t>(old + ne + (opt.sink ? opt.sink->size() : 0)) >
+                opt.max_edges)
               CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
                            " edges (--max-edges) at these thresholds; raise the threshold(s), keep "
                            "the strongest edges per account with --topk k, or raise --max-edges "
@@ -359,8 +362,9 @@ class cuda_backend final : public backend {
   }
 };
 
-}  // namespace
-
-std::unique_ptr<backend> make_cuda_backend() { return std::make_unique<cuda_backend>(); }
-
 }  // namespace chorus
+
+/// Entry point of libchorus_cuda.so, looked up with dlsym by chorus::make_cuda_backend().
+extern "C" __attribute__((visibility("default"))) chorus::backend* chorus_make_cuda_backend_v1() {
+  return new chorus::cuda_backend();
+}

@@ -41,7 +41,8 @@ std::vector<std::int64_t> component_roots(std::int64_t n, const edge_visitor& ed
   std::int64_t* p = parent.data();
   edges([&](const edge* e, std::size_t m) {
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (std::int64_t k = 0; k < static_cast<std::int64_t>(m); ++k) uf::unite(p, e[k].src, e[k].dst);
+    for (std::int64_t k = 0; k < static_cast<std::int64_t>(m); ++k)
+      uf::unite(p, e[k].src, e[k].dst);
   });
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) p[i] = uf::find(p, i);

@@ -381,8 +381,7 @@ class cpu_backend final : public backend {
       if (!done[u]) todo.push_back(u);
 
     std::atomic<std::int64_t> total_cand{0}, done_pairs{done_pairs_resumed};
-    std::int64_t kept_edges =
-        static_cast<std::int64_t>(opt.sink ? opt.sink->size() : edges.size());
+    std::int64_t kept_edges = static_cast<std::int64_t>(opt.sink ? opt.sink->size() : edges.size());
     const int nthreads = std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads());
     const std::size_t batch = static_cast<std::size_t>(nthreads) * 16;
     std::exception_ptr failure;

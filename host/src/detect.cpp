@@ -120,15 +120,18 @@ detect_summary run_detect(const detect_options& opt) {
     if (need_e) fixed_bytes += n * (static_cast<std::uint64_t>(info.dim) * 5 + 9);  // fp32 + int8
     if (need_a) fixed_bytes += n * (static_cast<std::uint64_t>(info.bins) * 5 + 9);
     fixed_bytes += n * 8 * 6;  // ids, truth, parent, labels, counts, members
-    const std::uint64_t threads = static_cast<std::uint64_t>(opt.threads > 0 ? opt.threads : omp_get_max_threads());
+    const std::uint64_t threads =
+        static_cast<std::uint64_t>(opt.threads > 0 ? opt.threads : omp_get_max_threads());
     fixed_bytes += threads * static_cast<std::uint64_t>(opt.tile_rows * opt.tile_cols) * 5;
     fixed_bytes += 64ull << 20;  // libraries, HDF5 buffers, read block
   }
   if (opt.max_memory_mib > 0)
     CHORUS_EXPECTS(fixed_bytes + (16ull << 20) <= (opt.max_memory_mib << 20),
-                   "this job needs about ", (fixed_bytes >> 20) + 16, " MiB of host memory besides "
+                   "this job needs about ", (fixed_bytes >> 20) + 16,
+                   " MiB of host memory besides "
                    "its edges (views, first-pass rows, labels, tiles), more than --max-memory ",
-                   opt.max_memory_mib, " MiB; raise --max-memory, use fewer --threads or smaller "
+                   opt.max_memory_mib,
+                   " MiB; raise --max-memory, use fewer --threads or smaller "
                    "tiles, or run on a machine with more memory");
   auto be = make_backend(opt.backend);
   CHORUS_EXPECTS(opt.checkpoint_interval >= 0, "--checkpoint-interval must be >= 0");
@@ -194,9 +197,10 @@ detect_summary run_detect(const detect_options& opt) {
     const std::uint64_t left = (opt.max_memory_mib << 20) - fixed_bytes;
     cap_edges = std::max<std::uint64_t>(left / (3 * sizeof(edge)), 1 << 12);
   }
-  const std::string out_dir = opt.output.find('/') == std::string::npos
-                                  ? std::string(".")
-                                  : opt.output.substr(0, std::max<std::size_t>(opt.output.rfind('/'), 1));
+  const std::string out_dir =
+      opt.output.find('/') == std::string::npos
+          ? std::string(".")
+          : opt.output.substr(0, std::max<std::size_t>(opt.output.rfind('/'), 1));
   edge_store store(cap_edges, out_dir + "/.chorus-spill-" + std::to_string(getpid()));
   so.sink = &store;
   std::vector<edge> edges;
@@ -215,7 +219,8 @@ detect_summary run_detect(const detect_options& opt) {
   if (opt.topk > 0) edges = keep_topk(in.info.n, edges, opt.topk, pb.params);
   s.edges = in_memory ? static_cast<std::int64_t>(edges.size()) : s.edges_before_topk;
   const edge_visitor visit =
-      in_memory ? visit_vector(edges) : edge_visitor([&store](const auto& fn) { store.for_each_sorted(fn); });
+      in_memory ? visit_vector(edges)
+                : edge_visitor([&store](const auto& fn) { store.for_each_sorted(fn); });
 
   t = std::chrono::steady_clock::now();
   // the CUDA backend's union-find already holds the roots of the unpruned graph

@@ -14,9 +14,7 @@
 namespace chorus {
 
 namespace {
-bool before(const edge& a, const edge& b) {
-  return a.src != b.src ? a.src < b.src : a.dst < b.dst;
-}
+bool before(const edge& a, const edge& b) { return a.src != b.src ? a.src < b.src : a.dst < b.dst; }
 }  // namespace
 
 edge_store::edge_store(std::uint64_t cap_edges, std::string spill_dir)
@@ -38,7 +36,8 @@ void edge_store::spill() {
   if (runs_.empty()) {
     struct stat st {};
     if (stat(dir_.c_str(), &st) != 0 && ::mkdir(dir_.c_str(), 0700) != 0)
-      CHORUS_THROW(runtime_failure, "cannot create spill directory '", dir_, "': ", std::strerror(errno));
+      CHORUS_THROW(runtime_failure, "cannot create spill directory '", dir_,
+                   "': ", std::strerror(errno));
   }
   std::sort(buf_.begin(), buf_.end(), before);
   const std::string name = dir_ + "/run-" + std::to_string(runs_.size()) + ".bin";
@@ -58,7 +57,8 @@ void edge_store::for_each_sorted(const std::function<void(const edge*, std::size
                                  std::size_t chunk) {
   std::sort(buf_.begin(), buf_.end(), before);
   if (runs_.empty()) {
-    for (std::size_t k = 0; k < buf_.size(); k += chunk) fn(buf_.data() + k, std::min(chunk, buf_.size() - k));
+    for (std::size_t k = 0; k < buf_.size(); k += chunk)
+      fn(buf_.data() + k, std::min(chunk, buf_.size() - k));
     return;
   }
   // k-way merge: each run is read through a small window; the buffer is the last source
@@ -119,9 +119,10 @@ void edge_store::for_each_sorted(const std::function<void(const edge*, std::size
 
 std::vector<edge> edge_store::take_sorted() {
   if (spilled())
-    CHORUS_THROW(limit_error, "the edge list (", total_, " edges) does not fit in --max-memory "
-                              "and was spilled to disk; --topk needs it in memory: raise "
-                              "--max-memory or the threshold(s)");
+    CHORUS_THROW(limit_error, "the edge list (", total_,
+                 " edges) does not fit in --max-memory "
+                 "and was spilled to disk; --topk needs it in memory: raise "
+                 "--max-memory or the threshold(s)");
   std::sort(buf_.begin(), buf_.end(), before);
   total_ = 0;
   return std::move(buf_);

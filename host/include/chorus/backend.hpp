@@ -46,10 +46,10 @@ struct score_options {
   std::int64_t max_edges = 200'000'000;  ///< stop with limit_error beyond this
   std::int64_t tile_rows = 512;          ///< rows per tile (accounts)
   std::int64_t tile_cols = 2048;         ///< columns per tile, a multiple of tile_rows
-  std::string checkpoint_dir;        ///< empty: no checkpoints
-  double checkpoint_interval = 300;  ///< seconds between checkpoints (0: after every batch)
-  bool resume = false;               ///< continue from checkpoint_dir
-  std::string identity;              ///< input identity + parameters, recorded in checkpoints
+  std::string checkpoint_dir;            ///< empty: no checkpoints
+  double checkpoint_interval = 300;      ///< seconds between checkpoints (0: after every batch)
+  bool resume = false;                   ///< continue from checkpoint_dir
+  std::string identity;                  ///< input identity + parameters, recorded in checkpoints
   int device = 0;                        ///< CUDA device ordinal (--device)
   std::uint64_t gpu_memory = 0;          ///< cap on device memory in bytes (0: what is free)
   /// Called now and then from one thread with (pairs decided so far, total pairs).

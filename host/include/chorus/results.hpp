@@ -25,8 +25,8 @@ struct results_content {
   const std::vector<std::int64_t>* labels = nullptr;
   const std::vector<std::int64_t>* ids = nullptr;
   const std::vector<edge>* edges = nullptr;  ///< in-memory edges, or
-  edge_visitor edge_stream;                   ///< edges in (src, dst) order, chunk by chunk
-  std::uint64_t edge_count = 0;               ///< with edge_stream: how many it yields
+  edge_visitor edge_stream;                  ///< edges in (src, dst) order, chunk by chunk
+  std::uint64_t edge_count = 0;              ///< with edge_stream: how many it yields
   const cluster_table* clusters = nullptr;
   const truth_match* truth = nullptr;  ///< null without ground truth
   std::vector<attribute> attributes;   ///< root attributes (parameters, identity, timings)
