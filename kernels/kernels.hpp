@@ -52,4 +52,10 @@ void launch_uf_unite_edges(const edge* edges, std::int64_t m, std::int64_t* pare
 /// parent[i] = root of i (the smallest row of its component).
 void launch_uf_flatten(std::int64_t* parent, std::int64_t n, cudaStream_t s);
 
+/// Canonical labels from flattened roots (device arrays): -1 for rows alone in their component,
+/// else cluster ids by size descending, ties by smallest member row. Returns the cluster count
+/// (synchronises `s`).
+std::int64_t canonical_labels(const std::int64_t* roots, std::int64_t n, std::int64_t* labels,
+                              cudaStream_t s);
+
 }  // namespace chorus::cuda

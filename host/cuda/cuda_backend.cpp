@@ -348,8 +348,13 @@ class cuda_backend final : public backend {
       }
     }
     cuda::launch_uf_flatten(parent.data(), n, s.get());
+    device_buffer<std::int64_t> labels(n);
+    stats.clusters = cuda::canonical_labels(parent.data(), n, labels.data(), s.get());
     stats.roots.resize(n);
+    stats.labels.resize(n);
     CHORUS_CUDA_TRY(cudaMemcpyAsync(stats.roots.data(), parent.data(), n * sizeof(std::int64_t),
+                                    cudaMemcpyDeviceToHost, s.get()));
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(stats.labels.data(), labels.data(), n * sizeof(std::int64_t),
                                     cudaMemcpyDeviceToHost, s.get()));
     s.sync();
     std::sort(edges.begin(), edges.end(), [](const edge& a, const edge& b) {

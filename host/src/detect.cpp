@@ -228,7 +228,10 @@ detect_summary run_detect(const detect_options& opt) {
                    ? std::move(st.roots)
                    : component_roots(in.info.n, visit, opt.threads);
   std::int64_t K = 0;
-  auto labels = canonical_labels(roots, K);
+  // the CUDA backend also relabelled on the device (Thrust); the same rule as canonical_labels
+  auto labels = (opt.topk == 0 && st.clusters >= 0 && !st.labels.empty())
+                    ? (K = st.clusters, std::move(st.labels))
+                    : canonical_labels(roots, K);
   cluster_table table = cluster_statistics(labels, K, visit, need_a ? &in.activity : nullptr);
   s.clusters = K;
   for (std::int64_t c = 0; c < K; ++c) s.clustered_accounts += table.size[c];

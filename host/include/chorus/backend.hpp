@@ -67,6 +67,9 @@ struct score_stats {
   /// Component roots (smallest row of each component) when the backend computed them while
   /// scoring (the CUDA backend's union-find); empty otherwise.
   std::vector<std::int64_t> roots;
+  /// Canonical labels and their cluster count, when the backend computed them (CUDA: Thrust).
+  std::vector<std::int64_t> labels;
+  std::int64_t clusters = -1;
   std::int64_t resumed_units = 0;  ///< work units taken from a checkpoint
   std::int64_t checkpoints = 0;    ///< checkpoints written
 };
