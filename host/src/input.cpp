@@ -313,12 +313,16 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
     // Refuse before allocating: a damaged or hostile file can declare extents (e.g. a chunked
     // dataset of 2^40 rows with nothing written) that no machine could hold.
     const std::uint64_t need = load_memory_bound(in.info, opt), have = physical_memory();
-    const double gib = 1024.0 * 1024.0 * 1024.0;
+    const auto gib = [](std::uint64_t b) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(b) / (1ull << 30));
+      return std::string(buf);
+    };
     CHORUS_EXPECTS(have == 0 || need <= have, "'", path, "' declares ", n, " accounts",
                    in.info.has_embedding ? " x " + std::to_string(in.info.dim) + " embedding" : "",
                    in.info.has_activity ? " x " + std::to_string(in.info.bins) + " bins" : "",
-                   ": loading it needs at least ", need / gib, " GiB, more than this machine's ",
-                   have / gib, " GiB of memory (damaged file, or a job for a larger machine)");
+                   ": loading it needs at least ", gib(need), ", more than this machine's ",
+                   gib(have), " of memory (damaged file, or a job for a larger machine)");
   }
   h5::handle f = h5::open_read(path);
   {

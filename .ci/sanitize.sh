@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# chorus CI: the test suite under AddressSanitizer + UndefinedBehaviorSanitizer (gcc), then the
+# libFuzzer target for input validation (clang) for 60 s on the seed corpus. Exits non-zero on
+# any failure. Needs, beyond .ci/setup.sh: clang-14 (clang, clang++), libclang-rt-14-dev
+# (libFuzzer and the sanitizer runtimes for clang) and libomp-14-dev (OpenMP for clang).
+# Usage: bash .ci/sanitize.sh [fuzz seconds, default 60]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZ_SECONDS="${1:-60}"
+JOBS="$(nproc)"
+
+echo "== sanitizer build (build-asan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHORUS_CUDA=OFF \
+  -DCHORUS_SANITIZE=address,undefined -DCHORUS_BUILD_BENCH=OFF
+cmake --build build-asan -j"$JOBS"
+# No suppressions: the suite is clean under ASan/UBSan (oneDNN's JIT and OpenMP gave no false
+# positives here). -fno-sanitize-recover makes any UBSan finding fatal; halt_on_error is ASan's
+# default. Stack traces for UBSan reports:
+UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j"$JOBS"
+
+echo "== fuzz build (build-fuzz, clang)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHORUS_FUZZ=ON \
+  -DCHORUS_CUDA=OFF -DCHORUS_SANITIZE=address,undefined -DCHORUS_BUILD_TESTS=OFF \
+  -DCHORUS_BUILD_BENCH=OFF
+cmake --build build-fuzz -j"$JOBS" --target fuzz_input
+
+echo "== fuzz_input for ${FUZZ_SECONDS} s"
+work=build-fuzz/fuzz-run
+rm -rf "$work" && mkdir -p "$work/corpus" "$work/artifacts"
+# HDF5 1.10.8 itself has known defects on damaged metadata (see tests/fuzz/README.md): leaks on
+# error paths (suppressed in lsan.supp), huge mallocs of sizes read from the file (hence
+# allocator_may_return_null and -ignore_ooms), infinite loops and out-of-bounds copies in its
+# global heap. Fork mode keeps fuzzing past them; every crash is then re-run and triaged below:
+# it fails CI unless the innermost non-sanitizer frame lies in libhdf5.
+export ASAN_OPTIONS=allocator_may_return_null=1:quarantine_size_mb=64
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS=print_stacktrace=1
+set +e
+build-fuzz/tests/fuzz/fuzz_input -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+  -timeout=10 -malloc_limit_mb=8192 -rss_limit_mb=3072 -max_total_time="$FUZZ_SECONDS" \
+  -artifact_prefix="$work/artifacts/" "$work/corpus" tests/fuzz/corpus > "$work/fuzz.log" 2>&1
+rc=$?
+set -e
+grep -E "^#[0-9]+.*DONE|INFO: exiting|stat::" "$work/fuzz.log" | tail -3 || true
+if [ "$rc" -ne 0 ]; then
+  echo "fuzz_input itself failed (exit $rc):" && tail -40 "$work/fuzz.log"
+  exit 1
+fi
+chorus_findings=0
+for a in "$work"/artifacts/crash-* "$work"/artifacts/leak-*; do
+  [ -e "$a" ] || continue
+  report="$a.txt"
+  build-fuzz/tests/fuzz/fuzz_input "$a" > "$report" 2>&1 || true
+  # innermost frame that is not the sanitizer runtime or libc's memory functions
+  top=$(grep -E '^ +#[0-9]+ ' "$report" |
+    grep -vE 'sanitizer|__interceptor|__asan|__lsan|__ubsan| in (malloc|calloc|realloc|free|memcpy|memmove|memset|operator new)' |
+    head -1 || true)
+  if echo "$top" | grep -q 'libhdf5'; then
+    echo "library finding (HDF5, not chorus): $a: $top"
+  else
+    echo "CHORUS FINDING: $a: ${top:-no stack}" && grep -m1 -E "ERROR|runtime error|terminate" "$report"
+    chorus_findings=$((chorus_findings + 1))
+  fi
+done
+timeouts=$(ls "$work"/artifacts/timeout-* 2>/dev/null | wc -l)
+[ "$timeouts" -gt 0 ] && echo "note: $timeouts input(s) hit the 10 s timeout (HDF5 global-heap loops; not triaged)"
+if [ "$chorus_findings" -gt 0 ]; then
+  echo "fuzz: $chorus_findings finding(s) in chorus; inputs and reports under $work/artifacts"
+  exit 1
+fi
+echo "sanitize.sh: all passed"
