@@ -12,18 +12,7 @@ void BM_CudaBackend(benchmark::State& state) {
   if (!bench::need_gpu(state)) return;
   const std::int64_t n = state.range(0), d = state.range(1);
   static view_matrix v;
-  if (v.n != n || v.d != d) {
-    v.n = n;
-    v.d = d;
-    v.data = bench::unit_rows(n, d, 11);
-    v.inv_norm.assign(n, 0);
-    v.valid.assign(n, 1);
-    for (std::int64_t i = 0; i < n; ++i) {
-      double s = 0;
-      for (std::int64_t k = 0; k < d; ++k) s += double(v.data[i * d + k]) * v.data[i * d + k];
-      v.inv_norm[i] = 1 / std::sqrt(s);
-    }
-  }
+  if (v.n != n || v.d != d) v = bench::unit_view(n, d, 11);
   score_problem pb;
   pb.embedding = &v;
   pb.params.mode = view_mode::embedding;

@@ -7,45 +7,16 @@
 #include <cmath>
 #include <random>
 
+#include "bench_util.hpp"
 #include "chorus/backend.hpp"
 
 namespace {
-
-// Unit rows around a few hundred random centres, so that the threshold keeps a few edges.
-chorus::view_matrix make_rows(std::int64_t n, std::int64_t d, std::uint64_t seed) {
-  chorus::view_matrix v;
-  v.n = n;
-  v.d = d;
-  v.data.resize(n * d);
-  v.inv_norm.resize(n);
-  v.valid.assign(n, 1);
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> g;
-  std::vector<float> centre(d);
-  for (std::int64_t i = 0; i < n; ++i) {
-    if (i % 200 == 0)
-      for (auto& c : centre) c = g(rng);
-    const float noise = (i % 200 < 10) ? 0.2f : 3.0f;  // 10 near-duplicates per centre
-    double s = 0;
-    for (std::int64_t k = 0; k < d; ++k) {
-      float x = centre[k] + noise * g(rng);
-      v.data[i * d + k] = x;
-      s += double(x) * x;
-    }
-    for (std::int64_t k = 0; k < d; ++k)
-      v.data[i * d + k] = float(v.data[i * d + k] / std::sqrt(s));
-    double s2 = 0;
-    for (std::int64_t k = 0; k < d; ++k) s2 += double(v.data[i * d + k]) * v.data[i * d + k];
-    v.inv_norm[i] = 1 / std::sqrt(s2);
-  }
-  return v;
-}
 
 void BM_Score(benchmark::State& state) {
   const std::int64_t n = state.range(0), d = state.range(1);
   const auto prec = static_cast<chorus::precision>(state.range(2));
   static chorus::view_matrix rows;
-  if (rows.n != n || rows.d != d) rows = make_rows(n, d, 1);
+  if (rows.n != n || rows.d != d) rows = chorus::bench::unit_view(n, d, 1);
   chorus::score_problem pb;
   pb.embedding = &rows;
   pb.params.mode = chorus::view_mode::embedding;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "chorus/backend.hpp"
+#include "chorus/bf16.hpp"
 #include "chorus/edge_store.hpp"
 #include "chorus/error.hpp"
 #include "chorus/margin.hpp"
@@ -19,13 +20,6 @@ namespace chorus {
 namespace {
 
 using cuda::device_buffer;
-
-std::uint16_t to_bf16(float x) {  // round to nearest even, as __float2bfloat16_rn
-  std::uint32_t u;
-  std::memcpy(&u, &x, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<std::uint16_t>(u >> 16);
-}
 
 // One view's rows for a block on the device, with their pinned staging buffers.
 struct view_block {

@@ -13,6 +13,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "chorus/backend.hpp"
+#include "chorus/bf16.hpp"
 #include "chorus/checkpoint.hpp"
 #include "chorus/edge_store.hpp"
 #include "chorus/error.hpp"
@@ -91,13 +92,6 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) bool flag_f32(const
     any |= f;
   }
   return any != 0;
-}
-
-std::uint16_t to_bf16(float x) {  // round to nearest even; inputs are finite
-  std::uint32_t u;
-  std::memcpy(&u, &x, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<std::uint16_t>(u >> 16);
 }
 
 float round_up(double x) { return std::nextafter(static_cast<float>(x), INFINITY); }
