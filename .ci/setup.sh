@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libbenchmark-dev
   libopenblas0-pthread        # an optimised system BLAS for numpy and faiss (the comparison baseline)
   python3 python3-numpy python3-h5py python3-scipy python3-faiss  # tests/py, bench/
+  python3-matplotlib python3-networkx python3-pandas python3-lxml  # chorus report, export checks
+  chromium                    # headless rendering test of the HTML report
 )
 
 missing=()

@@ -126,8 +126,7 @@ TEST(Evidence, MatchesDirectComputation) {
   auto he = read_matrix<std::int64_t>(res, "/evidence/cluster_sim_hist_embedding", cols);
   ASSERT_EQ(cols, static_cast<std::uint64_t>(evidence_hist_bins));
   auto ha = read_matrix<std::int64_t>(res, "/evidence/cluster_sim_hist_activity", cols);
-  std::vector<std::int64_t> he2(k * evidence_hist_bins), ha2(k * evidence_hist_bins),
-      deg(n, 0);
+  std::vector<std::int64_t> he2(k * evidence_hist_bins), ha2(k * evidence_hist_bins), deg(n, 0);
   auto bin_of = [](double s, double lo) {
     return std::clamp(static_cast<int>(std::floor((s - lo) / (1 - lo) * evidence_hist_bins)), 0,
                       evidence_hist_bins - 1);
@@ -170,7 +169,8 @@ TEST(Evidence, MatchesDirectComputation) {
           << "cluster " << c << " rank " << j;
     std::sort(byd.begin(), byd.end());
     for (int j = 0; j < evidence_exemplars; ++j)
-      EXPECT_EQ(ex[c * evidence_exemplars + j], j < static_cast<int>(byd.size()) ? byd[j].second : -1)
+      EXPECT_EQ(ex[c * evidence_exemplars + j],
+                j < static_cast<int>(byd.size()) ? byd[j].second : -1)
           << "cluster " << c << " exemplar " << j;
   }
 }

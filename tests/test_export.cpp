@@ -98,11 +98,13 @@ TEST(Export, RoundTripCounts) {
   EXPECT_THROW(export_results(d.output, "gexf", dir + "/x.gexf", 0, false), input_error);
   EXPECT_THROW(export_results(g.out, "gexf", dir + "/x.gexf", 1, false), input_error);
   EXPECT_THROW(export_results(dir + "/missing.h5", "gexf", dir + "/x.gexf", 1, false), input_error);
-  EXPECT_THROW(export_results(d.output, "gexf", dir + "/no/such/dir/x.gexf", 1, false), input_error);
+  EXPECT_THROW(export_results(d.output, "gexf", dir + "/no/such/dir/x.gexf", 1, false),
+               input_error);
   // no temporary files are left behind
   std::string ls;
   {
-    std::string cmd = "ls -a '" + dir + "' '" + dir + "/csv1' | grep -c '\\.tmp\\.' > '" + dir + "/ls.txt'";
+    std::string cmd =
+        "ls -a '" + dir + "' '" + dir + "/csv1' | grep -c '\\.tmp\\.' > '" + dir + "/ls.txt'";
     (void)std::system(cmd.c_str());
     ls = slurp(dir + "/ls.txt");
   }

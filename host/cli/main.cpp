@@ -6,9 +6,11 @@
 #include "chorus/checkpoint.hpp"
 #include "chorus/detect.hpp"
 #include "chorus/error.hpp"
+#include "chorus/export.hpp"
 #include "chorus/generate.hpp"
 #include "chorus/info.hpp"
 #include "chorus/progress.hpp"
+#include "chorus/report.hpp"
 #include "chorus/version.hpp"
 
 namespace {
@@ -87,9 +89,33 @@ int main(int argc, char** argv) {
   det->add_option("--tile-cols", d.tile_cols, "columns per tile (multiple of --tile-rows)")
       ->capture_default_str();
   det->add_flag("--no-edges", no_edges, "do not write /edges (labels and clusters only)");
+  bool no_evidence = false;
+  det->add_flag("--no-evidence", no_evidence, "do not add /evidence (co-active bins, cluster evidence)");
   det->add_flag("--force", d.force, "overwrite an existing results file");
   det->add_flag("--json", json, "print a JSON summary on stdout");
   det->add_flag("--quiet", quiet, "no progress bar, no text summary");
+
+  // export
+  std::string exp_results, exp_format, exp_out;
+  std::int64_t exp_min_size = 2;
+  bool exp_force = false;
+  auto* exp = app.add_subcommand("export", "write the coordinated subgraph for Gephi (GraphML, GEXF) or pandas (CSV)");
+  exp->add_option("results", exp_results, "results HDF5 file")->required();
+  exp->add_option("--format", exp_format, "graphml|gexf|csv")->required();
+  exp->add_option("--out", exp_out, "output file (graphml, gexf) or directory (csv)")->required();
+  exp->add_option("--min-size", exp_min_size, "only clusters with at least this many members")->capture_default_str();
+  exp->add_flag("--force", exp_force, "overwrite existing output");
+
+  // report
+  std::string rep_results, rep_out, rep_input;
+  int rep_top = 10;
+  bool rep_force = false;
+  auto* rep = app.add_subcommand("report", "render a self-contained HTML report of a results file");
+  rep->add_option("results", rep_results, "results HDF5 file")->required();
+  rep->add_option("--out", rep_out, "HTML file to write")->required();
+  rep->add_option("--input", rep_input, "input file (default: the results' input_path attribute)");
+  rep->add_option("--top", rep_top, "clusters shown in detail")->capture_default_str();
+  rep->add_flag("--force", rep_force, "overwrite an existing report");
 
   // info
   std::string info_path;
@@ -141,6 +167,7 @@ int main(int argc, char** argv) {
       d.backend = chorus::parse_backend(backend);
       d.prec = chorus::parse_precision(prec);
       d.write_edges = !no_edges;
+      d.evidence = !no_evidence;
       chorus::progress_bar bar(!quiet);
       if (!quiet)
         d.progress = [&](const char* s, std::int64_t a, std::int64_t b) { bar.update(s, a, b); };
@@ -173,6 +200,16 @@ int main(int argc, char** argv) {
               static_cast<long long>(s.truth.planted_clusters));
       }
       return 0;
+    }
+    if (*exp) {
+      chorus::export_results(exp_results, exp_format, exp_out, exp_min_size, exp_force);
+      return 0;
+    }
+    if (*rep) {
+      std::vector<std::string> extra = {"--top", std::to_string(rep_top)};
+      if (!rep_input.empty()) extra.insert(extra.end(), {"--input", rep_input});
+      if (rep_force) extra.push_back("--force");
+      return chorus::run_report_tool(rep_results, rep_out, extra);
     }
     if (*inf) {
       chorus::describe_file(info_path, std::cout);

@@ -29,6 +29,7 @@ try:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 except ImportError as e:
     print(f"chorus report: error: {e} (install python3-numpy python3-h5py python3-matplotlib)",
           file=sys.stderr)
@@ -146,7 +147,6 @@ def render(args):
         bins = np.unique(np.logspace(np.log10(max(size.min(), 1)), np.log10(size.max() + 1), 30).astype(int))
         ax.hist(size, bins=bins if len(bins) > 1 else 10, color="#70ad47")
         ax.set_xscale("log")
-        ax.set_yscale("log")
     ax.set_xlabel("cluster size (members)")
     ax.set_ylabel("clusters")
     ax.set_title(f"{k} clusters")
@@ -282,6 +282,7 @@ def render(args):
             data = act[rows_sel, :].astype(np.float64)
             fig, ax = plt.subplots(figsize=(9, 0.6 + 0.09 * len(pick) + 1))
             im = ax.imshow(data, aspect="auto", interpolation="nearest", cmap="magma")
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             ax.set_xlabel("time bin")
             ax.set_ylabel("member (sampled)" if m > len(pick) else "member")
             ax.set_title(f"cluster {c}: activity of {len(pick)} members")

@@ -256,6 +256,7 @@ detect_summary run_detect(const detect_options& opt) {
     rc.edge_count = static_cast<std::uint64_t>(s.edges);
   }
   rc.clusters = &table;
+  if (opt.evidence && opt.write_edges) rc.evidence_input = opt.input;
   rc.truth = s.has_truth ? &s.truth : nullptr;
   auto text = [&](const char* k, std::string v) {
     rc.attributes.push_back({k, std::move(v), 0, true});

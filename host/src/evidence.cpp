@@ -59,8 +59,8 @@ template <typename T>
 void write_matrix(const h5::handle& loc, const std::string& path, std::uint64_t rows,
                   std::uint64_t cols, const std::vector<T>& data) {
   const bool big = rows * cols > 65536;
-  h5::handle d = h5::create_dataset<T>(loc, path, {rows, cols}, big ? 65536 / cols + 1 : 0,
-                                       big ? 1 : 0);
+  h5::handle d =
+      h5::create_dataset<T>(loc, path, {rows, cols}, big ? 65536 / cols + 1 : 0, big ? 1 : 0);
   h5::write_rows<T>(d, 0, rows, data.data());
 }
 
@@ -92,20 +92,20 @@ sparse_activity load_activity(const h5::handle& act, std::int64_t bins,
   sparse_activity s;
   s.off.reserve(flagged_rows.size() + 1);
   std::vector<float> buf;
-  for_flagged_ranges(flagged_rows, [&](std::size_t a, std::size_t b, std::int64_t row0,
-                                       std::int64_t nrows) {
-    buf.resize(static_cast<std::size_t>(nrows * bins));
-    h5::read_rows<float>(act, row0, nrows, buf.data());
-    for (std::size_t k = a; k < b; ++k) {
-      const float* row = buf.data() + (flagged_rows[k] - row0) * bins;
-      for (std::int64_t t = 0; t < bins; ++t)
-        if (row[t] > 0 && std::isfinite(row[t])) {
-          s.bin.push_back(static_cast<std::int32_t>(t));
-          s.val.push_back(row[t]);
-        }
-      s.off.push_back(static_cast<std::int64_t>(s.bin.size()));
-    }
-  });
+  for_flagged_ranges(flagged_rows,
+                     [&](std::size_t a, std::size_t b, std::int64_t row0, std::int64_t nrows) {
+                       buf.resize(static_cast<std::size_t>(nrows * bins));
+                       h5::read_rows<float>(act, row0, nrows, buf.data());
+                       for (std::size_t k = a; k < b; ++k) {
+                         const float* row = buf.data() + (flagged_rows[k] - row0) * bins;
+                         for (std::int64_t t = 0; t < bins; ++t)
+                           if (row[t] > 0 && std::isfinite(row[t])) {
+                             s.bin.push_back(static_cast<std::int32_t>(t));
+                             s.val.push_back(row[t]);
+                           }
+                         s.off.push_back(static_cast<std::int64_t>(s.bin.size()));
+                       }
+                     });
   return s;
 }
 
@@ -119,8 +119,7 @@ std::string attr_text(const h5::handle& f, const std::string& name) {
 
 void add_evidence(const std::string& results_path, const std::string& input_path,
                   std::int64_t max_bins_per_edge) {
-  CHORUS_EXPECTS(max_bins_per_edge >= 0, "max bins per edge must be >= 0, got ",
-                 max_bins_per_edge);
+  CHORUS_EXPECTS(max_bins_per_edge >= 0, "max bins per edge must be >= 0, got ", max_bins_per_edge);
   h5::handle res = open_rw(results_path);
   std::int64_t is_results = 0;
   CHORUS_EXPECTS(h5::get_attr(res, "chorus_results", is_results) && is_results == 1, "'",
@@ -133,8 +132,8 @@ void add_evidence(const std::string& results_path, const std::string& input_path
   const std::vector<std::int64_t> ids =
       h5::read_all<std::int64_t>(h5::open_dataset(res, "/accounts/id"));
   const std::uint64_t n = labels.size();
-  CHORUS_EXPECTS(ids.size() == n, "results file '", results_path, "' is damaged: /labels has ",
-                 n, " rows, /accounts/id ", ids.size());
+  CHORUS_EXPECTS(ids.size() == n, "results file '", results_path, "' is damaged: /labels has ", n,
+                 " rows, /accounts/id ", ids.size());
   {
     h5::handle in_ids = h5::open_dataset(in, "/accounts/id");
     h5::dataset_info info = h5::describe(in_ids);
@@ -168,12 +167,13 @@ void add_evidence(const std::string& results_path, const std::string& input_path
   const std::vector<std::int64_t> members =
       h5::read_all<std::int64_t>(h5::open_dataset(res, "/clusters/members"));
   const std::uint64_t kc = offsets.empty() ? 0 : offsets.size() - 1;
-  CHORUS_EXPECTS(static_cast<std::int64_t>(kc) >= k_clusters &&
-                     (offsets.empty() || offsets.back() == static_cast<std::int64_t>(members.size())),
-                 "results file '", results_path, "' is damaged: cluster table and labels differ");
+  CHORUS_EXPECTS(
+      static_cast<std::int64_t>(kc) >= k_clusters &&
+          (offsets.empty() || offsets.back() == static_cast<std::int64_t>(members.size())),
+      "results file '", results_path, "' is damaged: cluster table and labels differ");
   for (std::int64_t m : members)
-    CHORUS_EXPECTS(m >= 0 && static_cast<std::uint64_t>(m) < n && compact[m] >= 0,
-                   "results file '", results_path, "' is damaged: member row ", m);
+    CHORUS_EXPECTS(m >= 0 && static_cast<std::uint64_t>(m) < n && compact[m] >= 0, "results file '",
+                   results_path, "' is damaged: member row ", m);
 
   // --- activity of the flagged accounts
   const bool has_activity = h5::exists(in, "/activity");
@@ -221,13 +221,16 @@ void add_evidence(const std::string& results_path, const std::string& input_path
                  "results file '", results_path, "' is damaged: /edges datasets differ in length");
 
   std::vector<std::int64_t> degree(flagged_rows.size(), 0);
-  std::vector<std::int64_t> hist_emb(kc * evidence_hist_bins, 0), hist_act(kc * evidence_hist_bins, 0);
+  std::vector<std::int64_t> hist_emb(kc * evidence_hist_bins, 0),
+      hist_act(kc * evidence_hist_bins, 0);
   h5::handle off_d, cnt_d, bins_d;
   std::uint64_t bins_written = 0;
   if (has_activity) {
     off_d = h5::create_dataset<std::int64_t>(ev, "edge_coactive_offsets", {e + 1}, 65536, 1);
-    if (e > 0) cnt_d = h5::create_dataset<std::int32_t>(ev, "edge_coactive_count", {e}, 65536, 1);
-    else cnt_d = h5::create_dataset<std::int32_t>(ev, "edge_coactive_count", {0});
+    if (e > 0)
+      cnt_d = h5::create_dataset<std::int32_t>(ev, "edge_coactive_count", {e}, 65536, 1);
+    else
+      cnt_d = h5::create_dataset<std::int32_t>(ev, "edge_coactive_count", {0});
     bins_d = create_growing_i32(ev, "edge_coactive_bins");
     const std::int64_t zero = 0;
     h5::write_rows<std::int64_t>(off_d, 0, 1, &zero);
@@ -262,8 +265,10 @@ void add_evidence(const std::string& results_path, const std::string& input_path
       joint.clear();
       std::int64_t i = act.off[cs], ie = act.off[cs + 1], j = act.off[cd], je = act.off[cd + 1];
       while (i < ie && j < je) {
-        if (act.bin[i] < act.bin[j]) ++i;
-        else if (act.bin[j] < act.bin[i]) ++j;
+        if (act.bin[i] < act.bin[j])
+          ++i;
+        else if (act.bin[j] < act.bin[i])
+          ++j;
         else {
           joint.emplace_back(std::min(act.val[i], act.val[j]), act.bin[i]);
           ++i, ++j;
@@ -295,11 +300,12 @@ void add_evidence(const std::string& results_path, const std::string& input_path
   if (h5::exists(in, "/accounts/handle")) {
     h5::handle hd = h5::open_dataset(in, "/accounts/handle");
     std::vector<std::string> handles(flagged_rows.size());
-    for_flagged_ranges(flagged_rows, [&](std::size_t a, std::size_t b, std::int64_t row0,
-                                         std::int64_t nrows) {
-      std::vector<std::string> block = h5::read_strings(hd, row0, nrows);
-      for (std::size_t k = a; k < b; ++k) handles[k] = std::move(block[flagged_rows[k] - row0]);
-    });
+    for_flagged_ranges(flagged_rows,
+                       [&](std::size_t a, std::size_t b, std::int64_t row0, std::int64_t nrows) {
+                         std::vector<std::string> block = h5::read_strings(hd, row0, nrows);
+                         for (std::size_t k = a; k < b; ++k)
+                           handles[k] = std::move(block[flagged_rows[k] - row0]);
+                       });
     std::vector<std::string> member_handles(members.size());
     for (std::size_t q = 0; q < members.size(); ++q)
       member_handles[q] = handles[compact[members[q]]];

@@ -74,7 +74,11 @@ std::string clean_utf8(const std::string& s) {
   const std::size_t n = s.size();
   for (std::size_t i = 0; i < n;) {
     unsigned char c = p[i];
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    std::size_t len = c < 0x80         ? 1
+                      : (c >> 5) == 6  ? 2
+                      : (c >> 4) == 14 ? 3
+                      : (c >> 3) == 30 ? 4
+                                       : 0;
     bool ok = len > 0 && i + len <= n;
     for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
     if (ok && len == 1 && c < 0x20 && c != '\t' && c != '\n' && c != '\r') ok = false;
@@ -103,15 +107,32 @@ std::string xml_escape(const std::string& raw) {
   std::string s = clean_utf8(raw), out;
   out.reserve(s.size());
   for (char c : s) switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\n': out += "&#10;"; break;
-      case '\r': out += "&#13;"; break;
-      case '\t': out += "&#9;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\n':
+        out += "&#10;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      case '\t':
+        out += "&#9;";
+        break;
+      default:
+        out += c;
     }
   return out;
 }
@@ -160,10 +181,11 @@ std::vector<T> read_opt(const h5::handle& f, const std::string& path, std::size_
 
 // Visit the edges of selected clusters chunk by chunk: f(src, dst, sim_emb, sim_act, coactive)
 // with coactive = -1 when unknown.
-void for_each_edge(const results_view& r, bool with_sims,
-                   const std::function<void(std::int64_t, std::int64_t, float, float,
-                                            std::int64_t)>& f) {
-  h5::handle sd = h5::open_dataset(r.file, "/edges/src"), dd = h5::open_dataset(r.file, "/edges/dst");
+void for_each_edge(
+    const results_view& r, bool with_sims,
+    const std::function<void(std::int64_t, std::int64_t, float, float, std::int64_t)>& f) {
+  h5::handle sd = h5::open_dataset(r.file, "/edges/src"),
+             dd = h5::open_dataset(r.file, "/edges/dst");
   h5::handle ed, ad, cd;
   if (with_sims) {
     ed = h5::open_dataset(r.file, "/edges/sim_embedding");
@@ -208,13 +230,15 @@ results_view load(const std::string& path, std::int64_t min_size) {
   r.labels = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/labels"));
   r.ids = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/accounts/id"));
   r.n = r.labels.size();
-  CHORUS_EXPECTS(r.ids.size() == r.n, "results file '", path, "' is damaged: /labels and /accounts/id differ in length");
+  CHORUS_EXPECTS(r.ids.size() == r.n, "results file '", path,
+                 "' is damaged: /labels and /accounts/id differ in length");
   r.size = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/clusters/size"));
   r.offsets = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/clusters/offsets"));
   r.members = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/clusters/members"));
   const std::size_t k = r.size.size();
-  CHORUS_EXPECTS(r.offsets.size() == k + 1 && r.offsets.back() == static_cast<std::int64_t>(r.members.size()),
-                 "results file '", path, "' is damaged: cluster CSR is inconsistent");
+  CHORUS_EXPECTS(
+      r.offsets.size() == k + 1 && r.offsets.back() == static_cast<std::int64_t>(r.members.size()),
+      "results file '", path, "' is damaged: cluster CSR is inconsistent");
   for (std::int64_t m : r.members)
     CHORUS_EXPECTS(m >= 0 && static_cast<std::uint64_t>(m) < r.n, "results file '", path,
                    "' is damaged: member row ", m, " out of range");
@@ -233,11 +257,13 @@ results_view load(const std::string& path, std::int64_t min_size) {
   }
   r.e = h5::describe(h5::open_dataset(r.file, "/edges/src")).dims.at(0);
   if (h5::exists(r.file, "/evidence/cluster_member_handles")) {
-    r.member_handles = h5::read_strings(h5::open_dataset(r.file, "/evidence/cluster_member_handles"));
+    r.member_handles =
+        h5::read_strings(h5::open_dataset(r.file, "/evidence/cluster_member_handles"));
     r.has_handles = r.member_handles.size() == r.members.size();
   }
-  r.has_coactive = h5::exists(r.file, "/evidence/edge_coactive_count") &&
-                   h5::describe(h5::open_dataset(r.file, "/evidence/edge_coactive_count")).dims.at(0) == r.e;
+  r.has_coactive =
+      h5::exists(r.file, "/evidence/edge_coactive_count") &&
+      h5::describe(h5::open_dataset(r.file, "/evidence/edge_coactive_count")).dims.at(0) == r.e;
   r.selected.assign(k, 0);
   for (std::size_t c = 0; c < k; ++c) r.selected[c] = r.size[c] >= min_size;
   r.degree.assign(r.n, 0);
@@ -256,27 +282,35 @@ void for_each_node(const results_view& r, F&& f) {  // f(cluster, member index, 
 
 void write_graphml(const results_view& r, const std::string& out, bool force) {
   atomic_file f(out, force);
-  f.put("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\" "
-        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-        "xsi:schemaLocation=\"http://graphml.graphdrawing.org/xmlns "
-        "http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd\">\n"
-        "  <key id=\"row\" for=\"node\" attr.name=\"row\" attr.type=\"long\"/>\n"
-        "  <key id=\"account_id\" for=\"node\" attr.name=\"account_id\" attr.type=\"long\"/>\n");
+  f.put(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\" "
+      "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+      "xsi:schemaLocation=\"http://graphml.graphdrawing.org/xmlns "
+      "http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd\">\n"
+      "  <key id=\"row\" for=\"node\" attr.name=\"row\" attr.type=\"long\"/>\n"
+      "  <key id=\"account_id\" for=\"node\" attr.name=\"account_id\" attr.type=\"long\"/>\n");
   if (r.has_handles)
     f.put("  <key id=\"handle\" for=\"node\" attr.name=\"handle\" attr.type=\"string\"/>\n");
-  f.put("  <key id=\"cluster\" for=\"node\" attr.name=\"cluster\" attr.type=\"long\"/>\n"
-        "  <key id=\"degree\" for=\"node\" attr.name=\"degree\" attr.type=\"long\"/>\n"
-        "  <key id=\"sim_embedding\" for=\"edge\" attr.name=\"sim_embedding\" attr.type=\"double\"/>\n"
-        "  <key id=\"sim_activity\" for=\"edge\" attr.name=\"sim_activity\" attr.type=\"double\"/>\n");
+  f.put(
+      "  <key id=\"cluster\" for=\"node\" attr.name=\"cluster\" attr.type=\"long\"/>\n"
+      "  <key id=\"degree\" for=\"node\" attr.name=\"degree\" attr.type=\"long\"/>\n"
+      "  <key id=\"sim_embedding\" for=\"edge\" attr.name=\"sim_embedding\" "
+      "attr.type=\"double\"/>\n"
+      "  <key id=\"sim_activity\" for=\"edge\" attr.name=\"sim_activity\" "
+      "attr.type=\"double\"/>\n");
   if (r.has_coactive)
-    f.put("  <key id=\"coactive_count\" for=\"edge\" attr.name=\"coactive_count\" attr.type=\"long\"/>\n");
+    f.put(
+        "  <key id=\"coactive_count\" for=\"edge\" attr.name=\"coactive_count\" "
+        "attr.type=\"long\"/>\n");
   f.put("  <graph id=\"chorus\" edgedefault=\"undirected\">\n");
   std::string line;
   for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
-    line = "    <node id=\"n" + std::to_string(row) + "\"><data key=\"row\">" + std::to_string(row) +
-           "</data><data key=\"account_id\">" + std::to_string(r.ids[row]) + "</data>";
-    if (r.has_handles) line += "<data key=\"handle\">" + xml_escape(r.member_handles[q]) + "</data>";
+    line = "    <node id=\"n" + std::to_string(row) + "\"><data key=\"row\">" +
+           std::to_string(row) + "</data><data key=\"account_id\">" + std::to_string(r.ids[row]) +
+           "</data>";
+    if (r.has_handles)
+      line += "<data key=\"handle\">" + xml_escape(r.member_handles[q]) + "</data>";
     line += "<data key=\"cluster\">" + std::to_string(c) + "</data><data key=\"degree\">" +
             std::to_string(r.degree[row]) + "</data></node>\n";
     f.put(line);
@@ -294,28 +328,31 @@ void write_graphml(const results_view& r, const std::string& out, bool force) {
 
 void write_gexf(const results_view& r, const std::string& out, bool force) {
   atomic_file f(out, force);
-  f.put("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        "<gexf xmlns=\"http://gexf.net/1.3\" "
-        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-        "xsi:schemaLocation=\"http://gexf.net/1.3 http://gexf.net/1.3/gexf.xsd\" version=\"1.3\">\n"
-        "  <meta><creator>chorus</creator><description>coordinated subgraph</description></meta>\n"
-        "  <graph defaultedgetype=\"undirected\" mode=\"static\">\n"
-        "    <attributes class=\"node\" mode=\"static\">\n"
-        "      <attribute id=\"row\" title=\"row\" type=\"long\"/>\n"
-        "      <attribute id=\"account_id\" title=\"account_id\" type=\"long\"/>\n");
+  f.put(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<gexf xmlns=\"http://gexf.net/1.3\" "
+      "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+      "xsi:schemaLocation=\"http://gexf.net/1.3 http://gexf.net/1.3/gexf.xsd\" version=\"1.3\">\n"
+      "  <meta><creator>chorus</creator><description>coordinated subgraph</description></meta>\n"
+      "  <graph defaultedgetype=\"undirected\" mode=\"static\">\n"
+      "    <attributes class=\"node\" mode=\"static\">\n"
+      "      <attribute id=\"row\" title=\"row\" type=\"long\"/>\n"
+      "      <attribute id=\"account_id\" title=\"account_id\" type=\"long\"/>\n");
   if (r.has_handles) f.put("      <attribute id=\"handle\" title=\"handle\" type=\"string\"/>\n");
-  f.put("      <attribute id=\"cluster\" title=\"cluster\" type=\"long\"/>\n"
-        "      <attribute id=\"degree\" title=\"degree\" type=\"long\"/>\n"
-        "    </attributes>\n"
-        "    <attributes class=\"edge\" mode=\"static\">\n"
-        "      <attribute id=\"sim_embedding\" title=\"sim_embedding\" type=\"double\"/>\n"
-        "      <attribute id=\"sim_activity\" title=\"sim_activity\" type=\"double\"/>\n");
+  f.put(
+      "      <attribute id=\"cluster\" title=\"cluster\" type=\"long\"/>\n"
+      "      <attribute id=\"degree\" title=\"degree\" type=\"long\"/>\n"
+      "    </attributes>\n"
+      "    <attributes class=\"edge\" mode=\"static\">\n"
+      "      <attribute id=\"sim_embedding\" title=\"sim_embedding\" type=\"double\"/>\n"
+      "      <attribute id=\"sim_activity\" title=\"sim_activity\" type=\"double\"/>\n");
   if (r.has_coactive)
     f.put("      <attribute id=\"coactive_count\" title=\"coactive_count\" type=\"long\"/>\n");
   f.put("    </attributes>\n    <nodes>\n");
   std::string line;
   for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
-    const std::string label = r.has_handles ? xml_escape(r.member_handles[q]) : std::to_string(r.ids[row]);
+    const std::string label =
+        r.has_handles ? xml_escape(r.member_handles[q]) : std::to_string(r.ids[row]);
     line = "      <node id=\"" + std::to_string(row) + "\" label=\"" + label +
            "\"><attvalues><attvalue for=\"row\" value=\"" + std::to_string(row) +
            "\"/><attvalue for=\"account_id\" value=\"" + std::to_string(r.ids[row]) + "\"/>";
@@ -355,8 +392,9 @@ void write_csv(const results_view& r, const std::string& dir, bool force) {
   try {
     {
       atomic_file f(names[0], force);
-      std::string h = "cluster,size,edges,density,mean_sim_embedding,min_sim_embedding,"
-                      "mean_sim_activity,min_sim_activity,activity_synchrony";
+      std::string h =
+          "cluster,size,edges,density,mean_sim_embedding,min_sim_embedding,"
+          "mean_sim_activity,min_sim_activity,activity_synchrony";
       if (r.has_truth) h += ",truth_best,truth_precision,truth_recall";
       f.put(h + "\n");
       for (std::size_t c = 0; c < r.size.size(); ++c) {
@@ -377,7 +415,8 @@ void write_csv(const results_view& r, const std::string& dir, bool force) {
       atomic_file f(names[1], force);
       f.put(std::string("cluster,row,account_id") + (r.has_handles ? ",handle" : "") + ",degree\n");
       for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
-        std::string l = std::to_string(c) + "," + std::to_string(row) + "," + std::to_string(r.ids[row]);
+        std::string l =
+            std::to_string(c) + "," + std::to_string(row) + "," + std::to_string(r.ids[row]);
         if (r.has_handles) l += "," + csv_field(r.member_handles[q]);
         f.put(l + "," + std::to_string(r.degree[row]) + "\n");
       });
@@ -385,15 +424,17 @@ void write_csv(const results_view& r, const std::string& dir, bool force) {
     }
     {
       atomic_file f(names[2], force);
-      f.put(std::string("src,dst,src_account_id,dst_account_id,cluster,sim_embedding,sim_activity") +
-            (r.has_coactive ? ",coactive_count" : "") + "\n");
-      for_each_edge(r, true, [&](std::int64_t s, std::int64_t d, float se, float sa, std::int64_t cc) {
-        std::string l = std::to_string(s) + "," + std::to_string(d) + "," + std::to_string(r.ids[s]) +
-                        "," + std::to_string(r.ids[d]) + "," + std::to_string(r.labels[s]) + "," +
-                        num(se, 9) + "," + num(sa, 9);
-        if (r.has_coactive) l += "," + std::to_string(cc);
-        f.put(l + "\n");
-      });
+      f.put(
+          std::string("src,dst,src_account_id,dst_account_id,cluster,sim_embedding,sim_activity") +
+          (r.has_coactive ? ",coactive_count" : "") + "\n");
+      for_each_edge(
+          r, true, [&](std::int64_t s, std::int64_t d, float se, float sa, std::int64_t cc) {
+            std::string l = std::to_string(s) + "," + std::to_string(d) + "," +
+                            std::to_string(r.ids[s]) + "," + std::to_string(r.ids[d]) + "," +
+                            std::to_string(r.labels[s]) + "," + num(se, 9) + "," + num(sa, 9);
+            if (r.has_coactive) l += "," + std::to_string(cc);
+            f.put(l + "\n");
+          });
       f.commit();
     }
   } catch (...) {
@@ -409,18 +450,22 @@ void write_csv(const results_view& r, const std::string& dir, bool force) {
 
 void export_results(const std::string& results, const std::string& format, const std::string& out,
                     std::int64_t min_size, bool force) {
-  CHORUS_EXPECTS(format == "graphml" || format == "gexf" || format == "csv", "unknown export format '",
-                 format, "' (graphml, gexf, csv)");
+  CHORUS_EXPECTS(format == "graphml" || format == "gexf" || format == "csv",
+                 "unknown export format '", format, "' (graphml, gexf, csv)");
   CHORUS_EXPECTS(min_size >= 1, "--min-size must be >= 1, got ", min_size);
   CHORUS_EXPECTS(!out.empty(), "export needs an output path");
   if (format != "csv") {
     CHORUS_EXPECTS(!is_dir(out), "output '", out, "' is a directory");
-    CHORUS_EXPECTS(force || !path_exists(out), "output '", out, "' exists (use --force to overwrite)");
+    CHORUS_EXPECTS(force || !path_exists(out), "output '", out,
+                   "' exists (use --force to overwrite)");
   }
   results_view r = load(results, min_size);
-  if (format == "graphml") write_graphml(r, out, force);
-  else if (format == "gexf") write_gexf(r, out, force);
-  else write_csv(r, out, force);
+  if (format == "graphml")
+    write_graphml(r, out, force);
+  else if (format == "gexf")
+    write_gexf(r, out, force);
+  else
+    write_csv(r, out, force);
 }
 
 }  // namespace chorus

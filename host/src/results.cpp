@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "chorus/error.hpp"
+#include "chorus/evidence.hpp"
 #include "chorus/h5.hpp"
 
 namespace chorus {
@@ -99,6 +100,7 @@ void write_results(const std::string& path, const results_content& r) {
       h5::set_attr(f, "chorus_results", std::int64_t{1});
       h5::flush(f);
     }
+    if (!r.evidence_input.empty()) add_evidence(tmp, r.evidence_input);
     int fd = ::open(tmp.c_str(), O_RDONLY);
     if (fd >= 0) {
       ::fsync(fd);

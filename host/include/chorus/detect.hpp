@@ -34,6 +34,7 @@ struct detect_options {
   int device = 0;                    ///< CUDA device ordinal
   std::uint64_t gpu_memory_mib = 0;  ///< cap on device memory (0: what is free)
   bool write_edges = true;
+  bool evidence = true;  ///< add /evidence (co-active bins per edge, per-cluster evidence)
   /// Stage progress: (stage name, done, total). Unset: silent.
   std::function<void(const char*, std::int64_t, std::int64_t)> progress;
 };

@@ -30,6 +30,7 @@ struct results_content {
   const cluster_table* clusters = nullptr;
   const truth_match* truth = nullptr;  ///< null without ground truth
   std::vector<attribute> attributes;   ///< root attributes (parameters, identity, timings)
+  std::string evidence_input;  ///< when set: add /evidence from this input before the rename
 };
 
 /// Refuse an output that exists (unless `force`) or whose directory is not writable; call
