@@ -549,7 +549,9 @@ class cpu_backend final : public backend {
 }  // namespace
 
 double exact_similarity(const view_matrix& v, std::int64_t i, std::int64_t j) {
-  return dot_f64(v.row(i), v.row(j), v.d) * v.inv_norm[i] * v.inv_norm[j];
+  // a cosine lies in [-1, 1]; rounding may overshoot by ~1e-16 (duplicates, opposite rows)
+  const double r = dot_f64(v.row(i), v.row(j), v.d) * v.inv_norm[i] * v.inv_norm[j];
+  return r > 1.0 ? 1.0 : r < -1.0 ? -1.0 : r;
 }
 
 std::unique_ptr<backend> make_cpu_backend() { return std::make_unique<cpu_backend>(); }
