@@ -20,8 +20,8 @@ __device__ double warp_dot(const float* a, const float* b, std::int64_t d, unsig
 __device__ double similarity(const device_view& vi, const device_view& vj, std::int64_t i,
                              std::int64_t j, unsigned lane) {
   const std::int64_t a = i - vi.row0, b = j - vj.row0;
-  const double r =
-      warp_dot(vi.rows + a * vi.d, vj.rows + b * vj.d, vi.d, lane) * vi.inv_norm[a] * vj.inv_norm[b];
+  const double r = warp_dot(vi.rows + a * vi.d, vj.rows + b * vj.d, vi.d, lane) * vi.inv_norm[a] *
+                   vj.inv_norm[b];
   return fmin(1.0, fmax(-1.0, r));  // a cosine lies in [-1, 1], as on the CPU
 }
 

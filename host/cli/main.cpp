@@ -75,7 +75,9 @@ int main(int argc, char** argv) {
   det->add_option("--precision", prec,
                   "first-pass precision auto|fp32|bf16|int8 (results are exact for all)")
       ->capture_default_str();
-  det->add_option("--max-memory", d.max_memory_mib, "host memory cap in MiB; the edge list spills to disk past it (0: none)")->capture_default_str();
+  det->add_option("--max-memory", d.max_memory_mib,
+                  "host memory cap in MiB; the edge list spills to disk past it (0: none)")
+      ->capture_default_str();
   det->add_option("--checkpoint", d.checkpoint_dir,
                   "persist progress in this directory (atomic writes)");
   det->add_option("--checkpoint-interval", d.checkpoint_interval, "seconds between checkpoints")
@@ -90,7 +92,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   det->add_flag("--no-edges", no_edges, "do not write /edges (labels and clusters only)");
   bool no_evidence = false;
-  det->add_flag("--no-evidence", no_evidence, "do not add /evidence (co-active bins, cluster evidence)");
+  det->add_flag("--no-evidence", no_evidence,
+                "do not add /evidence (co-active bins, cluster evidence)");
   det->add_flag("--force", d.force, "overwrite an existing results file");
   det->add_flag("--json", json, "print a JSON summary on stdout");
   det->add_flag("--quiet", quiet, "no progress bar, no text summary");
@@ -99,11 +102,13 @@ int main(int argc, char** argv) {
   std::string exp_results, exp_format, exp_out;
   std::int64_t exp_min_size = 2;
   bool exp_force = false;
-  auto* exp = app.add_subcommand("export", "write the coordinated subgraph for Gephi (GraphML, GEXF) or pandas (CSV)");
+  auto* exp = app.add_subcommand(
+      "export", "write the coordinated subgraph for Gephi (GraphML, GEXF) or pandas (CSV)");
   exp->add_option("results", exp_results, "results HDF5 file")->required();
   exp->add_option("--format", exp_format, "graphml|gexf|csv")->required();
   exp->add_option("--out", exp_out, "output file (graphml, gexf) or directory (csv)")->required();
-  exp->add_option("--min-size", exp_min_size, "only clusters with at least this many members")->capture_default_str();
+  exp->add_option("--min-size", exp_min_size, "only clusters with at least this many members")
+      ->capture_default_str();
   exp->add_flag("--force", exp_force, "overwrite existing output");
 
   // report

@@ -26,19 +26,23 @@ int run_report_tool(const std::string& results, const std::string& out,
     dir = dir.substr(0, dir.rfind('/'));
     tools.push_back(dir + "/../share/chorus/chorus_report.py");
   }
-  if (*CHORUS_SOURCE_TREE) tools.push_back(std::string(CHORUS_SOURCE_TREE) + "/host/report/chorus_report.py");
+  if (*CHORUS_SOURCE_TREE)
+    tools.push_back(std::string(CHORUS_SOURCE_TREE) + "/host/report/chorus_report.py");
   std::string tool;
   for (const auto& t : tools)
     if (access(t.c_str(), R_OK) == 0) {
       tool = t;
       break;
     }
-  if (tool.empty()) CHORUS_THROW(runtime_failure, "report tool chorus_report.py not found (set CHORUS_REPORT_TOOL)");
+  if (tool.empty())
+    CHORUS_THROW(runtime_failure,
+                 "report tool chorus_report.py not found (set CHORUS_REPORT_TOOL)");
   const char* py_env = std::getenv("CHORUS_PYTHON");
   const std::string python = py_env && *py_env ? py_env : "/usr/bin/python3";
   if (access(python.c_str(), X_OK) != 0)
-    CHORUS_THROW(runtime_failure, "'", python, "' not found; chorus report needs Debian's python3 "
-                                  "with python3-matplotlib and python3-h5py (.ci/setup.sh installs them)");
+    CHORUS_THROW(runtime_failure, "'", python,
+                 "' not found; chorus report needs Debian's python3 "
+                 "with python3-matplotlib and python3-h5py (.ci/setup.sh installs them)");
   std::vector<std::string> args = {python, tool, results, "--out", out};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
@@ -52,7 +56,8 @@ int run_report_tool(const std::string& results, const std::string& out,
   }
   int st = 0;
   if (waitpid(pid, &st, 0) < 0) CHORUS_THROW(runtime_failure, "waiting for the report tool failed");
-  if (!WIFEXITED(st)) CHORUS_THROW(runtime_failure, "the report tool was killed by signal ", WTERMSIG(st));
+  if (!WIFEXITED(st))
+    CHORUS_THROW(runtime_failure, "the report tool was killed by signal ", WTERMSIG(st));
   const int rc = WEXITSTATUS(st);
   if (rc == 127) CHORUS_THROW(runtime_failure, "cannot run '", python, "'");
   return rc;
