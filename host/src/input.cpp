@@ -111,6 +111,30 @@ std::string shape_str(const h5::dataset_info& di) {
 
 }  // namespace
 
+namespace {
+// Validates a rank-2 view [N, cols]: rank, dtype, rows, column count and the N x cols x 4 bytes
+// it will take; returns the column count and sets `dtype`.
+template <typename DtypeOk>
+std::int64_t check_view(const h5::handle& f, const char* name, const char* shape,
+                        const char* cols_word, std::int64_t n, const char* expected,
+                        std::string& dtype, DtypeOk ok) {
+  auto ds = h5::open_dataset(f, name);
+  auto di = h5::describe(ds);
+  CHORUS_EXPECTS(di.rank() == 2, name, " must be rank 2 ", shape, ", found rank ", di.rank(), " ",
+                 shape_str(di));
+  CHORUS_EXPECTS(ok(di), name, " has unsupported dtype ", dtype_name(di), " (", expected, ")");
+  CHORUS_EXPECTS(static_cast<std::int64_t>(di.dims[0]) == n, name, " has ", di.dims[0],
+                 " rows but /accounts/id has ", n);
+  CHORUS_EXPECTS(di.dims[1] >= 1, name, " has zero columns");
+  CHORUS_EXPECTS(di.dims[1] <= (1u << 20), name, " declares ", di.dims[1], " ", cols_word,
+                 " (more than 2^20 is not supported)");
+  dtype = dtype_name(di);
+  const auto cols = static_cast<std::int64_t>(di.dims[1]);
+  checked_mul(n, cols * 4, name);
+  return cols;
+}
+}  // namespace
+
 input_info inspect_input(const std::string& path) {
   input_info info;
   info.path = path;
@@ -137,43 +161,23 @@ input_info inspect_input(const std::string& path) {
   info.n = static_cast<std::int64_t>(idi.dims[0]);
 
   if (h5::exists(f, "/embedding")) {
-    auto e = h5::open_dataset(f, "/embedding");
-    auto ei = h5::describe(e);
-    CHORUS_EXPECTS(ei.rank() == 2, "/embedding must be rank 2 [N, d], found rank ", ei.rank(), " ",
-                   shape_str(ei));
-    CHORUS_EXPECTS(ei.cls == h5::kind::floating &&
-                       (ei.elem_size == 2 || ei.elem_size == 4 || ei.elem_size == 8),
-                   "/embedding has unsupported dtype ", dtype_name(ei),
-                   " (float16, float32 or float64 expected)");
-    CHORUS_EXPECTS(static_cast<std::int64_t>(ei.dims[0]) == info.n, "/embedding has ", ei.dims[0],
-                   " rows but /accounts/id has ", info.n);
-    CHORUS_EXPECTS(ei.dims[1] >= 1, "/embedding has zero columns");
-    CHORUS_EXPECTS(ei.dims[1] <= (1u << 20), "/embedding declares ", ei.dims[1],
-                   " columns (more than 2^20 is not supported)");
+    info.dim = check_view(f, "/embedding", "[N, d]", "columns", info.n,
+                          "float16, float32 or float64 expected", info.embedding_dtype,
+                          [](const h5::dataset_info& d) {
+                            return d.cls == h5::kind::floating &&
+                                   (d.elem_size == 2 || d.elem_size == 4 || d.elem_size == 8);
+                          });
     info.has_embedding = true;
-    info.dim = static_cast<std::int64_t>(ei.dims[1]);
-    info.embedding_dtype = dtype_name(ei);
-    checked_mul(info.n, info.dim * 4, "/embedding");
   }
   if (h5::exists(f, "/activity")) {
-    auto a = h5::open_dataset(f, "/activity");
-    auto ai = h5::describe(a);
-    CHORUS_EXPECTS(ai.rank() == 2, "/activity must be rank 2 [N, T], found rank ", ai.rank(), " ",
-                   shape_str(ai));
-    CHORUS_EXPECTS(ai.cls == h5::kind::integer ||
-                       (ai.cls == h5::kind::floating &&
-                        (ai.elem_size == 4 || ai.elem_size == 8 || ai.elem_size == 2)),
-                   "/activity has unsupported dtype ", dtype_name(ai),
-                   " (float32 or an integer type expected)");
-    CHORUS_EXPECTS(static_cast<std::int64_t>(ai.dims[0]) == info.n, "/activity has ", ai.dims[0],
-                   " rows but /accounts/id has ", info.n);
-    CHORUS_EXPECTS(ai.dims[1] >= 1, "/activity has zero columns");
-    CHORUS_EXPECTS(ai.dims[1] <= (1u << 20), "/activity declares ", ai.dims[1],
-                   " time bins (more than 2^20 is not supported)");
+    info.bins = check_view(f, "/activity", "[N, T]", "time bins", info.n,
+                           "float32 or an integer type expected", info.activity_dtype,
+                           [](const h5::dataset_info& d) {
+                             return d.cls == h5::kind::integer ||
+                                    (d.cls == h5::kind::floating &&
+                                     (d.elem_size == 2 || d.elem_size == 4 || d.elem_size == 8));
+                           });
     info.has_activity = true;
-    info.bins = static_cast<std::int64_t>(ai.dims[1]);
-    info.activity_dtype = dtype_name(ai);
-    checked_mul(info.n, info.bins * 4, "/activity");
   }
   CHORUS_EXPECTS(info.has_embedding || info.has_activity, "'", path,
                  "' has neither /embedding nor /activity");
