@@ -53,9 +53,9 @@ for a in "$work"/artifacts/crash-* "$work"/artifacts/leak-*; do
   [ -e "$a" ] || continue
   report="$a.txt"
   build-fuzz/tests/fuzz/fuzz_input "$a" > "$report" 2>&1 || true
-  # innermost frame that is not the sanitizer runtime or libc's memory functions
+  # innermost frame that is not the sanitizer runtime or libc (its memcpy variants included)
   top=$(grep -E '^ +#[0-9]+ ' "$report" |
-    grep -vE 'sanitizer|__interceptor|__asan|__lsan|__ubsan| in (malloc|calloc|realloc|free|memcpy|memmove|memset|operator new)' |
+    grep -vE 'sanitizer|__interceptor|__asan|__lsan|__ubsan| in (malloc|calloc|realloc|free|memcpy|memmove|memset|operator new)|libc\.so|sysdeps/|__(memcpy|memmove|memset|mempcpy|strlen|strcpy)_' |
     head -1 || true)
   if echo "$top" | grep -q 'libhdf5'; then
     echo "library finding (HDF5, not chorus): $a: $top"

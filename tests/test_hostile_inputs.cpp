@@ -706,3 +706,11 @@ TEST(HostileLibrary, LoadInputThrowsInputError) {
 }
 
 }  // namespace
+
+// A 9 KB file found by the fuzzer that crashes HDF5 1.10.8 itself (SEGV in H5F__accum_read while
+// looking up a link): chorus reads metadata in a child process first, so it reports the file as
+// damaged with exit code 2 instead of crashing.
+TEST_F(Hostile, FileThatCrashesHdf5ItselfIsReportedAsDamaged) {
+  expect_rejected(std::string(CHORUS_SOURCE_DIR) + "/tests/hostile/hdf5_metadata_crash.h5",
+                  "is damaged");
+}

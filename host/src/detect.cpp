@@ -97,6 +97,7 @@ detect_summary run_detect(const detect_options& opt) {
   CHORUS_EXPECTS(!opt.input.empty(), "no input given (--input)");
   CHORUS_EXPECTS(opt.input != opt.output, "--out must differ from --input");
 
+  probe_input_isolated(opt.input);  // a file that crashes HDF5 ends here, with exit code 2
   input_info info = inspect_input(opt.input);
   check_output_path(opt.output, opt.force);
   view_mode mode;

@@ -16,10 +16,12 @@
 #include "chorus/h5.hpp"
 #include "chorus/progress.hpp"
 #include "chorus/results.hpp"
+#include "chorus/views.hpp"
 
 namespace chorus {
 
 void describe_file(const std::string& path, std::ostream& os) {
+  probe_input_isolated(path, /*crash_only=*/true);
   if (is_results_file(path)) {
     h5::handle f = h5::open_read(path);
     os << path << ": chorus results file\n";
