@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -23,24 +24,21 @@ void probe_input_isolated(const std::string& path, bool crash_only) {
     return;
   }
   if (pid == 0) {
+    // The child reports "OK" or "E<code>:<message>"; a child that ends without a report crashed
+    // (a signal, or a sanitizer's own exit after catching one).
     close(fds[0]);
-    int code = 0;
-    std::string msg;
+    std::string report = "OK";
     try {
       inspect_input(path);
     } catch (const error& e) {
-      code = static_cast<int>(e.code());
-      msg = e.what();
+      report = "E" + std::to_string(static_cast<int>(e.code())) + ":" + e.what();
     } catch (const std::exception& e) {
-      code = 1;
-      msg = e.what();
+      report = std::string("E1:") + e.what();
     }
-    if (!msg.empty()) {
-      ssize_t w = write(fds[1], msg.data(), msg.size());
-      (void)w;
-    }
+    ssize_t w = write(fds[1], report.data(), report.size());
+    (void)w;
     close(fds[1]);
-    _exit(code);
+    _exit(0);
   }
   close(fds[1]);
   std::string msg;
@@ -50,16 +48,20 @@ void probe_input_isolated(const std::string& path, bool crash_only) {
   close(fds[0]);
   int st = 0;
   if (waitpid(pid, &st, 0) != pid) return;
-  if (WIFSIGNALED(st))
+  if (msg.empty() || (msg != "OK" && msg[0] != 'E')) {
+    const std::string how = WIFSIGNALED(st) ? std::string(strsignal(WTERMSIG(st)))
+                                            : "exit status " + std::to_string(WEXITSTATUS(st));
     CHORUS_THROW(input_error, "'", path,
                  "' is damaged: the HDF5 library crashed reading its "
                  "metadata (",
-                 strsignal(WTERMSIG(st)), ")");
-  if (WIFEXITED(st) && WEXITSTATUS(st) != 0 && !crash_only) {
-    if (WEXITSTATUS(st) == static_cast<int>(exit_code::bad_input))
-      CHORUS_THROW(input_error, msg.empty() ? "'" + path + "' is not a valid input" : msg);
-    CHORUS_THROW(runtime_failure, msg.empty() ? "checking '" + path + "' failed" : msg);
+                 how, ")");
   }
+  if (msg == "OK" || crash_only) return;
+  const auto colon = msg.find(':');
+  const int code = std::atoi(msg.substr(1, colon - 1).c_str());
+  const std::string text = colon == std::string::npos ? msg : msg.substr(colon + 1);
+  if (code == static_cast<int>(exit_code::bad_input)) CHORUS_THROW(input_error, text);
+  CHORUS_THROW(runtime_failure, text);
 }
 
 }  // namespace chorus
