@@ -62,14 +62,7 @@ class Checkpoint : public ::testing::Test {
  protected:
   void SetUp() override {
     dir = test::scratch_dir("ckpt");
-    generate_options g;
-    g.accounts = 12000;
-    g.dim = 64;
-    g.bins = 96;
-    g.clusters = 12;
-    g.seed = 9;
-    g.out = dir + "/in.h5";
-    generate_dataset(g);
+    const generate_options g = test::generated(dir + "/in.h5", 12000, 64, 96, 12, 9);
     ASSERT_EQ(run_chorus({"detect", "--quiet", "--input", g.out, "--out", dir + "/ref.h5"}, 0, 0),
               0);
   }

@@ -16,15 +16,8 @@ struct outcome {
 };
 
 outcome run(const std::string& dir, const std::string& view, std::uint64_t seed) {
-  generate_options g;
-  g.accounts = 8000;
-  g.dim = 64;
-  g.bins = 168;
-  g.clusters = 10;
-  g.seed = seed;
-  g.out = dir + "/in_" + std::to_string(seed) + ".h5";
-  g.force = true;
-  generate_dataset(g);
+  const generate_options g =
+      test::generated(dir + "/in_" + std::to_string(seed) + ".h5", 8000, 64, 168, 10, seed);
   detect_options d;
   d.input = g.out;
   d.output = dir + "/out_" + view + ".h5";

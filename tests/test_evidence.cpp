@@ -20,15 +20,7 @@ struct fixture_files {
 };
 
 fixture_files make(const std::string& dir, int dim, int bins, std::int64_t accounts = 3000) {
-  generate_options g;
-  g.accounts = accounts;
-  g.dim = dim;
-  g.bins = bins;
-  g.clusters = 5;
-  g.seed = 11;
-  g.out = dir + "/in.h5";
-  g.force = true;
-  generate_dataset(g);
+  const generate_options g = test::generated(dir + "/in.h5", accounts, dim, bins, 5, 11);
   detect_options d;
   d.input = g.out;
   d.output = dir + "/res.h5";

@@ -50,14 +50,7 @@ expected expect_for(const std::string& results, std::int64_t min_size) {
 
 TEST(Export, RoundTripCounts) {
   const std::string dir = test::scratch_dir("export");
-  generate_options g;
-  g.accounts = 3000;
-  g.dim = 32;
-  g.bins = 48;
-  g.clusters = 5;
-  g.seed = 5;
-  g.out = dir + "/in.h5";
-  generate_dataset(g);
+  const generate_options g = test::generated(dir + "/in.h5", 3000, 32, 48, 5, 5);
   detect_options d;
   d.input = g.out;
   d.output = dir + "/res.h5";

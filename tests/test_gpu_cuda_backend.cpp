@@ -127,14 +127,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaVsCpu, ::testing::ValuesIn(cases()),
 TEST(CudaBackend, GeneratedElectionData) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   const std::string dir = scratch_dir("gpu_gen");
-  generate_options g;
-  g.accounts = 20000;
-  g.dim = 96;
-  g.bins = 168;
-  g.clusters = 15;
-  g.seed = 5;
-  g.out = dir + "/in.h5";
-  generate_dataset(g);
+  const generate_options g = generated(dir + "/in.h5", 20000, 96, 168, 15, 5);
   for (const char* view : {"both", "embedding", "fused"}) {
     gpu_case c{g.accounts, g.dim, g.bins, view, "bf16", 0.8, 0.8, 5};
     SCOPED_TRACE(describe(c));

@@ -39,14 +39,7 @@ TEST(Memory, PeakRssStaysUnderMaxMemoryWhileEdgesSpill) {
   GTEST_SKIP() << "ASan's shadow memory and quarantine count toward the RSS";
 #endif
   const std::string dir = test::scratch_dir("mem");
-  generate_options g;
-  g.accounts = 14000;
-  g.dim = 32;
-  g.bins = 0;
-  g.clusters = 8;
-  g.seed = 4;
-  g.out = dir + "/in.h5";
-  generate_dataset(g);
+  const generate_options g = test::generated(dir + "/in.h5", 14000, 32, 0, 8, 4);
   const std::vector<std::string> common = {"detect",    "--quiet",   "--input",     g.out,
                                            "--view",    "embedding", "--threshold", "0.3",
                                            "--threads", "2"};

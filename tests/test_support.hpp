@@ -11,6 +11,7 @@
 
 #include "chorus/backend.hpp"
 #include "chorus/decision.hpp"
+#include "chorus/generate.hpp"
 #include "chorus/h5.hpp"
 
 namespace chorus::test {
@@ -22,6 +23,21 @@ inline std::string scratch_dir(const std::string& name) {
   std::string cmd = "rm -rf '" + d + "' && mkdir -p '" + d + "'";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("mkdir " + d);
   return d;
+}
+
+/// Generate a synthetic input at `path` (overwriting) and return the options used.
+inline generate_options generated(const std::string& path, std::int64_t accounts, int dim, int bins,
+                                  int clusters, std::uint64_t seed) {
+  generate_options g;
+  g.accounts = accounts;
+  g.dim = dim;
+  g.bins = bins;
+  g.clusters = clusters;
+  g.seed = seed;
+  g.out = path;
+  g.force = true;
+  generate_dataset(g);
+  return g;
 }
 
 /// Rows of an input, in float64 (row-major), as written to the file.
