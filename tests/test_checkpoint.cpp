@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -62,7 +63,8 @@ class Checkpoint : public ::testing::Test {
  protected:
   void SetUp() override {
     dir = test::scratch_dir("ckpt");
-    const generate_options g = test::generated(dir + "/in.h5", 12000, 64, 96, 12, 9);
+    // large enough (about 4 s single-threaded with small tiles) for many random interruptions
+    const generate_options g = test::generated(dir + "/in.h5", 24000, 64, 96, 12, 9);
     ASSERT_EQ(run_chorus({"detect", "--quiet", "--input", g.out, "--out", dir + "/ref.h5"}, 0, 0),
               0);
   }
@@ -109,6 +111,7 @@ TEST_F(Checkpoint, KilledAndResumedManyTimesGivesTheSameResults) {
         << "unexpected exit code " << rc;
   }
   ASSERT_EQ(rc, 0) << "did not finish";
+  std::cout << "[ kills ] " << kills << " interrupted runs of " << runs << "\n";
   EXPECT_GE(kills, 3) << "the run was too short to be interrupted often";
   expect_same_results(dir + "/ref.h5", dir + "/out.h5");
   EXPECT_NE(access((dir + "/ck/manifest").c_str(), F_OK), 0) << "checkpoint removed after success";
