@@ -1,6 +1,7 @@
 // chorus: read an input's metadata in a child process first, so that a damaged file which
 // crashes the HDF5 library itself (as fuzzing found in HDF5 1.10's metadata cache) ends with a
 // clear error and exit code 2 instead of taking chorus down.
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,10 @@ void probe_input_isolated(const std::string& path, bool crash_only) {
     // The child reports "OK" or "E<code>:<message>"; a child that ends without a report crashed
     // (a signal, or a sanitizer's own exit after catching one).
     close(fds[0]);
+    // what a crashing library (or a sanitizer catching the crash) prints stays out of chorus's
+    // one-line error output
+    const int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, STDERR_FILENO);
     std::string report = "OK";
     try {
       inspect_input(path);
