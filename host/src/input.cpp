@@ -308,6 +308,30 @@ void load_view(const h5::handle& f, const char* what, std::int64_t n, std::int64
 
 }  // namespace
 
+static void check_handles(const h5::handle& f, const std::vector<std::int64_t>& ids,
+                          std::int64_t block_rows) {
+  // Handles only label reports, but a report must never carry invalid UTF-8.
+  auto h = h5::open_dataset(f, "/accounts/handle");
+  const std::int64_t n = static_cast<std::int64_t>(ids.size());
+  for (std::int64_t r0 = 0; r0 < n; r0 += block_rows) {
+    const std::int64_t rows = std::min(block_rows, n - r0);
+    const auto block = h5::read_strings(h, r0, rows);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::size_t ok = utf8_valid_prefix(block[r]);
+      CHORUS_EXPECTS(ok == block[r].size(), "/accounts/handle row ", r0 + r, " (account id ",
+                     ids[r0 + r], ") is not valid UTF-8 (bad byte at offset ", ok,
+                     "): re-encode the handles as UTF-8");
+    }
+  }
+}
+
+void check_handles(const std::string& path, std::int64_t block_rows) {
+  h5::handle f = h5::open_read(path);
+  if (!h5::exists(f, "/accounts/handle")) return;
+  const auto ids = h5::read_all<std::int64_t>(h5::open_dataset(f, "/accounts/id"));
+  check_handles(f, ids, block_rows);
+}
+
 loaded_input load_input(const std::string& path, const load_options& opt) {
   loaded_input in;
   in.info = inspect_input(path);
@@ -355,20 +379,7 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
       CHORUS_EXPECTS(sorted[i].first != sorted[i - 1].first, "duplicate account id ",
                      sorted[i].first, " at rows ", sorted[i - 1].second, " and ", sorted[i].second);
   }
-  if (in.info.has_handles) {
-    // Handles only label reports, but a report must never carry invalid UTF-8.
-    auto h = h5::open_dataset(f, "/accounts/handle");
-    for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows) {
-      const std::int64_t rows = std::min(opt.block_rows, n - r0);
-      const auto block = h5::read_strings(h, r0, rows);
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const std::size_t ok = utf8_valid_prefix(block[r]);
-        CHORUS_EXPECTS(ok == block[r].size(), "/accounts/handle row ", r0 + r, " (account id ",
-                       in.ids[r0 + r], ") is not valid UTF-8 (bad byte at offset ", ok,
-                       "): re-encode the handles as UTF-8");
-      }
-    }
-  }
+  if (in.info.has_handles) check_handles(f, in.ids, opt.block_rows);
   if (in.info.has_truth)
     in.truth = h5::read_all<std::int64_t>(h5::open_dataset(f, "/truth/cluster"));
 

@@ -34,7 +34,8 @@ void probe_input_isolated(const std::string& path, bool crash_only) {
     if (devnull >= 0) dup2(devnull, STDERR_FILENO);
     std::string report = "OK";
     try {
-      inspect_input(path);
+      const input_info info = inspect_input(path);
+      if (info.has_handles) check_handles(path);
     } catch (const error& e) {
       report = "E" + std::to_string(static_cast<int>(e.code())) + ":" + e.what();
     } catch (const std::exception& e) {

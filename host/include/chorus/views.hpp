@@ -36,7 +36,11 @@ struct input_info {
 /// Open `path` and validate its layout (datasets/SCHEMA.md). Throws input_error on any problem.
 input_info inspect_input(const std::string& path);
 
-/// inspect_input in a child process first: a file that crashes the HDF5 library itself gives
+/// Check that every /accounts/handle is valid UTF-8 (the message names the first bad row).
+void check_handles(const std::string& path, std::int64_t block_rows = 16384);
+
+/// inspect_input (and check_handles, whose variable-length strings HDF5 reads from its global
+/// heap) in a child process first: a file that crashes the HDF5 library itself gives
 /// input_error (exit code 2) instead of a crash. Returns normally when the file passes (with
 /// `crash_only`, whenever the library did not crash: for callers that accept other files too).
 void probe_input_isolated(const std::string& path, bool crash_only = false);
