@@ -137,15 +137,20 @@ TEST(CudaBackend, GeneratedElectionData) {
   }
 }
 
-TEST(CudaBackend, BadDeviceIsAClearError) {
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
-  const std::string dir = scratch_dir("gpu_bad");
+// A 50-account job on the CUDA backend, for the error-path tests.
+detect_options small_cuda_job(const std::string& dir) {
   dense e = clustered(50, 8, 1);
   write_input(dir + "/in.h5", 50, &e, nullptr);
   detect_options o;
   o.input = dir + "/in.h5";
   o.output = dir + "/out.h5";
   o.backend = backend_kind::cuda;
+  return o;
+}
+
+TEST(CudaBackend, BadDeviceIsAClearError) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  detect_options o = small_cuda_job(scratch_dir("gpu_bad"));
   o.device = 999;
   EXPECT_THROW(run_detect(o), input_error);
 }
@@ -153,13 +158,7 @@ TEST(CudaBackend, BadDeviceIsAClearError) {
 // Without a device, the CUDA backend refuses clearly (this runs on CPU-only CI).
 TEST(CudaBackend, NoDeviceIsAClearError) {
   if (have_gpu()) GTEST_SKIP() << "a CUDA device is present";
-  const std::string dir = scratch_dir("gpu_none");
-  dense e = clustered(50, 8, 1);
-  write_input(dir + "/in.h5", 50, &e, nullptr);
-  detect_options o;
-  o.input = dir + "/in.h5";
-  o.output = dir + "/out.h5";
-  o.backend = backend_kind::cuda;
+  detect_options o = small_cuda_job(scratch_dir("gpu_none"));
   try {
     run_detect(o);
     FAIL() << "expected input_error";
