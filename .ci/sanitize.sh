@@ -10,7 +10,7 @@ FUZZ_SECONDS="${1:-60}"
 JOBS="$(nproc)"
 
 echo "== sanitizer build (build-asan)"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHORUS_CUDA=OFF \
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHORUS_CUDA=OFF -DCHORUS_MPI=OFF \
   -DCHORUS_SANITIZE=address,undefined -DCHORUS_BUILD_BENCH=OFF
 cmake --build build-asan -j"$JOBS"
 # No suppressions: the suite is clean under ASan/UBSan (oneDNN's JIT and OpenMP gave no false
@@ -22,7 +22,7 @@ UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure
 
 echo "== fuzz build (build-fuzz, clang)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHORUS_FUZZ=ON \
-  -DCHORUS_CUDA=OFF -DCHORUS_SANITIZE=address,undefined -DCHORUS_BUILD_TESTS=OFF \
+  -DCHORUS_CUDA=OFF -DCHORUS_MPI=OFF -DCHORUS_SANITIZE=address,undefined -DCHORUS_BUILD_TESTS=OFF \
   -DCHORUS_BUILD_BENCH=OFF
 cmake --build build-fuzz -j"$JOBS" --target fuzz_input
 

@@ -10,6 +10,7 @@ packages=(
   libdnnl-dev                 # oneDNN: fp32 / bf16 / int8 GEMM tiles of the CPU backend
   libcli11-dev                # command-line parsing
   libgtest-dev libbenchmark-dev
+  openmpi-bin libopenmpi-dev  # multi-process jobs (mpirun -np P chorus detect), tests labelled mpi
   libopenblas0-pthread        # an optimised system BLAS for numpy and faiss (the comparison baseline)
   python3 python3-numpy python3-h5py python3-scipy python3-faiss  # tests/py, bench/
   python3-matplotlib python3-networkx python3-pandas python3-lxml  # chorus report, export checks

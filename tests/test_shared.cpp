@@ -54,6 +54,59 @@ TEST(Tiling, PairCountIs64Bit) {
   EXPECT_EQ(tiling::pair_count(3'000'000'000LL), 4'499'999'998'500'000'000LL);
 }
 
+TEST(Tiling, RowsPairsMatchesBruteForce) {
+  for (std::int64_t n : {0, 1, 2, 5, 64, 101})
+    for (std::int64_t a = -1; a <= n + 1; ++a)
+      for (std::int64_t b = a; b <= n + 2; ++b) {
+        std::int64_t ref = 0;
+        for (std::int64_t i = std::max<std::int64_t>(a, 0); i < std::min(b, n); ++i)
+          ref += n - 1 - i;
+        ASSERT_EQ(tiling::rows_pairs(a, b, n), ref) << "n=" << n << " a=" << a << " b=" << b;
+      }
+  EXPECT_EQ(tiling::rows_pairs(0, 100'000'000, 100'000'000), tiling::pair_count(100'000'000));
+}
+
+// The rank split: contiguous row ranges that cover [0, n) once, pair counts within n of each
+// other, and shifted tiles over each range that decide every pair exactly once overall.
+TEST(Tiling, SplitRowsBalancesPairsAndCoversEveryPairOnce) {
+  for (std::int64_t n : {0, 1, 2, 3, 17, 100, 257})
+    for (std::int64_t parts : {1, 2, 3, 4, 7, 300}) {
+      std::vector<int> seen(n * n, 0);
+      std::int64_t lo_pairs = INT64_MAX, hi_pairs = 0;
+      for (std::int64_t r = 0; r < parts; ++r) {
+        const std::int64_t rb = tiling::split_row(n, parts, r),
+                           re = tiling::split_row(n, parts, r + 1);
+        ASSERT_LE(rb, re) << "n=" << n << " parts=" << parts << " r=" << r;
+        const std::int64_t p = tiling::rows_pairs(rb, re, n);
+        lo_pairs = std::min(lo_pairs, p), hi_pairs = std::max(hi_pairs, p);
+        const std::int64_t R = 4, C = 8;
+        const std::int64_t nb = tiling::blocks(re - rb, R), nc = tiling::blocks(n - rb, C);
+        for (std::int64_t bi = 0; bi < nb; ++bi)
+          for (std::int64_t cj = tiling::first_chunk(bi, R, C); cj < nc; ++cj)
+            for (std::int64_t i = rb + bi * R; i < std::min(re, rb + bi * R + R); ++i) {
+              std::int64_t lo, hi;
+              tiling::row_span(i, rb + cj * C, C, n, &lo, &hi);
+              for (std::int64_t j = lo; j < hi; ++j) ++seen[i * n + j];
+            }
+      }
+      EXPECT_EQ(tiling::split_row(n, parts, 0), 0);
+      EXPECT_EQ(tiling::split_row(n, parts, parts), n);
+      if (n >= 2) EXPECT_LT(hi_pairs - lo_pairs, 2 * n) << "n=" << n << " parts=" << parts;
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t j = 0; j < n; ++j)
+          ASSERT_EQ(seen[i * n + j], i < j ? 1 : 0)
+              << "n=" << n << " parts=" << parts << " i=" << i << " j=" << j;
+    }
+  // national scale: 100M accounts over 1024 ranks, 64-bit throughout
+  const std::int64_t n = 100'000'000;
+  std::int64_t prev = 0, lo_pairs = INT64_MAX, hi_pairs = 0;
+  for (std::int64_t r = 1; r <= 1024; ++r) {
+    const std::int64_t b = tiling::split_row(n, 1024, r), p = tiling::rows_pairs(prev, b, n);
+    lo_pairs = std::min(lo_pairs, p), hi_pairs = std::max(hi_pairs, p), prev = b;
+  }
+  EXPECT_LT(hi_pairs - lo_pairs, 2 * n);
+}
+
 // Rounds x to bf16 (nearest even), as the first pass does.
 static float bf16_round(float x) {
   std::uint32_t u;

@@ -9,6 +9,7 @@
 #include "chorus/export.hpp"
 #include "chorus/generate.hpp"
 #include "chorus/info.hpp"
+#include "chorus/mpi.hpp"
 #include "chorus/progress.hpp"
 #include "chorus/report.hpp"
 #include "chorus/version.hpp"
@@ -16,13 +17,16 @@
 namespace {
 
 int fail(int code, const std::string& msg) {
-  std::fprintf(stderr, "chorus: error: %s\n", msg.c_str());
+  // in a multi-process job every rank ends with the agreed error; rank 0 says it once
+  if (chorus::mpi::rank() == 0) std::fprintf(stderr, "chorus: error: %s\n", msg.c_str());
   return code;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // MPI only when started by an MPI launcher (mpirun, srun); otherwise one process
+  chorus::mpi::environment mpi_env(&argc, &argv);
   // detect stops gracefully on SIGTERM/SIGINT (checkpoint, exit code 4); install at once
   if (argc > 1 && std::string(argv[1]) == "detect") chorus::install_stop_handlers();
   CLI::App app{"chorus: finds coordinated networks of accounts by exact all-pairs similarity"};
@@ -173,6 +177,7 @@ int main(int argc, char** argv) {
       d.prec = chorus::parse_precision(prec);
       d.write_edges = !no_edges;
       d.evidence = !no_evidence;
+      if (chorus::mpi::rank() != 0) quiet = true, json = false;  // rank 0 reports for the job
       chorus::progress_bar bar(!quiet);
       if (!quiet)
         d.progress = [&](const char* s, std::int64_t a, std::int64_t b) { bar.update(s, a, b); };
@@ -192,6 +197,19 @@ int main(int argc, char** argv) {
             "backend %s (%s); %.2f s total: read %.2f, score %.2f, components %.2f, write %.2f\n",
             s.backend.c_str(), s.detail.c_str(), s.seconds_total, s.seconds_read, s.seconds_score,
             s.seconds_components, s.seconds_write);
+        if (s.ranks > 1) {
+          std::printf("%d ranks (rows, pairs, edges, seconds read / score / shard+forest):\n",
+                      s.ranks);
+          for (std::size_t r = 0; r < s.rank_records.size(); ++r) {
+            const auto& x = s.rank_records[r];
+            std::printf(
+                "  rank %zu on %s: rows %lld..%lld, %lld pairs, %lld edges, %.2f / %.2f / "
+                "%.2f s\n",
+                r, x.host.c_str(), static_cast<long long>(x.row_begin),
+                static_cast<long long>(x.row_end), static_cast<long long>(x.pairs),
+                static_cast<long long>(x.edges), x.seconds_read, x.seconds_score, x.seconds_local);
+          }
+        }
         if (s.invalid_embedding || s.invalid_activity)
           std::printf(
               "rows that cannot get edges: %lld zero embeddings, %lld constant activity rows\n",

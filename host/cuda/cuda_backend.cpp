@@ -162,11 +162,14 @@ class cuda_backend final : public backend {
                    "--precision int8 is not available on the CUDA backend yet; use bf16 or fp32");
     stats.used = prec;
     const std::int64_t n = pb.n();
-    stats.pairs = tiling::pair_count(n);
+    // this run's rows (one rank's share of a multi-process job): pairs i in [rb, re), j > i
+    const std::int64_t rb = std::min(std::max<std::int64_t>(opt.row_begin, 0), n);
+    const std::int64_t re = opt.row_end < 0 ? n : std::min(std::max(opt.row_end, rb), n);
+    stats.pairs = tiling::rows_pairs(rb, re, n);
     stats.detail = std::string(prop.name) + " sm_" + std::to_string(prop.major) +
                    std::to_string(prop.minor) + ", cuBLAS " + to_string(prec);
     std::vector<edge> edges;
-    if (n < 2) return edges;
+    if (stats.pairs == 0) return edges;
 
     const auto& P = pb.params;
     layout L;
@@ -201,8 +204,8 @@ class cuda_backend final : public backend {
           static_cast<std::uint64_t>(tt) * tt * 4 + cap * (sizeof(cuda::pair64) + sizeof(edge));
       if (fixed + tiles >= budget) continue;
       const std::uint64_t left = budget - fixed - tiles;
-      if (static_cast<std::uint64_t>(n) * row_bytes <= left) {
-        T = tt, cand_cap = cap, cap_rows = n, nblocks_alloc = 1;
+      if (static_cast<std::uint64_t>(n - rb) * row_bytes <= left) {
+        T = tt, cand_cap = cap, cap_rows = n - rb, nblocks_alloc = 1;
         break;
       }
       const std::int64_t b = static_cast<std::int64_t>(left / (3 * row_bytes)) / tt * tt;
@@ -251,10 +254,11 @@ class cuda_backend final : public backend {
       CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), bj.loaded.get(), 0));
       const char* A = io.fp_rows(bi);
       const char* B = io.fp_rows(bj);
-      for (std::int64_t r0 = bi.row0; r0 < bi.row0 + bi.count; r0 += T) {
+      const std::int64_t row_stop = std::min(bi.row0 + bi.count, re);
+      for (std::int64_t r0 = bi.row0; r0 < row_stop; r0 += T) {
         for (std::int64_t c0 = bj.row0; c0 < bj.row0 + bj.count; c0 += T) {
           if (c0 + T <= r0 + 1) continue;  // tile entirely below the diagonal
-          const std::int64_t m = std::min(T, bi.row0 + bi.count - r0);
+          const std::int64_t m = std::min(T, row_stop - r0);
           const std::int64_t w = std::min(T, bj.row0 + bj.count - c0);
           // column-major C (m x w) = A^T B: A = rows r0.. (K x m), B = rows c0.. (K x w)
           CHORUS_CUBLAS_TRY(cublasGemmEx(
@@ -319,23 +323,24 @@ class cuda_backend final : public backend {
     };
 
     if (nblocks_alloc == 1) {
-      io.load(blocks[0], 0, n, copy.get());
+      io.load(blocks[0], rb, n - rb, copy.get());
       score_pair(blocks[0], blocks[0]);
     } else {
-      // blocks[0]: the row block I; blocks[1], blocks[2]: column blocks J, J+1 alternating
-      const std::int64_t nb = tiling::blocks(n, cap_rows);
-      for (std::int64_t I = 0; I < nb; ++I) {
+      // blocks over rows [rb, n); row blocks only up to re. blocks[0]: the row block I;
+      // blocks[1], blocks[2]: column blocks J, J+1 alternating
+      const std::int64_t nb = tiling::blocks(n - rb, cap_rows);
+      auto start = [&](std::int64_t b) { return rb + b * cap_rows; };
+      auto count = [&](std::int64_t b) { return std::min(cap_rows, n - start(b)); };
+      for (std::int64_t I = 0; I < nb && start(I) < re; ++I) {
         block& bi = blocks[0];
-        io.load(bi, I * cap_rows, std::min(cap_rows, n - I * cap_rows), copy.get());
+        io.load(bi, start(I), count(I), copy.get());
         score_pair(bi, bi);
         if (I + 1 >= nb) break;
         int cur = 1;
-        io.load(blocks[cur], (I + 1) * cap_rows, std::min(cap_rows, n - (I + 1) * cap_rows),
-                copy.get());
+        io.load(blocks[cur], start(I + 1), count(I + 1), copy.get());
         for (std::int64_t J = I + 1; J < nb; ++J) {
           if (J + 1 < nb)  // prefetch the next column block while this one is scored
-            io.load(blocks[3 - cur], (J + 1) * cap_rows, std::min(cap_rows, n - (J + 1) * cap_rows),
-                    copy.get());
+            io.load(blocks[3 - cur], start(J + 1), count(J + 1), copy.get());
           score_pair(bi, blocks[cur]);
           cur = 3 - cur;
         }

@@ -86,6 +86,7 @@ void install_stop_handlers() {
 }
 bool stop_requested() { return g_stop != 0; }
 void reset_stop_request() { g_stop = 0; }
+void request_stop() { g_stop = 1; }
 
 checkpoint::checkpoint(std::string dir, std::string identity, std::int64_t units)
     : dir_(std::move(dir)), identity_(std::move(identity)), units_(units) {

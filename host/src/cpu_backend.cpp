@@ -216,7 +216,8 @@ struct first_pass {
   std::size_t elem() const { return prec == precision::int8 ? 1 : prec == precision::bf16 ? 2 : 4; }
 };
 
-first_pass prepare_first_pass(const score_problem& pb, precision prec) {
+// Rows [base, n) only: row i is stored at (i - base).
+first_pass prepare_first_pass(const score_problem& pb, precision prec, std::int64_t base) {
   first_pass fp;
   fp.prec = prec;
   fp.n = pb.n();
@@ -226,35 +227,35 @@ first_pass prepare_first_pass(const score_problem& pb, precision prec) {
          : fused                     ? pb.embedding->d + pb.activity->d
                                      : pb.embedding->d;
   fp.threshold = mode == view_mode::activity ? pb.params.threshold_activity : pb.params.threshold;
-  const std::int64_t n = fp.n, k = fp.k;
+  const std::int64_t n = fp.n, k = fp.k, rows = n - base;
   if (prec == precision::fp32) {
     if (fused) {
-      fp.f32.resize(static_cast<std::size_t>(checked_mul(n, k, "first-pass matrix")));
+      fp.f32.resize(static_cast<std::size_t>(checked_mul(rows, k, "first-pass matrix")));
 #pragma omp parallel for schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) first_pass_row(pb, i, fp.f32.data() + i * k);
+      for (std::int64_t i = base; i < n; ++i) first_pass_row(pb, i, fp.f32.data() + (i - base) * k);
       fp.f32_rows = fp.f32.data();
     } else {
-      fp.f32_rows = (mode == view_mode::activity ? pb.activity : pb.embedding)->data.data();
+      fp.f32_rows = (mode == view_mode::activity ? pb.activity : pb.embedding)->row(base);
     }
     fp.cut = static_cast<float>(fp.threshold - margin::fp32_gemm(k));
     return fp;
   }
   if (prec == precision::bf16) {
-    fp.bf16.resize(static_cast<std::size_t>(checked_mul(n, k, "first-pass matrix")));
+    fp.bf16.resize(static_cast<std::size_t>(checked_mul(rows, k, "first-pass matrix")));
 #pragma omp parallel
     {
       std::vector<float> row(k);
 #pragma omp for schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) {
+      for (std::int64_t i = base; i < n; ++i) {
         first_pass_row(pb, i, row.data());
-        for (std::int64_t t = 0; t < k; ++t) fp.bf16[i * k + t] = to_bf16(row[t]);
+        for (std::int64_t t = 0; t < k; ++t) fp.bf16[(i - base) * k + t] = to_bf16(row[t]);
       }
     }
     fp.cut = static_cast<float>(fp.threshold - margin::bf16_gemm(k));
     return fp;
   }
   // int8 with a per-row scale
-  fp.i8.resize(static_cast<std::size_t>(checked_mul(n, k, "first-pass matrix")));
+  fp.i8.resize(static_cast<std::size_t>(checked_mul(rows, k, "first-pass matrix")));
   fp.scale.resize(n);
   fp.err.resize(n);
   fp.qnorm.resize(n);
@@ -263,12 +264,12 @@ first_pass prepare_first_pass(const score_problem& pb, precision prec) {
   {
     std::vector<float> row(k);
 #pragma omp for schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
+    for (std::int64_t i = base; i < n; ++i) {
       first_pass_row(pb, i, row.data());
       float amax = 0;
       for (std::int64_t t = 0; t < k; ++t) amax = std::max(amax, std::fabs(row[t]));
       const float s = amax / 127.0f;
-      std::int8_t* q = fp.i8.data() + i * k;
+      std::int8_t* q = fp.i8.data() + (i - base) * k;
       double e2 = 0, q2 = 0, r2 = 0;
       for (std::int64_t t = 0; t < k; ++t) {
         long v = s > 0 ? std::lround(row[t] / s) : 0;
@@ -307,6 +308,10 @@ class cpu_backend final : public backend {
     CHORUS_EXPECTS(!need_a || (pb.activity && pb.activity->present()),
                    "this view mode needs the activity view");
     const std::int64_t n = pb.n();
+    const std::int64_t rb = std::min(std::max<std::int64_t>(opt.row_begin, 0), n);
+    const std::int64_t re = opt.row_end < 0 ? n : std::min(std::max(opt.row_end, rb), n);
+    CHORUS_EXPECTS((!need_e || pb.embedding->first <= rb) && (!need_a || pb.activity->first <= rb),
+                   "the views do not hold the rows this run decides");
 
     precision prec = opt.prec;
     std::string why;
@@ -317,16 +322,17 @@ class cpu_backend final : public backend {
       CHORUS_THROW(input_error,
                    "--precision int8 is not exact with this CPU's oneDNN kernels; use fp32");
     stats.used = prec;
-    stats.pairs = tiling::pair_count(n);
+    stats.pairs = tiling::rows_pairs(rb, re, n);
     stats.detail = std::string("oneDNN ") + std::to_string(dnnl::version()->major) + "." +
                    std::to_string(dnnl::version()->minor) + " " + to_string(prec) +
                    (has_fast_int8() ? " (VNNI)" : "");
     std::vector<edge> edges;
-    if (n < 2) return edges;
+    if (stats.pairs == 0) return edges;
 
-    first_pass fp = prepare_first_pass(pb, prec);
+    // Tiles over rows [rb, re) x columns [rb, n): the triangle's tiling shifted by rb.
+    first_pass fp = prepare_first_pass(pb, prec, rb);
     const std::int64_t R = opt.tile_rows, C = opt.tile_cols, K = fp.k;
-    const std::int64_t nb = tiling::blocks(n, R), nc = tiling::blocks(n, C);
+    const std::int64_t nb = tiling::blocks(re - rb, R), nc = tiling::blocks(n - rb, C);
     std::vector<std::pair<std::int64_t, std::int64_t>> units;
     units.reserve(static_cast<std::size_t>(tiling::units(n, R, C)));
     for (std::int64_t bi = 0; bi < nb; ++bi)
@@ -334,9 +340,9 @@ class cpu_backend final : public backend {
         units.emplace_back(bi, cj);
     const std::int64_t nunits = static_cast<std::int64_t>(units.size());
     auto unit_pairs = [&](std::int64_t u) {
-      const std::int64_t r0 = units[u].first * R, c0 = units[u].second * C;
+      const std::int64_t r0 = rb + units[u].first * R, c0 = rb + units[u].second * C;
       std::int64_t p = 0;
-      for (std::int64_t i = r0; i < std::min(n, r0 + R); ++i) {
+      for (std::int64_t i = r0; i < std::min(re, r0 + R); ++i) {
         std::int64_t lo, hi;
         tiling::row_span(i, c0, C, n, &lo, &hi);
         p += hi - lo;
@@ -350,9 +356,11 @@ class cpu_backend final : public backend {
     std::vector<std::uint8_t> done(nunits, 0);
     std::int64_t done_pairs_resumed = 0;
     if (!opt.checkpoint_dir.empty()) {
-      ckpt = std::make_unique<checkpoint>(
-          opt.checkpoint_dir,
-          opt.identity + " tiles=" + std::to_string(R) + "x" + std::to_string(C), nunits);
+      ckpt = std::make_unique<checkpoint>(opt.checkpoint_dir,
+                                          opt.identity + " tiles=" + std::to_string(R) + "x" +
+                                              std::to_string(C) + " rows=" + std::to_string(rb) +
+                                              ".." + std::to_string(re),
+                                          nunits);
       std::vector<edge> resumed;
       checkpoint_state probe;
       const bool found = ckpt->load(probe, resumed);
@@ -407,11 +415,11 @@ class cpu_backend final : public backend {
           if (stop_requested()) continue;  // abandon units not started; a checkpoint follows
           try {
             const std::int64_t u = todo[k];
-            const std::int64_t r0 = units[u].first * R, c0 = units[u].second * C;
-            const std::int64_t m = std::min(R, n - r0), w = std::min(C, n - c0);
+            const std::int64_t r0 = rb + units[u].first * R, c0 = rb + units[u].second * C;
+            const std::int64_t m = std::min(R, re - r0), w = std::min(C, n - c0);
             void* out = prec == precision::int8 ? static_cast<void*>(tile_i32.data())
                                                 : static_cast<void*>(tile_f32.data());
-            gemm.run(stream, m, w, base + r0 * row_bytes, base + c0 * row_bytes, out);
+            gemm.run(stream, m, w, base + (r0 - rb) * row_bytes, base + (c0 - rb) * row_bytes, out);
             std::int64_t cand = 0, pairs = 0;
             for (std::int64_t r = 0; r < m; ++r) {
               const std::int64_t i = r0 + r;

@@ -445,6 +445,33 @@ std::vector<std::string> attr_names(const handle& obj) {
   return names;
 }
 
+template <typename T>
+void create_virtual_concat(const handle& loc, const std::string& path,
+                           const std::vector<virtual_source>& sources) {
+  hsize_t total = 0;
+  for (const auto& s : sources) total += s.rows;
+  handle space = checked(H5Screate_simple(1, &total, nullptr), "space");
+  handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), "dcpl");
+  hsize_t off = 0;
+  for (const auto& s : sources) {
+    if (s.rows == 0) continue;
+    hsize_t count = s.rows;
+    handle src_space = checked(H5Screate_simple(1, &count, nullptr), "source space");
+    check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, &off, nullptr, &count, nullptr),
+          "select virtual rows");
+    check(
+        H5Pset_virtual(dcpl.get(), space.get(), s.file.c_str(), s.dataset.c_str(), src_space.get()),
+        "map virtual source " + s.file);
+    off += count;
+  }
+  check(H5Sselect_all(space.get()), "select all");
+  handle lcpl = checked(H5Pcreate(H5P_LINK_CREATE), "lcpl");
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  handle d = checked(H5Dcreate2(loc.get(), path.c_str(), native_type<T>(), space.get(), lcpl.get(),
+                                dcpl.get(), H5P_DEFAULT),
+                     "create virtual dataset " + path);
+}
+
 void flush(const handle& file) { check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush"); }
 
 #define CHORUS_H5_INSTANTIATE(T)                                                            \
@@ -453,7 +480,9 @@ void flush(const handle& file) { check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "
   template handle create_dataset<T>(const handle&, const std::string&,                      \
                                     const std::vector<std::uint64_t>&, std::uint64_t, int); \
   template void write_rows<T>(const handle&, std::uint64_t, std::uint64_t, const T*);       \
-  template void write_vector<T>(const handle&, const std::string&, const std::vector<T>&);
+  template void write_vector<T>(const handle&, const std::string&, const std::vector<T>&);  \
+  template void create_virtual_concat<T>(const handle&, const std::string&,                 \
+                                         const std::vector<virtual_source>&);
 CHORUS_H5_INSTANTIATE(float)
 CHORUS_H5_INSTANTIATE(double)
 CHORUS_H5_INSTANTIATE(std::int64_t)

@@ -237,18 +237,19 @@ namespace {
 // normalising. `what` names the dataset in messages.
 template <typename Prep>
 void load_view(const h5::handle& f, const char* what, std::int64_t n, std::int64_t d,
-               std::int64_t block_rows, const std::vector<std::int64_t>& ids, view_matrix& out,
-               Prep prep) {
+               std::int64_t first, std::int64_t block_rows, const std::vector<std::int64_t>& ids,
+               view_matrix& out, Prep prep) {
   out.n = n;
   out.d = d;
-  out.data.assign(static_cast<std::size_t>(checked_mul(n, d, what)), 0.0f);
+  out.first = first;
+  out.data.assign(static_cast<std::size_t>(checked_mul(n - first, d, what)), 0.0f);
   out.inv_norm.assign(n, 0.0);
   out.valid.assign(n, 0);
   auto dset = h5::open_dataset(f, what);
   std::vector<double> buf(static_cast<std::size_t>(
       checked_mul(std::min(block_rows, std::max<std::int64_t>(n, 1)), d, what)));
   std::int64_t invalid = 0;
-  for (std::int64_t r0 = 0; r0 < n; r0 += block_rows) {
+  for (std::int64_t r0 = first; r0 < n; r0 += block_rows) {
     const std::int64_t rows = std::min(block_rows, n - r0);
     h5::read_rows<double>(dset, r0, rows, buf.data());
     std::int64_t bad_row = -1;
@@ -265,7 +266,7 @@ void load_view(const h5::handle& f, const char* what, std::int64_t n, std::int64
       prep(x);
       double s = 0;
       for (std::int64_t k = 0; k < d; ++k) s += x[k] * x[k];
-      float* y = out.data.data() + (r0 + r) * d;
+      float* y = out.data.data() + (r0 + r - first) * d;
       if (!std::isfinite(s) || s < 1e-280) {
         // float64 values near the top or bottom of the range: the sum of squares overflows or
         // loses precision, but the direction is well defined. Scale by the largest magnitude
@@ -337,6 +338,8 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
   in.info = inspect_input(path);
   const std::int64_t n = in.info.n;
   CHORUS_EXPECTS(opt.block_rows >= 1, "block_rows must be >= 1");
+  CHORUS_EXPECTS(opt.row_begin >= 0, "row_begin must be >= 0");
+  const std::int64_t first = std::min(opt.row_begin, n);
   {
     // Refuse before allocating: a damaged or hostile file can declare extents (e.g. a chunked
     // dataset of 2^40 rows with nothing written) that no machine could hold.
@@ -385,7 +388,7 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
 
   if (opt.embedding) {
     CHORUS_EXPECTS(in.info.has_embedding, "'", path, "' has no /embedding, which this run needs");
-    load_view(f, "/embedding", n, in.info.dim, opt.block_rows, in.ids, in.embedding,
+    load_view(f, "/embedding", n, in.info.dim, first, opt.block_rows, in.ids, in.embedding,
               [](double*) {});
   }
   if (opt.activity) {
@@ -415,24 +418,25 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
             std::log((1.0 + static_cast<double>(n)) / (1.0 + static_cast<double>(df[t]))) + 1.0;
     }
     const auto tr = opt.transform;
-    load_view(f, "/activity", n, T, opt.block_rows, in.ids, in.activity, [&, tr, T](double* x) {
-      if (tr == activity_transform::log1p) {
-        for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]);
-      } else if (tr == activity_transform::tfidf) {
-        for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]) * idf[t];
-      }
-      double mean = 0;
-      for (std::int64_t t = 0; t < T; ++t) mean += x[t];
-      mean /= static_cast<double>(T);
-      for (std::int64_t t = 0; t < T; ++t) x[t] -= mean;
-      // a constant row has zero variance up to rounding of the mean: treat as invalid
-      double dev = 0;
-      for (std::int64_t t = 0; t < T; ++t) dev = std::max(dev, std::fabs(x[t]));
-      if (dev <= 1e-12 * std::max(1.0, std::fabs(mean)))
-        for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
-    });
+    load_view(f, "/activity", n, T, first, opt.block_rows, in.ids, in.activity,
+              [&, tr, T](double* x) {
+                if (tr == activity_transform::log1p) {
+                  for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]);
+                } else if (tr == activity_transform::tfidf) {
+                  for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]) * idf[t];
+                }
+                double mean = 0;
+                for (std::int64_t t = 0; t < T; ++t) mean += x[t];
+                mean /= static_cast<double>(T);
+                for (std::int64_t t = 0; t < T; ++t) x[t] -= mean;
+                // a constant row has zero variance up to rounding of the mean: treat as invalid
+                double dev = 0;
+                for (std::int64_t t = 0; t < T; ++t) dev = std::max(dev, std::fabs(x[t]));
+                if (dev <= 1e-12 * std::max(1.0, std::fabs(mean)))
+                  for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
+              });
   }
-  in.checksum = file_checksum(path);
+  if (opt.checksum) in.checksum = file_checksum(path);
   return in;
 }
 

@@ -52,6 +52,10 @@ struct score_options {
   std::string identity;                  ///< input identity + parameters, recorded in checkpoints
   int device = 0;                        ///< CUDA device ordinal (--device)
   std::uint64_t gpu_memory = 0;          ///< cap on device memory in bytes (0: what is free)
+  /// Rows this run decides (one rank's share of a multi-process job): pairs (i, j) with
+  /// row_begin <= i < row_end and i < j < n. row_end < 0 means n. The views need rows
+  /// [row_begin, n) only.
+  std::int64_t row_begin = 0, row_end = -1;
   /// Called now and then from one thread with (pairs decided so far, total pairs).
   std::function<void(std::int64_t, std::int64_t)> progress;
 };
@@ -59,7 +63,7 @@ struct score_options {
 /// What a scoring run did.
 struct score_stats {
   precision used = precision::fp32;
-  std::int64_t pairs = 0;       ///< pairs i<j decided
+  std::int64_t pairs = 0;       ///< pairs i<j decided (in this run's row range)
   std::int64_t candidates = 0;  ///< pairs the first pass sent to the exact re-check
   std::int64_t edges = 0;
   double seconds = 0;

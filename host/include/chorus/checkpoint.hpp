@@ -64,5 +64,7 @@ void install_stop_handlers();
 bool stop_requested();
 /// Test hook: clear the flag.
 void reset_stop_request();
+/// Ask the scoring loop to stop as a signal would (used when another rank of the job failed).
+void request_stop();
 
 }  // namespace chorus

@@ -8,6 +8,7 @@
 
 #include "chorus/backend.hpp"
 #include "chorus/components.hpp"
+#include "chorus/results.hpp"
 #include "chorus/views.hpp"
 
 namespace chorus {
@@ -53,7 +54,14 @@ struct detect_summary {
   truth_match truth;
   std::vector<std::int64_t> cluster_sizes;  ///< first clusters, largest first (at most 20)
   std::uint64_t checksum = 0;
+  int ranks = 1;             ///< processes of the job (MPI ranks)
+  double seconds_merge = 0;  ///< forest merge across ranks (part of seconds_components)
+  std::vector<rank_record> rank_records;  ///< per rank (rank 0's summary only)
 };
+
+/// Name of rank `rank`'s edge shard next to `output` in a job of `ranks` processes:
+/// OUTPUT.edges-RRRRR-of-PPPPP.h5 (the results file's /edges are virtual datasets over them).
+std::string edge_shard_path(const std::string& output, int rank, int ranks);
 
 /// Parse a view name; throws input_error.
 view_mode parse_view(const std::string& name);
@@ -65,6 +73,10 @@ precision parse_precision(const std::string& name);
 
 /// Run the whole job. Validates everything before any output exists; writes the results file
 /// under a temporary name and renames it at the end, so no partial file is ever left.
+/// Under MPI (mpi::active()) every rank calls it: each scores its share of the rows, writes an
+/// edge shard and a union-find forest; rank 0 merges the forests and writes the results file,
+/// whose labels, edges and cluster tables equal a one-process run's. Any rank's failure ends
+/// every rank with that rank's error.
 detect_summary run_detect(const detect_options& opt);
 
 /// One JSON object describing a summary (for --json).

@@ -85,6 +85,19 @@ handle create_dataset(const handle& loc, const std::string& path,
                       const std::vector<std::uint64_t>& dims, std::uint64_t chunk_rows = 0,
                       int deflate = 0);
 
+/// One source of a virtual dataset: the rank-1 dataset `dataset` of length `rows` in `file`
+/// (a path relative to the virtual dataset's file is found next to it).
+struct virtual_source {
+  std::string file, dataset;
+  std::uint64_t rows = 0;
+};
+
+/// Create a rank-1 virtual dataset (HDF5 VDS) of element type T that concatenates `sources` in
+/// order; readers (h5py included) see one dataset. Sources of zero rows are skipped.
+template <typename T>
+void create_virtual_concat(const handle& loc, const std::string& path,
+                           const std::vector<virtual_source>& sources);
+
 /// Write rows [row0, row0+nrows) of a rank-1 or rank-2 dataset from row-major `data`.
 template <typename T>
 void write_rows(const handle& dset, std::uint64_t row0, std::uint64_t nrows, const T* data);

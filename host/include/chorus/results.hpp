@@ -20,6 +20,16 @@ struct attribute {
   bool is_integer = false;  ///< store `number` as int64 (counts, sizes)
 };
 
+/// One rank's share of a multi-process job and its timings (/ranks in the results file).
+struct rank_record {
+  std::int64_t row_begin = 0, row_end = 0;  ///< rows [row_begin, row_end) were this rank's
+  std::int64_t pairs = 0, candidates = 0, edges = 0;
+  double seconds_read = 0, seconds_score = 0;
+  double seconds_local = 0;      ///< writing its edge shard and its union-find forest
+  std::uint64_t bytes_sent = 0;  ///< forest merge: bytes this rank sent
+  std::string host;
+};
+
 /// Everything a results file holds.
 struct results_content {
   const std::vector<std::int64_t>* labels = nullptr;
@@ -31,7 +41,20 @@ struct results_content {
   const truth_match* truth = nullptr;  ///< null without ground truth
   std::vector<attribute> attributes;   ///< root attributes (parameters, identity, timings)
   std::string evidence_input;  ///< when set: add /evidence from this input before the rename
+  /// Multi-process jobs: when set, the four /edges datasets are virtual datasets (HDF5 VDS)
+  /// that concatenate these shard files in order (`edges`/`edge_stream` are then not written).
+  /// Shard paths are relative to the results file's directory.
+  std::vector<std::pair<std::string, std::uint64_t>> edge_shards;
+  const std::vector<rank_record>* ranks = nullptr;  ///< when set: the /ranks group
 };
+
+/// Write one rank's edges, in (src, dst) order, to an HDF5 file with the same four /edges
+/// datasets as a results file (a shard; see results_content::edge_shards), and fsync it.
+/// `count` is how many edges `edges` yields.
+void write_edge_shard(const std::string& path, const edge_visitor& edges, std::uint64_t count);
+
+/// Visit the edges of shard files in order, chunk by chunk.
+edge_visitor visit_shards(const std::vector<std::string>& paths);
 
 /// Refuse an output that exists (unless `force`) or whose directory is not writable; call
 /// before any work so that a run never fails at the end for a reason known at the start.

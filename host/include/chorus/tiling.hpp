@@ -47,4 +47,35 @@ CHORUS_HD std::int64_t pair_count(std::int64_t n) {
   return n < 2 ? 0 : n / 2 * (n - 1) + (n % 2) * ((n - 1) / 2);
 }
 
+/// Pairs i < j < n whose row i lies in [a, b): sum of (n - 1 - i), 0 for an empty range.
+CHORUS_HD std::int64_t rows_pairs(std::int64_t a, std::int64_t b, std::int64_t n) {
+  if (b > n) b = n;
+  if (a < 0) a = 0;
+  if (b <= a) return 0;
+  // (n-1-a) + ... + (n-b): count (b-a) terms, first + last = 2n - 1 - a - b
+  const std::int64_t cnt = b - a, ends = 2 * n - 1 - a - b;
+  return cnt % 2 == 0 ? cnt / 2 * ends : ends / 2 * cnt;  // cnt * ends is even
+}
+
+/// First row of part `r` of `parts` when rows are split into contiguous ranges with (almost)
+/// equal pair counts: the smallest row a with rows_pairs(0, a, n) >= r * total / parts. Part r
+/// owns rows [split_row(r), split_row(r + 1)); each part's pair count is within n of
+/// total / parts, so two parts differ by less than 2n (a few rows' worth).
+CHORUS_HD std::int64_t split_row(std::int64_t n, std::int64_t parts, std::int64_t r) {
+  if (r <= 0 || n < 2) return 0;
+  if (r >= parts) return n;
+  const std::int64_t total = pair_count(n);
+  const std::int64_t target =
+      (total / parts) * r + ((total % parts) * r) / parts;  // exact floor(total * r / parts)
+  std::int64_t lo = 0, hi = n;                              // rows_pairs(0, hi, n) >= target
+  while (lo < hi) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    if (rows_pairs(0, mid, n) >= target)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
 }  // namespace chorus::tiling

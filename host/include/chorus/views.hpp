@@ -12,15 +12,18 @@ enum class activity_transform { none, log1p, tfidf };
 
 /// One view, prepared: row i is the normalised vector (L2 norm 1 up to fp32 rounding) of
 /// account i, or all zeros when the account's row has zero norm (zero variance for activity).
+/// A rank of a multi-process job may hold only rows [first, n): `data` then starts at row
+/// `first`, and rows before it are marked invalid.
 struct view_matrix {
   std::int64_t n = 0;               ///< rows (accounts)
   std::int64_t d = 0;               ///< columns (embedding dimension or time bins)
-  std::vector<float> data;          ///< row-major n x d
+  std::int64_t first = 0;           ///< first row held in `data`
+  std::vector<float> data;          ///< row-major (n - first) x d
   std::vector<double> inv_norm;     ///< 1 / ||stored fp32 row|| in float64, 0 for invalid rows
   std::vector<std::uint8_t> valid;  ///< 1 when the row can get edges
   std::int64_t invalid_rows = 0;    ///< rows with zero norm / zero variance
   bool present() const { return d > 0; }
-  const float* row(std::int64_t i) const { return data.data() + i * d; }
+  const float* row(std::int64_t i) const { return data.data() + (i - first) * d; }
 };
 
 /// What an input file holds, validated (shapes, dtypes, lengths) without reading the data.
@@ -51,6 +54,10 @@ struct load_options {
   bool activity = true;   ///< load, transform, centre and normalise /activity
   activity_transform transform = activity_transform::none;
   std::int64_t block_rows = 16384;  ///< rows per HDF5 hyperslab read
+  /// Load view rows [row_begin, N) only (a rank of a multi-process job, whose pairs all have
+  /// i >= row_begin); ids, truth and validation of the ids cover all rows.
+  std::int64_t row_begin = 0;
+  bool checksum = true;  ///< hash the file's bytes (loaded_input::checksum; 0 when false)
 };
 
 /// A loaded input: ids, prepared views, optional truth.
