@@ -246,16 +246,34 @@ void load_view(const h5::handle& f, const char* what, std::int64_t n, std::int64
   out.inv_norm.assign(n, 0.0);
   out.valid.assign(n, 0);
   auto dset = h5::open_dataset(f, what);
-  std::vector<double> buf(static_cast<std::size_t>(
-      checked_mul(std::min(block_rows, std::max<std::int64_t>(n, 1)), d, what)));
+  // float32/float16 data are read as float (no float64 conversion inside HDF5, half the bytes);
+  // integers and float64 as double, exactly
+  const auto di = h5::describe(dset);
+  const bool as_float = di.cls == h5::kind::floating && di.elem_size <= 4;
+  const std::size_t block_elems = static_cast<std::size_t>(
+      checked_mul(std::min(block_rows, std::max<std::int64_t>(n, 1)), d, what));
+  std::vector<double> buf(as_float ? 0 : block_elems);
+  std::vector<float> fbuf(as_float ? block_elems : 0);
   std::int64_t invalid = 0;
   for (std::int64_t r0 = first; r0 < n; r0 += block_rows) {
     const std::int64_t rows = std::min(block_rows, n - r0);
-    h5::read_rows<double>(dset, r0, rows, buf.data());
+    if (as_float)
+      h5::read_rows<float>(dset, r0, rows, fbuf.data());
+    else
+      h5::read_rows<double>(dset, r0, rows, buf.data());
     std::int64_t bad_row = -1;
 #pragma omp parallel for schedule(static) reduction(+ : invalid)
     for (std::int64_t r = 0; r < rows; ++r) {
-      double* x = buf.data() + r * d;
+      thread_local std::vector<double> row;
+      double* x;
+      if (as_float) {
+        row.resize(static_cast<std::size_t>(d));
+        const float* src = fbuf.data() + r * d;
+        for (std::int64_t k = 0; k < d; ++k) row[k] = src[k];
+        x = row.data();
+      } else {
+        x = buf.data() + r * d;
+      }
       bool finite = true;
       for (std::int64_t k = 0; k < d; ++k) finite &= std::isfinite(x[k]);
       if (!finite) {

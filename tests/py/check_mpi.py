@@ -138,6 +138,15 @@ def main():
                   f"{f['edges/src'].is_virtual}")
             check(f["ranks/pairs"].shape == (P,), f"{name}: /ranks has one row per rank")
 
+    # a deeper merge tree (ranks that receive and then forward): 4 ranks for P = 2, 5 for P = 3
+    deep = 4 if P == 2 else 5
+    rc, _, err = run(LAUNCH + ["-np", str(deep), CHORUS, "detect", "--input", "in.h5", "--out",
+                               f"deep-{deep}.h5", "--threads", "1", "--quiet"])
+    check(rc == 0, f"{deep} ranks succeed {err[-300:]}")
+    if rc == 0:
+        same_results("both-1.h5", f"deep-{deep}.h5", f"{deep} ranks (merge tree of depth "
+                     f"{(deep - 1).bit_length()})")
+
     # checkpoints per rank: a complete checkpointed run equals the plain one and cleans up
     rc, _, err = run(LAUNCH + ["-np", str(P), CHORUS, "detect", "--input", "in.h5", "--out",
                                "ck.h5", "--threads", "1", "--quiet", "--checkpoint", "ckdir",

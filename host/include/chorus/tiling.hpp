@@ -62,8 +62,9 @@ CHORUS_HD std::int64_t rows_pairs(std::int64_t a, std::int64_t b, std::int64_t n
 /// owns rows [split_row(r), split_row(r + 1)); each part's pair count is within n of
 /// total / parts, so two parts differ by less than 2n (a few rows' worth).
 CHORUS_HD std::int64_t split_row(std::int64_t n, std::int64_t parts, std::int64_t r) {
-  if (r <= 0 || n < 2) return 0;
+  if (r <= 0) return 0;
   if (r >= parts) return n;
+  if (n < 2) return 0;
   const std::int64_t total = pair_count(n);
   const std::int64_t target =
       (total / parts) * r + ((total % parts) * r) / parts;  // exact floor(total * r / parts)
