@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -50,10 +51,23 @@ void probe_input_isolated(const std::string& path, bool crash_only) {
   std::string msg;
   char buf[512];
   ssize_t got;
-  while ((got = read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<std::size_t>(got));
+  // a stop signal (SIGTERM/SIGINT, whose handler only sets a flag) interrupts these calls: retry,
+  // or the child would die writing to a closed pipe and look like an HDF5 crash
+  for (;;) {
+    got = read(fds[0], buf, sizeof buf);
+    if (got > 0)
+      msg.append(buf, static_cast<std::size_t>(got));
+    else if (got < 0 && errno == EINTR)
+      continue;
+    else
+      break;
+  }
   close(fds[0]);
   int st = 0;
-  if (waitpid(pid, &st, 0) != pid) return;
+  pid_t w;
+  while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
+  }
+  if (w != pid) return;
   if (msg.empty() || (msg != "OK" && msg[0] != 'E')) {
     const std::string how = WIFSIGNALED(st) ? std::string(strsignal(WTERMSIG(st)))
                                             : "exit status " + std::to_string(WEXITSTATUS(st));

@@ -1,0 +1,200 @@
+// The fused kernel's index arithmetic (chorus/fused_tile.hpp), checked on the CPU: the tile
+// scheduler, the mma.sync fragment layouts, and an emulation of one thread block's data path
+// (shared-memory stages, fragment gathers, warp MMAs, the masked threshold epilogue) against a
+// direct computation.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "chorus/fused_tile.hpp"
+#include "chorus/tiling.hpp"
+
+using namespace chorus;
+using namespace chorus::fused;
+
+TEST(FusedTile, TrapezoidTilesAreABijection) {
+  for (std::int64_t nbc : {1, 2, 3, 7, 64, 129})
+    for (std::int64_t nbr = 1; nbr <= nbc; nbr += (nbr < 8 ? 1 : 17)) {
+      std::int64_t t = 0;
+      for (std::int64_t bi = 0; bi < nbr; ++bi)
+        for (std::int64_t bj = bi; bj < nbc; ++bj, ++t) {
+          std::int64_t a, b;
+          trap_tile(t, nbr, nbc, &a, &b);
+          ASSERT_EQ(a, bi) << "t=" << t << " nbr=" << nbr << " nbc=" << nbc;
+          ASSERT_EQ(b, bj) << "t=" << t << " nbr=" << nbr << " nbc=" << nbc;
+        }
+      EXPECT_EQ(t, trap_tiles(nbr, nbc));
+    }
+  // national scale: 10^8 accounts in tiles of 128 (781,250 tiles a side, 3e11 tiles)
+  const std::int64_t nb = (100'000'000 + kBM - 1) / kBM;
+  std::mt19937_64 rng(5);
+  const std::int64_t total = trap_tiles(nb, nb);
+  EXPECT_EQ(total, nb * (nb + 1) / 2);
+  for (int k = 0; k < 20000; ++k) {
+    const std::int64_t t = k < 4 ? (k < 2 ? k : total - 1 - (k - 2)) : rng() % total;
+    std::int64_t bi, bj;
+    trap_tile(t, nb, nb, &bi, &bj);
+    ASSERT_TRUE(bi >= 0 && bi < nb && bj >= bi && bj < nb) << "t=" << t;
+    ASSERT_EQ(trap_prefix(bi, nb) + (bj - bi), t) << "t=" << t;
+  }
+}
+
+TEST(FusedTile, FragmentLayoutsCoverTheirMatricesOnce) {
+  std::vector<int> a(16 * 16, 0), b(16 * 8, 0), c(16 * 8, 0);
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int r = 0; r < 4; ++r) {
+      int row, col;
+      a_frag(lane, r, &row, &col);
+      ++a[row * 16 + col];
+      ++a[row * 16 + col + 1];
+    }
+    for (int r = 0; r < 2; ++r) {
+      int n, k;
+      b_frag(lane, r, &n, &k);
+      ++b[k * 8 + n];
+      ++b[(k + 1) * 8 + n];
+    }
+    for (int e = 0; e < 4; ++e) {
+      int row, col;
+      c_frag(lane, e, &row, &col);
+      ++c[row * 8 + col];
+    }
+  }
+  for (int v : a) EXPECT_EQ(v, 1);
+  for (int v : b) EXPECT_EQ(v, 1);
+  for (int v : c) EXPECT_EQ(v, 1);
+}
+
+TEST(FusedTile, WarpsAccumulatorsAndChunksCoverTheTileOnce) {
+  std::vector<int> acc(kBM * kBN, 0), stage(kBM * kBK, 0);
+  for (int warp = 0; warp < kThreads / 32; ++warp)
+    for (int lane = 0; lane < 32; ++lane)
+      for (int mi = 0; mi < kFragM; ++mi)
+        for (int ni = 0; ni < kFragN; ++ni)
+          for (int e = 0; e < 4; ++e) {
+            int row, col;
+            acc_coord(warp, lane, mi, ni, e, &row, &col);
+            ASSERT_TRUE(row >= 0 && row < kBM && col >= 0 && col < kBN);
+            ++acc[row * kBN + col];
+          }
+  for (int v : acc) EXPECT_EQ(v, 1);
+  for (int c = 0; c < kChunks; ++c) {
+    int row, k;
+    chunk(c, &row, &k);
+    for (int e = 0; e < 8; ++e) ++stage[row * kBK + k + e];
+  }
+  for (int v : stage) EXPECT_EQ(v, 1);
+  EXPECT_EQ(padded_k(1), kBK);
+  EXPECT_EQ(padded_k(384), 384);
+  EXPECT_EQ(padded_k(385), 416);
+}
+
+namespace {
+
+// One thread block of the fused kernel, emulated: tile t over rows [rb, re) x [rb, n) of X
+// (row-major, stride kp, small integers so every sum is exact in fp32). Returns the pairs the
+// epilogue would emit.
+std::set<std::pair<std::int64_t, std::int64_t>> emulate_tile(const std::vector<float>& x,
+                                                              std::int64_t kp, std::int64_t rb,
+                                                              std::int64_t re, std::int64_t n,
+                                                              std::int64_t t, float cut) {
+  const std::int64_t nbr = tiling::blocks(re - rb, kBM), nbc = tiling::blocks(n - rb, kBN);
+  std::int64_t bi, bj;
+  trap_tile(t, nbr, nbc, &bi, &bj);
+  const std::int64_t r0 = rb + bi * kBM, c0 = rb + bj * kBN;
+  std::vector<float> acc(static_cast<std::size_t>(kThreads) * kFragM * kFragN * 4, 0.0f);
+  std::vector<float> sa(kBM * kSmemStride), sb(kBN * kSmemStride);
+  for (std::int64_t k0 = 0; k0 < kp; k0 += kBK) {
+    // the cp.async stage: rows past n are zero-filled
+    for (int c = 0; c < kChunks; ++c) {
+      int row, k;
+      chunk(c, &row, &k);
+      for (int e = 0; e < 8; ++e) {
+        sa[row * kSmemStride + k + e] = r0 + row < n ? x[(r0 + row) * kp + k0 + k + e] : 0.0f;
+        sb[row * kSmemStride + k + e] = c0 + row < n ? x[(c0 + row) * kp + k0 + k + e] : 0.0f;
+      }
+    }
+    for (int warp = 0; warp < kThreads / 32; ++warp)
+      for (int kk = 0; kk < kBK / 16; ++kk)
+        for (int mi = 0; mi < kFragM; ++mi)
+          for (int ni = 0; ni < kFragN; ++ni) {
+            // gather the warp's A (16x16) and B (16x8) from the lanes' registers, as mma does
+            float A[16][16], B[16][8];
+            for (int lane = 0; lane < 32; ++lane) {
+              for (int r = 0; r < 4; ++r) {
+                int row, col;
+                a_frag(lane, r, &row, &col);
+                const int s = a_smem(warp, lane, mi, kk, r);
+                A[row][col] = sa[s];
+                A[row][col + 1] = sa[s + 1];
+              }
+              for (int r = 0; r < 2; ++r) {
+                int nn, k;
+                b_frag(lane, r, &nn, &k);
+                const int s = b_smem(warp, lane, ni, kk, r);
+                B[k][nn] = sb[s];
+                B[k + 1][nn] = sb[s + 1];
+              }
+            }
+            for (int lane = 0; lane < 32; ++lane)
+              for (int e = 0; e < 4; ++e) {
+                int row, col;
+                c_frag(lane, e, &row, &col);
+                float d = 0;
+                for (int k = 0; k < 16; ++k) d += A[row][k] * B[k][col];
+                acc[(((warp * 32 + lane) * kFragM + mi) * kFragN + ni) * 4 + e] += d;
+              }
+          }
+  }
+  std::set<std::pair<std::int64_t, std::int64_t>> out;
+  for (int warp = 0; warp < kThreads / 32; ++warp)
+    for (int lane = 0; lane < 32; ++lane)
+      for (int mi = 0; mi < kFragM; ++mi)
+        for (int ni = 0; ni < kFragN; ++ni)
+          for (int e = 0; e < 4; ++e) {
+            int row, col;
+            acc_coord(warp, lane, mi, ni, e, &row, &col);
+            const std::int64_t i = r0 + row, j = c0 + col;
+            const float v = acc[(((warp * 32 + lane) * kFragM + mi) * kFragN + ni) * 4 + e];
+            if (i < re && tiling::in_triangle(i, j, n) && v >= cut) out.insert({i, j});
+          }
+  return out;
+}
+
+}  // namespace
+
+// The kernel's data path, emulated tile by tile over a whole (row range of a) problem, equals
+// the direct computation of every pair's dot product.
+TEST(FusedTile, EmulatedThreadBlocksFindExactlyTheDirectPairs) {
+  struct shape {
+    std::int64_t n, k, rb, re;
+  };
+  for (const shape& sh : {shape{1, 5, 0, 1}, shape{130, 33, 0, 130}, shape{300, 64, 0, 300},
+                          shape{300, 40, 77, 211}, shape{257, 16, 128, 257}}) {
+    const std::int64_t kp = padded_k(sh.k);
+    std::mt19937 rng(static_cast<unsigned>(sh.n * 31 + sh.k));
+    std::uniform_int_distribution<int> small(-3, 3);
+    std::vector<float> x(static_cast<std::size_t>(sh.n * kp), 0.0f);
+    for (std::int64_t i = 0; i < sh.n; ++i)
+      for (std::int64_t k = 0; k < sh.k; ++k) x[i * kp + k] = static_cast<float>(small(rng));
+    const float cut = 6.0f;
+    std::set<std::pair<std::int64_t, std::int64_t>> want, got;
+    for (std::int64_t i = sh.rb; i < sh.re; ++i)
+      for (std::int64_t j = i + 1; j < sh.n; ++j) {
+        float d = 0;
+        for (std::int64_t k = 0; k < kp; ++k) d += x[i * kp + k] * x[j * kp + k];
+        if (d >= cut) want.insert({i, j});
+      }
+    const std::int64_t nbr = tiling::blocks(sh.re - sh.rb, kBM),
+                       nbc = tiling::blocks(sh.n - sh.rb, kBN);
+    for (std::int64_t t = 0; t < trap_tiles(nbr, nbc); ++t) {
+      auto part = emulate_tile(x, kp, sh.rb, sh.re, sh.n, t, cut);
+      for (const auto& p : part) EXPECT_TRUE(got.insert(p).second) << "pair twice";
+    }
+    EXPECT_EQ(got, want) << "n=" << sh.n << " k=" << sh.k << " rows " << sh.rb << ".." << sh.re
+                         << ": " << got.size() << " vs " << want.size() << " pairs";
+  }
+}
