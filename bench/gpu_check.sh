@@ -45,17 +45,31 @@ skipped=$(grep -c '^\[  SKIPPED \]' "$out/tests.log" || true)
 [ "$passed" -gt 0 ] || passed=$(grep -oP '(?<=PASSED  \] )[0-9]+' "$out/tests.log" | tail -1)
 
 # 2. benchmarks (CUDA-event timings), JSON for the table
-for b in tile union_find end_to_end; do
-  timeout 200 "$build/bench/bench_gpu_$b" --benchmark_format=json --benchmark_out="$out/bench_$b.json" \
-    --benchmark_out_format=json > "$out/bench_$b.txt" 2>&1 || echo "bench_gpu_$b failed (rc $?)"
+for b in tile union_find end_to_end fused; do
+  filter='.*'
+  [ "$b" = fused ] && filter='BM_CublasGemmBf16|BM_FusedFirstPass|BM_FusedAllPairs/1000000/'  # 10M: step 2c
+  timeout 200 "$build/bench/bench_gpu_$b" --benchmark_filter="$filter" --benchmark_format=json \
+    --benchmark_out="$out/bench_$b.json" --benchmark_out_format=json > "$out/bench_$b.txt" 2>&1 ||
+    echo "bench_gpu_$b failed (rc $?)"
 done
+# 2b. the same 1M x 384 job in PyTorch (issue #8: chorus must be >= 3x faster), when torch is here
+if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+  timeout 180 python3 bench/torch_baseline.py --n 1000000 --d 384 > "$out/torch.json" 2> "$out/torch.err" ||
+    echo "torch baseline failed (rc $?)"
+fi
+# 2c. the 10M x 384 bar (all pairs + components from rows in device memory), unless told not to
+if [ "${CHORUS_SKIP_10M:-0}" != 1 ]; then
+  timeout 240 "$build/bench/bench_gpu_fused" --benchmark_filter='BM_FusedAllPairs/10000000' \
+    --benchmark_format=json --benchmark_out="$out/bench_fused10m.json" --benchmark_out_format=json \
+    > "$out/bench_fused10m.txt" 2>&1 || echo "10M run failed or timed out (rc $?)"
+fi
 
 # 3. the table
 python3 - "$out" "$passed" "$failed" "$skipped" <<'PY'
 import json, os, sys
 out, passed, failed, skipped = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 rows = []
-for b in ("tile", "union_find", "end_to_end"):
+for b in ("tile", "union_find", "end_to_end", "fused", "fused10m"):
     p = os.path.join(out, f"bench_{b}.json")
     if not os.path.exists(p):
         continue
@@ -77,6 +91,19 @@ for r in rows:
     prec = "bf16" if "bf16:1" in r["name"] else "fp32" if "bf16:0" in r["name"] else ""
     pct = f"{100 * tf / ceiling[prec]:.0f}%" if tf and prec in ceiling else ""
     ps = r.get("pairs/s", r.get("edges/s"))
+    if "vs_cuBLAS" in r:
+        pct = f"{100 * r['vs_cuBLAS']:.0f}%"
     print(f"{r['name']:58s} {r['real_time']:10.2f} {tf if tf else 0:9.1f} {ps if ps else 0:10.3g} {pct:>9s}")
+    if "edges" in r and "BM_FusedAllPairs" in r["name"]:
+        print(f"{'':58s} edges {r['edges']:.0f}, candidates {r['candidates']:.0f} ({r['time_unit']})")
+tp = os.path.join(out, "torch.json")
+if os.path.exists(tp) and os.path.getsize(tp) > 0:
+    t = json.loads(open(tp).read().strip().splitlines()[-1])
+    ours = [r for r in rows if r["name"].startswith("BM_FusedAllPairs/1000000/") and not r.get("error_occurred")]
+    line = f"PyTorch {t['torch']} 1M x 384: {t['seconds_total']:.2f} s ({t['edges']} edges)"
+    if ours:
+        s = ours[0]["real_time"] * (1 if ours[0]["time_unit"] == "s" else 1e-3)
+        line += f"; chorus fused {s:.2f} s: {t['seconds_total'] / s:.1f}x"
+    print(line)
 PY
 exit "$test_rc"

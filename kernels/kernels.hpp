@@ -29,6 +29,14 @@ struct device_view {
 /// y[k] = bf16(x[k]) with round-to-nearest-even, for `count` elements.
 void launch_to_bf16(const float* x, std::uint16_t* y, std::int64_t count, cudaStream_t s);
 
+/// Benchmark and test data made on the device: n unit rows of width d (row-major fp32) from a
+/// counter-based hash of (seed, row, column), where rows with i % group < planted are noisy
+/// copies of prototype i / group (cosine about 0.99 among them), with inv_norm and valid as the
+/// re-check needs them (group 0: no planted rows).
+void launch_synthetic_rows(float* rows, double* inv_norm, std::uint8_t* valid, std::int64_t n,
+                           std::int64_t d, std::uint64_t seed, std::int64_t group,
+                           std::int64_t planted, cudaStream_t s);
+
 /// Scan a column-major tile C (C[r + c m] = first-pass score of rows r0 + r and c0 + c) and
 /// append every pair (i, j), i < j < n, with C >= cut to `out` (warp-aggregated atomics).
 /// `count` receives the number of hits even past `capacity`; hits past it are not written, and
@@ -44,6 +52,20 @@ void launch_threshold_tile(const float* tile, std::int64_t m, std::int64_t w, st
 void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb_i, device_view emb_j,
                     device_view act_i, device_view act_j, decision_params params, edge* edges,
                     unsigned long long* nedges, std::int64_t* parent, cudaStream_t s);
+
+/// Fused first pass (bf16 tensor cores, threshold in the epilogue) over tiles [t0, t1) of the
+/// trapezoid of 128 x 128 tiles of rows [rb, re) x columns [rb, n) (chorus/fused_tile.hpp).
+/// `rows`: bf16 first-pass rows [rb, n), row i at (i - rb) * kp, kp a multiple of 32 with zero
+/// padding past K. Appends every pair (i, j), rb <= i < re, i < j < n, whose tile score is >=
+/// `cut` to `out`; `count` receives the number of hits even past `capacity` (hits past it are
+/// not written: the caller re-runs the tiles with a larger buffer). `grid` blocks walk the tiles
+/// with a stride (fused_grid: enough to fill the device).
+void launch_fused_tiles(const std::uint16_t* rows, std::int64_t rb, std::int64_t re, std::int64_t n,
+                        std::int64_t kp, std::int64_t t0, std::int64_t t1, float cut, pair64* out,
+                        unsigned long long* count, unsigned long long capacity, int grid,
+                        cudaStream_t s);
+/// Resident blocks of the fused kernel that fill `device` (multiprocessors x occupancy).
+int fused_grid(int device);
 
 /// parent[i] = i.
 void launch_uf_init(std::int64_t* parent, std::int64_t n, cudaStream_t s);

@@ -98,9 +98,9 @@ namespace {
 // (row-major, stride kp, small integers so every sum is exact in fp32). Returns the pairs the
 // epilogue would emit.
 std::set<std::pair<std::int64_t, std::int64_t>> emulate_tile(const std::vector<float>& x,
-                                                              std::int64_t kp, std::int64_t rb,
-                                                              std::int64_t re, std::int64_t n,
-                                                              std::int64_t t, float cut) {
+                                                             std::int64_t kp, std::int64_t rb,
+                                                             std::int64_t re, std::int64_t n,
+                                                             std::int64_t t, float cut) {
   const std::int64_t nbr = tiling::blocks(re - rb, kBM), nbc = tiling::blocks(n - rb, kBN);
   std::int64_t bi, bj;
   trap_tile(t, nbr, nbc, &bi, &bj);

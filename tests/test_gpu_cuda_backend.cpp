@@ -26,12 +26,13 @@ struct gpu_case {
   std::string view, prec;
   double thr, thr_act;
   std::uint64_t seed;
+  std::string kernel = "auto";  ///< --gpu-kernel: auto (fused for bf16), fused, cublas
 };
 
 std::string describe(const gpu_case& c) {
   std::ostringstream o;
   o << "n=" << c.n << " d=" << c.d << " T=" << c.t << " view=" << c.view << " precision=" << c.prec
-    << " thr=" << c.thr << "/" << c.thr_act << " seed=" << c.seed;
+    << " thr=" << c.thr << "/" << c.thr_act << " seed=" << c.seed << " kernel=" << c.kernel;
   return o.str();
 }
 
@@ -46,6 +47,7 @@ detect_summary run(const std::string& in, const std::string& out, const gpu_case
   o.threshold_activity = c.thr_act;
   o.backend = b;
   o.prec = b == backend_kind::cpu ? precision::fp32 : parse_precision(c.prec);
+  if (b == backend_kind::cuda) o.kernel = parse_gpu_kernel(c.kernel);
   return run_detect(o);
 }
 
@@ -118,11 +120,77 @@ std::vector<gpu_case> cases() {
     v.push_back({3001, 33, 40, "both", p, 0.75, 0.5, 9});      // several tiles when T is small
     v.push_back({90, 12, 24, "embedding", p, -0.2, 0.8, 10});  // most pairs are candidates
   }
+  // bf16 runs take the fused kernel by default; the same shapes through cuBLAS tiles, and the
+  // fused kernel on tile-edge shapes (128-row tiles, K padded to 32)
+  for (auto c : std::vector<gpu_case>(v)) {
+    if (c.prec != "bf16") continue;
+    c.kernel = "cublas";
+    v.push_back(c);
+  }
+  for (std::int64_t n : {127, 128, 129, 255, 256, 1025})
+    for (std::int64_t d : {31, 32, 33, 384})
+      v.push_back(
+          {n, d, 8, "embedding", "bf16", 0.7, 0.8, static_cast<std::uint64_t>(n + d), "fused"});
   return v;
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaVsCpu, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return "case" + std::to_string(info.index); });
+
+// One rank's share of a multi-process job (rows [row_begin, row_end)) on the GPU, fused and
+// cuBLAS, equals the CPU backend's share.
+TEST(CudaBackend, RowRangeMatchesCpu) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = scratch_dir("gpu_rows");
+  const std::int64_t n = 2000;
+  dense e = clustered(n, 40, 31);
+  write_input(dir + "/in.h5", n, &e, nullptr);
+  for (std::int64_t rb : {0, 1, 333, 1999}) {
+    load_options lo;
+    lo.activity = false;
+    lo.row_begin = rb;
+    loaded_input in = load_input(dir + "/in.h5", lo);
+    for (const char* k : {"fused", "cublas"}) {
+      const std::int64_t re = std::min<std::int64_t>(n, rb + 700);
+      SCOPED_TRACE(std::string(k) + " rows " + std::to_string(rb) + ".." + std::to_string(re));
+      score_problem pb;
+      pb.params.mode = view_mode::embedding;
+      pb.params.threshold = 0.7;
+      pb.embedding = &in.embedding;
+      score_options so;
+      so.prec = precision::bf16;
+      so.kernel = parse_gpu_kernel(k);
+      so.row_begin = rb;
+      so.row_end = re;
+      score_stats sc, sg;
+      auto ec = make_cpu_backend()->find_edges(pb, so, sc);
+      auto eg = make_cuda_backend()->find_edges(pb, so, sg);
+      EXPECT_EQ(sc.pairs, sg.pairs);
+      ASSERT_EQ(ec.size(), eg.size()) << sg.detail;
+      for (std::size_t q = 0; q < ec.size(); ++q) {
+        EXPECT_EQ(ec[q].src, eg[q].src);
+        EXPECT_EQ(ec[q].dst, eg[q].dst);
+        EXPECT_GE(eg[q].src, rb);
+        EXPECT_LT(eg[q].src, re);
+      }
+    }
+  }
+}
+
+// --gpu-kernel fused where it cannot run (fp32) is a clear error, not a silent fallback.
+TEST(CudaBackend, FusedNeedsBf16) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  detect_options o;
+  const std::string dir = scratch_dir("gpu_fused_fp32");
+  dense e = clustered(50, 8, 1);
+  write_input(dir + "/in.h5", 50, &e, nullptr);
+  o.input = dir + "/in.h5";
+  o.output = dir + "/out.h5";
+  o.backend = backend_kind::cuda;
+  o.prec = precision::fp32;
+  o.kernel = gpu_kernel::fused;
+  EXPECT_THROW(run_detect(o), input_error);
+}
 
 TEST(CudaBackend, GeneratedElectionData) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";

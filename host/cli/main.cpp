@@ -89,6 +89,11 @@ int main(int argc, char** argv) {
   det->add_flag("--resume", d.resume,
                 "continue from the --checkpoint directory after a crash or a stop");
   det->add_option("--device", d.device, "CUDA device ordinal")->capture_default_str();
+  std::string gkernel = "auto";
+  det->add_option("--gpu-kernel", gkernel,
+                  "CUDA first pass auto|fused|cublas (fused: bf16 tensor-core tiles with the "
+                  "threshold in registers)")
+      ->capture_default_str();
   det->add_option("--gpu-memory", d.gpu_memory_mib, "cap on device memory in MiB (0: what is free)")
       ->capture_default_str();
   det->add_option("--tile-rows", d.tile_rows, "rows per tile")->capture_default_str();
@@ -175,6 +180,7 @@ int main(int argc, char** argv) {
       d.transform = chorus::parse_transform(transform);
       d.backend = chorus::parse_backend(backend);
       d.prec = chorus::parse_precision(prec);
+      d.kernel = chorus::parse_gpu_kernel(gkernel);
       d.write_edges = !no_edges;
       d.evidence = !no_evidence;
       if (chorus::mpi::rank() != 0) quiet = true, json = false;  // rank 0 reports for the job

@@ -11,6 +11,7 @@
 #include "chorus/bf16.hpp"
 #include "chorus/edge_store.hpp"
 #include "chorus/error.hpp"
+#include "chorus/fused_tile.hpp"
 #include "chorus/margin.hpp"
 #include "chorus/tiling.hpp"
 #include "cuda_check.hpp"
@@ -60,6 +61,7 @@ struct block {
 // The per-run layout: what a block holds and how wide its rows are.
 struct layout {
   std::int64_t K = 0;       // first-pass width
+  std::int64_t ld = 0;      // first-pass row stride in elements (>= K; zero-padded)
   std::uint64_t elem = 4;   // bytes per first-pass element
   bool fp_is_view = false;  // fp32 first pass of a single view: the view rows serve
   bool need_e = false, need_a = false;
@@ -74,8 +76,8 @@ class streamer {
       : pb_(pb), L_(L), cap_(cap) {}
   void allocate(block& b) const {
     if (!L_.fp_is_view) {
-      b.fp.resize(static_cast<std::size_t>(cap_ * L_.K) * L_.elem);
-      b.h_fp = cuda::pinned_buffer<char>(static_cast<std::size_t>(cap_ * L_.K) * L_.elem);
+      b.fp.resize(static_cast<std::size_t>(cap_ * L_.ld) * L_.elem);
+      b.h_fp = cuda::pinned_buffer<char>(static_cast<std::size_t>(cap_ * L_.ld) * L_.elem);
     }
     if (L_.need_e) b.emb.allocate(cap_, pb_.embedding->d);
     if (L_.need_a) b.act.allocate(cap_, pb_.activity->d);
@@ -87,17 +89,17 @@ class streamer {
     b.count = count;
     b.used = true;
     if (!L_.fp_is_view) {
-      std::vector<float> row(static_cast<std::size_t>(L_.K));
+      std::vector<float> row(static_cast<std::size_t>(L_.ld), 0.0f);  // zeros past K
       for (std::int64_t r = 0; r < count; ++r) {
         first_pass_row(pb_, row0 + r, row.data());
         if (L_.prec == precision::bf16) {
-          auto* out = reinterpret_cast<std::uint16_t*>(b.h_fp.data()) + r * L_.K;
-          for (std::int64_t k = 0; k < L_.K; ++k) out[k] = to_bf16(row[k]);
+          auto* out = reinterpret_cast<std::uint16_t*>(b.h_fp.data()) + r * L_.ld;
+          for (std::int64_t k = 0; k < L_.ld; ++k) out[k] = to_bf16(row[k]);
         } else {
-          std::memcpy(b.h_fp.data() + r * L_.K * 4, row.data(), L_.K * 4);
+          std::memcpy(b.h_fp.data() + r * L_.ld * 4, row.data(), L_.ld * 4);
         }
       }
-      CHORUS_CUDA_TRY(cudaMemcpyAsync(b.fp.data(), b.h_fp.data(), count * L_.K * L_.elem,
+      CHORUS_CUDA_TRY(cudaMemcpyAsync(b.fp.data(), b.h_fp.data(), count * L_.ld * L_.elem,
                                       cudaMemcpyHostToDevice, copy));
     }
     if (L_.need_e) stage(b.emb, *pb_.embedding, row0, count, copy);
@@ -177,11 +179,15 @@ class cuda_backend final : public backend {
     L.need_e = P.mode != view_mode::activity;
     L.need_a = P.mode != view_mode::embedding;
     L.K = first_pass_width(pb);
+    // The fused kernel (bf16 tensor-core tiles with the threshold in registers) serves bf16 runs
+    // whose rows stay resident; cuBLAS tiles + the threshold kernel serve the rest.
+    const bool want_fused = prec == precision::bf16 && opt.kernel != gpu_kernel::cublas;
+    L.ld = want_fused ? fused::padded_k(L.K) : L.K;
     L.fp_is_view = prec == precision::fp32 && P.mode != view_mode::fused;
     L.fp_view = P.mode == view_mode::activity ? pb.activity : pb.embedding;
     L.elem = prec == precision::bf16 ? 2 : 4;
     const std::int64_t K = L.K;
-    std::uint64_t row_bytes = L.fp_is_view ? 0 : static_cast<std::uint64_t>(K) * L.elem;
+    std::uint64_t row_bytes = L.fp_is_view ? 0 : static_cast<std::uint64_t>(L.ld) * L.elem;
     if (L.need_e) row_bytes += static_cast<std::uint64_t>(pb.embedding->d) * 4 + 9;
     if (L.need_a) row_bytes += static_cast<std::uint64_t>(pb.activity->d) * 4 + 9;
 
@@ -217,6 +223,11 @@ class cuda_backend final : public backend {
     CHORUS_EXPECTS(T > 0, "--backend cuda: not even one tile fits the device memory budget of ",
                    budget / (1 << 20), " MiB (", (opt.gpu_memory ? "--gpu-memory" : "free memory"),
                    "); raise --gpu-memory or use --backend cpu");
+    const bool fused_path = want_fused && nblocks_alloc == 1;
+    CHORUS_EXPECTS(fused_path || opt.kernel != gpu_kernel::fused,
+                   "--gpu-kernel fused needs --precision bf16 and every row resident in device "
+                   "memory (this job streams row blocks); use --gpu-kernel cublas or auto");
+    stats.detail += fused_path ? ", fused bf16 tensor-core kernel" : ", cuBLAS tiles";
     stats.detail += nblocks_alloc == 1
                         ? ", resident"
                         : ", streamed in blocks of " + std::to_string(cap_rows) + " rows";
@@ -248,6 +259,34 @@ class cuda_backend final : public backend {
     const float one = 1.0f, zero = 0.0f;
     std::int64_t done = 0, total_cand = 0;
 
+    // Decide `hits` candidates exactly (float64 re-check kernel), union their edges on the device
+    // and hand the edges to the host.
+    auto take = [&](std::int64_t hits, block& bi, block& bj) {
+      total_cand += hits;
+      if (hits <= 0) return;
+      cuda::launch_recheck(cand.data(), hits, bi.view(bi.emb), bj.view(bj.emb), bi.view(bi.act),
+                           bj.view(bj.act), P, tile_edges.data(), counters.data() + 1,
+                           parent.data(), s.get());
+      CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data() + 1, counters.data() + 1,
+                                      sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.get()));
+      s.sync();
+      const std::size_t ne = static_cast<std::size_t>(host_counters.data()[1]);
+      const std::size_t old = edges.size();
+      if (static_cast<std::int64_t>(old + ne + (opt.sink ? opt.sink->size() : 0)) > opt.max_edges)
+        CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
+                     " edges (--max-edges) at these thresholds; raise the threshold(s), keep "
+                     "the strongest edges per account with --topk k, or raise --max-edges "
+                     "(each edge needs about 24 bytes of memory)");
+      edges.resize(old + ne);
+      if (ne)
+        CHORUS_CUDA_TRY(cudaMemcpy(edges.data() + old, tile_edges.data(), ne * sizeof(edge),
+                                   cudaMemcpyDeviceToHost));
+      if (opt.sink) {  // hand the edges over; the store may spill them
+        opt.sink->append(edges);
+        edges.clear();
+      }
+    };
+
     // Score the tiles of block pair (I, J), I <= J, both resident.
     auto score_pair = [&](block& bi, block& bj) {
       CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), bi.loaded.get(), 0));
@@ -263,11 +302,11 @@ class cuda_backend final : public backend {
           // column-major C (m x w) = A^T B: A = rows r0.. (K x m), B = rows c0.. (K x w)
           CHORUS_CUBLAS_TRY(cublasGemmEx(
               blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(w),
-              static_cast<int>(K), &one, A + static_cast<std::uint64_t>(r0 - bi.row0) * K * L.elem,
-              in_type, static_cast<int>(K),
-              B + static_cast<std::uint64_t>(c0 - bj.row0) * K * L.elem, in_type,
-              static_cast<int>(K), &zero, tile.data(), CUDA_R_32F, static_cast<int>(m), compute,
-              CUBLAS_GEMM_DEFAULT));
+              static_cast<int>(K), &one,
+              A + static_cast<std::uint64_t>(r0 - bi.row0) * L.ld * L.elem, in_type,
+              static_cast<int>(L.ld), B + static_cast<std::uint64_t>(c0 - bj.row0) * L.ld * L.elem,
+              in_type, static_cast<int>(L.ld), &zero, tile.data(), CUDA_R_32F, static_cast<int>(m),
+              compute, CUBLAS_GEMM_DEFAULT));
           for (;;) {
             CHORUS_CUDA_TRY(
                 cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
@@ -283,33 +322,7 @@ class cuda_backend final : public backend {
             cand.resize(hits);
             tile_edges.resize(hits);
           }
-          const std::int64_t hits = static_cast<std::int64_t>(host_counters.data()[0]);
-          total_cand += hits;
-          if (hits > 0) {
-            cuda::launch_recheck(cand.data(), hits, bi.view(bi.emb), bj.view(bj.emb),
-                                 bi.view(bi.act), bj.view(bj.act), P, tile_edges.data(),
-                                 counters.data() + 1, parent.data(), s.get());
-            CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data() + 1, counters.data() + 1,
-                                            sizeof(unsigned long long), cudaMemcpyDeviceToHost,
-                                            s.get()));
-            s.sync();
-            const std::size_t ne = static_cast<std::size_t>(host_counters.data()[1]);
-            const std::size_t old = edges.size();
-            if (static_cast<std::int64_t>(old + ne + (opt.sink ? opt.sink->size() : 0)) >
-                opt.max_edges)
-              CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
-                           " edges (--max-edges) at these thresholds; raise the threshold(s), keep "
-                           "the strongest edges per account with --topk k, or raise --max-edges "
-                           "(each edge needs about 24 bytes of memory)");
-            edges.resize(old + ne);
-            if (ne)
-              CHORUS_CUDA_TRY(cudaMemcpy(edges.data() + old, tile_edges.data(), ne * sizeof(edge),
-                                         cudaMemcpyDeviceToHost));
-            if (opt.sink) {  // hand the tile's edges over; the store may spill them
-              opt.sink->append(edges);
-              edges.clear();
-            }
-          }
+          take(static_cast<std::int64_t>(host_counters.data()[0]), bi, bj);
           for (std::int64_t r = 0; r < m; ++r) {
             std::int64_t lo, hi;
             tiling::row_span(r0 + r, c0, w, n, &lo, &hi);
@@ -322,7 +335,44 @@ class cuda_backend final : public backend {
       bj.released.record(s.get());
     };
 
-    if (nblocks_alloc == 1) {
+    if (fused_path) {
+      // All rows resident; the fused kernel walks the trapezoid of 128 x 128 tiles in batches
+      // (each batch's candidates are re-checked before the next, so the candidate buffer stays
+      // bounded; a batch whose candidates overflow it re-runs with a buffer of the exact size).
+      block& b0 = blocks[0];
+      io.load(b0, rb, n - rb, copy.get());
+      CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), b0.loaded.get(), 0));
+      const std::int64_t nbr = tiling::blocks(re - rb, fused::kBM);
+      const std::int64_t nbc = tiling::blocks(n - rb, fused::kBN);
+      const std::int64_t tiles = fused::trap_tiles(nbr, nbc);
+      const int grid = cuda::fused_grid(opt.device);
+      const std::int64_t batch = std::max<std::int64_t>(grid, 1) * 64;
+      const auto* rows = reinterpret_cast<const std::uint16_t*>(io.fp_rows(b0));
+      for (std::int64_t t0 = 0; t0 < tiles; t0 += batch) {
+        const std::int64_t t1 = std::min(tiles, t0 + batch);
+        for (;;) {
+          CHORUS_CUDA_TRY(
+              cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
+          cuda::launch_fused_tiles(rows, rb, re, n, L.ld, t0, t1, cut, cand.data(), counters.data(),
+                                   cand.size(), grid, s.get());
+          CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data(), counters.data(),
+                                          sizeof(unsigned long long), cudaMemcpyDeviceToHost,
+                                          s.get()));
+          s.sync();
+          const unsigned long long hits = host_counters.data()[0];
+          if (hits <= cand.size()) break;
+          cand.resize(hits);
+          tile_edges.resize(hits);
+        }
+        take(static_cast<std::int64_t>(host_counters.data()[0]), b0, b0);
+        // progress: pairs of the finished row tiles, a lower bound within one row tile
+        std::int64_t bi, bj;
+        fused::trap_tile(t1 - 1, nbr, nbc, &bi, &bj);
+        done = tiling::rows_pairs(rb, std::min(re, rb + bi * fused::kBM), n);
+        if (opt.progress) opt.progress(done, stats.pairs);
+      }
+      b0.released.record(s.get());
+    } else if (nblocks_alloc == 1) {
       io.load(blocks[0], rb, n - rb, copy.get());
       score_pair(blocks[0], blocks[0]);
     } else {

@@ -72,6 +72,24 @@ precision parse_precision(const std::string& s) {
   CHORUS_THROW(input_error, "unknown precision '", s, "' (auto, fp32, bf16, int8)");
 }
 
+gpu_kernel parse_gpu_kernel(const std::string& s) {
+  if (s == "auto") return gpu_kernel::automatic;
+  if (s == "fused") return gpu_kernel::fused;
+  if (s == "cublas") return gpu_kernel::cublas;
+  CHORUS_THROW(input_error, "unknown GPU kernel '", s, "' (auto, fused, cublas)");
+}
+const char* to_string(gpu_kernel k) {
+  switch (k) {
+    case gpu_kernel::automatic:
+      return "auto";
+    case gpu_kernel::fused:
+      return "fused";
+    case gpu_kernel::cublas:
+      return "cublas";
+  }
+  return "?";
+}
+
 namespace {
 double since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -270,6 +288,7 @@ detect_summary run_detect(const detect_options& opt) {
       so.row_end = row_end;
       // one GPU per rank: ranks on a node take consecutive devices from --device on
       so.device = opt.device;
+      so.kernel = opt.kernel;
       if (multi && be->name() == "cuda")
         so.device = (opt.device + mpi::local_rank()) % std::max(1, cuda_device_count());
       so.checkpoint_dir = opt.checkpoint_dir;
@@ -457,6 +476,7 @@ detect_summary run_detect(const detect_options& opt) {
       text("backend", be->name());
       text("precision_requested", to_string(opt.prec));
       text("precision_used", s.precision_used);
+      text("gpu_kernel_requested", to_string(opt.kernel));
       text("backend_detail", st.detail);
       count("device", opt.device);
       count("threads", opt.threads > 0 ? opt.threads : omp_get_max_threads());

@@ -20,8 +20,10 @@ namespace chorus::mpi {
 namespace {
 
 bool g_active = false;  // MPI initialised by us and more than one rank
-bool g_init = false;    // MPI initialised by us
 int g_rank = 0, g_size = 1, g_local = 0;
+
+#ifdef CHORUS_HAVE_MPI
+bool g_init = false;  // MPI initialised by us
 
 // Exit codes as numbers, and the exception each one maps back to on every rank.
 [[noreturn]] void throw_code(int code, const std::string& msg) {
@@ -65,7 +67,6 @@ bool launched_by_mpi() {
   return false;
 }
 
-#ifdef CHORUS_HAVE_MPI
 constexpr int kTagAbort = 7001, kTagForest = 7002;
 
 void check(int rc, const char* what) {

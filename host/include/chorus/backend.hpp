@@ -20,6 +20,9 @@ struct edge {
 };
 
 enum class backend_kind { automatic, cpu, cuda };
+/// CUDA first-pass kernel: the fused tensor-core kernel (bf16, threshold in registers) or cuBLAS
+/// tiles plus a threshold kernel; automatic takes fused for bf16 jobs whose rows stay resident.
+enum class gpu_kernel { automatic, fused, cublas };
 /// First-pass precision. Every precision gives the same edges: candidates are re-scored exactly.
 enum class precision { automatic, fp32, bf16, int8 };
 
@@ -51,7 +54,8 @@ struct score_options {
   bool resume = false;                   ///< continue from checkpoint_dir
   std::string identity;                  ///< input identity + parameters, recorded in checkpoints
   int device = 0;                        ///< CUDA device ordinal (--device)
-  std::uint64_t gpu_memory = 0;          ///< cap on device memory in bytes (0: what is free)
+  gpu_kernel kernel = gpu_kernel::automatic;  ///< CUDA first-pass kernel (--gpu-kernel)
+  std::uint64_t gpu_memory = 0;               ///< cap on device memory in bytes (0: what is free)
   /// Rows this run decides (one rank's share of a multi-process job): pairs (i, j) with
   /// row_begin <= i < row_end and i < j < n. row_end < 0 means n. The views need rows
   /// [row_begin, n) only.

@@ -28,12 +28,13 @@ struct detect_options {
   backend_kind backend = backend_kind::automatic;
   precision prec = precision::automatic;
   std::int64_t tile_rows = 512, tile_cols = 2048;
-  std::uint64_t max_memory_mib = 0;  ///< --max-memory: host memory cap (0: none)
-  std::string checkpoint_dir;        ///< --checkpoint DIR (empty: none)
-  double checkpoint_interval = 300;  ///< --checkpoint-interval seconds
-  bool resume = false;               ///< --resume
-  int device = 0;                    ///< CUDA device ordinal
-  std::uint64_t gpu_memory_mib = 0;  ///< cap on device memory (0: what is free)
+  std::uint64_t max_memory_mib = 0;           ///< --max-memory: host memory cap (0: none)
+  std::string checkpoint_dir;                 ///< --checkpoint DIR (empty: none)
+  double checkpoint_interval = 300;           ///< --checkpoint-interval seconds
+  bool resume = false;                        ///< --resume
+  int device = 0;                             ///< CUDA device ordinal
+  gpu_kernel kernel = gpu_kernel::automatic;  ///< --gpu-kernel
+  std::uint64_t gpu_memory_mib = 0;           ///< cap on device memory (0: what is free)
   bool write_edges = true;
   bool evidence = true;  ///< add /evidence (co-active bins per edge, per-cluster evidence)
   /// Stage progress: (stage name, done, total). Unset: silent.
@@ -70,6 +71,8 @@ activity_transform parse_transform(const std::string& name);
 const char* to_string(activity_transform t);
 backend_kind parse_backend(const std::string& name);
 precision parse_precision(const std::string& name);
+gpu_kernel parse_gpu_kernel(const std::string& name);
+const char* to_string(gpu_kernel k);
 
 /// Run the whole job. Validates everything before any output exists; writes the results file
 /// under a temporary name and renames it at the end, so no partial file is ever left.

@@ -1,0 +1,189 @@
+// GPU stage: the fused first pass (issue #8) next to cuBLAS. Timed with CUDA events.
+//   BM_CublasGemmBf16      dense bf16 GEMM n x n x d, the ceiling at this precision (all n^2)
+//   BM_FusedFirstPass      fused kernel over the i<j tiles of n rows (rate counts i<j only) and
+//                          its share of the cuBLAS rate measured in the same process
+//   BM_FusedAllPairs       all pairs + exact re-check + union-find + flatten, from rows already
+//                          in device memory (the 10M x 384 bar: --benchmark_filter=.*/10000000)
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+
+#include "chorus/fused_tile.hpp"
+#include "chorus/margin.hpp"
+#include "chorus/tiling.hpp"
+#include "cuda_check.hpp"
+#include "gpu_bench_util.hpp"
+#include "kernels.hpp"
+
+namespace {
+
+using namespace chorus;
+
+double g_cublas_tflops = 0;  // BM_CublasGemmBf16's rate, for the fused kernel's ratio
+
+struct device_rows {
+  cuda::device_buffer<float> f32;
+  cuda::device_buffer<std::uint16_t> bf16;
+  cuda::device_buffer<double> inv_norm;
+  cuda::device_buffer<std::uint8_t> valid;
+  device_rows(std::int64_t n, std::int64_t d, cudaStream_t s)
+      : f32(static_cast<std::size_t>(n * d)),
+        bf16(static_cast<std::size_t>(n * d)),
+        inv_norm(n),
+        valid(n) {
+    cuda::launch_synthetic_rows(f32.data(), inv_norm.data(), valid.data(), n, d, 42, 1000, 8, s);
+    cuda::launch_to_bf16(f32.data(), bf16.data(), n * d, s);
+  }
+};
+
+float fused_cut(std::int64_t d, double threshold) {
+  return static_cast<float>(threshold - margin::bf16_gemm(d, 1.0 + 1e-5, 4 * margin::kU32));
+}
+
+void BM_CublasGemmBf16(benchmark::State& state) {
+  if (!bench::need_gpu(state)) return;
+  const std::int64_t n = state.range(0), d = state.range(1);
+  cuda::stream s;
+  cuda::blas_handle blas(s.get());
+  device_rows x(n, d, s.get());
+  cuda::device_buffer<float> c(static_cast<std::size_t>(n * n));
+  const float one = 1, zero = 0;
+  auto once = [&] {
+    CHORUS_CUBLAS_TRY(cublasGemmEx(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(n), int(d),
+                                   &one, x.bf16.data(), CUDA_R_16BF, int(d), x.bf16.data(),
+                                   CUDA_R_16BF, int(d), &zero, c.data(), CUDA_R_32F, int(n),
+                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  };
+  once();
+  s.sync();
+  cuda::event start, stop;
+  double total = 0;
+  for (auto _ : state) {
+    start.record(s.get());
+    once();
+    stop.record(s.get());
+    const float ms = stop.since(start);
+    state.SetIterationTime(ms / 1e3);
+    total += ms / 1e3;
+  }
+  const double flop = 2.0 * double(n) * double(n) * double(d) * double(state.iterations());
+  g_cublas_tflops = flop / total / 1e12;
+  state.counters["TFLOP/s"] = g_cublas_tflops;
+}
+
+void BM_FusedFirstPass(benchmark::State& state) {
+  if (!bench::need_gpu(state)) return;
+  const std::int64_t n = state.range(0), d = state.range(1);
+  cuda::stream s;
+  device_rows x(n, d, s.get());
+  const std::int64_t kp = fused::padded_k(d);
+  if (kp != d) {
+    state.SkipWithError("d must be a multiple of 32 here");
+    return;
+  }
+  const std::int64_t nb = tiling::blocks(n, fused::kBM), tiles = fused::trap_tiles(nb, nb);
+  cuda::device_buffer<cuda::pair64> cand(1 << 24);
+  cuda::device_buffer<unsigned long long> count(1);
+  const int grid = cuda::fused_grid(0);
+  const float cut = fused_cut(d, 0.8);
+  unsigned long long hits = 0;
+  auto once = [&] {
+    CHORUS_CUDA_TRY(cudaMemsetAsync(count.data(), 0, 8, s.get()));
+    cuda::launch_fused_tiles(x.bf16.data(), 0, n, n, kp, 0, tiles, cut, cand.data(), count.data(),
+                             cand.size(), grid, s.get());
+  };
+  once();
+  s.sync();
+  cuda::event start, stop;
+  double total = 0;
+  for (auto _ : state) {
+    start.record(s.get());
+    once();
+    stop.record(s.get());
+    const float ms = stop.since(start);
+    state.SetIterationTime(ms / 1e3);
+    total += ms / 1e3;
+  }
+  CHORUS_CUDA_TRY(cudaMemcpy(&hits, count.data(), 8, cudaMemcpyDeviceToHost));
+  const double pairs = double(tiling::pair_count(n)) * double(state.iterations());
+  const double tflops = 2.0 * double(d) * pairs / total / 1e12;
+  state.counters["TFLOP/s(i<j)"] = tflops;
+  state.counters["pairs/s"] = pairs / total;
+  state.counters["candidates"] = double(hits);
+  state.counters["grid"] = grid;
+  if (g_cublas_tflops > 0) state.counters["vs_cuBLAS"] = tflops / g_cublas_tflops;
+}
+
+void BM_FusedAllPairs(benchmark::State& state) {
+  if (!bench::need_gpu(state)) return;
+  const std::int64_t n = state.range(0), d = state.range(1);
+  cuda::stream s;
+  device_rows x(n, d, s.get());
+  const std::int64_t kp = fused::padded_k(d);
+  const std::int64_t nb = tiling::blocks(n, fused::kBM), tiles = fused::trap_tiles(nb, nb);
+  const int grid = cuda::fused_grid(0);
+  const std::int64_t batch = std::int64_t(grid) * 256;
+  cuda::device_buffer<cuda::pair64> cand(1 << 24);
+  cuda::device_buffer<edge> edges(1 << 24);
+  cuda::device_buffer<unsigned long long> counters(2);
+  cuda::device_buffer<std::int64_t> parent(n);
+  cuda::pinned_buffer<unsigned long long> host(2);
+  const cuda::device_view view{x.f32.data(), x.inv_norm.data(), x.valid.data(), d, 0};
+  decision_params params;
+  params.mode = view_mode::embedding;
+  params.threshold = 0.8;
+  const float cut = fused_cut(d, params.threshold);
+  std::int64_t total_edges = 0, total_cand = 0;
+  for (auto _ : state) {
+    total_edges = total_cand = 0;
+    cuda::event start, stop;
+    start.record(s.get());
+    cuda::launch_uf_init(parent.data(), n, s.get());
+    for (std::int64_t t0 = 0; t0 < tiles; t0 += batch) {
+      const std::int64_t t1 = std::min(tiles, t0 + batch);
+      CHORUS_CUDA_TRY(cudaMemsetAsync(counters.data(), 0, 16, s.get()));
+      cuda::launch_fused_tiles(x.bf16.data(), 0, n, n, kp, t0, t1, cut, cand.data(),
+                               counters.data(), cand.size(), grid, s.get());
+      CHORUS_CUDA_TRY(
+          cudaMemcpyAsync(host.data(), counters.data(), 8, cudaMemcpyDeviceToHost, s.get()));
+      s.sync();
+      if (host.data()[0] > cand.size()) {
+        state.SkipWithError("candidate buffer overflow (raise the threshold)");
+        return;
+      }
+      const std::int64_t hits = static_cast<std::int64_t>(host.data()[0]);
+      total_cand += hits;
+      if (hits > 0)
+        cuda::launch_recheck(cand.data(), hits, view, view, cuda::device_view{},
+                             cuda::device_view{}, params, edges.data(), counters.data() + 1,
+                             parent.data(), s.get());
+      CHORUS_CUDA_TRY(cudaMemcpyAsync(host.data() + 1, counters.data() + 1, 8,
+                                      cudaMemcpyDeviceToHost, s.get()));
+      s.sync();
+      total_edges += static_cast<std::int64_t>(host.data()[1]);
+    }
+    cuda::launch_uf_flatten(parent.data(), n, s.get());
+    stop.record(s.get());
+    const float ms = stop.since(start);
+    state.SetIterationTime(ms / 1e3);
+  }
+  state.counters["edges"] = double(total_edges);
+  state.counters["candidates"] = double(total_cand);
+  state.counters["pairs"] = double(tiling::pair_count(n));
+}
+
+}  // namespace
+
+BENCHMARK(BM_CublasGemmBf16)->Args({16384, 384})->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FusedFirstPass)
+    ->Args({65536, 384})
+    ->Args({262144, 384})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FusedAllPairs)
+    ->Args({1000000, 384})
+    ->Args({10000000, 384})
+    ->UseManualTime()
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
+BENCHMARK_MAIN();
