@@ -64,6 +64,15 @@ void launch_fused_tiles(const std::uint16_t* rows, std::int64_t rb, std::int64_t
                         std::int64_t kp, std::int64_t t0, std::int64_t t1, float cut, pair64* out,
                         unsigned long long* count, unsigned long long capacity, int grid,
                         cudaStream_t s);
+/// The same with int8 rows (per-row scale; mma m16n8k32.s8, exact int32 dots): `rows` has row
+/// stride kp, a multiple of 64 (chorus::fused::padded_k_int8); `scale`, `err`, `qnorm`, `rnorm`
+/// (indexed by row - rb) are what chorus::margin::int8_score needs, and `cut` is
+/// threshold - kSlack.
+void launch_fused_tiles_int8(const std::int8_t* rows, const float* scale, const float* err,
+                             const float* qnorm, const float* rnorm, std::int64_t rb,
+                             std::int64_t re, std::int64_t n, std::int64_t kp, std::int64_t t0,
+                             std::int64_t t1, float cut, pair64* out, unsigned long long* count,
+                             unsigned long long capacity, int grid, cudaStream_t s);
 /// Resident blocks of the fused kernel that fill `device` (multiprocessors x occupancy).
 int fused_grid(int device);
 

@@ -198,3 +198,90 @@ TEST(FusedTile, EmulatedThreadBlocksFindExactlyTheDirectPairs) {
                          << ": " << got.size() << " vs " << want.size() << " pairs";
   }
 }
+
+// The int8 kernel reads the same 32-bit words as the bf16 one: register r of an m16n8k32.s8
+// fragment is word a_smem(...) / 2 of a stage whose rows are kStageBytes int8. Emulated on
+// random int8 rows (int32 sums are exact), the whole problem's candidates equal the direct ones.
+TEST(FusedTile, EmulatedInt8ThreadBlocksFindExactlyTheDirectPairs) {
+  const std::int64_t n = 300, k = 70, rb = 5, re = 290, kp = padded_k_int8(k);
+  ASSERT_EQ(kp, 128);
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> q(-127, 127);
+  std::vector<std::int8_t> x(static_cast<std::size_t>(n * kp), 0);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t t = 0; t < k; ++t) x[i * kp + t] = static_cast<std::int8_t>(q(rng));
+  // make some pairs large: rows 10..19 copy row 10
+  for (std::int64_t i = 11; i < 20; ++i)
+    std::copy(x.begin() + 10 * kp, x.begin() + 11 * kp, x.begin() + i * kp);
+  const std::int32_t cut = 150000;
+  std::set<std::pair<std::int64_t, std::int64_t>> want, got;
+  for (std::int64_t i = rb; i < re; ++i)
+    for (std::int64_t j = i + 1; j < n; ++j) {
+      std::int32_t d = 0;
+      for (std::int64_t t = 0; t < kp; ++t) d += x[i * kp + t] * x[j * kp + t];
+      if (d >= cut) want.insert({i, j});
+    }
+  ASSERT_GE(want.size(), 40u);
+  const std::int64_t nbr = tiling::blocks(re - rb, kBM), nbc = tiling::blocks(n - rb, kBN);
+  constexpr int row_bytes = kSmemStride * 2;  // 80: kStageBytes + 16 of padding
+  std::vector<std::int8_t> sa(kBM * row_bytes), sb(kBN * row_bytes);
+  for (std::int64_t t = 0; t < trap_tiles(nbr, nbc); ++t) {
+    std::int64_t bi, bj;
+    trap_tile(t, nbr, nbc, &bi, &bj);
+    const std::int64_t r0 = rb + bi * kBM, c0 = rb + bj * kBN;
+    std::vector<std::int32_t> acc(static_cast<std::size_t>(kThreads) * kFragM * kFragN * 4, 0);
+    for (std::int64_t k0 = 0; k0 < kp; k0 += kStageBytes) {
+      for (int c = 0; c < kChunks; ++c) {  // chunk offsets in bf16 units: bytes are twice that
+        int row, kk;
+        chunk(c, &row, &kk);
+        for (int e = 0; e < 16; ++e) {
+          sa[row * row_bytes + 2 * kk + e] =
+              r0 + row < n ? x[(r0 + row) * kp + k0 + 2 * kk + e] : 0;
+          sb[row * row_bytes + 2 * kk + e] =
+              c0 + row < n ? x[(c0 + row) * kp + k0 + 2 * kk + e] : 0;
+        }
+      }
+      for (int warp = 0; warp < kThreads / 32; ++warp)
+        for (int kk = 0; kk < 2; ++kk)
+          for (int mi = 0; mi < kFragM; ++mi)
+            for (int ni = 0; ni < kFragN; ++ni) {
+              std::int32_t A[16][32], B[32][8];
+              for (int lane = 0; lane < 32; ++lane) {
+                for (int r = 0; r < 4; ++r) {
+                  int row, col;
+                  a_frag_s8(lane, r, &row, &col);
+                  const int w = a_smem(warp, lane, mi, kk, r) / 2;
+                  for (int b = 0; b < 4; ++b) A[row][col + b] = sa[4 * w + b];
+                }
+                for (int r = 0; r < 2; ++r) {
+                  int nn, kq;
+                  b_frag_s8(lane, r, &nn, &kq);
+                  const int w = b_smem(warp, lane, ni, kk, r) / 2;
+                  for (int b = 0; b < 4; ++b) B[kq + b][nn] = sb[4 * w + b];
+                }
+              }
+              for (int lane = 0; lane < 32; ++lane)
+                for (int e = 0; e < 4; ++e) {
+                  int row, col;
+                  c_frag(lane, e, &row, &col);
+                  std::int32_t d = 0;
+                  for (int kq = 0; kq < 32; ++kq) d += A[row][kq] * B[kq][col];
+                  acc[(((warp * 32 + lane) * kFragM + mi) * kFragN + ni) * 4 + e] += d;
+                }
+            }
+    }
+    for (int warp = 0; warp < kThreads / 32; ++warp)
+      for (int lane = 0; lane < 32; ++lane)
+        for (int mi = 0; mi < kFragM; ++mi)
+          for (int ni = 0; ni < kFragN; ++ni)
+            for (int e = 0; e < 4; ++e) {
+              int row, col;
+              acc_coord(warp, lane, mi, ni, e, &row, &col);
+              const std::int64_t i = r0 + row, j = c0 + col;
+              if (i < re && tiling::in_triangle(i, j, n) &&
+                  acc[(((warp * 32 + lane) * kFragM + mi) * kFragN + ni) * 4 + e] >= cut)
+                EXPECT_TRUE(got.insert({i, j}).second);
+            }
+  }
+  EXPECT_EQ(got, want);
+}

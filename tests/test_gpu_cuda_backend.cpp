@@ -108,7 +108,7 @@ TEST_P(CudaVsCpu, SameResults) {
 
 std::vector<gpu_case> cases() {
   std::vector<gpu_case> v;
-  for (const char* p : {"fp32", "bf16"}) {
+  for (const char* p : {"fp32", "bf16", "int8"}) {
     v.push_back({1, 5, 4, "embedding", p, 0.8, 0.8, 1});
     v.push_back({2, 3, 4, "embedding", p, 0.8, 0.8, 2});
     v.push_back({37, 1, 4, "embedding", p, 0.8, 0.8, 3});
@@ -150,7 +150,7 @@ TEST(CudaBackend, RowRangeMatchesCpu) {
     lo.activity = false;
     lo.row_begin = rb;
     loaded_input in = load_input(dir + "/in.h5", lo);
-    for (const char* k : {"fused", "cublas"}) {
+    for (const char* k : {"fused", "cublas", "int8"}) {
       const std::int64_t re = std::min<std::int64_t>(n, rb + 700);
       SCOPED_TRACE(std::string(k) + " rows " + std::to_string(rb) + ".." + std::to_string(re));
       score_problem pb;
@@ -158,8 +158,9 @@ TEST(CudaBackend, RowRangeMatchesCpu) {
       pb.params.threshold = 0.7;
       pb.embedding = &in.embedding;
       score_options so;
-      so.prec = precision::bf16;
-      so.kernel = parse_gpu_kernel(k);
+      const bool i8 = std::string(k) == "int8";
+      so.prec = i8 ? precision::int8 : precision::bf16;
+      so.kernel = parse_gpu_kernel(i8 ? "fused" : k);
       so.row_begin = rb;
       so.row_end = re;
       score_stats sc, sg;
@@ -190,6 +191,9 @@ TEST(CudaBackend, FusedNeedsBf16) {
   o.prec = precision::fp32;
   o.kernel = gpu_kernel::fused;
   EXPECT_THROW(run_detect(o), input_error);
+  o.prec = precision::int8;  // int8 runs only through the fused kernel
+  o.kernel = gpu_kernel::cublas;
+  EXPECT_THROW(run_detect(o), input_error);
 }
 
 TEST(CudaBackend, GeneratedElectionData) {
@@ -197,11 +201,13 @@ TEST(CudaBackend, GeneratedElectionData) {
   const std::string dir = scratch_dir("gpu_gen");
   const generate_options g = generated(dir + "/in.h5", 20000, 96, 168, 15, 5);
   for (const char* view : {"both", "embedding", "fused"}) {
-    gpu_case c{g.accounts, g.dim, g.bins, view, "bf16", 0.8, 0.8, 5};
-    SCOPED_TRACE(describe(c));
-    run(g.out, dir + "/cpu.h5", c, backend_kind::cpu);
-    run(g.out, dir + "/gpu.h5", c, backend_kind::cuda);
-    compare(dir + "/cpu.h5", dir + "/gpu.h5", nullptr, nullptr, c);
+    for (const char* p : {"bf16", "int8"}) {
+      gpu_case c{g.accounts, g.dim, g.bins, view, p, 0.8, 0.8, 5};
+      SCOPED_TRACE(describe(c));
+      run(g.out, dir + "/cpu.h5", c, backend_kind::cpu);
+      run(g.out, dir + "/gpu.h5", c, backend_kind::cuda);
+      compare(dir + "/cpu.h5", dir + "/gpu.h5", nullptr, nullptr, c);
+    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include "chorus/error.hpp"
 #include "chorus/fused_tile.hpp"
 #include "chorus/margin.hpp"
+#include "chorus/quantize.hpp"
 #include "chorus/tiling.hpp"
 #include "cuda_check.hpp"
 #include "kernels.hpp"
@@ -49,6 +50,10 @@ struct block {
   std::int64_t row0 = -1, count = 0;
   device_buffer<char> fp;  // first-pass rows (empty when the fp32 view rows serve)
   cuda::pinned_buffer<char> h_fp;
+  // int8 first pass: per-row scale and margin bounds (chorus/quantize.hpp), [4][count]
+  device_buffer<float> q8;
+  cuda::pinned_buffer<float> h_q8;
+  const float* q8_part(int k) const { return q8.data() + static_cast<std::size_t>(k) * count; }
   view_block emb, act;
   cuda::event loaded, released;  // copies done; last kernel reading it done
   bool used = false;
@@ -79,6 +84,10 @@ class streamer {
       b.fp.resize(static_cast<std::size_t>(cap_ * L_.ld) * L_.elem);
       b.h_fp = cuda::pinned_buffer<char>(static_cast<std::size_t>(cap_ * L_.ld) * L_.elem);
     }
+    if (L_.prec == precision::int8) {
+      b.q8.resize(static_cast<std::size_t>(cap_) * 4);
+      b.h_q8 = cuda::pinned_buffer<float>(static_cast<std::size_t>(cap_) * 4);
+    }
     if (L_.need_e) b.emb.allocate(cap_, pb_.embedding->d);
     if (L_.need_a) b.act.allocate(cap_, pb_.activity->d);
   }
@@ -92,7 +101,14 @@ class streamer {
       std::vector<float> row(static_cast<std::size_t>(L_.ld), 0.0f);  // zeros past K
       for (std::int64_t r = 0; r < count; ++r) {
         first_pass_row(pb_, row0 + r, row.data());
-        if (L_.prec == precision::bf16) {
+        if (L_.prec == precision::int8) {
+          // [scale | err | qnorm | rnorm] per row, as margin::int8_score takes them
+          auto* out = reinterpret_cast<std::int8_t*>(b.h_fp.data()) + r * L_.ld;
+          double e2 = 0, q2 = 0, r2 = 0;
+          float* h = b.h_q8.data();
+          h[r] = quantize_row_int8(row.data(), L_.ld, out, e2, q2, r2);
+          int8_row_bounds(e2, q2, r2, &h[count + r], &h[2 * count + r], &h[3 * count + r]);
+        } else if (L_.prec == precision::bf16) {
           auto* out = reinterpret_cast<std::uint16_t*>(b.h_fp.data()) + r * L_.ld;
           for (std::int64_t k = 0; k < L_.ld; ++k) out[k] = to_bf16(row[k]);
         } else {
@@ -101,6 +117,9 @@ class streamer {
       }
       CHORUS_CUDA_TRY(cudaMemcpyAsync(b.fp.data(), b.h_fp.data(), count * L_.ld * L_.elem,
                                       cudaMemcpyHostToDevice, copy));
+      if (L_.prec == precision::int8)
+        CHORUS_CUDA_TRY(cudaMemcpyAsync(b.q8.data(), b.h_q8.data(), count * 4 * sizeof(float),
+                                        cudaMemcpyHostToDevice, copy));
     }
     if (L_.need_e) stage(b.emb, *pb_.embedding, row0, count, copy);
     if (L_.need_a) stage(b.act, *pb_.activity, row0, count, copy);
@@ -160,8 +179,6 @@ class cuda_backend final : public backend {
     CHORUS_CUDA_TRY(cudaGetDeviceProperties(&prop, opt.device));
 
     precision prec = opt.prec == precision::automatic ? precision::bf16 : opt.prec;
-    CHORUS_EXPECTS(prec != precision::int8,
-                   "--precision int8 is not available on the CUDA backend yet; use bf16 or fp32");
     stats.used = prec;
     const std::int64_t n = pb.n();
     // this run's rows (one rank's share of a multi-process job): pairs i in [rb, re), j > i
@@ -181,13 +198,21 @@ class cuda_backend final : public backend {
     L.K = first_pass_width(pb);
     // The fused kernel (bf16 tensor-core tiles with the threshold in registers) serves bf16 runs
     // whose rows stay resident; cuBLAS tiles + the threshold kernel serve the rest.
-    const bool want_fused = prec == precision::bf16 && opt.kernel != gpu_kernel::cublas;
-    L.ld = want_fused ? fused::padded_k(L.K) : L.K;
+    // int8 runs only through the fused kernel (mma s8 with the per-pair margin in its epilogue)
+    const bool want_fused =
+        prec == precision::int8 || (prec == precision::bf16 && opt.kernel != gpu_kernel::cublas);
+    CHORUS_EXPECTS(prec != precision::int8 || opt.kernel != gpu_kernel::cublas,
+                   "--precision int8 on the CUDA backend needs the fused kernel; drop "
+                   "--gpu-kernel cublas or use bf16");
+    L.ld = prec == precision::int8 ? fused::padded_k_int8(L.K)
+           : want_fused            ? fused::padded_k(L.K)
+                                   : L.K;
     L.fp_is_view = prec == precision::fp32 && P.mode != view_mode::fused;
     L.fp_view = P.mode == view_mode::activity ? pb.activity : pb.embedding;
-    L.elem = prec == precision::bf16 ? 2 : 4;
+    L.elem = prec == precision::int8 ? 1 : prec == precision::bf16 ? 2 : 4;
     const std::int64_t K = L.K;
     std::uint64_t row_bytes = L.fp_is_view ? 0 : static_cast<std::uint64_t>(L.ld) * L.elem;
+    if (prec == precision::int8) row_bytes += 4 * sizeof(float);  // scale and margin bounds
     if (L.need_e) row_bytes += static_cast<std::uint64_t>(pb.embedding->d) * 4 + 9;
     if (L.need_a) row_bytes += static_cast<std::uint64_t>(pb.activity->d) * 4 + 9;
 
@@ -224,10 +249,14 @@ class cuda_backend final : public backend {
                    budget / (1 << 20), " MiB (", (opt.gpu_memory ? "--gpu-memory" : "free memory"),
                    "); raise --gpu-memory or use --backend cpu");
     const bool fused_path = want_fused && nblocks_alloc == 1;
+    CHORUS_EXPECTS(fused_path || prec != precision::int8,
+                   "--precision int8 on the CUDA backend needs every row resident in device "
+                   "memory (this job streams row blocks); use bf16, or more --gpu-memory");
     CHORUS_EXPECTS(fused_path || opt.kernel != gpu_kernel::fused,
                    "--gpu-kernel fused needs --precision bf16 and every row resident in device "
                    "memory (this job streams row blocks); use --gpu-kernel cublas or auto");
-    stats.detail += fused_path ? ", fused bf16 tensor-core kernel" : ", cuBLAS tiles";
+    stats.detail += fused_path ? std::string(", fused ") + to_string(prec) + " tensor-core kernel"
+                               : std::string(", cuBLAS tiles");
     stats.detail += nblocks_alloc == 1
                         ? ", resident"
                         : ", streamed in blocks of " + std::to_string(cap_rows) + " rows";
@@ -240,7 +269,9 @@ class cuda_backend final : public backend {
     std::vector<block> blocks(static_cast<std::size_t>(nblocks_alloc));
     for (auto& b : blocks) io.allocate(b);
 
-    const double margin = prec == precision::fp32
+    // int8: the per-pair margin is applied in the kernel (margin::int8_score); kSlack here
+    const double margin = prec == precision::int8 ? margin::kSlack
+                          : prec == precision::fp32
                               ? margin::fp32_gemm(K)
                               : margin::bf16_gemm(K, 1.0 + 1e-5, 4 * margin::kU32);
     const float cut = static_cast<float>(first_pass_threshold(pb) - margin);
@@ -353,8 +384,14 @@ class cuda_backend final : public backend {
         for (;;) {
           CHORUS_CUDA_TRY(
               cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
-          cuda::launch_fused_tiles(rows, rb, re, n, L.ld, t0, t1, cut, cand.data(), counters.data(),
-                                   cand.size(), grid, s.get());
+          if (prec == precision::int8)
+            cuda::launch_fused_tiles_int8(reinterpret_cast<const std::int8_t*>(io.fp_rows(b0)),
+                                          b0.q8_part(0), b0.q8_part(1), b0.q8_part(2),
+                                          b0.q8_part(3), rb, re, n, L.ld, t0, t1, cut, cand.data(),
+                                          counters.data(), cand.size(), grid, s.get());
+          else
+            cuda::launch_fused_tiles(rows, rb, re, n, L.ld, t0, t1, cut, cand.data(),
+                                     counters.data(), cand.size(), grid, s.get());
           CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data(), counters.data(),
                                           sizeof(unsigned long long), cudaMemcpyDeviceToHost,
                                           s.get()));

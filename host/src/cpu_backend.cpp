@@ -18,6 +18,7 @@
 #include "chorus/edge_store.hpp"
 #include "chorus/error.hpp"
 #include "chorus/margin.hpp"
+#include "chorus/quantize.hpp"
 #include "chorus/tiling.hpp"
 
 namespace chorus {
@@ -72,7 +73,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) bool flag_int8(
     const float* e, const float* m, float cut, std::uint8_t* flag) {
   int any = 0;
   for (std::int64_t k = 0; k < len; ++k) {
-    const float v = static_cast<float>(dot[k]) * si * s[k] + ni * e[k] + ei * m[k];
+    const float v = margin::int8_score(dot[k], si, s[k], ni, ei, e[k], m[k]);
     const int f = v >= cut;
     flag[k] = static_cast<std::uint8_t>(f);
     any |= f;
@@ -94,46 +95,11 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) bool flag_f32(const
   return any != 0;
 }
 
-// int8 row with a per-row scale s = max|x| / 127: q = round(x / s), clamped to [-127, 127].
-// Returns s and the float64 sums the margins need: ||x - s q||^2, ||s q||^2 and ||x||^2.
-// Any rounding of x / s is valid (the margins use the error actually made); the magic-number
-// round-to-nearest keeps the loop vectorisable, and eight partial sums let it vectorise in
-// float64 without reassociation by the compiler.
+// int8 quantisation of one row (chorus/quantize.hpp), cloned per ISA so that it vectorises.
 __attribute__((target_clones("avx512f", "avx2", "default"))) float quantize_row(
     const float* x, std::int64_t k, std::int8_t* q, double& e2, double& q2, double& r2) {
-  float amax = 0;
-  for (std::int64_t t = 0; t < k; ++t) amax = std::max(amax, std::fabs(x[t]));
-  const float s = amax / 127.0f;
-  const float inv = s > 0 ? 1.0f / s : 0.0f;
-  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: x + kMagic - kMagic rounds to an integer
-  double se[8] = {0}, sq[8] = {0}, sr[8] = {0};
-  std::int64_t t = 0;
-  for (; t + 8 <= k; t += 8)
-    for (int l = 0; l < 8; ++l) {
-      float v = (x[t + l] * inv + kMagic) - kMagic;
-      v = std::min(127.0f, std::max(-127.0f, v));
-      q[t + l] = static_cast<std::int8_t>(v);
-      const double qv = static_cast<double>(s) * static_cast<double>(v);
-      const double xv = static_cast<double>(x[t + l]);
-      se[l] += (xv - qv) * (xv - qv);
-      sq[l] += qv * qv;
-      sr[l] += xv * xv;
-    }
-  for (; t < k; ++t) {
-    float v = (x[t] * inv + kMagic) - kMagic;
-    v = std::min(127.0f, std::max(-127.0f, v));
-    q[t] = static_cast<std::int8_t>(v);
-    const double qv = static_cast<double>(s) * static_cast<double>(v);
-    const double xv = static_cast<double>(x[t]);
-    se[0] += (xv - qv) * (xv - qv);
-    sq[0] += qv * qv;
-    sr[0] += xv * xv;
-  }
-  for (int l = 0; l < 8; ++l) e2 += se[l], q2 += sq[l], r2 += sr[l];
-  return s;
+  return quantize_row_int8(x, k, q, e2, q2, r2);
 }
-
-float round_up(double x) { return std::nextafter(static_cast<float>(x), INFINITY); }
 
 // oneDNN engine, shared by all CPU backends.
 dnnl::engine& cpu_engine() {
@@ -308,10 +274,7 @@ first_pass prepare_first_pass(const score_problem& pb, precision prec, std::int6
       first_pass_row(pb, i, row.data());
       const float s = quantize_row(row.data(), k, fp.i8.data() + (i - base) * k, e2, q2, r2);
       fp.scale[i] = s;
-      // round up generously: these bound errors, so they may only grow
-      fp.err[i] = round_up(std::sqrt(e2) * (1 + 1e-12));
-      fp.qnorm[i] = round_up(std::sqrt(q2) * (1 + 1e-12));
-      fp.rnorm[i] = round_up(std::sqrt(r2) * (1 + 1e-12));
+      int8_row_bounds(e2, q2, r2, &fp.err[i], &fp.qnorm[i], &fp.rnorm[i]);
     }
   }
   fp.cut = static_cast<float>(fp.threshold - margin::kSlack);

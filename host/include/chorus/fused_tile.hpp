@@ -36,9 +36,18 @@ constexpr int kChunksPerThread = kChunks / kThreads;
 static_assert(kBM == kBN, "square tiles");
 static_assert(kChunks % kThreads == 0, "whole chunks per thread");
 
+/// Bytes of K per shared-memory stage and row: kBK bf16, or 64 int8. The int8 kernel
+/// (mma m16n8k32.s8) uses the same stages, words and fragment registers as the bf16 one
+/// (m16n8k16.bf16): a 32-bit register holds two bf16 or four int8 of the same row.
+constexpr int kStageBytes = 2 * kBK;
+
 /// Row stride (elements) of the bf16 first-pass rows the fused kernel reads: K rounded up to a
 /// multiple of kBK, zero-padded (zeros change no dot product).
 CHORUS_HD std::int64_t padded_k(std::int64_t k) { return (k + kBK - 1) / kBK * kBK; }
+/// The same for int8 rows: K rounded up to a multiple of kStageBytes.
+CHORUS_HD std::int64_t padded_k_int8(std::int64_t k) {
+  return (k + kStageBytes - 1) / kStageBytes * kStageBytes;
+}
 
 /// Tiles before row tile bi when each row tile bi holds column tiles [bi, nbc).
 CHORUS_HD std::int64_t trap_prefix(std::int64_t bi, std::int64_t nbc) {
@@ -89,6 +98,17 @@ CHORUS_HD void c_frag(int lane, int e, int* row, int* col) {
   *col = 2 * (lane % 4) + (e & 1);
 }
 
+/// int8 A (16 x 32, mma m16n8k32.row, s8): register r (0..3) holds A[row][col + 0..3].
+CHORUS_HD void a_frag_s8(int lane, int r, int* row, int* col) {
+  *row = lane / 4 + 8 * (r & 1);
+  *col = 4 * (lane % 4) + 16 * (r >> 1);
+}
+/// int8 B (32 x 8, col): register r (0..1) holds B[k + 0..3][n].
+CHORUS_HD void b_frag_s8(int lane, int r, int* n, int* k) {
+  *n = lane / 4;
+  *k = 4 * (lane % 4) + 16 * r;
+}
+
 /// Tile-local row and column of accumulator (mi, ni, e) of `lane` in `warp`.
 CHORUS_HD void acc_coord(int warp, int lane, int mi, int ni, int e, int* row, int* col) {
   int wr, wc, r, c;
@@ -98,8 +118,9 @@ CHORUS_HD void acc_coord(int warp, int lane, int mi, int ni, int e, int* row, in
   *col = wc + ni * 8 + c;
 }
 
-/// Shared-memory element index (in a kBM x kSmemStride stage) of the two bf16 of A register r
-/// for fragment mi at K step kk (16 elements each).
+/// Shared-memory element index (in a kBM x kSmemStride stage of bf16) of the two bf16 of A
+/// register r for fragment mi at K step kk (16 bf16 each); half of it is the 32-bit word, which
+/// for int8 holds the register's four int8 (K step kk: 32 int8).
 CHORUS_HD int a_smem(int warp, int lane, int mi, int kk, int r) {
   int wr, wc, row, col;
   warp_origin(warp, &wr, &wc);

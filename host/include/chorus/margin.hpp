@@ -45,6 +45,14 @@ CHORUS_HD double int8_pair(double n_i, double e_i, double e_j, double m_j) {
   return n_i * e_j + e_i * m_j + kSlack;
 }
 
+/// The int8 first-pass score of a pair, margin included: the dot of the dequantised rows
+/// (int32 dot times both scales) plus the per-pair bound n_i e_j + e_i m_j (kSlack is folded
+/// into the cut). Shared by the CPU epilogue and the fused GPU kernel; fp32 throughout.
+CHORUS_HD float int8_score(std::int32_t dot, float s_i, float s_j, float n_i, float e_i, float e_j,
+                           float m_j) {
+  return static_cast<float>(dot) * s_i * s_j + n_i * e_j + e_i * m_j;
+}
+
 /// bf16 first pass (inputs rounded to bf16, products exact in fp32, fp32 accumulation):
 /// each input rounds with relative error <= u = 2^-8, so a product carries (1+u)^2 - 1, then the
 /// fp32 sum adds gamma_d: |fl(x^.y^) - x.y| <= ((1+u)^2 - 1 + gamma_d (1+u)^2) n_i n_j.
