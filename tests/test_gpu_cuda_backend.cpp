@@ -128,9 +128,10 @@ std::vector<gpu_case> cases() {
     v.push_back(c);
   }
   for (std::int64_t n : {127, 128, 129, 255, 256, 1025})
-    for (std::int64_t d : {31, 32, 33, 384})
-      v.push_back(
-          {n, d, 8, "embedding", "bf16", 0.7, 0.8, static_cast<std::uint64_t>(n + d), "fused"});
+    for (std::int64_t d : {31, 32, 33, 63, 64, 65, 384})
+      for (const char* p : {"bf16", "int8"})
+        v.push_back(
+            {n, d, 8, "embedding", p, 0.7, 0.8, static_cast<std::uint64_t>(n + d), "fused"});
   return v;
 }
 
