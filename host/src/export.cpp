@@ -13,6 +13,7 @@
 
 #include "chorus/error.hpp"
 #include "chorus/h5.hpp"
+#include "chorus/results.hpp"
 
 namespace chorus {
 
@@ -224,6 +225,7 @@ void for_each_edge(
 results_view load(const std::string& path, std::int64_t min_size) {
   results_view r;
   r.file = h5::open_read(path);
+  check_edge_shards(path);
   std::int64_t tag = 0;
   CHORUS_EXPECTS(h5::get_attr(r.file, "chorus_results", tag) && tag == 1, "'", path,
                  "' is not a chorus results file (no chorus_results attribute)");

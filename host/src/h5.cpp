@@ -447,11 +447,12 @@ std::vector<std::string> attr_names(const handle& obj) {
 
 template <typename T>
 void create_virtual_concat(const handle& loc, const std::string& path,
-                           const std::vector<virtual_source>& sources) {
+                           const std::vector<virtual_source>& sources, T fill) {
   hsize_t total = 0;
   for (const auto& s : sources) total += s.rows;
   handle space = checked(H5Screate_simple(1, &total, nullptr), "space");
   handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), "dcpl");
+  check(H5Pset_fill_value(dcpl.get(), native_type<T>(), &fill), "fill value");
   hsize_t off = 0;
   for (const auto& s : sources) {
     if (s.rows == 0) continue;
@@ -472,6 +473,23 @@ void create_virtual_concat(const handle& loc, const std::string& path,
                      "create virtual dataset " + path);
 }
 
+std::vector<std::string> virtual_files(const handle& dset) {
+  std::vector<std::string> out;
+  handle dcpl = checked(H5Dget_create_plist(dset.get()), "dataset creation properties");
+  if (H5Pget_layout(dcpl.get()) != H5D_VIRTUAL) return out;
+  size_t count = 0;
+  check(H5Pget_virtual_count(dcpl.get(), &count), "virtual count");
+  for (size_t k = 0; k < count; ++k) {
+    const ssize_t len = H5Pget_virtual_filename(dcpl.get(), k, nullptr, 0);
+    if (len < 0) continue;
+    std::string name(static_cast<std::size_t>(len) + 1, '\0');
+    H5Pget_virtual_filename(dcpl.get(), k, &name[0], name.size());
+    name.resize(static_cast<std::size_t>(len));
+    out.push_back(name);
+  }
+  return out;
+}
+
 void flush(const handle& file) { check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush"); }
 
 #define CHORUS_H5_INSTANTIATE(T)                                                            \
@@ -482,7 +500,7 @@ void flush(const handle& file) { check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "
   template void write_rows<T>(const handle&, std::uint64_t, std::uint64_t, const T*);       \
   template void write_vector<T>(const handle&, const std::string&, const std::vector<T>&);  \
   template void create_virtual_concat<T>(const handle&, const std::string&,                 \
-                                         const std::vector<virtual_source>&);
+                                         const std::vector<virtual_source>&, T);
 CHORUS_H5_INSTANTIATE(float)
 CHORUS_H5_INSTANTIATE(double)
 CHORUS_H5_INSTANTIATE(std::int64_t)

@@ -23,6 +23,7 @@ namespace chorus {
 void describe_file(const std::string& path, std::ostream& os) {
   probe_input_isolated(path, /*crash_only=*/true);
   if (is_results_file(path)) {
+    check_edge_shards(path);
     h5::handle f = h5::open_read(path);
     os << path << ": chorus results file\n";
     for (const auto& name : h5::attr_names(f)) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "chorus/error.hpp"
+#include "chorus/results.hpp"
 
 #ifndef CHORUS_SOURCE_TREE
 #define CHORUS_SOURCE_TREE ""
@@ -17,6 +18,7 @@ namespace chorus {
 
 int run_report_tool(const std::string& results, const std::string& out,
                     const std::vector<std::string>& extra) {
+  if (is_results_file(results)) check_edge_shards(results);
   std::vector<std::string> tools;
   if (const char* e = std::getenv("CHORUS_REPORT_TOOL")) tools.emplace_back(e);
   char buf[PATH_MAX];

@@ -130,11 +130,13 @@ void write_results(const std::string& path, const results_content& r) {
           for (const auto& [file, rows] : r.edge_shards) v.push_back({file, name, rows});
           return v;
         };
-        h5::create_virtual_concat<std::int64_t>(f, "/edges/src", sources("/edges/src"));
-        h5::create_virtual_concat<std::int64_t>(f, "/edges/dst", sources("/edges/dst"));
-        h5::create_virtual_concat<float>(f, "/edges/sim_embedding",
-                                         sources("/edges/sim_embedding"));
-        h5::create_virtual_concat<float>(f, "/edges/sim_activity", sources("/edges/sim_activity"));
+        // a reader that cannot find a shard sees -1 rows and NaN similarities, never edges
+        h5::create_virtual_concat<std::int64_t>(f, "/edges/src", sources("/edges/src"), -1);
+        h5::create_virtual_concat<std::int64_t>(f, "/edges/dst", sources("/edges/dst"), -1);
+        h5::create_virtual_concat<float>(f, "/edges/sim_embedding", sources("/edges/sim_embedding"),
+                                         NAN);
+        h5::create_virtual_concat<float>(f, "/edges/sim_activity", sources("/edges/sim_activity"),
+                                         NAN);
       }
       h5::write_vector(f, "/clusters/size", t.size);
       h5::write_vector(f, "/clusters/offsets", t.offsets);
@@ -191,6 +193,20 @@ void write_results(const std::string& path, const results_content& r) {
   } catch (...) {
     std::remove(tmp.c_str());
     throw;
+  }
+}
+
+void check_edge_shards(const std::string& path) {
+  h5::handle f = h5::open_read(path);
+  if (!h5::exists(f, "/edges/src")) return;
+  const std::string dir = dir_of(path);
+  for (const auto& name : h5::virtual_files(h5::open_dataset(f, "/edges/src"))) {
+    if (name == ".") continue;  // the file itself
+    const std::string full = name[0] == '/' ? name : dir + "/" + name;
+    struct stat st {};
+    CHORUS_EXPECTS(stat(full.c_str(), &st) == 0, "results file '", path,
+                   "' keeps its edges in shard files next to it (a multi-process run), and '", full,
+                   "' is missing: keep the shards with the results file");
   }
 }
 

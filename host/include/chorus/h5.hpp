@@ -93,10 +93,15 @@ struct virtual_source {
 };
 
 /// Create a rank-1 virtual dataset (HDF5 VDS) of element type T that concatenates `sources` in
-/// order; readers (h5py included) see one dataset. Sources of zero rows are skipped.
+/// order; readers (h5py included) see one dataset. Sources of zero rows are skipped. `fill` is
+/// what readers get where a source file cannot be found.
 template <typename T>
 void create_virtual_concat(const handle& loc, const std::string& path,
-                           const std::vector<virtual_source>& sources);
+                           const std::vector<virtual_source>& sources, T fill);
+
+/// Source files of a virtual dataset (empty when `dset` is not virtual), as stored (relative
+/// paths are relative to the virtual dataset's file).
+std::vector<std::string> virtual_files(const handle& dset);
 
 /// Write rows [row0, row0+nrows) of a rank-1 or rank-2 dataset from row-major `data`.
 template <typename T>

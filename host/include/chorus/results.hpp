@@ -65,6 +65,10 @@ void check_output_path(const std::string& path, bool force);
 /// file at `path` stays untouched).
 void write_results(const std::string& path, const results_content& r);
 
+/// Results of a multi-process run keep /edges in shard files next to the results file (HDF5
+/// virtual datasets); throws input_error naming the first shard that is missing.
+void check_edge_shards(const std::string& path);
+
 /// True when `path` is a chorus results file.
 bool is_results_file(const std::string& path);
 
