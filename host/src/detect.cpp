@@ -213,7 +213,13 @@ detect_summary run_detect(const detect_options& opt) {
                    "cpu");
   });
   const bool need_e = mode != view_mode::activity, need_a = mode != view_mode::embedding;
-  if (opt.threads > 0) omp_set_num_threads(opt.threads);
+  int threads = opt.threads;
+  // Several ranks on a node that all see every core (no binding by the launcher) would each
+  // start a thread per core: share the cores instead.
+  if (threads == 0 && multi && mpi::local_size() > 1 &&
+      omp_get_max_threads() == omp_get_num_procs())
+    threads = std::max(1, omp_get_num_procs() / mpi::local_size());
+  if (threads > 0) omp_set_num_threads(threads);
   s.input = opt.input;
   s.output = opt.output;
   s.backend = be->name();
@@ -280,7 +286,7 @@ detect_summary run_detect(const detect_options& opt) {
       pb.params.weight = opt.weight;
       score_options so;
       so.prec = opt.prec;
-      so.threads = opt.threads;
+      so.threads = threads;
       so.max_edges = opt.max_edges;  // a limit on the edges found, before --topk
       so.tile_rows = opt.tile_rows;
       so.tile_cols = opt.tile_cols;
@@ -331,8 +337,8 @@ detect_summary run_detect(const detect_options& opt) {
         seconds_shard = since(t);
         t = std::chrono::steady_clock::now();
         if (opt.topk == 0)
-          roots = !st.roots.empty() ? std::move(st.roots)
-                                    : component_roots(in.info.n, visit, opt.threads);
+          roots =
+              !st.roots.empty() ? std::move(st.roots) : component_roots(in.info.n, visit, threads);
         seconds_local_roots = since(t);
       }
     });
@@ -412,7 +418,7 @@ detect_summary run_detect(const detect_options& opt) {
       // the merged forest (several ranks) or the CUDA backend's union-find already holds the
       // roots of the unpruned graph
       if (opt.topk > 0 || (!multi && st.roots.empty()))
-        roots = component_roots(in.info.n, visit, opt.threads);
+        roots = component_roots(in.info.n, visit, threads);
       else if (!multi)
         roots = std::move(st.roots);
       std::int64_t K = 0;
@@ -479,7 +485,7 @@ detect_summary run_detect(const detect_options& opt) {
       text("gpu_kernel_requested", to_string(opt.kernel));
       text("backend_detail", st.detail);
       count("device", opt.device);
-      count("threads", opt.threads > 0 ? opt.threads : omp_get_max_threads());
+      count("threads", threads > 0 ? threads : omp_get_max_threads());
       count("ranks", P);
       count("tile_rows", static_cast<double>(opt.tile_rows));
       count("tile_cols", static_cast<double>(opt.tile_cols));

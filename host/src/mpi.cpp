@@ -20,7 +20,7 @@ namespace chorus::mpi {
 namespace {
 
 bool g_active = false;  // MPI initialised by us and more than one rank
-int g_rank = 0, g_size = 1, g_local = 0;
+int g_rank = 0, g_size = 1, g_local = 0, g_local_size = 1;
 
 #ifdef CHORUS_HAVE_MPI
 bool g_init = false;  // MPI initialised by us
@@ -110,6 +110,7 @@ environment::environment(int* argc, char*** argv) {
   if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_rank, MPI_INFO_NULL, &node) ==
       MPI_SUCCESS) {
     MPI_Comm_rank(node, &g_local);
+    MPI_Comm_size(node, &g_local_size);
     MPI_Comm_free(&node);
   }
   g_active = g_size > 1;
@@ -141,6 +142,7 @@ bool active() { return g_active; }
 int rank() { return g_rank; }
 int size() { return g_size; }
 int local_rank() { return g_local; }
+int local_size() { return g_local_size; }
 
 std::string host_name() {
   char buf[256] = {0};

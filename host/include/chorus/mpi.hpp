@@ -34,6 +34,8 @@ int rank();
 int size();
 /// Rank among the ranks on this node (for the node-local GPU); 0 when not active.
 int local_rank();
+/// Ranks on this node; 1 when not active.
+int local_size();
 /// Host name of this rank.
 std::string host_name();
 
