@@ -2,14 +2,17 @@
 //   BM_CublasGemmBf16      dense bf16 GEMM n x n x d, the ceiling at this precision (all n^2)
 //   BM_FusedFirstPass      fused kernel over the i<j tiles of n rows (rate counts i<j only) and
 //                          its share of the cuBLAS rate measured in the same process
+//   BM_CublasGemmInt8 / BM_FusedFirstPassInt8: the same in int8 (per-pair margin epilogue)
 //   BM_FusedAllPairs       all pairs + exact re-check + union-find + flatten, from rows already
 //                          in device memory (the 10M x 384 bar: --benchmark_filter=.*/10000000)
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <vector>
 
 #include "chorus/fused_tile.hpp"
 #include "chorus/margin.hpp"
+#include "chorus/quantize.hpp"
 #include "chorus/tiling.hpp"
 #include "cuda_check.hpp"
 #include "gpu_bench_util.hpp"
@@ -19,7 +22,8 @@ namespace {
 
 using namespace chorus;
 
-double g_cublas_tflops = 0;  // BM_CublasGemmBf16's rate, for the fused kernel's ratio
+double g_cublas_tflops = 0;     // BM_CublasGemmBf16's rate, for the fused kernel's ratio
+double g_cublas_int8_tops = 0;  // BM_CublasGemmInt8's rate, for the int8 fused kernel's ratio
 
 struct device_rows {
   cuda::device_buffer<float> f32;
@@ -172,8 +176,110 @@ void BM_FusedAllPairs(benchmark::State& state) {
   state.counters["pairs"] = double(tiling::pair_count(n));
 }
 
+// int8 operands made from the same synthetic rows: quantised on the host (chorus/quantize.hpp),
+// with the per-row scale and margin bounds of the int8 epilogue, [scale | err | qnorm | rnorm].
+struct device_rows_int8 {
+  cuda::device_buffer<std::int8_t> q;
+  cuda::device_buffer<float> side;
+  device_rows_int8(std::int64_t n, std::int64_t d, cudaStream_t s) : q(n * d), side(4 * n) {
+    device_rows x(n, d, s);
+    std::vector<float> host(static_cast<std::size_t>(n * d));
+    CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
+    CHORUS_CUDA_TRY(cudaMemcpy(host.data(), x.f32.data(), host.size() * 4, cudaMemcpyDeviceToHost));
+    std::vector<std::int8_t> hq(host.size());
+    std::vector<float> hs(static_cast<std::size_t>(4 * n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      double e2 = 0, q2 = 0, r2 = 0;
+      hs[i] = quantize_row_int8(host.data() + i * d, d, hq.data() + i * d, e2, q2, r2);
+      int8_row_bounds(e2, q2, r2, &hs[n + i], &hs[2 * n + i], &hs[3 * n + i]);
+    }
+    CHORUS_CUDA_TRY(cudaMemcpy(q.data(), hq.data(), hq.size(), cudaMemcpyHostToDevice));
+    CHORUS_CUDA_TRY(cudaMemcpy(side.data(), hs.data(), hs.size() * 4, cudaMemcpyHostToDevice));
+  }
+};
+
+// Dense int8 GEMM n x n x d (int32 out), the ceiling at this precision.
+void BM_CublasGemmInt8(benchmark::State& state) {
+  if (!bench::need_gpu(state)) return;
+  const std::int64_t n = state.range(0), d = state.range(1);
+  cuda::stream s;
+  cuda::blas_handle blas(s.get());
+  device_rows_int8 x(n, d, s.get());
+  cuda::device_buffer<std::int32_t> c(static_cast<std::size_t>(n * n));
+  const std::int32_t one = 1, zero = 0;
+  auto once = [&] {
+    CHORUS_CUBLAS_TRY(cublasGemmEx(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(n), int(d),
+                                   &one, x.q.data(), CUDA_R_8I, int(d), x.q.data(), CUDA_R_8I,
+                                   int(d), &zero, c.data(), CUDA_R_32I, int(n), CUBLAS_COMPUTE_32I,
+                                   CUBLAS_GEMM_DEFAULT));
+  };
+  once();
+  s.sync();
+  cuda::event start, stop;
+  double total = 0;
+  for (auto _ : state) {
+    start.record(s.get());
+    once();
+    stop.record(s.get());
+    const float ms = stop.since(start);
+    state.SetIterationTime(ms / 1e3);
+    total += ms / 1e3;
+  }
+  g_cublas_int8_tops =
+      2.0 * double(n) * double(n) * double(d) * double(state.iterations()) / total / 1e12;
+  state.counters["TOP/s"] = g_cublas_int8_tops;
+}
+
+void BM_FusedFirstPassInt8(benchmark::State& state) {
+  if (!bench::need_gpu(state)) return;
+  const std::int64_t n = state.range(0), d = state.range(1);
+  if (fused::padded_k_int8(d) != d) {
+    state.SkipWithError("d must be a multiple of 64 here");
+    return;
+  }
+  cuda::stream s;
+  device_rows_int8 x(n, d, s.get());
+  const std::int64_t nb = tiling::blocks(n, fused::kBM), tiles = fused::trap_tiles(nb, nb);
+  cuda::device_buffer<cuda::pair64> cand(1 << 24);
+  cuda::device_buffer<unsigned long long> count(1);
+  const int grid = cuda::fused_grid(0);
+  const float cut = static_cast<float>(0.8 - margin::kSlack);
+  const float* sd = x.side.data();
+  auto once = [&] {
+    CHORUS_CUDA_TRY(cudaMemsetAsync(count.data(), 0, 8, s.get()));
+    cuda::launch_fused_tiles_int8(x.q.data(), sd, sd + n, sd + 2 * n, sd + 3 * n, 0, n, n, d, 0,
+                                  tiles, cut, cand.data(), count.data(), cand.size(), grid,
+                                  s.get());
+  };
+  once();
+  s.sync();
+  cuda::event start, stop;
+  double total = 0;
+  for (auto _ : state) {
+    start.record(s.get());
+    once();
+    stop.record(s.get());
+    const float ms = stop.since(start);
+    state.SetIterationTime(ms / 1e3);
+    total += ms / 1e3;
+  }
+  unsigned long long hits = 0;
+  CHORUS_CUDA_TRY(cudaMemcpy(&hits, count.data(), 8, cudaMemcpyDeviceToHost));
+  const double pairs = double(tiling::pair_count(n)) * double(state.iterations());
+  const double tops = 2.0 * double(d) * pairs / total / 1e12;
+  state.counters["TOP/s(i<j)"] = tops;
+  state.counters["pairs/s"] = pairs / total;
+  state.counters["candidates"] = double(hits);
+  if (g_cublas_int8_tops > 0) state.counters["vs_cuBLAS"] = tops / g_cublas_int8_tops;
+}
+
 }  // namespace
 
+BENCHMARK(BM_CublasGemmInt8)->Args({16384, 384})->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FusedFirstPassInt8)
+    ->Args({65536, 384})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CublasGemmBf16)->Args({16384, 384})->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FusedFirstPass)
     ->Args({65536, 384})
