@@ -1,8 +1,10 @@
 // The CUDA backend against the CPU oracle: same edges, labels and cluster tables, on random
 // inputs of awkward shapes and on generated data. Skipped when no CUDA device is present.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -195,6 +197,25 @@ TEST(CudaBackend, FusedNeedsBf16) {
   o.prec = precision::int8;  // int8 runs only through the fused kernel
   o.kernel = gpu_kernel::cublas;
   EXPECT_THROW(run_detect(o), input_error);
+}
+
+// A checkpointed fused-kernel run that dies in the middle of a checkpoint write (the test hook
+// CHORUS_TEST_CRASH_AT), resumed, gives the CPU backend's edges and labels.
+TEST(CudaBackend, CheckpointCrashAndResumeMatchesCpu) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = scratch_dir("gpu_ckpt");
+  // 40,000 rows: 49,141 tiles of 128 x 128, so three work units of 16,384 tiles
+  const generate_options g = generated(dir + "/in.h5", 40000, 64, 0, 12, 3);
+  gpu_case c{g.accounts, g.dim, 0, "embedding", "bf16", 0.8, 0.8, 3, "fused"};
+  run(g.out, dir + "/cpu.h5", c, backend_kind::cpu);
+  const std::string cmd = std::string(CHORUS_BINARY) + " detect --quiet --input " + g.out +
+                          " --out " + dir + "/gpu.h5 --backend cuda --precision bf16" +
+                          " --checkpoint " + dir + "/ck --checkpoint-interval 0";
+  const int first = std::system(("CHORUS_TEST_CRASH_AT=3 " + cmd + " 2>/dev/null").c_str());
+  ASSERT_TRUE(WIFEXITED(first) && WEXITSTATUS(first) == 9) << "the crash hook did not fire";
+  const int second = std::system((cmd + " --resume").c_str());
+  ASSERT_TRUE(WIFEXITED(second) && WEXITSTATUS(second) == 0);
+  compare(dir + "/cpu.h5", dir + "/gpu.h5", nullptr, nullptr, c);
 }
 
 TEST(CudaBackend, GeneratedElectionData) {

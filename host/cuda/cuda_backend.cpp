@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "chorus/backend.hpp"
 #include "chorus/bf16.hpp"
+#include "chorus/checkpoint.hpp"
 #include "chorus/edge_store.hpp"
 #include "chorus/error.hpp"
 #include "chorus/fused_tile.hpp"
@@ -252,6 +254,9 @@ class cuda_backend final : public backend {
     CHORUS_EXPECTS(fused_path || prec != precision::int8,
                    "--precision int8 on the CUDA backend needs every row resident in device "
                    "memory (this job streams row blocks); use bf16, or more --gpu-memory");
+    CHORUS_EXPECTS(fused_path || opt.checkpoint_dir.empty(),
+                   "--checkpoint on the CUDA backend needs the fused kernel (bf16 or int8 with "
+                   "every row resident in device memory); use --backend cpu for this job");
     CHORUS_EXPECTS(fused_path || opt.kernel != gpu_kernel::fused,
                    "--gpu-kernel fused needs --precision bf16 and every row resident in device "
                    "memory (this job streams row blocks); use --gpu-kernel cublas or auto");
@@ -292,6 +297,7 @@ class cuda_backend final : public backend {
 
     // Decide `hits` candidates exactly (float64 re-check kernel), union their edges on the device
     // and hand the edges to the host.
+    std::vector<edge>* hold = nullptr;  // set while checkpointing: edges not yet persisted
     auto take = [&](std::int64_t hits, block& bi, block& bj) {
       total_cand += hits;
       if (hits <= 0) return;
@@ -303,7 +309,8 @@ class cuda_backend final : public backend {
       s.sync();
       const std::size_t ne = static_cast<std::size_t>(host_counters.data()[1]);
       const std::size_t old = edges.size();
-      if (static_cast<std::int64_t>(old + ne + (opt.sink ? opt.sink->size() : 0)) > opt.max_edges)
+      if (static_cast<std::int64_t>(old + ne + (opt.sink ? opt.sink->size() : 0) +
+                                    (hold ? hold->size() : 0)) > opt.max_edges)
         CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
                      " edges (--max-edges) at these thresholds; raise the threshold(s), keep "
                      "the strongest edges per account with --topk k, or raise --max-edges "
@@ -312,7 +319,10 @@ class cuda_backend final : public backend {
       if (ne)
         CHORUS_CUDA_TRY(cudaMemcpy(edges.data() + old, tile_edges.data(), ne * sizeof(edge),
                                    cudaMemcpyDeviceToHost));
-      if (opt.sink) {  // hand the edges over; the store may spill them
+      if (hold) {  // a checkpointed run: the edges wait for the next checkpoint
+        hold->insert(hold->end(), edges.begin() + static_cast<std::ptrdiff_t>(old), edges.end());
+        edges.resize(old);
+      } else if (opt.sink) {  // hand the edges over; the store may spill them
         opt.sink->append(edges);
         edges.clear();
       }
@@ -377,9 +387,56 @@ class cuda_backend final : public backend {
       const std::int64_t nbc = tiling::blocks(n - rb, fused::kBN);
       const std::int64_t tiles = fused::trap_tiles(nbr, nbc);
       const int grid = cuda::fused_grid(opt.device);
-      const std::int64_t batch = std::max<std::int64_t>(grid, 1) * 64;
+      // a checkpointed run's batches (its work units) must not depend on the device
+      const std::int64_t batch =
+          opt.checkpoint_dir.empty() ? std::max<std::int64_t>(grid, 1) * 64 : 16384;
+      const std::int64_t nbatches = (tiles + batch - 1) / batch;
       const auto* rows = reinterpret_cast<const std::uint16_t*>(io.fp_rows(b0));
-      for (std::int64_t t0 = 0; t0 < tiles; t0 += batch) {
+      std::unique_ptr<checkpoint> ckpt;
+      checkpoint_state cst;
+      std::vector<std::uint8_t> bdone(static_cast<std::size_t>(nbatches), 0);
+      std::vector<edge> pending;
+      std::vector<std::int64_t> pending_units;
+      auto persisted = [&](std::vector<edge>& es) {  // edges that joined the result
+        if (opt.sink) {
+          opt.sink->append(es);
+        } else {
+          edges.insert(edges.end(), es.begin(), es.end());
+        }
+        es.clear();
+      };
+      if (!opt.checkpoint_dir.empty()) {
+        ckpt = std::make_unique<checkpoint>(
+            opt.checkpoint_dir,
+            opt.identity + " cuda-fused batch=" + std::to_string(batch) +
+                " rows=" + std::to_string(rb) + ".." + std::to_string(re),
+            nbatches);
+        std::vector<edge> resumed;
+        checkpoint_state probe;
+        const bool found = ckpt->load(probe, resumed);
+        CHORUS_EXPECTS(!found || opt.resume, "checkpoint directory '", opt.checkpoint_dir,
+                       "' already holds a checkpoint; pass --resume to continue it, or use an "
+                       "empty directory");
+        if (found) {
+          cst = std::move(probe);
+          bdone = cst.done;
+          for (auto d : bdone) stats.resumed_units += d;
+          if (!resumed.empty()) {  // the resumed edges join the device union-find too
+            device_buffer<edge> dr(resumed.size());
+            CHORUS_CUDA_TRY(cudaMemcpy(dr.data(), resumed.data(), resumed.size() * sizeof(edge),
+                                       cudaMemcpyHostToDevice));
+            cuda::launch_uf_unite_edges(dr.data(), static_cast<std::int64_t>(resumed.size()),
+                                        parent.data(), s.get());
+            s.sync();
+          }
+          persisted(resumed);
+        }
+        hold = &pending;
+      }
+      auto last_ckpt = std::chrono::steady_clock::now();
+      for (std::int64_t ub = 0; ub < nbatches; ++ub) {
+        if (bdone[static_cast<std::size_t>(ub)]) continue;
+        const std::int64_t t0 = ub * batch;
         const std::int64_t t1 = std::min(tiles, t0 + batch);
         for (;;) {
           CHORUS_CUDA_TRY(
@@ -402,11 +459,29 @@ class cuda_backend final : public backend {
           tile_edges.resize(hits);
         }
         take(static_cast<std::int64_t>(host_counters.data()[0]), b0, b0);
+        pending_units.push_back(ub);
+        const bool stop = stop_requested();
+        if (ckpt &&
+            (stop || ub + 1 == nbatches ||
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - last_ckpt).count() >=
+                 opt.checkpoint_interval)) {
+          ckpt->save(cst, pending_units, pending);
+          ++stats.checkpoints;
+          persisted(pending);
+          pending_units.clear();
+          last_ckpt = std::chrono::steady_clock::now();
+        }
         // progress: pairs of the finished row tiles, a lower bound within one row tile
         std::int64_t bi, bj;
         fused::trap_tile(t1 - 1, nbr, nbc, &bi, &bj);
         done = tiling::rows_pairs(rb, std::min(re, rb + bi * fused::kBM), n);
         if (opt.progress) opt.progress(done, stats.pairs);
+        if (stop)
+          CHORUS_THROW(interrupted_error, "stopped by a signal after ", done, " of ", stats.pairs,
+                       " pairs",
+                       ckpt ? "; a checkpoint was written: rerun the same command with --resume "
+                              "to continue"
+                            : " (no --checkpoint given, so the run must start over)");
       }
       b0.released.record(s.get());
     } else if (nblocks_alloc == 1) {
