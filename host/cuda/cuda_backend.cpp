@@ -100,21 +100,26 @@ class streamer {
     b.count = count;
     b.used = true;
     if (!L_.fp_is_view) {
-      std::vector<float> row(static_cast<std::size_t>(L_.ld), 0.0f);  // zeros past K
-      for (std::int64_t r = 0; r < count; ++r) {
-        first_pass_row(pb_, row0 + r, row.data());
-        if (L_.prec == precision::int8) {
-          // [scale | err | qnorm | rnorm] per row, as margin::int8_score takes them
-          auto* out = reinterpret_cast<std::int8_t*>(b.h_fp.data()) + r * L_.ld;
-          double e2 = 0, q2 = 0, r2 = 0;
-          float* h = b.h_q8.data();
-          h[r] = quantize_row_int8(row.data(), L_.ld, out, e2, q2, r2);
-          int8_row_bounds(e2, q2, r2, &h[count + r], &h[2 * count + r], &h[3 * count + r]);
-        } else if (L_.prec == precision::bf16) {
-          auto* out = reinterpret_cast<std::uint16_t*>(b.h_fp.data()) + r * L_.ld;
-          for (std::int64_t k = 0; k < L_.ld; ++k) out[k] = to_bf16(row[k]);
-        } else {
-          std::memcpy(b.h_fp.data() + r * L_.ld * 4, row.data(), L_.ld * 4);
+      // rows are independent: staged by all host threads (10M x 384 would take seconds alone)
+#pragma omp parallel
+      {
+        std::vector<float> row(static_cast<std::size_t>(L_.ld), 0.0f);  // zeros past K
+#pragma omp for schedule(static)
+        for (std::int64_t r = 0; r < count; ++r) {
+          first_pass_row(pb_, row0 + r, row.data());
+          if (L_.prec == precision::int8) {
+            // [scale | err | qnorm | rnorm] per row, as margin::int8_score takes them
+            auto* out = reinterpret_cast<std::int8_t*>(b.h_fp.data()) + r * L_.ld;
+            double e2 = 0, q2 = 0, r2 = 0;
+            float* h = b.h_q8.data();
+            h[r] = quantize_row_int8(row.data(), L_.ld, out, e2, q2, r2);
+            int8_row_bounds(e2, q2, r2, &h[count + r], &h[2 * count + r], &h[3 * count + r]);
+          } else if (L_.prec == precision::bf16) {
+            auto* out = reinterpret_cast<std::uint16_t*>(b.h_fp.data()) + r * L_.ld;
+            for (std::int64_t k = 0; k < L_.ld; ++k) out[k] = to_bf16(row[k]);
+          } else {
+            std::memcpy(b.h_fp.data() + r * L_.ld * 4, row.data(), L_.ld * 4);
+          }
         }
       }
       CHORUS_CUDA_TRY(cudaMemcpyAsync(b.fp.data(), b.h_fp.data(), count * L_.ld * L_.elem,
