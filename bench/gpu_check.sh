@@ -37,7 +37,8 @@ build=${1:-build-gpu}
 out=${OUT:-/tmp/chorus-gpu-check}
 mkdir -p "$out"
 [ -f "$build/carry-libs.tar.xz" ] && tar -C "$build" -xJf "$build/carry-libs.tar.xz"
-export LD_LIBRARY_PATH="$PWD/$build/carry-libs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+# the plugin libchorus_cuda.so sits in the build folder, which may have moved since the build
+export LD_LIBRARY_PATH="$PWD/$build:$PWD/$build/carry-libs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
 
 # 1. gpu-labelled tests (the CUDA backend against the CPU oracle)
