@@ -253,7 +253,9 @@ detect_summary run_detect(const detect_options& opt) {
     const std::uint64_t left = (opt.max_memory_mib << 20) - fixed_bytes;
     cap_edges = std::max<std::uint64_t>(left / (3 * sizeof(edge)), 1 << 12);
   }
-  edge_store store(cap_edges, out_dir + "/.chorus-spill-" + std::to_string(getpid()));
+  // (ranks on different nodes may share a pid and the output directory: the rank is in the name)
+  edge_store store(cap_edges, out_dir + "/.chorus-spill-" + std::to_string(getpid()) +
+                                  (multi ? "-r" + std::to_string(me) : std::string()));
   score_problem pb;
 
   // 2. Read this rank's rows, score its pairs; in a multi-process job also write its edge shard
