@@ -131,6 +131,9 @@ class Hostile : public ::testing::Test {
     // `chorus info` reads the same layer and must not crash either (it may accept the layout).
     auto i = run_chorus("info '" + input + "'", dir);
     EXPECT_TRUE(i.code == 0 || i.code == 2) << "info: " << i.code << " " << i.err;
+    // nor `chorus export`, which reads results files through the same layer
+    auto x = run_chorus("export '" + input + "' --format csv --out '" + outdir + "/csv'", dir);
+    EXPECT_EQ(x.code, 2) << "export: " << x.err;
   }
   void expect_accepted(const std::string& input, const std::string& extra = "") {
     auto r = run_chorus(
@@ -711,6 +714,13 @@ TEST(HostileLibrary, LoadInputThrowsInputError) {
 // looking up a link): chorus reads metadata in a child process first, so it reports the file as
 // damaged with exit code 2 instead of crashing.
 TEST_F(Hostile, FileThatCrashesHdf5ItselfIsReportedAsDamaged) {
-  expect_rejected(std::string(CHORUS_SOURCE_DIR) + "/tests/hostile/hdf5_metadata_crash.h5",
-                  "is damaged");
+  const std::string bad = std::string(CHORUS_SOURCE_DIR) + "/tests/hostile/hdf5_metadata_crash.h5";
+  expect_rejected(bad, "is damaged");
+  // passed to export or report as a results file, it is refused the same way
+  for (const std::string cmd : {"export '" + bad + "' --format csv --out '" + outdir + "/csv'",
+                                "report '" + bad + "' --out '" + outdir + "/r.html'"}) {
+    auto r = run_chorus(cmd, dir);
+    EXPECT_EQ(r.code, 2) << cmd << ": " << r.err;
+    EXPECT_NE(r.err.find("is damaged"), std::string::npos) << r.err;
+  }
 }

@@ -9,6 +9,7 @@
 
 #include "chorus/error.hpp"
 #include "chorus/results.hpp"
+#include "chorus/views.hpp"
 
 #ifndef CHORUS_SOURCE_TREE
 #define CHORUS_SOURCE_TREE ""
@@ -18,6 +19,7 @@ namespace chorus {
 
 int run_report_tool(const std::string& results, const std::string& out,
                     const std::vector<std::string>& extra) {
+  probe_input_isolated(results, /*crash_only=*/true);  // a file that crashes HDF5: exit code 2
   if (is_results_file(results)) check_edge_shards(results);
   std::vector<std::string> tools;
   if (const char* e = std::getenv("CHORUS_REPORT_TOOL")) tools.emplace_back(e);
