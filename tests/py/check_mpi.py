@@ -78,6 +78,22 @@ def same_results(a, b, label):
           (f" (differ: {bad[:5]})" if bad else f" ({len(da['edges/src'])} edges)"))
 
 
+def children(pid):
+    """Process ids whose parent is `pid` (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
 def clean(prefix):
     for name in os.listdir(WORK):
         if name.startswith(prefix):
@@ -159,7 +175,7 @@ def main():
         same_results("both-1.h5", "ck.h5", "checkpointed")
         check(not os.path.exists(os.path.join(WORK, "ckdir")), "checkpoint directory removed")
 
-    # SIGTERM to the launcher (as SLURM sends before a preemption): every rank checkpoints; the
+    # SIGTERM to every rank (as SLURM sends before a preemption): every rank checkpoints; the
     # same command with --resume finishes with results identical to one process
     rc, _, err = run([CHORUS, "generate", "--accounts", "20000", "--dim", "64", "--bins", "0",
                       "--clusters", "6", "--seed", "4", "--out", "long.h5", "--quiet"])
@@ -174,7 +190,11 @@ def main():
     deadline = time.time() + 60
     while p.poll() is None and time.time() < deadline and not all(map(os.path.exists, manifests)):
         time.sleep(0.02)
-    p.send_signal(signal.SIGTERM)
+    # SIGTERM to every rank, as SLURM delivers it (mpirun forwards a signal of its own only
+    # after a variable delay, which on a loaded machine can outlast the job)
+    ranks = children(p.pid)
+    for pid in ranks or [p.pid]:
+        os.kill(pid, signal.SIGTERM)
     _, err = p.communicate(timeout=120)
     if p.returncode == 0:
         print("  note  the run finished before the signal arrived")
