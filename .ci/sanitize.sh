@@ -57,9 +57,12 @@ for a in "$work"/artifacts/crash-* "$work"/artifacts/leak-*; do
   [ -e "$a" ] || continue
   report="$a.txt"
   build-fuzz/tests/fuzz/fuzz_input "$a" > "$report" 2>&1 || true
-  # innermost frame that is not the sanitizer runtime or libc (its memcpy variants included)
+  # innermost frame that is not the sanitizer runtime or libc (its memcpy variants included).
+  # chorus is built with debug info, so its frames carry file:line; a frame in the fuzz binary
+  # without one (`fuzz_input+0x...`) is an interceptor the sanitizer runtime links in (strdup,
+  # strlen, ... called by libhdf5)
   top=$(grep -E '^ +#[0-9]+ ' "$report" |
-    grep -vE 'sanitizer|__interceptor|__asan|__lsan|__ubsan| in (malloc|calloc|realloc|free|memcpy|memmove|memset|operator new)|libc\.so|sysdeps/|__(memcpy|memmove|memset|mempcpy|strlen|strcpy)_' |
+    grep -vE 'sanitizer|__interceptor|__asan|__lsan|__ubsan| in (malloc|calloc|realloc|free|memcpy|memmove|memset|operator new)|libc\.so|sysdeps/|__(memcpy|memmove|memset|mempcpy|strlen|strcpy)_|fuzz_input\+0x' |
     head -1 || true)
   if echo "$top" | grep -q 'libhdf5'; then
     echo "library finding (HDF5, not chorus): $a: $top"
