@@ -239,7 +239,6 @@ void add_evidence(const std::string& results_path, const std::string& input_path
   std::vector<float> se, sa;
   std::vector<std::int64_t> chunk_off;
   std::vector<std::int32_t> chunk_cnt, chunk_bins;
-  std::vector<std::pair<float, std::int32_t>> joint;
   for (std::uint64_t e0 = 0; e0 < e; e0 += kEdgeChunk) {
     const std::uint64_t m = std::min<std::uint64_t>(kEdgeChunk, e - e0);
     src.resize(m), dst.resize(m), se.resize(m), sa.resize(m);
@@ -248,6 +247,7 @@ void add_evidence(const std::string& results_path, const std::string& input_path
     h5::read_rows<float>(se_d, e0, m, se.data());
     h5::read_rows<float>(sa_d, e0, m, sa.data());
     chunk_off.clear(), chunk_cnt.clear(), chunk_bins.clear();
+    // validation, degrees and histograms: one pass in order (cheap)
     for (std::uint64_t k = 0; k < m; ++k) {
       const std::int64_t s = src[k], d = dst[k];
       CHORUS_EXPECTS(s >= 0 && d >= 0 && static_cast<std::uint64_t>(s) < n &&
@@ -255,35 +255,59 @@ void add_evidence(const std::string& results_path, const std::string& input_path
                          labels[s] == labels[d],
                      "results file '", results_path, "' is damaged: edge ", e0 + k, " (", s, ", ",
                      d, ") does not join two members of one cluster");
-      const std::int64_t cs = compact[s], cd = compact[d];
-      ++degree[cs], ++degree[cd];
+      ++degree[compact[s]], ++degree[compact[d]];
       const std::int64_t c = labels[s];
       if (std::isfinite(se[k])) ++hist_emb[c * evidence_hist_bins + hist_bin(se[k], lo_emb)];
       if (std::isfinite(sa[k])) ++hist_act[c * evidence_hist_bins + hist_bin(sa[k], lo_act)];
-      if (!has_activity) continue;
-      // intersect the two sorted non-zero lists
-      joint.clear();
-      std::int64_t i = act.off[cs], ie = act.off[cs + 1], j = act.off[cd], je = act.off[cd + 1];
-      while (i < ie && j < je) {
-        if (act.bin[i] < act.bin[j])
-          ++i;
-        else if (act.bin[j] < act.bin[i])
-          ++j;
-        else {
-          joint.emplace_back(std::min(act.val[i], act.val[j]), act.bin[i]);
-          ++i, ++j;
+    }
+    if (!has_activity) continue;
+    // co-active bins per edge: independent per edge, so computed by all threads in sub-chunks
+    // into fixed slots (at most max_bins_per_edge each), then packed in edge order
+    const std::uint64_t kSub = 1u << 16;
+    const std::size_t cap = static_cast<std::size_t>(max_bins_per_edge);
+    std::vector<std::int32_t> slots, kept, total;
+    for (std::uint64_t s0 = 0; s0 < m; s0 += kSub) {
+      const std::uint64_t sm = std::min<std::uint64_t>(kSub, m - s0);
+      slots.assign(static_cast<std::size_t>(sm) * std::max<std::size_t>(cap, 1), 0);
+      kept.assign(static_cast<std::size_t>(sm), 0);
+      total.assign(static_cast<std::size_t>(sm), 0);
+#pragma omp parallel
+      {
+        std::vector<std::pair<float, std::int32_t>> joint;
+#pragma omp for schedule(dynamic, 1024)
+        for (std::int64_t q = 0; q < static_cast<std::int64_t>(sm); ++q) {
+          const std::int64_t cs = compact[src[s0 + q]], cd = compact[dst[s0 + q]];
+          // intersect the two sorted non-zero lists
+          joint.clear();
+          std::int64_t i = act.off[cs], ie = act.off[cs + 1], j = act.off[cd], je = act.off[cd + 1];
+          while (i < ie && j < je) {
+            if (act.bin[i] < act.bin[j])
+              ++i;
+            else if (act.bin[j] < act.bin[i])
+              ++j;
+            else {
+              joint.emplace_back(std::min(act.val[i], act.val[j]), act.bin[i]);
+              ++i, ++j;
+            }
+          }
+          auto by_joint = [](const std::pair<float, std::int32_t>& x,
+                             const std::pair<float, std::int32_t>& y) {
+            return x.first != y.first ? x.first > y.first : x.second < y.second;
+          };
+          const std::size_t keep = std::min(joint.size(), cap);
+          std::partial_sort(joint.begin(), joint.begin() + static_cast<std::ptrdiff_t>(keep),
+                            joint.end(), by_joint);
+          for (std::size_t r = 0; r < keep; ++r) slots[q * cap + r] = joint[r].second;
+          kept[q] = static_cast<std::int32_t>(keep);
+          total[q] = static_cast<std::int32_t>(joint.size());
         }
       }
-      auto by_joint = [](const std::pair<float, std::int32_t>& x,
-                         const std::pair<float, std::int32_t>& y) {
-        return x.first != y.first ? x.first > y.first : x.second < y.second;
-      };
-      const std::size_t keep =
-          std::min<std::size_t>(joint.size(), static_cast<std::size_t>(max_bins_per_edge));
-      std::partial_sort(joint.begin(), joint.begin() + keep, joint.end(), by_joint);
-      for (std::size_t q = 0; q < keep; ++q) chunk_bins.push_back(joint[q].second);
-      chunk_cnt.push_back(static_cast<std::int32_t>(joint.size()));
-      chunk_off.push_back(static_cast<std::int64_t>(bins_written + chunk_bins.size()));
+      for (std::uint64_t q = 0; q < sm; ++q) {
+        chunk_bins.insert(chunk_bins.end(), slots.begin() + static_cast<std::ptrdiff_t>(q * cap),
+                          slots.begin() + static_cast<std::ptrdiff_t>(q * cap + kept[q]));
+        chunk_cnt.push_back(total[q]);
+        chunk_off.push_back(static_cast<std::int64_t>(bins_written + chunk_bins.size()));
+      }
     }
     if (has_activity) {
       h5::write_rows<std::int32_t>(cnt_d, e0, m, chunk_cnt.data());
