@@ -44,6 +44,43 @@ float fused_cut(std::int64_t d, double threshold) {
   return static_cast<float>(threshold - margin::bf16_gemm(d, 1.0 + 1e-5, 4 * margin::kU32));
 }
 
+// Times `once` (a dense n x n x d GEMM enqueued on `s`, after a warm-up run) and reports its
+// rate under `name`; returns the rate in T(FL)OP/s, the ceiling its fused kernel is measured
+// against.
+template <typename F>
+double report_gemm(benchmark::State& state, cudaStream_t s, std::int64_t n, std::int64_t d,
+                   F&& once, const char* name) {
+  once();
+  CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
+  const double total = bench::time_on_stream(state, s, once);
+  const double rate =
+      2.0 * double(n) * double(n) * double(d) * double(state.iterations()) / total / 1e12;
+  state.counters[name] = rate;
+  return rate;
+}
+
+// Times `launch` (the fused kernel over every tile of n rows, counting its candidates in
+// `count`) and reports its rate over the i<j pairs under `name`, with its share of `ceiling`.
+template <typename F>
+void report_first_pass(benchmark::State& state, cudaStream_t s, std::int64_t n, std::int64_t d,
+                       unsigned long long* count, F&& launch, double ceiling, const char* name) {
+  auto once = [&] {
+    CHORUS_CUDA_TRY(cudaMemsetAsync(count, 0, sizeof *count, s));
+    launch();
+  };
+  once();
+  CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
+  const double total = bench::time_on_stream(state, s, once);
+  unsigned long long hits = 0;
+  CHORUS_CUDA_TRY(cudaMemcpy(&hits, count, sizeof hits, cudaMemcpyDeviceToHost));
+  const double pairs = double(tiling::pair_count(n)) * double(state.iterations());
+  const double rate = 2.0 * double(d) * pairs / total / 1e12;
+  state.counters[name] = rate;
+  state.counters["pairs/s"] = pairs / total;
+  state.counters["candidates"] = double(hits);
+  if (ceiling > 0) state.counters["vs_cuBLAS"] = rate / ceiling;
+}
+
 void BM_CublasGemmBf16(benchmark::State& state) {
   if (!bench::need_gpu(state)) return;
   const std::int64_t n = state.range(0), d = state.range(1);
@@ -52,27 +89,15 @@ void BM_CublasGemmBf16(benchmark::State& state) {
   device_rows x(n, d, s.get());
   cuda::device_buffer<float> c(static_cast<std::size_t>(n * n));
   const float one = 1, zero = 0;
-  auto once = [&] {
-    CHORUS_CUBLAS_TRY(cublasGemmEx(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(n), int(d),
-                                   &one, x.bf16.data(), CUDA_R_16BF, int(d), x.bf16.data(),
-                                   CUDA_R_16BF, int(d), &zero, c.data(), CUDA_R_32F, int(n),
-                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-  };
-  once();
-  s.sync();
-  cuda::event start, stop;
-  double total = 0;
-  for (auto _ : state) {
-    start.record(s.get());
-    once();
-    stop.record(s.get());
-    const float ms = stop.since(start);
-    state.SetIterationTime(ms / 1e3);
-    total += ms / 1e3;
-  }
-  const double flop = 2.0 * double(n) * double(n) * double(d) * double(state.iterations());
-  g_cublas_tflops = flop / total / 1e12;
-  state.counters["TFLOP/s"] = g_cublas_tflops;
+  g_cublas_tflops = report_gemm(
+      state, s.get(), n, d,
+      [&] {
+        CHORUS_CUBLAS_TRY(cublasGemmEx(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(n), int(d),
+                                       &one, x.bf16.data(), CUDA_R_16BF, int(d), x.bf16.data(),
+                                       CUDA_R_16BF, int(d), &zero, c.data(), CUDA_R_32F, int(n),
+                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      },
+      "TFLOP/s");
 }
 
 void BM_FusedFirstPass(benchmark::State& state) {
@@ -90,32 +115,14 @@ void BM_FusedFirstPass(benchmark::State& state) {
   cuda::device_buffer<unsigned long long> count(1);
   const int grid = cuda::fused_grid(0);
   const float cut = fused_cut(d, 0.8);
-  unsigned long long hits = 0;
-  auto once = [&] {
-    CHORUS_CUDA_TRY(cudaMemsetAsync(count.data(), 0, 8, s.get()));
-    cuda::launch_fused_tiles(x.bf16.data(), 0, n, n, kp, 0, tiles, cut, cand.data(), count.data(),
-                             cand.size(), grid, s.get());
-  };
-  once();
-  s.sync();
-  cuda::event start, stop;
-  double total = 0;
-  for (auto _ : state) {
-    start.record(s.get());
-    once();
-    stop.record(s.get());
-    const float ms = stop.since(start);
-    state.SetIterationTime(ms / 1e3);
-    total += ms / 1e3;
-  }
-  CHORUS_CUDA_TRY(cudaMemcpy(&hits, count.data(), 8, cudaMemcpyDeviceToHost));
-  const double pairs = double(tiling::pair_count(n)) * double(state.iterations());
-  const double tflops = 2.0 * double(d) * pairs / total / 1e12;
-  state.counters["TFLOP/s(i<j)"] = tflops;
-  state.counters["pairs/s"] = pairs / total;
-  state.counters["candidates"] = double(hits);
+  report_first_pass(
+      state, s.get(), n, d, count.data(),
+      [&] {
+        cuda::launch_fused_tiles(x.bf16.data(), 0, n, n, kp, 0, tiles, cut, cand.data(),
+                                 count.data(), cand.size(), grid, s.get());
+      },
+      g_cublas_tflops, "TFLOP/s(i<j)");
   state.counters["grid"] = grid;
-  if (g_cublas_tflops > 0) state.counters["vs_cuBLAS"] = tflops / g_cublas_tflops;
 }
 
 void BM_FusedAllPairs(benchmark::State& state) {
@@ -138,12 +145,11 @@ void BM_FusedAllPairs(benchmark::State& state) {
   params.threshold = 0.8;
   const float cut = fused_cut(d, params.threshold);
   std::int64_t total_edges = 0, total_cand = 0;
-  for (auto _ : state) {
+  bool overflow = false;
+  bench::time_on_stream(state, s.get(), [&] {
     total_edges = total_cand = 0;
-    cuda::event start, stop;
-    start.record(s.get());
     cuda::launch_uf_init(parent.data(), n, s.get());
-    for (std::int64_t t0 = 0; t0 < tiles; t0 += batch) {
+    for (std::int64_t t0 = 0; t0 < tiles && !overflow; t0 += batch) {
       const std::int64_t t1 = std::min(tiles, t0 + batch);
       CHORUS_CUDA_TRY(cudaMemsetAsync(counters.data(), 0, 16, s.get()));
       cuda::launch_fused_tiles(x.bf16.data(), 0, n, n, kp, t0, t1, cut, cand.data(),
@@ -151,25 +157,22 @@ void BM_FusedAllPairs(benchmark::State& state) {
       CHORUS_CUDA_TRY(
           cudaMemcpyAsync(host.data(), counters.data(), 8, cudaMemcpyDeviceToHost, s.get()));
       s.sync();
-      if (host.data()[0] > cand.size()) {
-        state.SkipWithError("candidate buffer overflow (raise the threshold)");
-        return;
-      }
       const std::int64_t hits = static_cast<std::int64_t>(host.data()[0]);
+      overflow = host.data()[0] > cand.size();
+      if (overflow || hits == 0) continue;
       total_cand += hits;
-      if (hits > 0)
-        cuda::launch_recheck(cand.data(), hits, view, view, cuda::device_view{},
-                             cuda::device_view{}, params, edges.data(), counters.data() + 1,
-                             parent.data(), s.get());
+      cuda::launch_recheck(cand.data(), hits, view, view, cuda::device_view{}, cuda::device_view{},
+                           params, edges.data(), counters.data() + 1, parent.data(), s.get());
       CHORUS_CUDA_TRY(cudaMemcpyAsync(host.data() + 1, counters.data() + 1, 8,
                                       cudaMemcpyDeviceToHost, s.get()));
       s.sync();
       total_edges += static_cast<std::int64_t>(host.data()[1]);
     }
     cuda::launch_uf_flatten(parent.data(), n, s.get());
-    stop.record(s.get());
-    const float ms = stop.since(start);
-    state.SetIterationTime(ms / 1e3);
+  });
+  if (overflow) {
+    state.SkipWithError("candidate buffer overflow (raise the threshold)");
+    return;
   }
   state.counters["edges"] = double(total_edges);
   state.counters["candidates"] = double(total_cand);
@@ -207,27 +210,15 @@ void BM_CublasGemmInt8(benchmark::State& state) {
   device_rows_int8 x(n, d, s.get());
   cuda::device_buffer<std::int32_t> c(static_cast<std::size_t>(n * n));
   const std::int32_t one = 1, zero = 0;
-  auto once = [&] {
-    CHORUS_CUBLAS_TRY(cublasGemmEx(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(n), int(d),
-                                   &one, x.q.data(), CUDA_R_8I, int(d), x.q.data(), CUDA_R_8I,
-                                   int(d), &zero, c.data(), CUDA_R_32I, int(n), CUBLAS_COMPUTE_32I,
-                                   CUBLAS_GEMM_DEFAULT));
-  };
-  once();
-  s.sync();
-  cuda::event start, stop;
-  double total = 0;
-  for (auto _ : state) {
-    start.record(s.get());
-    once();
-    stop.record(s.get());
-    const float ms = stop.since(start);
-    state.SetIterationTime(ms / 1e3);
-    total += ms / 1e3;
-  }
-  g_cublas_int8_tops =
-      2.0 * double(n) * double(n) * double(d) * double(state.iterations()) / total / 1e12;
-  state.counters["TOP/s"] = g_cublas_int8_tops;
+  g_cublas_int8_tops = report_gemm(
+      state, s.get(), n, d,
+      [&] {
+        CHORUS_CUBLAS_TRY(cublasGemmEx(blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(n), int(d),
+                                       &one, x.q.data(), CUDA_R_8I, int(d), x.q.data(), CUDA_R_8I,
+                                       int(d), &zero, c.data(), CUDA_R_32I, int(n),
+                                       CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
+      },
+      "TOP/s");
 }
 
 void BM_FusedFirstPassInt8(benchmark::State& state) {
@@ -245,32 +236,14 @@ void BM_FusedFirstPassInt8(benchmark::State& state) {
   const int grid = cuda::fused_grid(0);
   const float cut = static_cast<float>(0.8 - margin::kSlack);
   const float* sd = x.side.data();
-  auto once = [&] {
-    CHORUS_CUDA_TRY(cudaMemsetAsync(count.data(), 0, 8, s.get()));
-    cuda::launch_fused_tiles_int8(x.q.data(), sd, sd + n, sd + 2 * n, sd + 3 * n, 0, n, n, d, 0,
-                                  tiles, cut, cand.data(), count.data(), cand.size(), grid,
-                                  s.get());
-  };
-  once();
-  s.sync();
-  cuda::event start, stop;
-  double total = 0;
-  for (auto _ : state) {
-    start.record(s.get());
-    once();
-    stop.record(s.get());
-    const float ms = stop.since(start);
-    state.SetIterationTime(ms / 1e3);
-    total += ms / 1e3;
-  }
-  unsigned long long hits = 0;
-  CHORUS_CUDA_TRY(cudaMemcpy(&hits, count.data(), 8, cudaMemcpyDeviceToHost));
-  const double pairs = double(tiling::pair_count(n)) * double(state.iterations());
-  const double tops = 2.0 * double(d) * pairs / total / 1e12;
-  state.counters["TOP/s(i<j)"] = tops;
-  state.counters["pairs/s"] = pairs / total;
-  state.counters["candidates"] = double(hits);
-  if (g_cublas_int8_tops > 0) state.counters["vs_cuBLAS"] = tops / g_cublas_int8_tops;
+  report_first_pass(
+      state, s.get(), n, d, count.data(),
+      [&] {
+        cuda::launch_fused_tiles_int8(x.q.data(), sd, sd + n, sd + 2 * n, sd + 3 * n, 0, n, n, d, 0,
+                                      tiles, cut, cand.data(), count.data(), cand.size(), grid,
+                                      s.get());
+      },
+      g_cublas_int8_tops, "TOP/s(i<j)");
 }
 
 }  // namespace

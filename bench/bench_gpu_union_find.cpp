@@ -25,15 +25,11 @@ void BM_GpuUnionFind(benchmark::State& state) {
   cuda::device_buffer<std::int64_t> parent(n);
   CHORUS_CUDA_TRY(cudaMemcpy(d_edges.data(), edges.data(), edges.size() * sizeof(edge),
                              cudaMemcpyHostToDevice));
-  cuda::event start, stop;
-  for (auto _ : state) {
-    start.record(s.get());
+  bench::time_on_stream(state, s.get(), [&] {
     cuda::launch_uf_init(parent.data(), n, s.get());
     cuda::launch_uf_unite_edges(d_edges.data(), m, parent.data(), s.get());
     cuda::launch_uf_flatten(parent.data(), n, s.get());
-    stop.record(s.get());
-    state.SetIterationTime(stop.since(start) / 1000.0);
-  }
+  });
   state.counters["edges/s"] =
       benchmark::Counter(double(m), benchmark::Counter::kIsIterationInvariantRate);
 }

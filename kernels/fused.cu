@@ -10,6 +10,7 @@
 #include "chorus/tiling.hpp"
 #include "cuda_check.hpp"
 #include "kernels.hpp"
+#include "warp_append.cuh"
 
 namespace chorus::cuda {
 namespace {
@@ -160,17 +161,7 @@ __global__ void __launch_bounds__(kThreads)
           } else {
             hit = hit && acc[mi][ni][e] >= cut;
           }
-          const unsigned mask = __ballot_sync(0xffffffffu, hit);
-          if (mask == 0) continue;
-          const int leader = __ffs(mask) - 1;
-          unsigned long long slot0 = 0;
-          if (lane == leader)
-            slot0 = atomicAdd(count, static_cast<unsigned long long>(__popc(mask)));
-          slot0 = __shfl_sync(0xffffffffu, slot0, leader);
-          if (hit) {
-            const unsigned long long slot = slot0 + __popc(mask & ((1u << lane) - 1u));
-            if (slot < capacity) out[slot] = pair64{i, j};
-          }
+          warp_append(hit, pair64{i, j}, out, count, capacity);
         }
   }
 }

@@ -2,12 +2,13 @@
 #include "chorus/tiling.hpp"
 #include "cuda_check.hpp"
 #include "kernels.hpp"
+#include "warp_append.cuh"
 
 namespace chorus::cuda {
 namespace {
 
 // One thread per tile element, grid-stride; the column-major index keeps loads coalesced.
-// A warp counts its hits with a ballot; one lane reserves the slots with a single atomicAdd.
+// Hits leave through warp_append (one atomicAdd per warp).
 __global__ void threshold_kernel(const float* tile, std::int64_t m, std::int64_t w, std::int64_t r0,
                                  std::int64_t c0, std::int64_t n, float cut, pair64* out,
                                  unsigned long long* count, unsigned long long capacity) {
@@ -27,17 +28,7 @@ __global__ void threshold_kernel(const float* tile, std::int64_t m, std::int64_t
       j = c0 + c;
       hit = tiling::in_triangle(i, j, n) && tile[k] >= cut;
     }
-    const unsigned mask = __ballot_sync(0xffffffffu, hit);
-    if (mask == 0) continue;
-    unsigned long long slot0 = 0;
-    const int leader = __ffs(mask) - 1;
-    if (static_cast<int>(lane) == leader)
-      slot0 = atomicAdd(count, static_cast<unsigned long long>(__popc(mask)));
-    slot0 = __shfl_sync(0xffffffffu, slot0, leader);
-    if (hit) {
-      const unsigned long long slot = slot0 + __popc(mask & ((1u << lane) - 1u));
-      if (slot < capacity) out[slot] = pair64{i, j};
-    }
+    warp_append(hit, pair64{i, j}, out, count, capacity);
   }
 }
 

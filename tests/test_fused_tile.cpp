@@ -94,57 +94,79 @@ TEST(FusedTile, WarpsAccumulatorsAndChunksCoverTheTileOnce) {
 
 namespace {
 
+// The two data paths of the fused kernel. Both use the same shared-memory words and registers
+// (chorus/fused_tile.hpp): a 32-bit register holds 2 bf16 (mma m16n8k16) or 4 int8 (m16n8k32),
+// so element offsets are the bf16-unit offsets times kPerWord / 2.
+struct bf16_path {
+  using elem = float;  // small integers: every sum is exact in fp32, as bf16 products are
+  using acc = float;
+  static constexpr int kPerWord = 2, kStep = 16;
+  static void a(int lane, int r, int* row, int* col) { a_frag(lane, r, row, col); }
+  static void b(int lane, int r, int* n, int* k) { b_frag(lane, r, n, k); }
+};
+struct int8_path {
+  using elem = std::int8_t;
+  using acc = std::int32_t;
+  static constexpr int kPerWord = 4, kStep = 32;
+  static void a(int lane, int r, int* row, int* col) { a_frag_s8(lane, r, row, col); }
+  static void b(int lane, int r, int* n, int* k) { b_frag_s8(lane, r, n, k); }
+};
+
 // One thread block of the fused kernel, emulated: tile t over rows [rb, re) x [rb, n) of X
-// (row-major, stride kp, small integers so every sum is exact in fp32). Returns the pairs the
-// epilogue would emit.
-std::set<std::pair<std::int64_t, std::int64_t>> emulate_tile(const std::vector<float>& x,
+// (row-major, stride kp elements). The cp.async stages, per-lane fragment gathers, warp MMAs
+// and the masked epilogue run as the kernel runs them. Returns the pairs it would emit.
+template <typename P>
+std::set<std::pair<std::int64_t, std::int64_t>> emulate_tile(const std::vector<typename P::elem>& x,
                                                              std::int64_t kp, std::int64_t rb,
                                                              std::int64_t re, std::int64_t n,
-                                                             std::int64_t t, float cut) {
+                                                             std::int64_t t, typename P::acc cut) {
+  using E = typename P::elem;
+  using A = typename P::acc;
+  constexpr int scale = P::kPerWord / 2;       // elements per bf16 unit
+  constexpr int stride = kSmemStride * scale;  // stage row stride in elements
   const std::int64_t nbr = tiling::blocks(re - rb, kBM), nbc = tiling::blocks(n - rb, kBN);
   std::int64_t bi, bj;
   trap_tile(t, nbr, nbc, &bi, &bj);
   const std::int64_t r0 = rb + bi * kBM, c0 = rb + bj * kBN;
-  std::vector<float> acc(static_cast<std::size_t>(kThreads) * kFragM * kFragN * 4, 0.0f);
-  std::vector<float> sa(kBM * kSmemStride), sb(kBN * kSmemStride);
-  for (std::int64_t k0 = 0; k0 < kp; k0 += kBK) {
+  std::vector<A> acc(static_cast<std::size_t>(kThreads) * kFragM * kFragN * 4, A(0));
+  std::vector<E> sa(kBM * stride), sb(kBN * stride);
+  for (std::int64_t k0 = 0; k0 < kp; k0 += kBK * scale) {
     // the cp.async stage: rows past n are zero-filled
     for (int c = 0; c < kChunks; ++c) {
       int row, k;
       chunk(c, &row, &k);
-      for (int e = 0; e < 8; ++e) {
-        sa[row * kSmemStride + k + e] = r0 + row < n ? x[(r0 + row) * kp + k0 + k + e] : 0.0f;
-        sb[row * kSmemStride + k + e] = c0 + row < n ? x[(c0 + row) * kp + k0 + k + e] : 0.0f;
+      for (int e = 0; e < 8 * scale; ++e) {
+        const std::int64_t col = k0 + k * scale + e;
+        sa[row * stride + k * scale + e] = r0 + row < n ? x[(r0 + row) * kp + col] : E(0);
+        sb[row * stride + k * scale + e] = c0 + row < n ? x[(c0 + row) * kp + col] : E(0);
       }
     }
     for (int warp = 0; warp < kThreads / 32; ++warp)
       for (int kk = 0; kk < kBK / 16; ++kk)
         for (int mi = 0; mi < kFragM; ++mi)
           for (int ni = 0; ni < kFragN; ++ni) {
-            // gather the warp's A (16x16) and B (16x8) from the lanes' registers, as mma does
-            float A[16][16], B[16][8];
+            // gather the warp's A (16 x kStep) and B (kStep x 8) from the lanes' registers
+            A Am[16][P::kStep], Bm[P::kStep][8];
             for (int lane = 0; lane < 32; ++lane) {
               for (int r = 0; r < 4; ++r) {
                 int row, col;
-                a_frag(lane, r, &row, &col);
-                const int s = a_smem(warp, lane, mi, kk, r);
-                A[row][col] = sa[s];
-                A[row][col + 1] = sa[s + 1];
+                P::a(lane, r, &row, &col);
+                const int w = a_smem(warp, lane, mi, kk, r) * scale;
+                for (int q = 0; q < P::kPerWord; ++q) Am[row][col + q] = sa[w + q];
               }
               for (int r = 0; r < 2; ++r) {
                 int nn, k;
-                b_frag(lane, r, &nn, &k);
-                const int s = b_smem(warp, lane, ni, kk, r);
-                B[k][nn] = sb[s];
-                B[k + 1][nn] = sb[s + 1];
+                P::b(lane, r, &nn, &k);
+                const int w = b_smem(warp, lane, ni, kk, r) * scale;
+                for (int q = 0; q < P::kPerWord; ++q) Bm[k + q][nn] = sb[w + q];
               }
             }
             for (int lane = 0; lane < 32; ++lane)
               for (int e = 0; e < 4; ++e) {
                 int row, col;
                 c_frag(lane, e, &row, &col);
-                float d = 0;
-                for (int k = 0; k < 16; ++k) d += A[row][k] * B[k][col];
+                A d = 0;
+                for (int k = 0; k < P::kStep; ++k) d += Am[row][k] * Bm[k][col];
                 acc[(((warp * 32 + lane) * kFragM + mi) * kFragN + ni) * 4 + e] += d;
               }
           }
@@ -158,10 +180,32 @@ std::set<std::pair<std::int64_t, std::int64_t>> emulate_tile(const std::vector<f
             int row, col;
             acc_coord(warp, lane, mi, ni, e, &row, &col);
             const std::int64_t i = r0 + row, j = c0 + col;
-            const float v = acc[(((warp * 32 + lane) * kFragM + mi) * kFragN + ni) * 4 + e];
+            const A v = acc[(((warp * 32 + lane) * kFragM + mi) * kFragN + ni) * 4 + e];
             if (i < re && tiling::in_triangle(i, j, n) && v >= cut) out.insert({i, j});
           }
   return out;
+}
+
+// Every tile of rows [rb, re) emulated, against the direct dot product of every pair: the same
+// pairs, none twice. Returns the number of pairs.
+template <typename P>
+std::size_t expect_emulation_is_direct(const std::vector<typename P::elem>& x, std::int64_t kp,
+                                       std::int64_t n, std::int64_t rb, std::int64_t re,
+                                       typename P::acc cut) {
+  std::set<std::pair<std::int64_t, std::int64_t>> want, got;
+  for (std::int64_t i = rb; i < re; ++i)
+    for (std::int64_t j = i + 1; j < n; ++j) {
+      typename P::acc d = 0;
+      for (std::int64_t k = 0; k < kp; ++k) d += typename P::acc(x[i * kp + k]) * x[j * kp + k];
+      if (d >= cut) want.insert({i, j});
+    }
+  const std::int64_t nbr = tiling::blocks(re - rb, kBM), nbc = tiling::blocks(n - rb, kBN);
+  for (std::int64_t t = 0; t < trap_tiles(nbr, nbc); ++t)
+    for (const auto& p : emulate_tile<P>(x, kp, rb, re, n, t, cut))
+      EXPECT_TRUE(got.insert(p).second) << "pair twice";
+  EXPECT_EQ(got, want) << "n=" << n << " kp=" << kp << " rows " << rb << ".." << re << ": "
+                       << got.size() << " vs " << want.size() << " pairs";
+  return want.size();
 }
 
 }  // namespace
@@ -180,22 +224,7 @@ TEST(FusedTile, EmulatedThreadBlocksFindExactlyTheDirectPairs) {
     std::vector<float> x(static_cast<std::size_t>(sh.n * kp), 0.0f);
     for (std::int64_t i = 0; i < sh.n; ++i)
       for (std::int64_t k = 0; k < sh.k; ++k) x[i * kp + k] = static_cast<float>(small(rng));
-    const float cut = 6.0f;
-    std::set<std::pair<std::int64_t, std::int64_t>> want, got;
-    for (std::int64_t i = sh.rb; i < sh.re; ++i)
-      for (std::int64_t j = i + 1; j < sh.n; ++j) {
-        float d = 0;
-        for (std::int64_t k = 0; k < kp; ++k) d += x[i * kp + k] * x[j * kp + k];
-        if (d >= cut) want.insert({i, j});
-      }
-    const std::int64_t nbr = tiling::blocks(sh.re - sh.rb, kBM),
-                       nbc = tiling::blocks(sh.n - sh.rb, kBN);
-    for (std::int64_t t = 0; t < trap_tiles(nbr, nbc); ++t) {
-      auto part = emulate_tile(x, kp, sh.rb, sh.re, sh.n, t, cut);
-      for (const auto& p : part) EXPECT_TRUE(got.insert(p).second) << "pair twice";
-    }
-    EXPECT_EQ(got, want) << "n=" << sh.n << " k=" << sh.k << " rows " << sh.rb << ".." << sh.re
-                         << ": " << got.size() << " vs " << want.size() << " pairs";
+    expect_emulation_is_direct<bf16_path>(x, kp, sh.n, sh.rb, sh.re, 6.0f);
   }
 }
 
@@ -213,75 +242,5 @@ TEST(FusedTile, EmulatedInt8ThreadBlocksFindExactlyTheDirectPairs) {
   // make some pairs large: rows 10..19 copy row 10
   for (std::int64_t i = 11; i < 20; ++i)
     std::copy(x.begin() + 10 * kp, x.begin() + 11 * kp, x.begin() + i * kp);
-  const std::int32_t cut = 150000;
-  std::set<std::pair<std::int64_t, std::int64_t>> want, got;
-  for (std::int64_t i = rb; i < re; ++i)
-    for (std::int64_t j = i + 1; j < n; ++j) {
-      std::int32_t d = 0;
-      for (std::int64_t t = 0; t < kp; ++t) d += x[i * kp + t] * x[j * kp + t];
-      if (d >= cut) want.insert({i, j});
-    }
-  ASSERT_GE(want.size(), 40u);
-  const std::int64_t nbr = tiling::blocks(re - rb, kBM), nbc = tiling::blocks(n - rb, kBN);
-  constexpr int row_bytes = kSmemStride * 2;  // 80: kStageBytes + 16 of padding
-  std::vector<std::int8_t> sa(kBM * row_bytes), sb(kBN * row_bytes);
-  for (std::int64_t t = 0; t < trap_tiles(nbr, nbc); ++t) {
-    std::int64_t bi, bj;
-    trap_tile(t, nbr, nbc, &bi, &bj);
-    const std::int64_t r0 = rb + bi * kBM, c0 = rb + bj * kBN;
-    std::vector<std::int32_t> acc(static_cast<std::size_t>(kThreads) * kFragM * kFragN * 4, 0);
-    for (std::int64_t k0 = 0; k0 < kp; k0 += kStageBytes) {
-      for (int c = 0; c < kChunks; ++c) {  // chunk offsets in bf16 units: bytes are twice that
-        int row, kk;
-        chunk(c, &row, &kk);
-        for (int e = 0; e < 16; ++e) {
-          sa[row * row_bytes + 2 * kk + e] =
-              r0 + row < n ? x[(r0 + row) * kp + k0 + 2 * kk + e] : 0;
-          sb[row * row_bytes + 2 * kk + e] =
-              c0 + row < n ? x[(c0 + row) * kp + k0 + 2 * kk + e] : 0;
-        }
-      }
-      for (int warp = 0; warp < kThreads / 32; ++warp)
-        for (int kk = 0; kk < 2; ++kk)
-          for (int mi = 0; mi < kFragM; ++mi)
-            for (int ni = 0; ni < kFragN; ++ni) {
-              std::int32_t A[16][32], B[32][8];
-              for (int lane = 0; lane < 32; ++lane) {
-                for (int r = 0; r < 4; ++r) {
-                  int row, col;
-                  a_frag_s8(lane, r, &row, &col);
-                  const int w = a_smem(warp, lane, mi, kk, r) / 2;
-                  for (int b = 0; b < 4; ++b) A[row][col + b] = sa[4 * w + b];
-                }
-                for (int r = 0; r < 2; ++r) {
-                  int nn, kq;
-                  b_frag_s8(lane, r, &nn, &kq);
-                  const int w = b_smem(warp, lane, ni, kk, r) / 2;
-                  for (int b = 0; b < 4; ++b) B[kq + b][nn] = sb[4 * w + b];
-                }
-              }
-              for (int lane = 0; lane < 32; ++lane)
-                for (int e = 0; e < 4; ++e) {
-                  int row, col;
-                  c_frag(lane, e, &row, &col);
-                  std::int32_t d = 0;
-                  for (int kq = 0; kq < 32; ++kq) d += A[row][kq] * B[kq][col];
-                  acc[(((warp * 32 + lane) * kFragM + mi) * kFragN + ni) * 4 + e] += d;
-                }
-            }
-    }
-    for (int warp = 0; warp < kThreads / 32; ++warp)
-      for (int lane = 0; lane < 32; ++lane)
-        for (int mi = 0; mi < kFragM; ++mi)
-          for (int ni = 0; ni < kFragN; ++ni)
-            for (int e = 0; e < 4; ++e) {
-              int row, col;
-              acc_coord(warp, lane, mi, ni, e, &row, &col);
-              const std::int64_t i = r0 + row, j = c0 + col;
-              if (i < re && tiling::in_triangle(i, j, n) &&
-                  acc[(((warp * 32 + lane) * kFragM + mi) * kFragN + ni) * 4 + e] >= cut)
-                EXPECT_TRUE(got.insert({i, j}).second);
-            }
-  }
-  EXPECT_EQ(got, want);
+  ASSERT_GE(expect_emulation_is_direct<int8_path>(x, kp, n, rb, re, 150000), 40u);
 }

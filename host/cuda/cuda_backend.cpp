@@ -302,6 +302,25 @@ class cuda_backend final : public backend {
 
     // Decide `hits` candidates exactly (float64 re-check kernel), union their edges on the device
     // and hand the edges to the host.
+    // Run `launch` (a first-pass kernel that appends candidates to `cand` and counts them in
+    // counters[0]) until its candidates fit: on overflow the buffers grow to the exact count and
+    // it runs again, so nothing is dropped. Returns the number of candidates.
+    auto find_candidates = [&](const auto& launch) {
+      for (;;) {
+        CHORUS_CUDA_TRY(
+            cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
+        launch();
+        CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data(), counters.data(),
+                                        sizeof(unsigned long long), cudaMemcpyDeviceToHost,
+                                        s.get()));
+        s.sync();
+        const unsigned long long hits = host_counters.data()[0];
+        if (hits <= cand.size()) return static_cast<std::int64_t>(hits);
+        cand.resize(hits);
+        tile_edges.resize(hits);
+      }
+    };
+
     std::vector<edge>* hold = nullptr;  // set while checkpointing: edges not yet persisted
     auto take = [&](std::int64_t hits, block& bi, block& bj) {
       total_cand += hits;
@@ -353,22 +372,11 @@ class cuda_backend final : public backend {
               static_cast<int>(L.ld), B + static_cast<std::uint64_t>(c0 - bj.row0) * L.ld * L.elem,
               in_type, static_cast<int>(L.ld), &zero, tile.data(), CUDA_R_32F, static_cast<int>(m),
               compute, CUBLAS_GEMM_DEFAULT));
-          for (;;) {
-            CHORUS_CUDA_TRY(
-                cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
-            cuda::launch_threshold_tile(tile.data(), m, w, r0, c0, n, cut, cand.data(),
-                                        counters.data(), cand.size(), s.get());
-            CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data(), counters.data(),
-                                            sizeof(unsigned long long), cudaMemcpyDeviceToHost,
-                                            s.get()));
-            s.sync();
-            const unsigned long long hits = host_counters.data()[0];
-            if (hits <= cand.size()) break;
-            // overflow: grow the buffers to the exact count and re-run the tile; nothing is dropped
-            cand.resize(hits);
-            tile_edges.resize(hits);
-          }
-          take(static_cast<std::int64_t>(host_counters.data()[0]), bi, bj);
+          take(find_candidates([&] {
+                 cuda::launch_threshold_tile(tile.data(), m, w, r0, c0, n, cut, cand.data(),
+                                             counters.data(), cand.size(), s.get());
+               }),
+               bi, bj);
           for (std::int64_t r = 0; r < m; ++r) {
             std::int64_t lo, hi;
             tiling::row_span(r0 + r, c0, w, n, &lo, &hi);
@@ -417,13 +425,7 @@ class cuda_backend final : public backend {
                 " rows=" + std::to_string(rb) + ".." + std::to_string(re),
             nbatches);
         std::vector<edge> resumed;
-        checkpoint_state probe;
-        const bool found = ckpt->load(probe, resumed);
-        CHORUS_EXPECTS(!found || opt.resume, "checkpoint directory '", opt.checkpoint_dir,
-                       "' already holds a checkpoint; pass --resume to continue it, or use an "
-                       "empty directory");
-        if (found) {
-          cst = std::move(probe);
+        if (ckpt->resume(cst, resumed, opt.resume)) {
           bdone = cst.done;
           for (auto d : bdone) stats.resumed_units += d;
           if (!resumed.empty()) {  // the resumed edges join the device union-find too
@@ -443,27 +445,17 @@ class cuda_backend final : public backend {
         if (bdone[static_cast<std::size_t>(ub)]) continue;
         const std::int64_t t0 = ub * batch;
         const std::int64_t t1 = std::min(tiles, t0 + batch);
-        for (;;) {
-          CHORUS_CUDA_TRY(
-              cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
-          if (prec == precision::int8)
-            cuda::launch_fused_tiles_int8(reinterpret_cast<const std::int8_t*>(io.fp_rows(b0)),
-                                          b0.q8_part(0), b0.q8_part(1), b0.q8_part(2),
-                                          b0.q8_part(3), rb, re, n, L.ld, t0, t1, cut, cand.data(),
+        take(find_candidates([&] {
+               if (prec == precision::int8)
+                 cuda::launch_fused_tiles_int8(
+                     reinterpret_cast<const std::int8_t*>(io.fp_rows(b0)), b0.q8_part(0),
+                     b0.q8_part(1), b0.q8_part(2), b0.q8_part(3), rb, re, n, L.ld, t0, t1, cut,
+                     cand.data(), counters.data(), cand.size(), grid, s.get());
+               else
+                 cuda::launch_fused_tiles(rows, rb, re, n, L.ld, t0, t1, cut, cand.data(),
                                           counters.data(), cand.size(), grid, s.get());
-          else
-            cuda::launch_fused_tiles(rows, rb, re, n, L.ld, t0, t1, cut, cand.data(),
-                                     counters.data(), cand.size(), grid, s.get());
-          CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data(), counters.data(),
-                                          sizeof(unsigned long long), cudaMemcpyDeviceToHost,
-                                          s.get()));
-          s.sync();
-          const unsigned long long hits = host_counters.data()[0];
-          if (hits <= cand.size()) break;
-          cand.resize(hits);
-          tile_edges.resize(hits);
-        }
-        take(static_cast<std::int64_t>(host_counters.data()[0]), b0, b0);
+             }),
+             b0, b0);
         pending_units.push_back(ub);
         const bool stop = stop_requested();
         if (ckpt &&
@@ -481,12 +473,7 @@ class cuda_backend final : public backend {
         fused::trap_tile(t1 - 1, nbr, nbc, &bi, &bj);
         done = tiling::rows_pairs(rb, std::min(re, rb + bi * fused::kBM), n);
         if (opt.progress) opt.progress(done, stats.pairs);
-        if (stop)
-          CHORUS_THROW(interrupted_error, "stopped by a signal after ", done, " of ", stats.pairs,
-                       " pairs",
-                       ckpt ? "; a checkpoint was written: rerun the same command with --resume "
-                              "to continue"
-                            : " (no --checkpoint given, so the run must start over)");
+        if (stop) throw_interrupted(done, stats.pairs, ckpt != nullptr);
       }
       b0.released.record(s.get());
     } else if (nblocks_alloc == 1) {

@@ -205,6 +205,21 @@ void checkpoint::save(checkpoint_state& state, const std::vector<std::int64_t>& 
   state.shard_sums = std::move(sums);
 }
 
+bool checkpoint::resume(checkpoint_state& state, std::vector<edge>& edges, bool resume) const {
+  const bool found = load(state, edges);
+  CHORUS_EXPECTS(!found || resume, "checkpoint directory '", dir_,
+                 "' already holds a checkpoint; pass --resume to continue it, or use an empty "
+                 "directory");
+  return found;
+}
+
+void throw_interrupted(std::int64_t done, std::int64_t total, bool checkpointed) {
+  CHORUS_THROW(interrupted_error, "stopped by a signal after ", done, " of ", total, " pairs",
+               checkpointed
+                   ? "; a checkpoint was written: rerun the same command with --resume to continue"
+                   : " (no --checkpoint given, so the run must start over)");
+}
+
 void checkpoint::remove() const { remove_checkpoint(dir_); }
 
 void remove_checkpoint(const std::string& dir_) {

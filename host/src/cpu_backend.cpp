@@ -352,13 +352,7 @@ class cpu_backend final : public backend {
                                               ".." + std::to_string(re),
                                           nunits);
       std::vector<edge> resumed;
-      checkpoint_state probe;
-      const bool found = ckpt->load(probe, resumed);
-      CHORUS_EXPECTS(!found || opt.resume, "checkpoint directory '", opt.checkpoint_dir,
-                     "' already holds a checkpoint; pass --resume to continue it, or use an "
-                     "empty directory");
-      if (found) {
-        cstate = std::move(probe);
+      if (ckpt->resume(cstate, resumed, opt.resume)) {
         done = cstate.done;
         if (opt.sink)
           opt.sink->append(resumed);
@@ -527,12 +521,7 @@ class cpu_backend final : public backend {
                    " edges (--max-edges) at these thresholds; raise the threshold(s), keep the "
                    "strongest edges per account with --topk k, or raise --max-edges (each edge "
                    "needs about 24 bytes of memory)");
-    if (interrupted)
-      CHORUS_THROW(
-          interrupted_error, "stopped by a signal after ", done_pairs.load(), " of ", stats.pairs,
-          " pairs",
-          ckpt ? "; a checkpoint was written: rerun the same command with --resume to continue"
-               : " (no --checkpoint given, so the run must start over)");
+    if (interrupted) throw_interrupted(done_pairs.load(), stats.pairs, ckpt != nullptr);
     if (opt.progress) opt.progress(stats.pairs, stats.pairs);
     std::sort(edges.begin(), edges.end(), [](const edge& a, const edge& b) {
       return a.src != b.src ? a.src < b.src : a.dst < b.dst;

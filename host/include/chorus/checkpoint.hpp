@@ -38,6 +38,10 @@ class checkpoint {
   /// belongs to another input or other parameters, or is damaged.
   bool load(checkpoint_state& state, std::vector<edge>& edges) const;
 
+  /// load(), for a run that may continue a checkpoint only when `resume` (--resume) is set: a
+  /// checkpoint found without it is refused with input_error. Returns true when one was loaded.
+  bool resume(checkpoint_state& state, std::vector<edge>& edges, bool resume) const;
+
   /// Persist the units in `newly_done` and their `edges` as a new shard, then the manifest.
   void save(checkpoint_state& state, const std::vector<std::int64_t>& newly_done,
             const std::vector<edge>& edges);
@@ -52,6 +56,10 @@ class checkpoint {
   std::int64_t units_;
   int lock_fd_ = -1;
 };
+
+/// The interrupted_error a backend throws when a stop signal ended its scoring after `done` of
+/// `total` pairs; `checkpointed` says whether a checkpoint was written first.
+[[noreturn]] void throw_interrupted(std::int64_t done, std::int64_t total, bool checkpointed);
 
 /// Remove the chorus files of a checkpoint directory, and the directory when it is then empty.
 void remove_checkpoint(const std::string& dir);
