@@ -335,10 +335,7 @@ class cuda_backend final : public backend {
       const std::size_t old = edges.size();
       if (static_cast<std::int64_t>(old + ne + (opt.sink ? opt.sink->size() : 0) +
                                     (hold ? hold->size() : 0)) > opt.max_edges)
-        CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
-                     " edges (--max-edges) at these thresholds; raise the threshold(s), keep "
-                     "the strongest edges per account with --topk k, or raise --max-edges "
-                     "(each edge needs about 24 bytes of memory)");
+        throw_too_many_edges(opt.max_edges);
       edges.resize(old + ne);
       if (ne)
         CHORUS_CUDA_TRY(cudaMemcpy(edges.data() + old, tile_edges.data(), ne * sizeof(edge),

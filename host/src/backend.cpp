@@ -5,6 +5,13 @@
 
 namespace chorus {
 
+void throw_too_many_edges(std::int64_t max_edges) {
+  CHORUS_THROW(limit_error, "the graph has more than ", max_edges,
+               " edges (--max-edges) at these thresholds; raise the threshold(s), keep the "
+               "strongest edges per account with --topk k, or raise --max-edges (each edge needs "
+               "about 24 bytes of memory)");
+}
+
 std::unique_ptr<backend> make_backend(backend_kind kind) {
   switch (kind) {
     case backend_kind::cpu:

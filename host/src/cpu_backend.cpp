@@ -516,11 +516,7 @@ class cpu_backend final : public backend {
         CHORUS_THROW(runtime_failure, "out of host memory while scoring tiles");
       }
     }
-    if (kept_edges > opt.max_edges)
-      CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
-                   " edges (--max-edges) at these thresholds; raise the threshold(s), keep the "
-                   "strongest edges per account with --topk k, or raise --max-edges (each edge "
-                   "needs about 24 bytes of memory)");
+    if (kept_edges > opt.max_edges) throw_too_many_edges(opt.max_edges);
     if (interrupted) throw_interrupted(done_pairs.load(), stats.pairs, ckpt != nullptr);
     if (opt.progress) opt.progress(stats.pairs, stats.pairs);
     std::sort(edges.begin(), edges.end(), [](const edge& a, const edge& b) {

@@ -151,6 +151,9 @@ detect_summary run_detect(const detect_options& opt) {
   const auto t_start = std::chrono::steady_clock::now();
   const int me = mpi::rank(), P = mpi::size();
   const bool multi = mpi::active();
+  // the shards are the results' /edges (virtual datasets); with --topk or --no-edges they only
+  // carry the edges to rank 0 and go once it has read them
+  const bool keep_shards = multi && opt.write_edges && opt.topk == 0;
   detect_summary s;
   input_info info;
   view_mode mode = view_mode::embedding;
@@ -177,7 +180,7 @@ detect_summary run_detect(const detect_options& opt) {
     if (me == 0) {
       probe_input_isolated(opt.input);  // a file that crashes HDF5 ends here, with exit code 2
       check_output_path(opt.output, opt.force);
-      if (multi && opt.write_edges && opt.topk == 0)
+      if (keep_shards)
         for (int r = 0; r < P; ++r) check_output_path(edge_shard_path(opt.output, r, P), opt.force);
     }
   });
@@ -362,15 +365,11 @@ detect_summary run_detect(const detect_options& opt) {
     // 3. Multi-process: the forests meet on rank 0; shards take their final names.
     phase([&] {
       if (!multi) return;
-      if (s.edges_before_topk > opt.max_edges)
-        CHORUS_THROW(limit_error, "the graph has more than ", opt.max_edges,
-                     " edges (--max-edges) at these thresholds; raise the threshold(s), keep the "
-                     "strongest edges per account with --topk k, or raise --max-edges (each edge "
-                     "needs about 24 bytes of memory)");
+      if (s.edges_before_topk > opt.max_edges) throw_too_many_edges(opt.max_edges);
       auto t = std::chrono::steady_clock::now();
       if (opt.topk == 0) bytes_sent = mpi::merge_forests(roots);
       s.seconds_merge = mpi::max(since(t));
-      if (opt.write_edges && opt.topk == 0) {
+      if (keep_shards) {
         CHORUS_EXPECTS(std::rename(shard_tmp.c_str(), shard.c_str()) == 0, "cannot rename '",
                        shard_tmp, "' to '", shard, "'");
         shard_final = true;
@@ -392,10 +391,9 @@ detect_summary run_detect(const detect_options& opt) {
     // 4. Components, cluster tables and the results file (rank 0).
     phase([&] {
       if (me != 0) return;
-      const bool shards_final = opt.write_edges && opt.topk == 0;
       std::vector<std::string> shard_paths;
       for (int r = 0; multi && r < P; ++r)
-        shard_paths.push_back(edge_shard_path(opt.output, r, P) + (shards_final ? "" : ".tmp"));
+        shard_paths.push_back(edge_shard_path(opt.output, r, P) + (keep_shards ? "" : ".tmp"));
       std::vector<edge> edges;
       bool in_memory = opt.topk > 0 || !store.spilled();
       if (multi) {
@@ -531,7 +529,7 @@ detect_summary run_detect(const detect_options& opt) {
     throw;
   }
   // 5. The results stand: drop what only served the run.
-  if (multi && !(opt.write_edges && opt.topk == 0)) std::remove(shard_tmp.c_str());
+  if (multi && !keep_shards) std::remove(shard_tmp.c_str());
   if (!opt.checkpoint_dir.empty()) {
     if (multi) {
       remove_checkpoint(opt.checkpoint_dir + "/rank-" + std::to_string(me) + "-of-" +

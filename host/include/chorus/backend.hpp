@@ -111,6 +111,10 @@ std::unique_ptr<backend> make_backend(backend_kind kind);
 /// Number of CUDA devices visible (0 when chorus was built without CUDA or no driver/device).
 int cuda_device_count();
 
+/// The limit_error of a run whose graph has more edges than `max_edges` (--max-edges), with the
+/// user's ways out; thrown by both backends and by a multi-process job's total.
+[[noreturn]] void throw_too_many_edges(std::int64_t max_edges);
+
 /// Exact float64 similarity of two prepared rows (cosine of the stored fp32 rows).
 double exact_similarity(const view_matrix& v, std::int64_t i, std::int64_t j);
 
