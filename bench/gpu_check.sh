@@ -5,7 +5,8 @@
 #   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 && cmake --build build-gpu -j
 #   bash bench/gpu_check.sh --pack build-gpu        # copies the shared libraries the binaries need
 #                                                   # (HDF5, oneDNN, ...) into build-gpu/carry-libs.tar.xz
-# On the GPU machine (carry build-gpu; needs nothing from a network; about 3 to 6 minutes on an H200):
+# On the GPU machine (carry build-gpu; needs nothing from a network; sized to finish within 8
+# minutes on an H200, an estimate: it has not run on one yet):
 #   bash bench/gpu_check.sh build-gpu
 #   CHORUS_RUN_10M=1 bash bench/gpu_check.sh build-gpu   # adds the 10M x 384 all-pairs run
 # Steps: gpu tests; benchmarks (cuBLAS tiles, union-find, end to end, the fused kernel with the

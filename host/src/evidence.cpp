@@ -268,9 +268,9 @@ void add_evidence(const std::string& results_path, const std::string& input_path
     std::vector<std::int32_t> slots, kept, total;
     for (std::uint64_t s0 = 0; s0 < m; s0 += kSub) {
       const std::uint64_t sm = std::min<std::uint64_t>(kSub, m - s0);
-      slots.assign(static_cast<std::size_t>(sm) * std::max<std::size_t>(cap, 1), 0);
-      kept.assign(static_cast<std::size_t>(sm), 0);
-      total.assign(static_cast<std::size_t>(sm), 0);
+      slots.resize(static_cast<std::size_t>(sm) * std::max<std::size_t>(cap, 1));
+      kept.resize(static_cast<std::size_t>(sm));
+      total.resize(static_cast<std::size_t>(sm));
 #pragma omp parallel
       {
         std::vector<std::pair<float, std::int32_t>> joint;
