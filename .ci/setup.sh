@@ -8,6 +8,7 @@ packages=(
   build-essential cmake pkg-config
   libhdf5-dev hdf5-tools      # input and results files
   libdnnl-dev                 # oneDNN: fp32 / bf16 / int8 GEMM tiles of the CPU backend
+  ocl-icd-opencl-dev          # Debian's oneDNN CMake config requires OpenCL (it only Recommends it)
   libcli11-dev                # command-line parsing
   libgtest-dev libbenchmark-dev
   openmpi-bin libopenmpi-dev  # multi-process jobs (mpirun -np P chorus detect), tests labelled mpi
