@@ -93,7 +93,7 @@ __global__ void __launch_bounds__(kThreads)
   const std::int64_t nk = ld / kStageBytes;
   for (std::int64_t t = t0 + blockIdx.x; t < t1; t += gridDim.x) {
     std::int64_t bi, bj;
-    trap_tile(t, nbr, nbc, &bi, &bj);
+    col_tile(t, nbr, &bi, &bj);  // column order: early tiles need early rows only
     const std::int64_t r0 = rb + bi * kBM, c0 = rb + bj * kBN;
     acc_t acc[kFragM][kFragN][4];
 #pragma unroll

@@ -42,6 +42,37 @@ TEST(FusedTile, TrapezoidTilesAreABijection) {
   }
 }
 
+TEST(FusedTile, ColumnOrderTilesAreABijection) {
+  for (std::int64_t nbc : {1, 2, 3, 7, 64, 129})
+    for (std::int64_t nbr = 1; nbr <= nbc; nbr += (nbr < 8 ? 1 : 17)) {
+      std::int64_t t = 0;
+      for (std::int64_t bj = 0; bj < nbc; ++bj) {
+        ASSERT_EQ(col_prefix(bj, nbr), t) << "bj=" << bj << " nbr=" << nbr;
+        for (std::int64_t bi = 0; bi <= std::min(bj, nbr - 1); ++bi, ++t) {
+          std::int64_t a, b;
+          col_tile(t, nbr, &a, &b);
+          ASSERT_EQ(a, bi) << "t=" << t << " nbr=" << nbr << " nbc=" << nbc;
+          ASSERT_EQ(b, bj) << "t=" << t << " nbr=" << nbr << " nbc=" << nbc;
+        }
+      }
+      EXPECT_EQ(t, trap_tiles(nbr, nbc));
+      EXPECT_EQ(col_prefix(nbc, nbr), trap_tiles(nbr, nbc));
+    }
+  // national scale: 10^8 accounts (3e11 tiles), and a rank's share (nbr < nbc)
+  const std::int64_t nb = (100'000'000 + kBM - 1) / kBM;
+  std::mt19937_64 rng(6);
+  for (std::int64_t nbr : {nb, nb / 7}) {
+    const std::int64_t total = trap_tiles(nbr, nb);
+    for (int k = 0; k < 20000; ++k) {
+      const std::int64_t t = k < 4 ? (k < 2 ? k : total - 1 - (k - 2)) : rng() % total;
+      std::int64_t bi, bj;
+      col_tile(t, nbr, &bi, &bj);
+      ASSERT_TRUE(bi >= 0 && bi < nbr && bj >= bi && bj < nb) << "t=" << t;
+      ASSERT_EQ(col_prefix(bj, nbr) + bi, t) << "t=" << t;
+    }
+  }
+}
+
 TEST(FusedTile, FragmentLayoutsCoverTheirMatricesOnce) {
   std::vector<int> a(16 * 16, 0), b(16 * 8, 0), c(16 * 8, 0);
   for (int lane = 0; lane < 32; ++lane) {
@@ -124,9 +155,9 @@ std::set<std::pair<std::int64_t, std::int64_t>> emulate_tile(const std::vector<t
   using A = typename P::acc;
   constexpr int scale = P::kPerWord / 2;       // elements per bf16 unit
   constexpr int stride = kSmemStride * scale;  // stage row stride in elements
-  const std::int64_t nbr = tiling::blocks(re - rb, kBM), nbc = tiling::blocks(n - rb, kBN);
+  const std::int64_t nbr = tiling::blocks(re - rb, kBM);
   std::int64_t bi, bj;
-  trap_tile(t, nbr, nbc, &bi, &bj);
+  col_tile(t, nbr, &bi, &bj);  // the kernel's (column) order
   const std::int64_t r0 = rb + bi * kBM, c0 = rb + bj * kBN;
   std::vector<A> acc(static_cast<std::size_t>(kThreads) * kFragM * kFragN * 4, A(0));
   std::vector<E> sa(kBM * stride), sb(kBN * stride);

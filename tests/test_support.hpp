@@ -3,16 +3,22 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "chorus/backend.hpp"
 #include "chorus/decision.hpp"
+#include "chorus/error.hpp"
 #include "chorus/generate.hpp"
 #include "chorus/h5.hpp"
+#include "chorus/row_feed.hpp"
+#include "chorus/views.hpp"
 
 namespace chorus::test {
 
@@ -148,5 +154,48 @@ inline result_edges read_results(const std::string& path) {
   r.labels = h5::read_all<std::int64_t>(h5::open_dataset(f, "/labels"));
   return r;
 }
+
+// Copies the views of `src` into `dst` block by block on a thread, publishing as it goes, with
+// a pause between blocks so that scoring catches up with the reader.
+struct slow_reader {
+  loaded_input dst;
+  row_feed feed;
+  std::thread t;
+  slow_reader(const loaded_input& src, std::int64_t first, std::int64_t block, int pause_us,
+              std::int64_t fail_at = -1)
+      : dst(src), feed(first, src.info.n) {
+    for (view_matrix* v : {&dst.embedding, &dst.activity}) {
+      std::fill(v->data.begin(), v->data.end(), -7.0f);  // garbage until "read"
+      std::fill(v->inv_norm.begin(), v->inv_norm.end(), 0.0);
+      std::fill(v->valid.begin(), v->valid.end(), 0);
+    }
+    t = std::thread([this, &src, first, block, pause_us, fail_at] {
+      const std::int64_t n = src.info.n;
+      for (std::int64_t r0 = first; r0 < n; r0 += block) {
+        const std::int64_t r1 = std::min(n, r0 + block);
+        if (fail_at >= r0 && fail_at < r1) {
+          try {
+            CHORUS_THROW(input_error, "/embedding row ", fail_at, " contains NaN or Inf");
+          } catch (...) {
+            feed.fail(std::current_exception());
+          }
+          return;
+        }
+        for (auto [s, d] : {std::pair{&src.embedding, &dst.embedding},
+                            std::pair{&src.activity, &dst.activity}}) {
+          if (!s->present()) continue;
+          std::copy(s->data.begin() + (r0 - first) * s->d, s->data.begin() + (r1 - first) * s->d,
+                    d->data.begin() + (r0 - first) * d->d);
+          std::copy(s->inv_norm.begin() + r0, s->inv_norm.begin() + r1, d->inv_norm.begin() + r0);
+          std::copy(s->valid.begin() + r0, s->valid.begin() + r1, d->valid.begin() + r0);
+        }
+        feed.publish(r1);
+        std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+      }
+      feed.finish();
+    });
+  }
+  ~slow_reader() { t.join(); }
+};
 
 }  // namespace chorus::test

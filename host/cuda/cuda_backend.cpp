@@ -93,20 +93,27 @@ class streamer {
     if (L_.need_e) b.emb.allocate(cap_, pb_.embedding->d);
     if (L_.need_a) b.act.allocate(cap_, pb_.activity->d);
   }
-  // Stage rows [row0, row0 + count) on the host and copy them on `copy` once `b` is released.
-  void load(block& b, std::int64_t row0, std::int64_t count, cudaStream_t copy) const {
+  // Make `b` hold rows [row0, row0 + count) once it is released (its last reader finished).
+  void begin(block& b, std::int64_t row0, std::int64_t count) const {
     if (b.used) CHORUS_CUDA_TRY(cudaEventSynchronize(b.released.get()));  // staging and device free
     b.row0 = row0;
     b.count = count;
     b.used = true;
+  }
+  // Stage rows [r_from, r_to) of `b` on the host and copy them on `copy`; b.loaded marks the
+  // copies. Chunks of one block land in distinct places, so they may follow one another while
+  // kernels read the rows before them.
+  void load_rows(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy) const {
+    const std::int64_t at = r_from - b.row0, rows = r_to - r_from, count = b.count;
+    if (rows <= 0) return;
     if (!L_.fp_is_view) {
       // rows are independent: staged by all host threads (10M x 384 would take seconds alone)
 #pragma omp parallel
       {
         std::vector<float> row(static_cast<std::size_t>(L_.ld), 0.0f);  // zeros past K
 #pragma omp for schedule(static)
-        for (std::int64_t r = 0; r < count; ++r) {
-          first_pass_row(pb_, row0 + r, row.data());
+        for (std::int64_t r = at; r < at + rows; ++r) {
+          first_pass_row(pb_, b.row0 + r, row.data());
           if (L_.prec == precision::int8) {
             // [scale | err | qnorm | rnorm] per row, as margin::int8_score takes them
             auto* out = reinterpret_cast<std::int8_t*>(b.h_fp.data()) + r * L_.ld;
@@ -122,15 +129,23 @@ class streamer {
           }
         }
       }
-      CHORUS_CUDA_TRY(cudaMemcpyAsync(b.fp.data(), b.h_fp.data(), count * L_.ld * L_.elem,
+      const std::uint64_t rb = static_cast<std::uint64_t>(L_.ld) * L_.elem;  // bytes per row
+      CHORUS_CUDA_TRY(cudaMemcpyAsync(b.fp.data() + at * rb, b.h_fp.data() + at * rb, rows * rb,
                                       cudaMemcpyHostToDevice, copy));
       if (L_.prec == precision::int8)
-        CHORUS_CUDA_TRY(cudaMemcpyAsync(b.q8.data(), b.h_q8.data(), count * 4 * sizeof(float),
-                                        cudaMemcpyHostToDevice, copy));
+        for (int k = 0; k < 4; ++k)
+          CHORUS_CUDA_TRY(cudaMemcpyAsync(b.q8.data() + k * count + at,
+                                          b.h_q8.data() + k * count + at, rows * sizeof(float),
+                                          cudaMemcpyHostToDevice, copy));
     }
-    if (L_.need_e) stage(b.emb, *pb_.embedding, row0, count, copy);
-    if (L_.need_a) stage(b.act, *pb_.activity, row0, count, copy);
+    if (L_.need_e) stage(b.emb, *pb_.embedding, b.row0, r_from, r_to, copy);
+    if (L_.need_a) stage(b.act, *pb_.activity, b.row0, r_from, r_to, copy);
     b.loaded.record(copy);
+  }
+  // Rows [row0, row0 + count) into `b`, whole.
+  void load(block& b, std::int64_t row0, std::int64_t count, cudaStream_t copy) const {
+    begin(b, row0, count);
+    load_rows(b, row0, row0 + count, copy);
   }
   // First-pass rows of a block on the device.
   const char* fp_rows(const block& b) const {
@@ -140,17 +155,20 @@ class streamer {
   }
 
  private:
-  static void stage(view_block& v, const view_matrix& m, std::int64_t row0, std::int64_t count,
-                    cudaStream_t copy) {
-    std::memcpy(v.h_rows.data(), m.row(row0), count * m.d * sizeof(float));
-    std::memcpy(v.h_inv.data(), m.inv_norm.data() + row0, count * sizeof(double));
-    std::memcpy(v.h_valid.data(), m.valid.data() + row0, count);
-    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.rows.data(), v.h_rows.data(), count * m.d * sizeof(float),
+  // Rows [r_from, r_to) of view `m` into `v`, a block starting at row `row0`.
+  static void stage(view_block& v, const view_matrix& m, std::int64_t row0, std::int64_t r_from,
+                    std::int64_t r_to, cudaStream_t copy) {
+    const std::int64_t at = r_from - row0, rows = r_to - r_from;
+    float* h_rows = v.h_rows.data() + at * m.d;
+    std::memcpy(h_rows, m.row(r_from), rows * m.d * sizeof(float));
+    std::memcpy(v.h_inv.data() + at, m.inv_norm.data() + r_from, rows * sizeof(double));
+    std::memcpy(v.h_valid.data() + at, m.valid.data() + r_from, rows);
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.rows.data() + at * m.d, h_rows, rows * m.d * sizeof(float),
                                     cudaMemcpyHostToDevice, copy));
-    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.inv_norm.data(), v.h_inv.data(), count * sizeof(double),
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.inv_norm.data() + at, v.h_inv.data() + at,
+                                    rows * sizeof(double), cudaMemcpyHostToDevice, copy));
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.valid.data() + at, v.h_valid.data() + at, rows,
                                     cudaMemcpyHostToDevice, copy));
-    CHORUS_CUDA_TRY(
-        cudaMemcpyAsync(v.valid.data(), v.h_valid.data(), count, cudaMemcpyHostToDevice, copy));
   }
   const score_problem& pb_;
   const layout& L_;
@@ -391,8 +409,28 @@ class cuda_backend final : public backend {
       // (each batch's candidates are re-checked before the next, so the candidate buffer stays
       // bounded; a batch whose candidates overflow it re-runs with a buffer of the exact size).
       block& b0 = blocks[0];
-      io.load(b0, rb, n - rb, copy.get());
-      CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), b0.loaded.get(), 0));
+      io.begin(b0, rb, n - rb);
+      // Rows reach the device in chunks as the reader publishes them (pb.feed), while the
+      // kernel scores the tiles of the rows already there: tiles run in column order, so a
+      // batch needs the rows up to its last column tile only.
+      std::int64_t staged = rb;  // rows [rb, staged) are staged and on their way
+      auto stage_rows = [&](std::int64_t upto, bool block_for_rows) {
+        constexpr std::int64_t kChunk = 1 << 16;
+        upto = std::min(upto, n);
+        while (staged < upto) {
+          std::int64_t r1 = std::min(upto, staged + kChunk);
+          if (pb.feed) {
+            if (block_for_rows) {
+              pb.feed->wait(r1);
+            } else {
+              r1 = std::min(r1, pb.feed->ready());
+              if (r1 <= staged) return;
+            }
+          }
+          io.load_rows(b0, staged, r1, copy.get());
+          staged = r1;
+        }
+      };
       const std::int64_t nbr = tiling::blocks(re - rb, fused::kBM);
       const std::int64_t nbc = tiling::blocks(n - rb, fused::kBN);
       const std::int64_t tiles = fused::trap_tiles(nbr, nbc);
@@ -419,7 +457,7 @@ class cuda_backend final : public backend {
         ckpt = std::make_unique<checkpoint>(
             opt.checkpoint_dir,
             opt.identity + " cuda-fused batch=" + std::to_string(batch) +
-                " rows=" + std::to_string(rb) + ".." + std::to_string(re),
+                " order=columns rows=" + std::to_string(rb) + ".." + std::to_string(re),
             nbatches);
         std::vector<edge> resumed;
         if (ckpt->resume(cst, resumed, opt.resume)) {
@@ -442,6 +480,14 @@ class cuda_backend final : public backend {
         if (bdone[static_cast<std::size_t>(ub)]) continue;
         const std::int64_t t0 = ub * batch;
         const std::int64_t t1 = std::min(tiles, t0 + batch);
+        // rows the batch reads: up to the end of its last column tile
+        const auto rows_upto = [&](std::int64_t t_last) {
+          std::int64_t bi, bj;
+          fused::col_tile(t_last, nbr, &bi, &bj);
+          return rb + (bj + 1) * fused::kBN;
+        };
+        stage_rows(rows_upto(t1 - 1), true);
+        CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), b0.loaded.get(), 0));
         take(find_candidates([&] {
                if (prec == precision::int8)
                  cuda::launch_fused_tiles_int8(
@@ -451,6 +497,9 @@ class cuda_backend final : public backend {
                else
                  cuda::launch_fused_tiles(rows, rb, re, n, L.ld, t0, t1, cut, cand.data(),
                                           counters.data(), cand.size(), grid, s.get());
+               // while the kernel runs: stage the rows the reader already has
+               if (ub + 1 < nbatches)
+                 stage_rows(rows_upto(std::min(tiles, t1 + batch) - 1), false);
              }),
              b0, b0);
         pending_units.push_back(ub);
@@ -465,20 +514,23 @@ class cuda_backend final : public backend {
           pending_units.clear();
           last_ckpt = std::chrono::steady_clock::now();
         }
-        // progress: pairs of the finished row tiles, a lower bound within one row tile
+        // progress: pairs (i, j) of the finished column tiles, a lower bound within one column
         std::int64_t bi, bj;
-        fused::trap_tile(t1 - 1, nbr, nbc, &bi, &bj);
-        done = tiling::rows_pairs(rb, std::min(re, rb + bi * fused::kBM), n);
+        fused::col_tile(t1 - 1, nbr, &bi, &bj);
+        const std::int64_t cols = std::min(n, rb + bj * fused::kBN);
+        done = tiling::rows_pairs(rb, std::min(re, cols), cols);
         if (opt.progress) opt.progress(done, stats.pairs);
         if (stop) throw_interrupted(done, stats.pairs, ckpt != nullptr);
       }
       b0.released.record(s.get());
     } else if (nblocks_alloc == 1) {
+      wait_rows(pb.feed, n);  // cuBLAS tiles: every row first (row-major tile order)
       io.load(blocks[0], rb, n - rb, copy.get());
       score_pair(blocks[0], blocks[0]);
     } else {
       // blocks over rows [rb, n); row blocks only up to re. blocks[0]: the row block I;
       // blocks[1], blocks[2]: column blocks J, J+1 alternating
+      wait_rows(pb.feed, n);
       const std::int64_t nb = tiling::blocks(n - rb, cap_rows);
       auto start = [&](std::int64_t b) { return rb + b * cap_rows; };
       auto count = [&](std::int64_t b) { return std::min(cap_rows, n - start(b)); };

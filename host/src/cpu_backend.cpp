@@ -213,6 +213,8 @@ struct first_pass {
   std::vector<std::int8_t> i8;
   std::vector<float> scale, err, qnorm, rnorm;  // int8: per-row s, e (up), ||q|| (up), ||x|| (up)
   float cut = 0;  // fp32/bf16: threshold - margin; int8: threshold - slack
+  std::int64_t base = 0;   // first row held
+  bool view_rows = false;  // fp32 of one view: the view's rows serve, nothing to fill
   const void* rows() const {
     return prec == precision::int8   ? static_cast<const void*>(i8.data())
            : prec == precision::bf16 ? static_cast<const void*>(bf16.data())
@@ -221,7 +223,8 @@ struct first_pass {
   std::size_t elem() const { return prec == precision::int8 ? 1 : prec == precision::bf16 ? 2 : 4; }
 };
 
-// Rows [base, n) only: row i is stored at (i - base).
+// Rows [base, n) only: row i is stored at (i - base). Allocates and sets the cut; the rows are
+// filled by fill_first_pass_row (all at once, or block by block as the views arrive).
 first_pass prepare_first_pass(const score_problem& pb, precision prec, std::int64_t base) {
   first_pass fp;
   fp.prec = prec;
@@ -233,29 +236,20 @@ first_pass prepare_first_pass(const score_problem& pb, precision prec, std::int6
                                      : pb.embedding->d;
   fp.threshold = mode == view_mode::activity ? pb.params.threshold_activity : pb.params.threshold;
   const std::int64_t n = fp.n, k = fp.k, rows = n - base;
+  fp.base = base;
   if (prec == precision::fp32) {
     if (fused) {
       fp.f32.resize(static_cast<std::size_t>(checked_mul(rows, k, "first-pass matrix")));
-#pragma omp parallel for schedule(static)
-      for (std::int64_t i = base; i < n; ++i) first_pass_row(pb, i, fp.f32.data() + (i - base) * k);
       fp.f32_rows = fp.f32.data();
     } else {
       fp.f32_rows = (mode == view_mode::activity ? pb.activity : pb.embedding)->row(base);
+      fp.view_rows = true;
     }
     fp.cut = static_cast<float>(fp.threshold - margin::fp32_gemm(k));
     return fp;
   }
   if (prec == precision::bf16) {
     fp.bf16.resize(static_cast<std::size_t>(checked_mul(rows, k, "first-pass matrix")));
-#pragma omp parallel
-    {
-      std::vector<float> row(k);
-#pragma omp for schedule(static)
-      for (std::int64_t i = base; i < n; ++i) {
-        first_pass_row(pb, i, row.data());
-        for (std::int64_t t = 0; t < k; ++t) fp.bf16[(i - base) * k + t] = to_bf16(row[t]);
-      }
-    }
     fp.cut = static_cast<float>(fp.threshold - margin::bf16_gemm(k));
     return fp;
   }
@@ -265,20 +259,24 @@ first_pass prepare_first_pass(const score_problem& pb, precision prec, std::int6
   fp.err.resize(n);
   fp.qnorm.resize(n);
   fp.rnorm.resize(n);
-#pragma omp parallel
-  {
-    std::vector<float> row(k);
-#pragma omp for schedule(static)
-    for (std::int64_t i = base; i < n; ++i) {
-      double e2 = 0, q2 = 0, r2 = 0;
-      first_pass_row(pb, i, row.data());
-      const float s = quantize_row(row.data(), k, fp.i8.data() + (i - base) * k, e2, q2, r2);
-      fp.scale[i] = s;
-      int8_row_bounds(e2, q2, r2, &fp.err[i], &fp.qnorm[i], &fp.rnorm[i]);
-    }
-  }
   fp.cut = static_cast<float>(fp.threshold - margin::kSlack);
   return fp;
+}
+
+// First-pass row i (base <= i < n) from the views; `row` is fp.k floats of scratch.
+void fill_first_pass_row(first_pass& fp, const score_problem& pb, std::int64_t i, float* row) {
+  const std::int64_t k = fp.k, at = i - fp.base;
+  if (fp.prec == precision::fp32) {
+    if (!fp.view_rows) first_pass_row(pb, i, fp.f32.data() + at * k);
+  } else if (fp.prec == precision::bf16) {
+    first_pass_row(pb, i, row);
+    for (std::int64_t t = 0; t < k; ++t) fp.bf16[at * k + t] = to_bf16(row[t]);
+  } else {
+    double e2 = 0, q2 = 0, r2 = 0;
+    first_pass_row(pb, i, row);
+    fp.scale[i] = quantize_row(row, k, fp.i8.data() + at * k, e2, q2, r2);
+    int8_row_bounds(e2, q2, r2, &fp.err[i], &fp.qnorm[i], &fp.rnorm[i]);
+  }
 }
 
 class cpu_backend final : public backend {
@@ -365,14 +363,33 @@ class cpu_backend final : public backend {
     std::vector<std::int64_t> todo;
     for (std::int64_t u = 0; u < nunits; ++u)
       if (!done[u]) todo.push_back(u);
+    const int nthreads = std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads());
+    // Views still arriving (the reader overlaps scoring): units in column order, so that each
+    // batch needs only the rows up to its last column chunk; its first-pass rows are filled when
+    // they arrive. Otherwise every first-pass row is filled now.
+    const row_feed* feed = pb.feed && pb.feed->ready() < n ? pb.feed : nullptr;
+    std::int64_t filled = rb, need = rb;  // first-pass rows [rb, filled) are filled
+    if (feed) {
+      std::stable_sort(todo.begin(), todo.end(), [&](std::int64_t a, std::int64_t b) {
+        return units[a].second < units[b].second;
+      });
+    } else {
+#pragma omp parallel num_threads(nthreads)
+      {
+        std::vector<float> row(static_cast<std::size_t>(K));
+#pragma omp for schedule(static)
+        for (std::int64_t i = rb; i < n; ++i) fill_first_pass_row(fp, pb, i, row.data());
+      }
+      filled = n;
+    }
 
     std::atomic<std::int64_t> total_cand{0}, done_pairs{done_pairs_resumed};
     std::int64_t kept_edges = static_cast<std::int64_t>(opt.sink ? opt.sink->size() : edges.size());
-    const int nthreads = std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads());
     const std::size_t batch = static_cast<std::size_t>(nthreads) * 16;
     std::exception_ptr failure;
     std::mutex mu;
     bool halt = false;          // uniform across threads: set inside `single` only
+    bool read_failed = false;   // the view reader failed (set inside the batch's first single)
     bool interrupted = false;   // a stop signal arrived
     std::vector<edge> pending;  // edges since the last checkpoint
     std::vector<std::int64_t> pending_units;
@@ -391,9 +408,30 @@ class cpu_backend final : public backend {
       std::vector<std::uint8_t> flag(C);
       const char* base = static_cast<const char*>(fp.rows());
       const std::size_t row_bytes = static_cast<std::size_t>(K) * fp.elem();
+      std::vector<float> fill_row(feed ? static_cast<std::size_t>(K) : 0);
       for (std::size_t pos = 0; pos < todo.size(); pos += batch) {
         if (halt) break;
         const std::size_t end = std::min(todo.size(), pos + batch);
+        if (feed) {
+#pragma omp single
+          {
+            for (std::size_t k = pos; k < end; ++k)
+              need = std::max(need, std::min(n, rb + (units[todo[k]].second + 1) * C));
+            try {
+              feed->wait(need);  // the reader's failure (a bad row) ends the run
+            } catch (...) {
+              failure = std::current_exception();
+              need = filled;
+              read_failed = true;  // not `halt`: threads may still be reading it above
+            }
+          }
+          if (read_failed) break;
+#pragma omp for schedule(static)
+          for (std::int64_t i = filled; i < need; ++i)
+            fill_first_pass_row(fp, pb, i, fill_row.data());
+#pragma omp single
+          filled = need;
+        }
 #pragma omp for schedule(dynamic, 1)
         for (std::size_t k = pos; k < end; ++k) {
           if (stop_requested()) continue;  // abandon units not started; a checkpoint follows

@@ -9,13 +9,16 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <sstream>
+#include <thread>
 
 #include "chorus/checkpoint.hpp"
 #include "chorus/edge_store.hpp"
 #include "chorus/error.hpp"
 #include "chorus/mpi.hpp"
 #include "chorus/results.hpp"
+#include "chorus/row_feed.hpp"
 #include "chorus/tiling.hpp"
 #include "chorus/version.hpp"
 
@@ -261,25 +264,62 @@ detect_summary run_detect(const detect_options& opt) {
                                   (multi ? "-r" + std::to_string(me) : std::string()));
   score_problem pb;
 
+  // The views are read on a thread of their own while the backend scores the rows already
+  // there (chorus/row_feed.hpp), unless a checkpointed run needs the input's checksum first.
+  // CHORUS_READ_OVERLAP=0 reads everything before scoring (for measurements).
+  const char* overlap_env = std::getenv("CHORUS_READ_OVERLAP");
+  const bool overlap =
+      opt.checkpoint_dir.empty() && !(overlap_env && std::string(overlap_env) == "0");
+  std::unique_ptr<row_feed> feed;
+  std::thread reader;
+  double seconds_reader = 0;
+  struct reader_guard {  // the reader stops and is joined before `in` goes away
+    std::unique_ptr<row_feed>& feed;
+    std::thread& reader;
+    void stop() {
+      if (!reader.joinable()) return;
+      feed->cancel();
+      reader.join();
+    }
+    ~reader_guard() { stop(); }
+  } guard{feed, reader};
+
   // 2. Read this rank's rows, score its pairs; in a multi-process job also write its edge shard
   //    and union its edges into a forest.
   try {
+    load_options lo;
+    lo.embedding = need_e;
+    lo.activity = need_a;
+    lo.transform = opt.transform;
+    lo.row_begin = row_begin;
+    lo.checksum = me == 0;
+    if (const char* b = std::getenv("CHORUS_TEST_READ_BLOCK_ROWS"))  // test hook: small blocks
+      lo.block_rows = std::max(1, std::atoi(b));
     phase([&] {
       auto t = std::chrono::steady_clock::now();
       if (opt.progress) opt.progress("read", 0, 1);
-      load_options lo;
-      lo.embedding = need_e;
-      lo.activity = need_a;
-      lo.transform = opt.transform;
-      lo.row_begin = row_begin;
-      lo.checksum = me == 0;
-      in = load_input(opt.input, lo);
-      in.checksum = mpi::broadcast(in.checksum);
+      if (overlap) {
+        in = open_input(opt.input, lo);
+        feed = std::make_unique<row_feed>(std::min(row_begin, in.info.n), in.info.n);
+        reader = std::thread([&in, &feed, &seconds_reader, lo] {
+          const auto t = std::chrono::steady_clock::now();
+          try {
+            read_views(in, lo, feed.get());
+          } catch (...) {
+            feed->fail(std::current_exception());
+          }
+          seconds_reader = since(t);
+        });
+      } else {
+        in = load_input(opt.input, lo);
+      }
       s.seconds_read = since(t);
+    });
+    // every rank's checkpoint identity holds the checksum; collective outside a phase, so a
+    // rank that failed to read cannot leave the others waiting in it
+    if (!overlap) in.checksum = mpi::broadcast(in.checksum);
+    phase([&] {
       s.accounts = in.info.n;
-      s.checksum = in.checksum;
-      s.invalid_embedding = in.embedding.invalid_rows;
-      s.invalid_activity = in.activity.invalid_rows;
 
       pb.embedding = need_e ? &in.embedding : nullptr;
       pb.activity = need_a ? &in.activity : nullptr;
@@ -324,14 +364,23 @@ detect_summary run_detect(const detect_options& opt) {
           if (mpi::peer_failed()) request_stop();  // another rank failed: stop early
           if (opt.progress) opt.progress("score", d, n);
         };
-      t = std::chrono::steady_clock::now();
+      auto t = std::chrono::steady_clock::now();
       so.sink = &store;
       if (const char* f = std::getenv("CHORUS_TEST_FAIL_RANK"))  // test hook: one rank fails
         if (multi && std::atoi(f) == me)
           CHORUS_THROW(runtime_failure, "test failure injected on rank ", me,
                        " (CHORUS_TEST_FAIL_RANK)");
+      pb.feed = feed.get();
       be->find_edges(pb, so, st);
+      if (feed) {  // the rest of the file (and the checksum) may still be in reading
+        feed->wait(in.info.n);  // rethrows the reader's failure
+        reader.join();
+        s.seconds_read += seconds_reader;
+      }
       s.seconds_score = since(t);
+      s.checksum = in.checksum;
+      s.invalid_embedding = in.embedding.invalid_rows;
+      s.invalid_activity = in.activity.invalid_rows;
       local_edges = static_cast<std::int64_t>(store.size());
       if (multi) {
         t = std::chrono::steady_clock::now();
@@ -346,6 +395,7 @@ detect_summary run_detect(const detect_options& opt) {
       }
     });
   } catch (...) {
+    guard.stop();
     remove_shards();
     throw;
   }

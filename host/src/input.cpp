@@ -7,10 +7,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <limits>
 
 #include "chorus/error.hpp"
 #include "chorus/h5.hpp"
+#include "chorus/row_feed.hpp"
 #include "chorus/views.hpp"
 
 namespace chorus {
@@ -263,46 +265,57 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) double scale_store(
   return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
 }
 
-// Reads a rank-2 view in row blocks into `out`, applying `prep` (per-row, in place, double) and
-// normalising. `what` names the dataset in messages.
-template <typename Prep>
-void load_view(const h5::handle& f, const char* what, std::int64_t n, std::int64_t d,
-               std::int64_t first, std::int64_t block_rows, const std::vector<std::int64_t>& ids,
-               view_matrix& out, Prep prep) {
+// Sizes `out` for rows [first, n) of a view of width d: zero rows, all invalid until read.
+void alloc_view(view_matrix& out, const char* what, std::int64_t n, std::int64_t d,
+                std::int64_t first) {
   out.n = n;
   out.d = d;
   out.first = first;
   out.data.assign(static_cast<std::size_t>(checked_mul(n - first, d, what)), 0.0f);
   out.inv_norm.assign(n, 0.0);
   out.valid.assign(n, 0);
-  auto dset = h5::open_dataset(f, what);
-  // float32/float16 data are read as float (no float64 conversion inside HDF5, half the bytes);
-  // integers and float64 as double, exactly
-  const auto di = h5::describe(dset);
-  const bool as_float = di.cls == h5::kind::floating && di.elem_size <= 4;
-  const std::size_t block_elems = static_cast<std::size_t>(
-      checked_mul(std::min(block_rows, std::max<std::int64_t>(n, 1)), d, what));
-  std::vector<double> buf(as_float ? 0 : block_elems);
-  std::vector<float> fbuf(as_float ? block_elems : 0);
-  std::int64_t invalid = 0;
-  for (std::int64_t r0 = first; r0 < n; r0 += block_rows) {
-    const std::int64_t rows = std::min(block_rows, n - r0);
-    if (as_float)
-      h5::read_rows<float>(dset, r0, rows, fbuf.data());
+  out.invalid_rows = 0;
+}
+
+// Per-row preparation before normalising (in place, float64): centring, transforms.
+using row_prep = std::function<void(double*)>;
+
+// Reads a rank-2 view (allocated by alloc_view) in row blocks, applying `prep` and normalising.
+// `what` names the dataset in messages.
+class view_reader {
+ public:
+  view_reader(const h5::handle& f, const char* what, std::int64_t block_rows,
+              const std::vector<std::int64_t>& ids, view_matrix& out, row_prep prep)
+      : what_(what), ids_(ids), out_(out), prep_(std::move(prep)) {
+    dset_ = h5::open_dataset(f, what);
+    // float32/float16 data are read as float (no float64 conversion inside HDF5, half the
+    // bytes); integers and float64 as double, exactly
+    const auto di = h5::describe(dset_);
+    as_float_ = di.cls == h5::kind::floating && di.elem_size <= 4;
+    const std::size_t elems = static_cast<std::size_t>(
+        checked_mul(std::min(block_rows, std::max<std::int64_t>(out.n, 1)), out.d, what));
+    (as_float_ ? fbuf_.resize(elems) : buf_.resize(elems));
+  }
+
+  // Rows [r0, r0 + rows), rows <= block_rows.
+  void read_block(std::int64_t r0, std::int64_t rows) {
+    const std::int64_t d = out_.d, first = out_.first;
+    if (as_float_)
+      h5::read_rows<float>(dset_, r0, rows, fbuf_.data());
     else
-      h5::read_rows<double>(dset, r0, rows, buf.data());
-    std::int64_t bad_row = -1;
+      h5::read_rows<double>(dset_, r0, rows, buf_.data());
+    std::int64_t bad_row = -1, invalid = 0;
 #pragma omp parallel for schedule(static) reduction(+ : invalid)
     for (std::int64_t r = 0; r < rows; ++r) {
       thread_local std::vector<double> row;
       double* x;
-      if (as_float) {
+      if (as_float_) {
         row.resize(static_cast<std::size_t>(d));
-        const float* src = fbuf.data() + r * d;
+        const float* src = fbuf_.data() + r * d;
         for (std::int64_t k = 0; k < d; ++k) row[k] = src[k];
         x = row.data();
       } else {
-        x = buf.data() + r * d;
+        x = buf_.data() + r * d;
       }
       bool finite = true;
       for (std::int64_t k = 0; k < d; ++k) finite &= std::isfinite(x[k]);
@@ -311,9 +324,9 @@ void load_view(const h5::handle& f, const char* what, std::int64_t n, std::int64
         if (bad_row < 0 || r0 + r < bad_row) bad_row = r0 + r;
         continue;
       }
-      prep(x);
+      prep_(x);
       double s = sum_squares(x, d);
-      float* y = out.data.data() + (r0 + r - first) * d;
+      float* y = out_.data.data() + (r0 + r - first) * d;
       if (!std::isfinite(s) || s < 1e-280) {
         // float64 values near the top or bottom of the range: the sum of squares overflows or
         // loses precision, but the direction is well defined. Scale by the largest magnitude
@@ -336,19 +349,29 @@ void load_view(const h5::handle& f, const char* what, std::int64_t n, std::int64
       const double inv = 1.0 / std::sqrt(s);
       const double s2 = scale_store(x, inv, y, d);
       if (s2 > 0) {
-        out.inv_norm[r0 + r] = 1.0 / std::sqrt(s2);
-        out.valid[r0 + r] = 1;
+        out_.inv_norm[r0 + r] = 1.0 / std::sqrt(s2);
+        out_.valid[r0 + r] = 1;
       } else {  // underflow to zero in fp32
         std::fill(y, y + d, 0.0f);
         ++invalid;
       }
     }
-    CHORUS_EXPECTS(bad_row < 0, what, " row ", bad_row, " (account id ",
-                   ids.empty() ? bad_row : ids[bad_row],
+    CHORUS_EXPECTS(bad_row < 0, what_, " row ", bad_row, " (account id ",
+                   ids_.empty() ? bad_row : ids_[bad_row],
                    ") contains NaN or Inf: clean the input or drop the account");
+    out_.invalid_rows += invalid;
   }
-  out.invalid_rows = invalid;
-}
+
+ private:
+  const char* what_;
+  const std::vector<std::int64_t>& ids_;
+  view_matrix& out_;
+  row_prep prep_;
+  h5::handle dset_;
+  bool as_float_ = false;
+  std::vector<double> buf_;
+  std::vector<float> fbuf_;
+};
 
 }  // namespace
 
@@ -376,7 +399,7 @@ void check_handles(const std::string& path, std::int64_t block_rows) {
   check_handles(f, ids, block_rows);
 }
 
-loaded_input load_input(const std::string& path, const load_options& opt) {
+loaded_input open_input(const std::string& path, const load_options& opt) {
   loaded_input in;
   in.info = inspect_input(path);
   const std::int64_t n = in.info.n;
@@ -431,11 +454,24 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
 
   if (opt.embedding) {
     CHORUS_EXPECTS(in.info.has_embedding, "'", path, "' has no /embedding, which this run needs");
-    load_view(f, "/embedding", n, in.info.dim, first, opt.block_rows, in.ids, in.embedding,
-              [](double*) {});
+    alloc_view(in.embedding, "/embedding", n, in.info.dim, first);
   }
   if (opt.activity) {
     CHORUS_EXPECTS(in.info.has_activity, "'", path, "' has no /activity, which this run needs");
+    alloc_view(in.activity, "/activity", n, in.info.bins, first);
+  }
+  return in;
+}
+
+void read_views(loaded_input& in, const load_options& opt, row_feed* feed) {
+  const std::string& path = in.info.path;
+  const std::int64_t n = in.info.n;
+  h5::handle f = h5::open_read(path);
+  std::vector<view_reader> readers;
+  readers.reserve(2);
+  if (opt.embedding)
+    readers.emplace_back(f, "/embedding", opt.block_rows, in.ids, in.embedding, [](double*) {});
+  if (opt.activity) {
     const std::int64_t T = in.info.bins;
     std::vector<double> idf;
     if (opt.transform != activity_transform::none) {
@@ -445,6 +481,7 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
       std::vector<double> buf(static_cast<std::size_t>(
           checked_mul(std::min(opt.block_rows, std::max<std::int64_t>(n, 1)), T, "/activity")));
       for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows) {
+        if (feed && feed->cancelled()) return;
         const std::int64_t rows = std::min(opt.block_rows, n - r0);
         h5::read_rows<double>(dset, r0, rows, buf.data());
         for (std::int64_t r = 0; r < rows; ++r)
@@ -461,25 +498,40 @@ loaded_input load_input(const std::string& path, const load_options& opt) {
             std::log((1.0 + static_cast<double>(n)) / (1.0 + static_cast<double>(df[t]))) + 1.0;
     }
     const auto tr = opt.transform;
-    load_view(f, "/activity", n, T, first, opt.block_rows, in.ids, in.activity,
-              [&, tr, T](double* x) {
-                if (tr == activity_transform::log1p) {
-                  for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]);
-                } else if (tr == activity_transform::tfidf) {
-                  for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]) * idf[t];
-                }
-                double mean = 0;
-                for (std::int64_t t = 0; t < T; ++t) mean += x[t];
-                mean /= static_cast<double>(T);
-                for (std::int64_t t = 0; t < T; ++t) x[t] -= mean;
-                // a constant row has zero variance up to rounding of the mean: treat as invalid
-                double dev = 0;
-                for (std::int64_t t = 0; t < T; ++t) dev = std::max(dev, std::fabs(x[t]));
-                if (dev <= 1e-12 * std::max(1.0, std::fabs(mean)))
-                  for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
-              });
+    readers.emplace_back(
+        f, "/activity", opt.block_rows, in.ids, in.activity,
+        [tr, T, idf = std::move(idf)](double* x) {
+          if (tr == activity_transform::log1p) {
+            for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]);
+          } else if (tr == activity_transform::tfidf) {
+            for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]) * idf[t];
+          }
+          double mean = 0;
+          for (std::int64_t t = 0; t < T; ++t) mean += x[t];
+          mean /= static_cast<double>(T);
+          for (std::int64_t t = 0; t < T; ++t) x[t] -= mean;
+          // a constant row has zero variance up to rounding of the mean: treat as invalid
+          double dev = 0;
+          for (std::int64_t t = 0; t < T; ++t) dev = std::max(dev, std::fabs(x[t]));
+          if (dev <= 1e-12 * std::max(1.0, std::fabs(mean)))
+            for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
+        });
   }
+  // the views block by block, interleaved: rows below a published count are ready in every view
+  const std::int64_t first = std::min(opt.row_begin, n);
+  for (std::int64_t r0 = first; r0 < n; r0 += opt.block_rows) {
+    if (feed && feed->cancelled()) return;
+    const std::int64_t rows = std::min(opt.block_rows, n - r0);
+    for (auto& r : readers) r.read_block(r0, rows);
+    if (feed) feed->publish(r0 + rows);
+  }
+  if (feed) feed->finish();
   if (opt.checksum) in.checksum = file_checksum(path);
+}
+
+loaded_input load_input(const std::string& path, const load_options& opt) {
+  loaded_input in = open_input(path, opt);
+  read_views(in, opt, nullptr);
   return in;
 }
 

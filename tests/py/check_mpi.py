@@ -228,6 +228,20 @@ def main():
     check(rc == 2 and err.count("chorus: error:") == 1 and "missing.h5" in err,
           f"missing input: exit code 2 and one message (got {rc})")
 
+    # a bad value that only rank 0 reads (rows before rank 1's share): exit code 2, one
+    # message naming the row, no hang and no file (the read fails while the others score)
+    shutil.copy(os.path.join(WORK, "in.h5"), os.path.join(WORK, "nan0.h5"))
+    with h5py.File(os.path.join(WORK, "nan0.h5"), "r+") as f:
+        e = f["embedding"][3]
+        e[5] = float("nan")
+        f["embedding"][3] = e
+    rc, _, err = run(LAUNCH + ["-np", str(P), CHORUS, "detect", "--input", "nan0.h5", "--out",
+                               "nan0-out.h5", "--quiet"], timeout=120)
+    check(rc == 2 and err.count("chorus: error:") == 1 and "row 3 " in err,
+          f"a NaN only rank 0 reads: exit code 2 and one message (got {rc}: {err[:300]})")
+    check(not any(n.startswith("nan0-out.h5") for n in os.listdir(WORK)),
+          "no results file or shard is left after a bad row")
+
     # shards are output too: not overwritten without --force
     os.remove(os.path.join(WORK, f"both-{P}.h5"))
     rc, _, err = run(LAUNCH + ["-np", str(P), CHORUS, "detect", "--input", "in.h5", "--out",

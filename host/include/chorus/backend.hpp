@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "chorus/decision.hpp"
+#include "chorus/row_feed.hpp"
 #include "chorus/views.hpp"
 
 namespace chorus {
@@ -34,6 +35,9 @@ struct score_problem {
   const view_matrix* embedding = nullptr;
   const view_matrix* activity = nullptr;
   decision_params params;
+  /// Set while the views are still being read (chorus/row_feed.hpp): rows at or past
+  /// feed->ready() must not be touched before feed->wait() covers them. Null: all rows are there.
+  const row_feed* feed = nullptr;
   std::int64_t n() const { return embedding ? embedding->n : activity ? activity->n : 0; }
 };
 

@@ -73,6 +73,29 @@ CHORUS_HD void trap_tile(std::int64_t t, std::int64_t nbr, std::int64_t nbc, std
   *bj = b + (t - trap_prefix(b, nbc));
 }
 
+/// Tiles before column tile bj when column tile bj holds row tiles [0, min(bj + 1, nbr)) (the
+/// same trapezoid counted by columns: col_prefix(nbc, nbr) == trap_tiles(nbr, nbc)).
+CHORUS_HD std::int64_t col_prefix(std::int64_t bj, std::int64_t nbr) {
+  return bj <= nbr ? bj * (bj + 1) / 2 : nbr * (nbr + 1) / 2 + (bj - nbr) * nbr;
+}
+/// Tile t of the trapezoid in column order (every row tile of column tile 0, then of column
+/// tile 1, ...) as (row tile, column tile), bj >= bi: the tiles before col_prefix(c, nbr) read
+/// rows below rb + c * kBN only, so scoring can start while later rows are still arriving.
+CHORUS_HD void col_tile(std::int64_t t, std::int64_t nbr, std::int64_t* bi, std::int64_t* bj) {
+  const std::int64_t tri = nbr * (nbr + 1) / 2;
+  if (t >= tri) {  // full columns of nbr row tiles
+    *bj = nbr + (t - tri) / nbr;
+    *bi = (t - tri) % nbr;
+    return;
+  }
+  // the triangle: b (b + 1) / 2 <= t < (b + 1) (b + 2) / 2; estimate, then correct by steps
+  std::int64_t b = static_cast<std::int64_t>((::sqrt(8.0 * static_cast<double>(t) + 1.0) - 1.0) / 2);
+  while (b > 0 && b * (b + 1) / 2 > t) --b;
+  while ((b + 1) * (b + 2) / 2 <= t) ++b;
+  *bj = b;
+  *bi = t - b * (b + 1) / 2;
+}
+
 /// Warp w's origin inside the tile (rows, columns).
 CHORUS_HD void warp_origin(int warp, int* row, int* col) {
   *row = (warp / kWarpsN) * kWarpM;

@@ -69,6 +69,18 @@ struct loaded_input {
   std::uint64_t checksum = 0;       ///< 64-bit hash of the file's bytes
 };
 
+class row_feed;
+
+/// The first half of load_input: validate the file, read ids (duplicates refused), handles and
+/// truth, and size the views (rows all zero and invalid until read_views fills them).
+loaded_input open_input(const std::string& path, const load_options& opt);
+
+/// The second half: read and prepare the views' rows block by block (both views interleaved),
+/// then the checksum (when opt.checksum). After each block, rows below the published count are
+/// final in every view: `feed` (may be null) lets scoring run while the file is read. Stops
+/// early, leaving the rest unread, once feed->cancelled(). Throws input_error as load_input.
+void read_views(loaded_input& in, const load_options& opt, row_feed* feed = nullptr);
+
 /// Read the views the run needs, block by block, validating values (NaN/Inf name the first bad
 /// row; duplicate ids name both rows). Memory: one fp32 copy per view plus one block.
 loaded_input load_input(const std::string& path, const load_options& opt);
