@@ -29,6 +29,21 @@ struct device_view {
 /// y[k] = bf16(x[k]) with round-to-nearest-even, for `count` elements.
 void launch_to_bf16(const float* x, std::uint16_t* y, std::int64_t count, cudaStream_t s);
 
+/// First-pass fp32 rows of `rows` accounts from their resident view rows (`emb`: rows x de,
+/// `act`: rows x da, row-major, with their valid flags; either may be null when `mode` does not
+/// use it): the view's row, or for view_mode::fused [we * e, wa * a] (zero unless both rows are
+/// valid), as chorus::first_pass_row builds it; zero-padded to `ld` floats per row in `out`.
+void launch_first_pass_rows(const float* emb, std::int64_t de, const std::uint8_t* emb_valid,
+                            const float* act, std::int64_t da, const std::uint8_t* act_valid,
+                            view_mode mode, float we, float wa, std::int64_t rows, std::int64_t ld,
+                            float* out, cudaStream_t s);
+
+/// int8 first-pass rows with per-row scales from fp32 rows x (rows x ld): q (rows x ld), and per
+/// row scale, err, qnorm, rnorm as chorus::quantize_row_int8 and int8_row_bounds compute them.
+void launch_quantize_rows_int8(const float* x, std::int64_t rows, std::int64_t ld, std::int8_t* q,
+                               float* scale, float* err, float* qnorm, float* rnorm,
+                               cudaStream_t s);
+
 /// Benchmark and test data made on the device: n unit rows of width d (row-major fp32) from a
 /// counter-based hash of (seed, row, column), where rows with i % group < planted are noisy
 /// copies of prototype i / group (cosine about 0.99 among them), with inv_norm and valid as the

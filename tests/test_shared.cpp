@@ -12,7 +12,9 @@
 
 #include "chorus/components.hpp"
 #include "chorus/decision.hpp"
+#include "chorus/first_pass.hpp"
 #include "chorus/margin.hpp"
+#include "chorus/quantize.hpp"
 #include "chorus/tiling.hpp"
 #include "chorus/union_find.hpp"
 
@@ -180,6 +182,58 @@ TEST(Margin, BoundsObservedErrors) {
     EXPECT_LE(worst_bf16, margin::bf16_gemm(d)) << "d=" << d;
     EXPECT_LE(worst_i8_ratio, 1.0) << "d=" << d;
   }
+}
+
+// The host/device int8 quantiser (chorus/quantize.hpp, run by the CPU backend and by the CUDA
+// backend's device-side first pass): integers within [-127, 127], and per-row bounds that hold
+// the error actually made, for ordinary, padded, tiny and zero rows.
+TEST(Quantize, RowBoundsHoldTheErrorMade) {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> g;
+  for (int k : {1, 7, 8, 64, 384, 385, 1024}) {
+    for (int trial = 0; trial < 50; ++trial) {
+      std::vector<float> x(k, 0.0f);
+      const int used = trial % 5 == 1 ? std::max(1, k / 2) : k;  // zero padding past `used`
+      for (int t = 0; t < used; ++t)
+        x[t] = trial % 7 == 3 ? 1e-30f * float(g(rng)) : float(g(rng) * (t % 9 == 0 ? 8 : 1));
+      if (trial == 4) std::fill(x.begin(), x.end(), 0.0f);
+      std::vector<std::int8_t> q(k);
+      double e2 = 0, q2 = 0, r2 = 0;
+      const float s = quantize_row_int8(x.data(), k, q.data(), e2, q2, r2);
+      float e, m, nrm;
+      int8_row_bounds(e2, q2, r2, &e, &m, &nrm);
+      double err = 0, qn = 0, xn = 0;
+      for (int t = 0; t < k; ++t) {
+        ASSERT_LE(std::abs(int(q[t])), 127);
+        const double qv = double(s) * q[t];
+        err += (x[t] - qv) * (x[t] - qv);
+        qn += qv * qv;
+        xn += double(x[t]) * x[t];
+      }
+      EXPECT_GE(e, std::sqrt(err)) << "k=" << k << " trial=" << trial;
+      EXPECT_GE(m, std::sqrt(qn)) << "k=" << k << " trial=" << trial;
+      EXPECT_GE(nrm, std::sqrt(xn)) << "k=" << k << " trial=" << trial;
+      if (xn > 0) EXPECT_LE(std::sqrt(err), 0.5 * s * std::sqrt(double(k)) * (1 + 1e-6));
+    }
+  }
+}
+
+// One first-pass element per view mode (chorus/first_pass.hpp, host and device).
+TEST(FirstPass, ValueBuildsEveryMode) {
+  const float e[3] = {0.5f, -0.25f, 1.0f}, a[2] = {2.0f, -4.0f};
+  const float we = 0.75f, wa = 0.5f;
+  auto row = [&](view_mode m, bool ev, bool av, int ld) {
+    std::vector<float> r(ld);
+    for (int k = 0; k < ld; ++k) r[k] = first_pass_value(m, k, e, 3, ev, a, 2, av, we, wa);
+    return r;
+  };
+  EXPECT_EQ(row(view_mode::embedding, true, true, 4), (std::vector<float>{0.5f, -0.25f, 1, 0}));
+  EXPECT_EQ(row(view_mode::both, false, false, 3), (std::vector<float>{0.5f, -0.25f, 1}));
+  EXPECT_EQ(row(view_mode::activity, true, true, 4), (std::vector<float>{2, -4, 0, 0}));
+  EXPECT_EQ(row(view_mode::fused, true, true, 6),
+            (std::vector<float>{0.375f, -0.1875f, 0.75f, 1, -2, 0}));
+  EXPECT_EQ(row(view_mode::fused, true, false, 6), std::vector<float>(6, 0.0f));
+  EXPECT_EQ(row(view_mode::fused, false, true, 5), std::vector<float>(5, 0.0f));
 }
 
 TEST(Margin, Magnitudes) {

@@ -9,13 +9,11 @@
 #include <memory>
 
 #include "chorus/backend.hpp"
-#include "chorus/bf16.hpp"
 #include "chorus/checkpoint.hpp"
 #include "chorus/edge_store.hpp"
 #include "chorus/error.hpp"
 #include "chorus/fused_tile.hpp"
 #include "chorus/margin.hpp"
-#include "chorus/quantize.hpp"
 #include "chorus/tiling.hpp"
 #include "cuda_check.hpp"
 #include "kernels.hpp"
@@ -51,10 +49,8 @@ struct view_block {
 struct block {
   std::int64_t row0 = -1, count = 0;
   device_buffer<char> fp;  // first-pass rows (empty when the fp32 view rows serve)
-  cuda::pinned_buffer<char> h_fp;
   // int8 first pass: per-row scale and margin bounds (chorus/quantize.hpp), [4][count]
   device_buffer<float> q8;
-  cuda::pinned_buffer<float> h_q8;
   const float* q8_part(int k) const { return q8.data() + static_cast<std::size_t>(k) * count; }
   view_block emb, act;
   cuda::event loaded, released;  // copies done; last kernel reading it done
@@ -79,17 +75,14 @@ struct layout {
 
 class streamer {
  public:
-  streamer(const score_problem& pb, const layout& L, std::int64_t cap)
-      : pb_(pb), L_(L), cap_(cap) {}
+  // `tmp_rows`: rows of fp32 scratch for building bf16/int8 first-pass rows (0: none needed)
+  streamer(const score_problem& pb, const layout& L, std::int64_t cap, std::int64_t tmp_rows)
+      : pb_(pb), L_(L), cap_(cap), tmp_rows_(std::max<std::int64_t>(tmp_rows, 1)) {
+    if (tmp_rows > 0) tmp_.resize(static_cast<std::size_t>(tmp_rows * L.ld));
+  }
   void allocate(block& b) const {
-    if (!L_.fp_is_view) {
-      b.fp.resize(static_cast<std::size_t>(cap_ * L_.ld) * L_.elem);
-      b.h_fp = cuda::pinned_buffer<char>(static_cast<std::size_t>(cap_ * L_.ld) * L_.elem);
-    }
-    if (L_.prec == precision::int8) {
-      b.q8.resize(static_cast<std::size_t>(cap_) * 4);
-      b.h_q8 = cuda::pinned_buffer<float>(static_cast<std::size_t>(cap_) * 4);
-    }
+    if (!L_.fp_is_view) b.fp.resize(static_cast<std::size_t>(cap_ * L_.ld) * L_.elem);
+    if (L_.prec == precision::int8) b.q8.resize(static_cast<std::size_t>(cap_) * 4);
     if (L_.need_e) b.emb.allocate(cap_, pb_.embedding->d);
     if (L_.need_a) b.act.allocate(cap_, pb_.activity->d);
   }
@@ -100,50 +93,47 @@ class streamer {
     b.count = count;
     b.used = true;
   }
-  // Stage rows [r_from, r_to) of `b` on the host and copy them on `copy`; b.loaded marks the
-  // copies. Chunks of one block land in distinct places, so they may follow one another while
-  // kernels read the rows before them.
-  void load_rows(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy) const {
-    const std::int64_t at = r_from - b.row0, rows = r_to - r_from, count = b.count;
-    if (rows <= 0) return;
-    if (!L_.fp_is_view) {
-      // rows are independent: staged by all host threads (10M x 384 would take seconds alone)
-#pragma omp parallel
-      {
-        std::vector<float> row(static_cast<std::size_t>(L_.ld), 0.0f);  // zeros past K
-#pragma omp for schedule(static)
-        for (std::int64_t r = at; r < at + rows; ++r) {
-          first_pass_row(pb_, b.row0 + r, row.data());
-          if (L_.prec == precision::int8) {
-            // [scale | err | qnorm | rnorm] per row, as margin::int8_score takes them
-            auto* out = reinterpret_cast<std::int8_t*>(b.h_fp.data()) + r * L_.ld;
-            double e2 = 0, q2 = 0, r2 = 0;
-            float* h = b.h_q8.data();
-            h[r] = quantize_row_int8(row.data(), L_.ld, out, e2, q2, r2);
-            int8_row_bounds(e2, q2, r2, &h[count + r], &h[2 * count + r], &h[3 * count + r]);
-          } else if (L_.prec == precision::bf16) {
-            auto* out = reinterpret_cast<std::uint16_t*>(b.h_fp.data()) + r * L_.ld;
-            for (std::int64_t k = 0; k < L_.ld; ++k) out[k] = to_bf16(row[k]);
-          } else {
-            std::memcpy(b.h_fp.data() + r * L_.ld * 4, row.data(), L_.ld * 4);
-          }
-        }
-      }
-      const std::uint64_t rb = static_cast<std::uint64_t>(L_.ld) * L_.elem;  // bytes per row
-      CHORUS_CUDA_TRY(cudaMemcpyAsync(b.fp.data() + at * rb, b.h_fp.data() + at * rb, rows * rb,
-                                      cudaMemcpyHostToDevice, copy));
-      if (L_.prec == precision::int8)
-        for (int k = 0; k < 4; ++k)
-          CHORUS_CUDA_TRY(cudaMemcpyAsync(b.q8.data() + k * count + at,
-                                          b.h_q8.data() + k * count + at, rows * sizeof(float),
-                                          cudaMemcpyHostToDevice, copy));
-    }
+  // Stage view rows [r_from, r_to) of `b` on the host, copy them on `copy`, and build their
+  // first-pass rows there on the device (only the views cross PCIe); b.loaded marks the end.
+  // Chunks of one block land in distinct places, so they may follow one another while kernels
+  // read the rows before them.
+  void load_rows(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy) {
+    if (r_to <= r_from) return;
     if (L_.need_e) stage(b.emb, *pb_.embedding, b.row0, r_from, r_to, copy);
     if (L_.need_a) stage(b.act, *pb_.activity, b.row0, r_from, r_to, copy);
+    if (!L_.fp_is_view) {
+      const auto& P = pb_.params;
+      const float we = static_cast<float>(std::sqrt(P.weight));  // as first_pass_row
+      const float wa = static_cast<float>(std::sqrt(1.0 - P.weight));
+      const std::int64_t de = L_.need_e ? pb_.embedding->d : 0;
+      const std::int64_t da = L_.need_a ? pb_.activity->d : 0;
+      for (std::int64_t c0 = r_from; c0 < r_to; c0 += tmp_rows_) {
+        const std::int64_t rows = std::min(tmp_rows_, r_to - c0), at = c0 - b.row0;
+        // fp32 rows straight into the block; bf16 and int8 through the scratch rows
+        float* f32 = L_.prec == precision::fp32 ? reinterpret_cast<float*>(b.fp.data()) + at * L_.ld
+                                                 : tmp_.data();
+        cuda::launch_first_pass_rows(
+            L_.need_e ? b.emb.rows.data() + at * de : nullptr, de,
+            L_.need_e ? b.emb.valid.data() + at : nullptr,
+            L_.need_a ? b.act.rows.data() + at * da : nullptr, da,
+            L_.need_a ? b.act.valid.data() + at : nullptr, P.mode, we, wa, rows, L_.ld, f32, copy);
+        if (L_.prec == precision::bf16) {
+          cuda::launch_to_bf16(tmp_.data(),
+                               reinterpret_cast<std::uint16_t*>(b.fp.data()) + at * L_.ld,
+                               rows * L_.ld, copy);
+        } else if (L_.prec == precision::int8) {
+          float* q8 = b.q8.data();
+          const std::int64_t count = b.count;
+          cuda::launch_quantize_rows_int8(
+              tmp_.data(), rows, L_.ld, reinterpret_cast<std::int8_t*>(b.fp.data()) + at * L_.ld,
+              q8 + at, q8 + count + at, q8 + 2 * count + at, q8 + 3 * count + at, copy);
+        }
+      }
+    }
     b.loaded.record(copy);
   }
   // Rows [row0, row0 + count) into `b`, whole.
-  void load(block& b, std::int64_t row0, std::int64_t count, cudaStream_t copy) const {
+  void load(block& b, std::int64_t row0, std::int64_t count, cudaStream_t copy) {
     begin(b, row0, count);
     load_rows(b, row0, row0 + count, copy);
   }
@@ -173,6 +163,8 @@ class streamer {
   const score_problem& pb_;
   const layout& L_;
   std::int64_t cap_;
+  std::int64_t tmp_rows_;
+  device_buffer<float> tmp_;
 };
 
 }  // namespace
@@ -249,7 +241,11 @@ class cuda_backend final : public backend {
     CHORUS_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
     std::uint64_t budget = static_cast<std::uint64_t>(static_cast<double>(free_b) * 0.92);
     if (opt.gpu_memory > 0) budget = std::min<std::uint64_t>(budget, opt.gpu_memory);
-    const std::uint64_t fixed = static_cast<std::uint64_t>(n) * 8;
+    // the parent array, and the fp32 scratch rows the device-side bf16/int8 first pass goes through
+    const std::int64_t tmp_rows =
+        L.fp_is_view || prec == precision::fp32 ? 0 : std::min<std::int64_t>(n - rb, 4096);
+    const std::uint64_t fixed = static_cast<std::uint64_t>(n) * 8 +
+                                static_cast<std::uint64_t>(tmp_rows) * L.ld * sizeof(float);
     std::int64_t T = 0, cap_rows = 0, nblocks_alloc = 0;
     std::uint64_t cand_cap = 0;
     for (std::int64_t t : {16384, 8192, 4096, 2048, 1024, 512, 256}) {
@@ -293,7 +289,7 @@ class cuda_backend final : public backend {
     cuda::blas_handle blas(s.get());
     CHORUS_CUBLAS_TRY(
         cublasSetMathMode(blas.get(), CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
-    streamer io(pb, L, cap_rows);
+    streamer io(pb, L, cap_rows, tmp_rows);
     std::vector<block> blocks(static_cast<std::size_t>(nblocks_alloc));
     for (auto& b : blocks) io.allocate(b);
 

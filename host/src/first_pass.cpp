@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "chorus/backend.hpp"
+#include "chorus/first_pass.hpp"
 
 namespace chorus {
 
@@ -23,25 +24,17 @@ double first_pass_threshold(const score_problem& pb) {
 
 void first_pass_row(const score_problem& pb, std::int64_t i, float* out) {
   const auto& p = pb.params;
-  switch (p.mode) {
-    case view_mode::embedding:
-    case view_mode::both:
-      std::copy(pb.embedding->row(i), pb.embedding->row(i) + pb.embedding->d, out);
-      break;
-    case view_mode::activity:
-      std::copy(pb.activity->row(i), pb.activity->row(i) + pb.activity->d, out);
-      break;
-    case view_mode::fused: {
-      const auto& e = *pb.embedding;
-      const auto& a = *pb.activity;
-      const bool ok = e.valid[i] && a.valid[i];
-      const float we = static_cast<float>(std::sqrt(p.weight));
-      const float wa = static_cast<float>(std::sqrt(1.0 - p.weight));
-      for (std::int64_t t = 0; t < e.d; ++t) out[t] = ok ? we * e.row(i)[t] : 0.0f;
-      for (std::int64_t t = 0; t < a.d; ++t) out[e.d + t] = ok ? wa * a.row(i)[t] : 0.0f;
-      break;
-    }
-  }
+  const bool ue = p.mode != view_mode::activity, ua = p.mode != view_mode::embedding &&
+                                                      p.mode != view_mode::both;
+  const float* e = ue ? pb.embedding->row(i) : nullptr;
+  const float* a = ua ? pb.activity->row(i) : nullptr;
+  const std::int64_t de = ue ? pb.embedding->d : 0, da = ua ? pb.activity->d : 0;
+  const bool ev = ue && pb.embedding->valid[i], av = ua && pb.activity->valid[i];
+  const float we = static_cast<float>(std::sqrt(p.weight));
+  const float wa = static_cast<float>(std::sqrt(1.0 - p.weight));
+  const std::int64_t k = first_pass_width(pb);
+  for (std::int64_t t = 0; t < k; ++t)
+    out[t] = first_pass_value(p.mode, t, e, de, ev, a, da, av, we, wa);
 }
 
 }  // namespace chorus

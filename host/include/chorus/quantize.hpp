@@ -1,10 +1,11 @@
-// chorus: int8 quantisation of first-pass rows with a per-row scale (CPU backend and the CUDA
-// backend's host staging share it).
+// chorus: int8 quantisation of first-pass rows with a per-row scale (shared host/device: the CPU
+// backend and the CUDA backend's device-side first pass run the same code).
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
+
+#include "chorus/hd.hpp"
 
 namespace chorus {
 
@@ -13,10 +14,13 @@ namespace chorus {
 /// Any rounding of x / s is valid (the margins use the error actually made); the magic-number
 /// round-to-nearest keeps the loop vectorisable, and eight partial sums let it vectorise in
 /// float64 without reassociation by the compiler.
-inline float quantize_row_int8(const float* x, std::int64_t k, std::int8_t* q, double& e2,
-                               double& q2, double& r2) {
+CHORUS_HD float quantize_row_int8(const float* x, std::int64_t k, std::int8_t* q, double& e2,
+                                  double& q2, double& r2) {
   float amax = 0;
-  for (std::int64_t t = 0; t < k; ++t) amax = std::max(amax, std::fabs(x[t]));
+  for (std::int64_t t = 0; t < k; ++t) {  // comparisons, not fmaxf: they vectorise as max
+    const float a = fabsf(x[t]);
+    amax = a > amax ? a : amax;
+  }
   const float s = amax / 127.0f;
   const float inv = s > 0 ? 1.0f / s : 0.0f;
   constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: x + kMagic - kMagic rounds to an integer
@@ -25,7 +29,7 @@ inline float quantize_row_int8(const float* x, std::int64_t k, std::int8_t* q, d
   for (; t + 8 <= k; t += 8)
     for (int l = 0; l < 8; ++l) {
       float v = (x[t + l] * inv + kMagic) - kMagic;
-      v = std::min(127.0f, std::max(-127.0f, v));
+      v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
       q[t + l] = static_cast<std::int8_t>(v);
       const double qv = static_cast<double>(s) * static_cast<double>(v);
       const double xv = static_cast<double>(x[t + l]);
@@ -35,7 +39,7 @@ inline float quantize_row_int8(const float* x, std::int64_t k, std::int8_t* q, d
     }
   for (; t < k; ++t) {
     float v = (x[t] * inv + kMagic) - kMagic;
-    v = std::min(127.0f, std::max(-127.0f, v));
+    v = v < -127.0f ? -127.0f : v > 127.0f ? 127.0f : v;
     q[t] = static_cast<std::int8_t>(v);
     const double qv = static_cast<double>(s) * static_cast<double>(v);
     const double xv = static_cast<double>(x[t]);
@@ -50,13 +54,13 @@ inline float quantize_row_int8(const float* x, std::int64_t k, std::int8_t* q, d
 /// The per-row bounds the int8 margin uses (chorus::margin::int8_score) from quantize_row_int8's
 /// sums: e = ||x - s q||, m = ||s q||, n = ||x||, each rounded up generously (they bound errors,
 /// so they may only grow).
-inline void int8_row_bounds(double e2, double q2, double r2, float* e, float* m, float* n) {
-  const auto up = [](double v) {
-    return std::nextafter(static_cast<float>(std::sqrt(v) * (1 + 1e-12)), INFINITY);
-  };
-  *e = up(e2);
-  *m = up(q2);
-  *n = up(r2);
+CHORUS_HD float int8_bound_up(double v) {
+  return nextafterf(static_cast<float>(sqrt(v) * (1 + 1e-12)), INFINITY);
+}
+CHORUS_HD void int8_row_bounds(double e2, double q2, double r2, float* e, float* m, float* n) {
+  *e = int8_bound_up(e2);
+  *m = int8_bound_up(q2);
+  *n = int8_bound_up(r2);
 }
 
 }  // namespace chorus
