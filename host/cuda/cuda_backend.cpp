@@ -23,29 +23,42 @@ namespace {
 
 using cuda::device_buffer;
 
-// One view's rows for a block on the device, with their pinned staging buffers.
+// One view's rows for a block on the device.
 struct view_block {
   device_buffer<float> rows;
   device_buffer<double> inv_norm;
   device_buffer<std::uint8_t> valid;
-  cuda::pinned_buffer<float> h_rows;
-  cuda::pinned_buffer<double> h_inv;
-  cuda::pinned_buffer<std::uint8_t> h_valid;
   std::int64_t d = 0;
   void allocate(std::int64_t rows_cap, std::int64_t dim) {
     d = dim;
     rows.resize(static_cast<std::size_t>(rows_cap * dim));
     inv_norm.resize(rows_cap);
     valid.resize(rows_cap);
-    h_rows = cuda::pinned_buffer<float>(static_cast<std::size_t>(rows_cap * dim));
-    h_inv = cuda::pinned_buffer<double>(rows_cap);
-    h_valid = cuda::pinned_buffer<std::uint8_t>(rows_cap);
   }
 };
 
+// Pinned host staging for one view's rows on their way to the device.
+struct view_stage {
+  cuda::pinned_buffer<float> rows;
+  cuda::pinned_buffer<double> inv;
+  cuda::pinned_buffer<std::uint8_t> valid;
+  void allocate(std::int64_t n_rows, std::int64_t dim) {
+    rows = cuda::pinned_buffer<float>(static_cast<std::size_t>(n_rows * dim));
+    inv = cuda::pinned_buffer<double>(n_rows);
+    valid = cuda::pinned_buffer<std::uint8_t>(n_rows);
+  }
+};
+
+// A staging slot: both views' rows for one chunk, and the event that marks its copies done.
+struct stage_slot {
+  view_stage emb, act;
+  cuda::event copied;
+  bool used = false;
+};
+
 // A block of rows [row0, row0 + count) resident on the device: the first-pass rows and the
-// views the exact re-check needs. Loads go through pinned buffers on a copy stream, so that
-// the next block streams in while the current one is being scored (double buffering).
+// views the exact re-check needs. Loads go through two pinned staging slots on a copy stream, so
+// that the next block streams in while the current one is being scored (double buffering).
 struct block {
   std::int64_t row0 = -1, count = 0;
   device_buffer<char> fp;  // first-pass rows (empty when the fp32 view rows serve)
@@ -79,6 +92,13 @@ class streamer {
   streamer(const score_problem& pb, const layout& L, std::int64_t cap, std::int64_t tmp_rows)
       : pb_(pb), L_(L), cap_(cap), tmp_rows_(std::max<std::int64_t>(tmp_rows, 1)) {
     if (tmp_rows > 0) tmp_.resize(static_cast<std::size_t>(tmp_rows * L.ld));
+    // two slots of chunk rows, used in turn: the host fills one while the other copies; no
+    // pinned copy of a whole view is ever made
+    slot_rows_ = std::max<std::int64_t>(1, std::min<std::int64_t>(cap, kSlotRows));
+    for (auto& sl : slots_) {
+      if (L.need_e) sl.emb.allocate(slot_rows_, pb.embedding->d);
+      if (L.need_a) sl.act.allocate(slot_rows_, pb.activity->d);
+    }
   }
   void allocate(block& b) const {
     if (!L_.fp_is_view) b.fp.resize(static_cast<std::size_t>(cap_ * L_.ld) * L_.elem);
@@ -88,7 +108,7 @@ class streamer {
   }
   // Make `b` hold rows [row0, row0 + count) once it is released (its last reader finished).
   void begin(block& b, std::int64_t row0, std::int64_t count) const {
-    if (b.used) CHORUS_CUDA_TRY(cudaEventSynchronize(b.released.get()));  // staging and device free
+    if (b.used) CHORUS_CUDA_TRY(cudaEventSynchronize(b.released.get()));  // its rows unread now
     b.row0 = row0;
     b.count = count;
     b.used = true;
@@ -98,9 +118,36 @@ class streamer {
   // Chunks of one block land in distinct places, so they may follow one another while kernels
   // read the rows before them.
   void load_rows(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy) {
-    if (r_to <= r_from) return;
-    if (L_.need_e) stage(b.emb, *pb_.embedding, b.row0, r_from, r_to, copy);
-    if (L_.need_a) stage(b.act, *pb_.activity, b.row0, r_from, r_to, copy);
+    for (std::int64_t c0 = r_from; c0 < r_to; c0 += slot_rows_) {
+      const std::int64_t c1 = std::min(r_to, c0 + slot_rows_);
+      stage_slot& sl = slots_[static_cast<std::size_t>(next_slot_)];
+      next_slot_ ^= 1;
+      if (sl.used) CHORUS_CUDA_TRY(cudaEventSynchronize(sl.copied.get()));  // its copies done
+      if (L_.need_e) stage(b.emb, sl.emb, *pb_.embedding, b.row0, c0, c1, copy);
+      if (L_.need_a) stage(b.act, sl.act, *pb_.activity, b.row0, c0, c1, copy);
+      sl.copied.record(copy);
+      sl.used = true;
+      first_pass(b, c0, c1, copy);
+    }
+    b.loaded.record(copy);
+  }
+  // Rows [row0, row0 + count) into `b`, whole.
+  void load(block& b, std::int64_t row0, std::int64_t count, cudaStream_t copy) {
+    begin(b, row0, count);
+    load_rows(b, row0, row0 + count, copy);
+  }
+  // First-pass rows of a block on the device.
+  const char* fp_rows(const block& b) const {
+    if (!L_.fp_is_view) return b.fp.data();
+    const view_block& v = L_.fp_view == pb_.activity ? b.act : b.emb;
+    return reinterpret_cast<const char*>(v.rows.data());
+  }
+
+ private:
+  static constexpr std::int64_t kSlotRows = 8192;
+
+  // First-pass rows [r_from, r_to) of `b` from its view rows on the device, on `copy`.
+  void first_pass(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy) {
     if (!L_.fp_is_view) {
       const auto& P = pb_.params;
       const float we = static_cast<float>(std::sqrt(P.weight));  // as first_pass_row
@@ -130,41 +177,30 @@ class streamer {
         }
       }
     }
-    b.loaded.record(copy);
   }
-  // Rows [row0, row0 + count) into `b`, whole.
-  void load(block& b, std::int64_t row0, std::int64_t count, cudaStream_t copy) {
-    begin(b, row0, count);
-    load_rows(b, row0, row0 + count, copy);
-  }
-  // First-pass rows of a block on the device.
-  const char* fp_rows(const block& b) const {
-    if (!L_.fp_is_view) return b.fp.data();
-    const view_block& v = L_.fp_view == pb_.activity ? b.act : b.emb;
-    return reinterpret_cast<const char*>(v.rows.data());
-  }
-
- private:
-  // Rows [r_from, r_to) of view `m` into `v`, a block starting at row `row0`.
-  static void stage(view_block& v, const view_matrix& m, std::int64_t row0, std::int64_t r_from,
-                    std::int64_t r_to, cudaStream_t copy) {
+  // Rows [r_from, r_to) (at most one slot) of view `m` through `h` into `v`, a block starting
+  // at row `row0`.
+  static void stage(view_block& v, view_stage& h, const view_matrix& m, std::int64_t row0,
+                    std::int64_t r_from, std::int64_t r_to, cudaStream_t copy) {
     const std::int64_t at = r_from - row0, rows = r_to - r_from;
-    float* h_rows = v.h_rows.data() + at * m.d;
-    std::memcpy(h_rows, m.row(r_from), rows * m.d * sizeof(float));
-    std::memcpy(v.h_inv.data() + at, m.inv_norm.data() + r_from, rows * sizeof(double));
-    std::memcpy(v.h_valid.data() + at, m.valid.data() + r_from, rows);
-    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.rows.data() + at * m.d, h_rows, rows * m.d * sizeof(float),
+    std::memcpy(h.rows.data(), m.row(r_from), rows * m.d * sizeof(float));
+    std::memcpy(h.inv.data(), m.inv_norm.data() + r_from, rows * sizeof(double));
+    std::memcpy(h.valid.data(), m.valid.data() + r_from, rows);
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.rows.data() + at * m.d, h.rows.data(),
+                                    rows * m.d * sizeof(float), cudaMemcpyHostToDevice, copy));
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.inv_norm.data() + at, h.inv.data(), rows * sizeof(double),
                                     cudaMemcpyHostToDevice, copy));
-    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.inv_norm.data() + at, v.h_inv.data() + at,
-                                    rows * sizeof(double), cudaMemcpyHostToDevice, copy));
-    CHORUS_CUDA_TRY(cudaMemcpyAsync(v.valid.data() + at, v.h_valid.data() + at, rows,
-                                    cudaMemcpyHostToDevice, copy));
+    CHORUS_CUDA_TRY(
+        cudaMemcpyAsync(v.valid.data() + at, h.valid.data(), rows, cudaMemcpyHostToDevice, copy));
   }
   const score_problem& pb_;
   const layout& L_;
   std::int64_t cap_;
   std::int64_t tmp_rows_;
   device_buffer<float> tmp_;
+  std::int64_t slot_rows_ = 1;
+  stage_slot slots_[2];
+  int next_slot_ = 0;
 };
 
 }  // namespace
