@@ -22,9 +22,9 @@ __global__ void first_pass_rows_kernel(const float* __restrict__ emb, std::int64
   for (std::int64_t idx = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        idx < total; idx += stride) {
     const std::int64_t r = idx / ld, k = idx % ld;
-    const float v = first_pass_value(static_cast<view_mode>(mode), k, emb ? emb + r * de : nullptr,
-                                     de, ev && ev[r], act ? act + r * da : nullptr, da,
-                                     av && av[r], we, wa);
+    const float v =
+        first_pass_value(static_cast<view_mode>(mode), k, emb ? emb + r * de : nullptr, de,
+                         ev && ev[r], act ? act + r * da : nullptr, da, av && av[r], we, wa);
     out[idx] = v;
   }
 }
@@ -63,8 +63,8 @@ void launch_quantize_rows_int8(const float* x, std::int64_t rows, std::int64_t l
   if (rows <= 0) return;
   const int threads = 128;
   const std::int64_t blocks = std::min<std::int64_t>((rows + threads - 1) / threads, 65535);
-  quantize_rows_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(x, rows, ld, q, scale,
-                                                                          err, qnorm, rnorm);
+  quantize_rows_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(x, rows, ld, q, scale, err,
+                                                                         qnorm, rnorm);
   CHORUS_CUDA_CHECK_LAUNCH();
 }
 

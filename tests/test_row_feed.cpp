@@ -128,12 +128,10 @@ TEST(RowFeed, CpuBackendScoresWhileRowsArrive) {
   const std::int64_t n = 611;
   const dense e = clustered(n, 40, 11), a = clustered(n, 30, 12);
   write_input(dir + "/in.h5", n, &e, &a);
-  for (const feed_case c : {feed_case{"embedding", precision::fp32, 0},
-                            feed_case{"embedding", precision::int8, 0},
-                            feed_case{"both", precision::bf16, 0},
-                            feed_case{"fused", precision::fp32, 0},
-                            feed_case{"activity", precision::int8, 131},
-                            feed_case{"both", precision::fp32, 200}}) {
+  for (const feed_case c :
+       {feed_case{"embedding", precision::fp32, 0}, feed_case{"embedding", precision::int8, 0},
+        feed_case{"both", precision::bf16, 0}, feed_case{"fused", precision::fp32, 0},
+        feed_case{"activity", precision::int8, 131}, feed_case{"both", precision::fp32, 200}}) {
     std::ostringstream what;
     what << "view=" << c.view << " precision=" << to_string(c.prec) << " first=" << c.first;
     SCOPED_TRACE(what.str());

@@ -181,8 +181,8 @@ struct slow_reader {
           }
           return;
         }
-        for (auto [s, d] : {std::pair{&src.embedding, &dst.embedding},
-                            std::pair{&src.activity, &dst.activity}}) {
+        for (auto [s, d] :
+             {std::pair{&src.embedding, &dst.embedding}, std::pair{&src.activity, &dst.activity}}) {
           if (!s->present()) continue;
           std::copy(s->data.begin() + (r0 - first) * s->d, s->data.begin() + (r1 - first) * s->d,
                     d->data.begin() + (r0 - first) * d->d);

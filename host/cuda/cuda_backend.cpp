@@ -158,12 +158,12 @@ class streamer {
         const std::int64_t rows = std::min(tmp_rows_, r_to - c0), at = c0 - b.row0;
         // fp32 rows straight into the block; bf16 and int8 through the scratch rows
         float* f32 = L_.prec == precision::fp32 ? reinterpret_cast<float*>(b.fp.data()) + at * L_.ld
-                                                 : tmp_.data();
-        cuda::launch_first_pass_rows(
-            L_.need_e ? b.emb.rows.data() + at * de : nullptr, de,
-            L_.need_e ? b.emb.valid.data() + at : nullptr,
-            L_.need_a ? b.act.rows.data() + at * da : nullptr, da,
-            L_.need_a ? b.act.valid.data() + at : nullptr, P.mode, we, wa, rows, L_.ld, f32, copy);
+                                                : tmp_.data();
+        cuda::launch_first_pass_rows(L_.need_e ? b.emb.rows.data() + at * de : nullptr, de,
+                                     L_.need_e ? b.emb.valid.data() + at : nullptr,
+                                     L_.need_a ? b.act.rows.data() + at * da : nullptr, da,
+                                     L_.need_a ? b.act.valid.data() + at : nullptr, P.mode, we, wa,
+                                     rows, L_.ld, f32, copy);
         if (L_.prec == precision::bf16) {
           cuda::launch_to_bf16(tmp_.data(),
                                reinterpret_cast<std::uint16_t*>(b.fp.data()) + at * L_.ld,
@@ -530,8 +530,7 @@ class cuda_backend final : public backend {
                  cuda::launch_fused_tiles(rows, rb, re, n, L.ld, t0, t1, cut, cand.data(),
                                           counters.data(), cand.size(), grid, s.get());
                // while the kernel runs: stage the rows the reader already has
-               if (ub + 1 < nbatches)
-                 stage_rows(rows_upto(std::min(tiles, t1 + batch) - 1), false);
+               if (ub + 1 < nbatches) stage_rows(rows_upto(std::min(tiles, t1 + batch) - 1), false);
              }),
              b0, b0);
         pending_units.push_back(ub);

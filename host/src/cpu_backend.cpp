@@ -212,7 +212,7 @@ struct first_pass {
   std::vector<std::uint16_t> bf16;
   std::vector<std::int8_t> i8;
   std::vector<float> scale, err, qnorm, rnorm;  // int8: per-row s, e (up), ||q|| (up), ||x|| (up)
-  float cut = 0;  // fp32/bf16: threshold - margin; int8: threshold - slack
+  float cut = 0;           // fp32/bf16: threshold - margin; int8: threshold - slack
   std::int64_t base = 0;   // first row held
   bool view_rows = false;  // fp32 of one view: the view's rows serve, nothing to fill
   const void* rows() const {

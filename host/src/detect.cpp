@@ -375,7 +375,7 @@ detect_summary run_detect(const detect_options& opt) {
                        " (CHORUS_TEST_FAIL_RANK)");
       pb.feed = feed.get();
       be->find_edges(pb, so, st);
-      if (feed) {  // the rest of the file (and the checksum) may still be in reading
+      if (feed) {               // the rest of the file (and the checksum) may still be in reading
         feed->wait(in.info.n);  // rethrows the reader's failure
         reader.join();
         s.seconds_read += seconds_reader;

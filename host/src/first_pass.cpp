@@ -1,9 +1,10 @@
 // chorus: the first-pass operand, shared by the CPU and CUDA backends.
+#include "chorus/first_pass.hpp"
+
 #include <algorithm>
 #include <cmath>
 
 #include "chorus/backend.hpp"
-#include "chorus/first_pass.hpp"
 
 namespace chorus {
 
@@ -24,8 +25,8 @@ double first_pass_threshold(const score_problem& pb) {
 
 void first_pass_row(const score_problem& pb, std::int64_t i, float* out) {
   const auto& p = pb.params;
-  const bool ue = p.mode != view_mode::activity, ua = p.mode != view_mode::embedding &&
-                                                      p.mode != view_mode::both;
+  const bool ue = p.mode != view_mode::activity,
+             ua = p.mode != view_mode::embedding && p.mode != view_mode::both;
   const float* e = ue ? pb.embedding->row(i) : nullptr;
   const float* a = ua ? pb.activity->row(i) : nullptr;
   const std::int64_t de = ue ? pb.embedding->d : 0, da = ua ? pb.activity->d : 0;

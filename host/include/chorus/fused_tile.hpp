@@ -89,7 +89,8 @@ CHORUS_HD void col_tile(std::int64_t t, std::int64_t nbr, std::int64_t* bi, std:
     return;
   }
   // the triangle: b (b + 1) / 2 <= t < (b + 1) (b + 2) / 2; estimate, then correct by steps
-  std::int64_t b = static_cast<std::int64_t>((::sqrt(8.0 * static_cast<double>(t) + 1.0) - 1.0) / 2);
+  std::int64_t b =
+      static_cast<std::int64_t>((::sqrt(8.0 * static_cast<double>(t) + 1.0) - 1.0) / 2);
   while (b > 0 && b * (b + 1) / 2 > t) --b;
   while ((b + 1) * (b + 2) / 2 <= t) ++b;
   *bj = b;
