@@ -214,11 +214,9 @@ TEST(RowFeed, DetectWithSmallReadBlocks) {
   const auto a = run_detect(o);
   ::unsetenv("CHORUS_READ_OVERLAP");
   ::setenv("CHORUS_TEST_READ_BLOCK_ROWS", "7", 1);
-  ::setenv("CHORUS_READ_OVERLAP", "1", 1);
   o.output = dir + "/blocks.h5";
   const auto b = run_detect(o);
   ::unsetenv("CHORUS_TEST_READ_BLOCK_ROWS");
-  ::unsetenv("CHORUS_READ_OVERLAP");
   EXPECT_EQ(a.edges, b.edges);
   EXPECT_EQ(a.clusters, b.clusters);
   EXPECT_EQ(a.candidates, b.candidates);
@@ -247,7 +245,6 @@ TEST(RowFeed, DetectBadRowLateInTheFile) {
   o.tile_rows = 16;
   o.tile_cols = 32;
   ::setenv("CHORUS_TEST_READ_BLOCK_ROWS", "11", 1);
-  ::setenv("CHORUS_READ_OVERLAP", "1", 1);
   try {
     run_detect(o);
     ADD_FAILURE() << "a NaN row was accepted";
@@ -255,7 +252,6 @@ TEST(RowFeed, DetectBadRowLateInTheFile) {
     EXPECT_NE(std::string(err.what()).find("row 497"), std::string::npos) << err.what();
   }
   ::unsetenv("CHORUS_TEST_READ_BLOCK_ROWS");
-  ::unsetenv("CHORUS_READ_OVERLAP");
   EXPECT_NE(::access((dir + "/out.h5").c_str(), F_OK), 0);
 }
 

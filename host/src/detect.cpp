@@ -264,15 +264,14 @@ detect_summary run_detect(const detect_options& opt) {
                                   (multi ? "-r" + std::to_string(me) : std::string()));
   score_problem pb;
 
-  // With the CUDA backend the views are read on a thread of their own while the device scores
-  // the rows already there (chorus/row_feed.hpp); the host's cores are otherwise idle then. The
-  // CPU backend's scoring needs those cores itself (overlap cost 3% on the 2-core reference
-  // machine), so it reads first unless CHORUS_READ_OVERLAP=1 (e.g. a slow network file system);
-  // CHORUS_READ_OVERLAP=0 reads first with either. A checkpointed run reads first (its
-  // checkpoint records the input's checksum before any tile).
+  // The views are read on a thread of their own while the backend scores the rows already
+  // there (chorus/row_feed.hpp): HDF5's decoding is serial, and it now overlaps the scoring (CPU
+  // backend, 100k x 384 on 2 cores: 5.79 -> 5.23 s end to end, bench/RESULTS.md). A checkpointed
+  // run reads first (its checkpoint records the input's checksum before any tile), and so does
+  // any run with CHORUS_READ_OVERLAP=0 (for measurements).
   const char* overlap_env = std::getenv("CHORUS_READ_OVERLAP");
-  const bool overlap = opt.checkpoint_dir.empty() &&
-                       (overlap_env ? std::string(overlap_env) != "0" : be->name() == "cuda");
+  const bool overlap =
+      opt.checkpoint_dir.empty() && !(overlap_env && std::string(overlap_env) == "0");
   std::unique_ptr<row_feed> feed;
   std::thread reader;
   double seconds_reader = 0;
