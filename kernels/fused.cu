@@ -89,7 +89,7 @@ __global__ void __launch_bounds__(kThreads)
   using acc_t = typename std::conditional<kInt8, int, float>::type;
   __shared__ stage smem[2];
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-  const std::int64_t nbr = tiling::blocks(re - rb, kBM), nbc = tiling::blocks(n - rb, kBN);
+  const std::int64_t nbr = tiling::blocks(re - rb, kBM);
   const std::int64_t nk = ld / kStageBytes;
   for (std::int64_t t = t0 + blockIdx.x; t < t1; t += gridDim.x) {
     std::int64_t bi, bj;

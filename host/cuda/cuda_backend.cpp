@@ -113,11 +113,14 @@ class streamer {
     b.count = count;
     b.used = true;
   }
-  // Stage view rows [r_from, r_to) of `b` on the host, copy them on `copy`, and build their
-  // first-pass rows there on the device (only the views cross PCIe); b.loaded marks the end.
-  // Chunks of one block land in distinct places, so they may follow one another while kernels
-  // read the rows before them.
-  void load_rows(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy) {
+  // Stage view rows [r_from, r_to) of `b` on the host and copy them on `copy`; with `build`, also
+  // build their first-pass rows there on the device (only the views cross PCIe). b.loaded marks
+  // the end. Chunks of one block land in distinct places, so they may follow one another while
+  // kernels read the rows before them. Without `build` the caller runs first_pass itself, on the
+  // stream that will read the rows: a first-pass kernel queued on `copy` behind a persistent
+  // kernel that holds every SM would hold up the copies queued after it.
+  void load_rows(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy,
+                 bool build = true) {
     for (std::int64_t c0 = r_from; c0 < r_to; c0 += slot_rows_) {
       const std::int64_t c1 = std::min(r_to, c0 + slot_rows_);
       stage_slot& sl = slots_[static_cast<std::size_t>(next_slot_)];
@@ -127,7 +130,7 @@ class streamer {
       if (L_.need_a) stage(b.act, sl.act, *pb_.activity, b.row0, c0, c1, copy);
       sl.copied.record(copy);
       sl.used = true;
-      first_pass(b, c0, c1, copy);
+      if (build) first_pass(b, c0, c1, copy);
     }
     b.loaded.record(copy);
   }
@@ -143,10 +146,8 @@ class streamer {
     return reinterpret_cast<const char*>(v.rows.data());
   }
 
- private:
-  static constexpr std::int64_t kSlotRows = 8192;
-
-  // First-pass rows [r_from, r_to) of `b` from its view rows on the device, on `copy`.
+  // First-pass rows [r_from, r_to) of `b` from its view rows on the device, on stream `copy`
+  // (which must see those view rows copied).
   void first_pass(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy) {
     if (!L_.fp_is_view) {
       const auto& P = pb_.params;
@@ -154,8 +155,10 @@ class streamer {
       const float wa = static_cast<float>(std::sqrt(1.0 - P.weight));
       const std::int64_t de = L_.need_e ? pb_.embedding->d : 0;
       const std::int64_t da = L_.need_a ? pb_.activity->d : 0;
-      for (std::int64_t c0 = r_from; c0 < r_to; c0 += tmp_rows_) {
-        const std::int64_t rows = std::min(tmp_rows_, r_to - c0), at = c0 - b.row0;
+      // fp32 rows need no scratch: one launch for the whole range
+      const std::int64_t step = L_.prec == precision::fp32 ? r_to - r_from : tmp_rows_;
+      for (std::int64_t c0 = r_from; c0 < r_to; c0 += step) {
+        const std::int64_t rows = std::min(step, r_to - c0), at = c0 - b.row0;
         // fp32 rows straight into the block; bf16 and int8 through the scratch rows
         float* f32 = L_.prec == precision::fp32 ? reinterpret_cast<float*>(b.fp.data()) + at * L_.ld
                                                 : tmp_.data();
@@ -178,6 +181,10 @@ class streamer {
       }
     }
   }
+
+ private:
+  static constexpr std::int64_t kSlotRows = 8192;
+
   // Rows [r_from, r_to) (at most one slot) of view `m` through `h` into `v`, a block starting
   // at row `row0`.
   static void stage(view_block& v, view_stage& h, const view_matrix& m, std::int64_t row0,
@@ -446,6 +453,7 @@ class cuda_backend final : public backend {
       // kernel scores the tiles of the rows already there: tiles run in column order, so a
       // batch needs the rows up to its last column tile only.
       std::int64_t staged = rb;  // rows [rb, staged) are staged and on their way
+      std::int64_t built = rb;   // first-pass rows [rb, built) are queued on `s`
       auto stage_rows = [&](std::int64_t upto, bool block_for_rows) {
         constexpr std::int64_t kChunk = 1 << 16;
         upto = std::min(upto, n);
@@ -459,7 +467,7 @@ class cuda_backend final : public backend {
               if (r1 <= staged) return;
             }
           }
-          io.load_rows(b0, staged, r1, copy.get());
+          io.load_rows(b0, staged, r1, copy.get(), /*build=*/false);
           staged = r1;
         }
       };
@@ -518,8 +526,13 @@ class cuda_backend final : public backend {
           fused::col_tile(t_last, nbr, &bi, &bj);
           return rb + (bj + 1) * fused::kBN;
         };
-        stage_rows(rows_upto(t1 - 1), true);
+        const std::int64_t need = std::min(n, rows_upto(t1 - 1));
+        stage_rows(need, true);
         CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), b0.loaded.get(), 0));
+        if (need > built) {  // first-pass rows on the scoring stream, before the batch's kernel
+          io.first_pass(b0, built, need, s.get());
+          built = need;
+        }
         take(find_candidates([&] {
                if (prec == precision::int8)
                  cuda::launch_fused_tiles_int8(
@@ -548,7 +561,7 @@ class cuda_backend final : public backend {
         // progress: pairs (i, j) of the finished column tiles, a lower bound within one column
         std::int64_t bi, bj;
         fused::col_tile(t1 - 1, nbr, &bi, &bj);
-        const std::int64_t cols = std::min(n, rb + bj * fused::kBN);
+        const std::int64_t cols = t1 == tiles ? n : std::min(n, rb + bj * fused::kBN);
         done = tiling::rows_pairs(rb, std::min(re, cols), cols);
         if (opt.progress) opt.progress(done, stats.pairs);
         if (stop) throw_interrupted(done, stats.pairs, ckpt != nullptr);
