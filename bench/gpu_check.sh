@@ -45,10 +45,18 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 # 1. gpu-labelled tests (the CUDA backend against the CPU oracle)
 timeout 240 "$build/tests/chorus_gpu_tests" --gtest_brief=1 2>&1 | tee "$out/tests.log"
 test_rc=${PIPESTATUS[0]}
-passed=$(grep -c '^\[       OK \]' "$out/tests.log" || true)
-failed=$(grep -c '^\[  FAILED  \].*(' "$out/tests.log" || true)
-skipped=$(grep -c '^\[  SKIPPED \]' "$out/tests.log" || true)
-[ "$passed" -gt 0 ] || passed=$(grep -oP '(?<=PASSED  \] )[0-9]+' "$out/tests.log" | tail -1)
+# counts from GoogleTest's closing summary ("[  PASSED  ] N tests." and so on); no summary
+# means the test program died
+count() { grep -oP "(?<=^\[  $1 \] )[0-9]+(?= tests?[.,])" "$out/tests.log" | tail -1; }
+passed=$(count "PASSED ")
+failed=$(count "FAILED ")
+skipped=$(count "SKIPPED")
+passed=${passed:-0}
+skipped=${skipped:-0}
+if ! grep -q '^\[==========\] .* ran\.' "$out/tests.log"; then
+  failed="crashed (rc $test_rc)"
+fi
+failed=${failed:-0}
 
 # 2. benchmarks (CUDA-event timings), JSON for the table
 for b in tile union_find end_to_end fused; do
