@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "chorus/backend.hpp"
+#include "chorus/checkpoint.hpp"
 #include "chorus/detect.hpp"
 #include "chorus/error.hpp"
 #include "chorus/row_feed.hpp"
@@ -196,6 +197,39 @@ TEST(RowFeed, ReaderFailureEndsScoring) {
   so.threads = 2;
   score_stats st;
   EXPECT_THROW(make_cpu_backend()->find_edges(pb, so, st), input_error);
+}
+
+// A stop signal while the backend waits for rows ends the run promptly (interrupted_error, exit
+// code 4), without waiting for the rest of the file.
+TEST(RowFeed, StopWhileWaitingForRows) {
+  const auto dir = scratch_dir("feed_stop");
+  const std::int64_t n = 400;
+  const dense e = clustered(n, 24, 8);
+  write_input(dir + "/in.h5", n, &e, nullptr);
+  load_options lo;
+  lo.activity = false;
+  const loaded_input src = load_input(dir + "/in.h5", lo);
+  slow_reader rd(src, 0, 50, 250'000);  // 8 blocks, 0.25 s apart
+  score_problem pb;
+  pb.params.mode = view_mode::embedding;
+  pb.params.threshold = 0.7;
+  pb.embedding = &rd.dst.embedding;
+  pb.feed = &rd.feed;
+  score_options so;
+  so.tile_rows = 16;
+  so.tile_cols = 32;
+  so.threads = 2;
+  score_stats st;
+  std::thread stopper([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    request_stop();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(make_cpu_backend()->find_edges(pb, so, st), interrupted_error);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stopper.join();
+  reset_stop_request();
+  EXPECT_LT(s, 1.2) << "the reader needs 2 s for every row; the stop came at 0.3 s";
 }
 
 // detect with read blocks of 7 rows: the results file equals the one read in a single piece.

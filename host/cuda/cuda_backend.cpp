@@ -452,6 +452,7 @@ class cuda_backend final : public backend {
       // Rows reach the device in chunks as the reader publishes them (pb.feed), while the
       // kernel scores the tiles of the rows already there: tiles run in column order, so a
       // batch needs the rows up to its last column tile only.
+      std::unique_ptr<checkpoint> ckpt;
       std::int64_t staged = rb;  // rows [rb, staged) are staged and on their way
       std::int64_t built = rb;   // first-pass rows [rb, built) are queued on `s`
       auto stage_rows = [&](std::int64_t upto, bool block_for_rows) {
@@ -461,7 +462,8 @@ class cuda_backend final : public backend {
           std::int64_t r1 = std::min(upto, staged + kChunk);
           if (pb.feed) {
             if (block_for_rows) {
-              pb.feed->wait(r1);
+              if (!wait_rows(pb.feed, r1, stop_requested))
+                throw_interrupted(done, stats.pairs, ckpt != nullptr);
             } else {
               r1 = std::min(r1, pb.feed->ready());
               if (r1 <= staged) return;
@@ -480,7 +482,6 @@ class cuda_backend final : public backend {
           opt.checkpoint_dir.empty() ? std::max<std::int64_t>(grid, 1) * 64 : 16384;
       const std::int64_t nbatches = (tiles + batch - 1) / batch;
       const auto* rows = reinterpret_cast<const std::uint16_t*>(io.fp_rows(b0));
-      std::unique_ptr<checkpoint> ckpt;
       checkpoint_state cst;
       std::vector<std::uint8_t> bdone(static_cast<std::size_t>(nbatches), 0);
       std::vector<edge> pending;
@@ -568,13 +569,14 @@ class cuda_backend final : public backend {
       }
       b0.released.record(s.get());
     } else if (nblocks_alloc == 1) {
-      wait_rows(pb.feed, n);  // cuBLAS tiles: every row first (row-major tile order)
+      if (!wait_rows(pb.feed, n, stop_requested))  // cuBLAS tiles: every row first
+        throw_interrupted(0, stats.pairs, false);
       io.load(blocks[0], rb, n - rb, copy.get());
       score_pair(blocks[0], blocks[0]);
     } else {
       // blocks over rows [rb, n); row blocks only up to re. blocks[0]: the row block I;
       // blocks[1], blocks[2]: column blocks J, J+1 alternating
-      wait_rows(pb.feed, n);
+      if (!wait_rows(pb.feed, n, stop_requested)) throw_interrupted(0, stats.pairs, false);
       const std::int64_t nb = tiling::blocks(n - rb, cap_rows);
       auto start = [&](std::int64_t b) { return rb + b * cap_rows; };
       auto count = [&](std::int64_t b) { return std::min(cap_rows, n - start(b)); };

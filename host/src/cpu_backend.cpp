@@ -389,7 +389,7 @@ class cpu_backend final : public backend {
     std::exception_ptr failure;
     std::mutex mu;
     bool halt = false;          // uniform across threads: set inside `single` only
-    bool read_failed = false;   // the view reader failed (set inside the batch's first single)
+    bool read_failed = false;   // no rows to come: the reader failed, or a stop while waiting
     bool interrupted = false;   // a stop signal arrived
     std::vector<edge> pending;  // edges since the last checkpoint
     std::vector<std::int64_t> pending_units;
@@ -418,7 +418,12 @@ class cpu_backend final : public backend {
             for (std::size_t k = pos; k < end; ++k)
               need = std::max(need, std::min(n, rb + (units[todo[k]].second + 1) * C));
             try {
-              feed->wait(need);  // the reader's failure (a bad row) ends the run
+              // the reader's failure (a bad row) ends the run; so does a stop signal
+              if (!wait_rows(feed, need, stop_requested)) {
+                interrupted = true;
+                need = filled;
+                read_failed = true;
+              }
             } catch (...) {
               failure = std::current_exception();
               need = filled;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -54,6 +55,18 @@ class row_feed {
   std::int64_t ready() const { return ready_.load(std::memory_order_acquire); }
   std::int64_t rows() const { return n_; }
 
+  /// As wait(), but gives up after `timeout`: returns whether the rows are there (so that a
+  /// waiting consumer can notice a stop request).
+  template <class Duration>
+  bool wait_for(std::int64_t rows, Duration timeout) const {
+    rows = std::min(rows, n_);
+    std::unique_lock<std::mutex> lock(mu_);
+    const bool ok = cv_.wait_for(
+        lock, timeout, [&] { return error_ || ready_.load(std::memory_order_relaxed) >= rows; });
+    if (error_) std::rethrow_exception(error_);
+    return ok;
+  }
+
   /// Block until rows below `rows` (capped at n) are prepared; rethrows the reader's failure.
   void wait(std::int64_t rows) const {
     rows = std::min(rows, n_);
@@ -72,9 +85,14 @@ class row_feed {
   std::exception_ptr error_;
 };
 
-/// Wait for rows below `rows` when `feed` is set (a run whose views are still being read).
-inline void wait_rows(const row_feed* feed, std::int64_t rows) {
-  if (feed) feed->wait(rows);
+/// Wait for rows below `rows` when `feed` is set (a run whose views are still being read),
+/// checking `stop()` every 50 ms; returns false when it asked to stop first.
+template <class Stop>
+bool wait_rows(const row_feed* feed, std::int64_t rows, Stop stop) {
+  if (!feed) return true;
+  while (!feed->wait_for(rows, std::chrono::milliseconds(50)))
+    if (stop()) return false;
+  return true;
 }
 
 }  // namespace chorus
