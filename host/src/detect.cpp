@@ -266,7 +266,7 @@ detect_summary run_detect(const detect_options& opt) {
 
   // The views are read on a thread of their own while the backend scores the rows already
   // there (chorus/row_feed.hpp): HDF5's decoding is serial, and it now overlaps the scoring (CPU
-  // backend, 100k x 384 on 2 cores: 5.79 -> 5.23 s end to end, bench/RESULTS.md). A checkpointed
+  // backend, 100k x 384 on 2 cores: up to 14% faster end to end, bench/RESULTS.md). A checkpointed
   // run reads first (its checkpoint records the input's checksum before any tile), and so does
   // any run with CHORUS_READ_OVERLAP=0 (for measurements).
   const char* overlap_env = std::getenv("CHORUS_READ_OVERLAP");
