@@ -177,15 +177,18 @@ TEST(RowFeed, CpuBackendScoresWhileRowsArrive) {
   }
 }
 
-TEST(RowFeed, ReaderFailureEndsScoring) {
-  const auto dir = scratch_dir("feed_fail");
-  const std::int64_t n = 400;
-  const dense e = clustered(n, 24, 5);
+// An embedding-only input of n rows, written and loaded whole (the rows a slow_reader delivers).
+loaded_input embedding_input(const std::string& name, std::int64_t n, std::uint64_t seed) {
+  const auto dir = scratch_dir(name);
+  const dense e = clustered(n, 24, seed);
   write_input(dir + "/in.h5", n, &e, nullptr);
   load_options lo;
   lo.activity = false;
-  const loaded_input src = load_input(dir + "/in.h5", lo);
-  slow_reader rd(src, 0, 50, 200, /*fail_at=*/333);
+  return load_input(dir + "/in.h5", lo);
+}
+
+// Scoring the rows `rd` delivers, embedding view, small tiles (many batches).
+std::vector<edge> score_fed(slow_reader& rd) {
   score_problem pb;
   pb.params.mode = view_mode::embedding;
   pb.params.threshold = 0.7;
@@ -196,36 +199,26 @@ TEST(RowFeed, ReaderFailureEndsScoring) {
   so.tile_cols = 32;
   so.threads = 2;
   score_stats st;
-  EXPECT_THROW(make_cpu_backend()->find_edges(pb, so, st), input_error);
+  return make_cpu_backend()->find_edges(pb, so, st);
+}
+
+TEST(RowFeed, ReaderFailureEndsScoring) {
+  const loaded_input src = embedding_input("feed_fail", 400, 5);
+  slow_reader rd(src, 0, 50, 200, /*fail_at=*/333);
+  EXPECT_THROW(score_fed(rd), input_error);
 }
 
 // A stop signal while the backend waits for rows ends the run promptly (interrupted_error, exit
 // code 4), without waiting for the rest of the file.
 TEST(RowFeed, StopWhileWaitingForRows) {
-  const auto dir = scratch_dir("feed_stop");
-  const std::int64_t n = 400;
-  const dense e = clustered(n, 24, 8);
-  write_input(dir + "/in.h5", n, &e, nullptr);
-  load_options lo;
-  lo.activity = false;
-  const loaded_input src = load_input(dir + "/in.h5", lo);
+  const loaded_input src = embedding_input("feed_stop", 400, 8);
   slow_reader rd(src, 0, 50, 250'000);  // 8 blocks, 0.25 s apart
-  score_problem pb;
-  pb.params.mode = view_mode::embedding;
-  pb.params.threshold = 0.7;
-  pb.embedding = &rd.dst.embedding;
-  pb.feed = &rd.feed;
-  score_options so;
-  so.tile_rows = 16;
-  so.tile_cols = 32;
-  so.threads = 2;
-  score_stats st;
   std::thread stopper([] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     request_stop();
   });
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_THROW(make_cpu_backend()->find_edges(pb, so, st), interrupted_error);
+  EXPECT_THROW(score_fed(rd), interrupted_error);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   stopper.join();
   reset_stop_request();

@@ -443,6 +443,9 @@ class cuda_backend final : public backend {
       bj.released.record(s.get());
     };
 
+    // the cuBLAS-tile paths (row-major tile order) need every row first
+    if (!fused_path && !wait_rows(pb.feed, n, stop_requested))
+      throw_interrupted(0, stats.pairs, false);
     if (fused_path) {
       // All rows resident; the fused kernel walks the trapezoid of 128 x 128 tiles in batches
       // (each batch's candidates are re-checked before the next, so the candidate buffer stays
@@ -517,16 +520,16 @@ class cuda_backend final : public backend {
         hold = &pending;
       }
       auto last_ckpt = std::chrono::steady_clock::now();
+      // rows the batch reads: up to the end of its last column tile
+      const auto rows_upto = [&](std::int64_t t_last) {
+        std::int64_t bi, bj;
+        fused::col_tile(t_last, nbr, &bi, &bj);
+        return rb + (bj + 1) * fused::kBN;
+      };
       for (std::int64_t ub = 0; ub < nbatches; ++ub) {
         if (bdone[static_cast<std::size_t>(ub)]) continue;
         const std::int64_t t0 = ub * batch;
         const std::int64_t t1 = std::min(tiles, t0 + batch);
-        // rows the batch reads: up to the end of its last column tile
-        const auto rows_upto = [&](std::int64_t t_last) {
-          std::int64_t bi, bj;
-          fused::col_tile(t_last, nbr, &bi, &bj);
-          return rb + (bj + 1) * fused::kBN;
-        };
         const std::int64_t need = std::min(n, rows_upto(t1 - 1));
         stage_rows(need, true);
         CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), b0.loaded.get(), 0));
@@ -569,14 +572,11 @@ class cuda_backend final : public backend {
       }
       b0.released.record(s.get());
     } else if (nblocks_alloc == 1) {
-      if (!wait_rows(pb.feed, n, stop_requested))  // cuBLAS tiles: every row first
-        throw_interrupted(0, stats.pairs, false);
       io.load(blocks[0], rb, n - rb, copy.get());
       score_pair(blocks[0], blocks[0]);
     } else {
       // blocks over rows [rb, n); row blocks only up to re. blocks[0]: the row block I;
       // blocks[1], blocks[2]: column blocks J, J+1 alternating
-      if (!wait_rows(pb.feed, n, stop_requested)) throw_interrupted(0, stats.pairs, false);
       const std::int64_t nb = tiling::blocks(n - rb, cap_rows);
       auto start = [&](std::int64_t b) { return rb + b * cap_rows; };
       auto count = [&](std::int64_t b) { return std::min(cap_rows, n - start(b)); };

@@ -373,15 +373,15 @@ class cpu_backend final : public backend {
       std::stable_sort(todo.begin(), todo.end(), [&](std::int64_t a, std::int64_t b) {
         return units[a].second < units[b].second;
       });
-    } else {
+    } else if (!fp.view_rows) {  // (fp32 of one view: the view's rows serve as they are)
 #pragma omp parallel num_threads(nthreads)
       {
         std::vector<float> row(static_cast<std::size_t>(K));
 #pragma omp for schedule(static)
         for (std::int64_t i = rb; i < n; ++i) fill_first_pass_row(fp, pb, i, row.data());
       }
-      filled = n;
     }
+    if (!feed) filled = n;
 
     std::atomic<std::int64_t> total_cand{0}, done_pairs{done_pairs_resumed};
     std::int64_t kept_edges = static_cast<std::int64_t>(opt.sink ? opt.sink->size() : edges.size());

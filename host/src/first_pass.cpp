@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "chorus/backend.hpp"
 
@@ -34,8 +35,22 @@ void first_pass_row(const score_problem& pb, std::int64_t i, float* out) {
   const float we = static_cast<float>(std::sqrt(p.weight));
   const float wa = static_cast<float>(std::sqrt(1.0 - p.weight));
   const std::int64_t k = first_pass_width(pb);
-  for (std::int64_t t = 0; t < k; ++t)
-    out[t] = first_pass_value(p.mode, t, e, de, ev, a, da, av, we, wa);
+  const auto fill = [&](auto mode) {
+    for (std::int64_t t = 0; t < k; ++t)
+      out[t] = first_pass_value(mode(), t, e, de, ev, a, da, av, we, wa);
+  };
+  // the mode as a constant, so that each loop compiles to a plain copy or scale (a run-time
+  // mode inside the loop made this 3.5x slower)
+  switch (p.mode) {
+    case view_mode::activity:
+      fill(std::integral_constant<view_mode, view_mode::activity>{});
+      break;
+    case view_mode::fused:
+      fill(std::integral_constant<view_mode, view_mode::fused>{});
+      break;
+    default:  // embedding, both
+      fill(std::integral_constant<view_mode, view_mode::embedding>{});
+  }
 }
 
 }  // namespace chorus

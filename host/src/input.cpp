@@ -498,25 +498,23 @@ void read_views(loaded_input& in, const load_options& opt, row_feed* feed) {
             std::log((1.0 + static_cast<double>(n)) / (1.0 + static_cast<double>(df[t]))) + 1.0;
     }
     const auto tr = opt.transform;
-    readers.emplace_back(f, "/activity", opt.block_rows, in.ids, in.activity,
-                         [tr, T, idf = std::move(idf)](double* x) {
-                           if (tr == activity_transform::log1p) {
-                             for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]);
-                           } else if (tr == activity_transform::tfidf) {
-                             for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]) * idf[t];
-                           }
-                           double mean = 0;
-                           for (std::int64_t t = 0; t < T; ++t) mean += x[t];
-                           mean /= static_cast<double>(T);
-                           for (std::int64_t t = 0; t < T; ++t) x[t] -= mean;
-                           // a constant row has zero variance up to rounding of the mean: treat as
-                           // invalid
-                           double dev = 0;
-                           for (std::int64_t t = 0; t < T; ++t)
-                             dev = std::max(dev, std::fabs(x[t]));
-                           if (dev <= 1e-12 * std::max(1.0, std::fabs(mean)))
-                             for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
-                         });
+    // transform, centre; a constant row (zero variance up to rounding of the mean) is invalid
+    auto prep = [tr, T, idf = std::move(idf)](double* x) {
+      if (tr == activity_transform::log1p) {
+        for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]);
+      } else if (tr == activity_transform::tfidf) {
+        for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]) * idf[t];
+      }
+      double mean = 0;
+      for (std::int64_t t = 0; t < T; ++t) mean += x[t];
+      mean /= static_cast<double>(T);
+      for (std::int64_t t = 0; t < T; ++t) x[t] -= mean;
+      double dev = 0;
+      for (std::int64_t t = 0; t < T; ++t) dev = std::max(dev, std::fabs(x[t]));
+      if (dev <= 1e-12 * std::max(1.0, std::fabs(mean)))
+        for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
+    };
+    readers.emplace_back(f, "/activity", opt.block_rows, in.ids, in.activity, std::move(prep));
   }
   // the views block by block, interleaved: rows below a published count are ready in every view
   const std::int64_t first = std::min(opt.row_begin, n);

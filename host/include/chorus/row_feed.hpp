@@ -43,7 +43,6 @@ class row_feed {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!error_) error_ = e;
-      failed_.store(true, std::memory_order_release);
     }
     cv_.notify_all();
   }
@@ -53,7 +52,6 @@ class row_feed {
 
   /// Rows prepared so far (acquire).
   std::int64_t ready() const { return ready_.load(std::memory_order_acquire); }
-  std::int64_t rows() const { return n_; }
 
   /// As wait(), but gives up after `timeout`: returns whether the rows are there (so that a
   /// waiting consumer can notice a stop request).
@@ -69,17 +67,14 @@ class row_feed {
 
   /// Block until rows below `rows` (capped at n) are prepared; rethrows the reader's failure.
   void wait(std::int64_t rows) const {
-    rows = std::min(rows, n_);
-    if (ready() >= rows && !failed_.load(std::memory_order_acquire)) return;
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return error_ || ready_.load(std::memory_order_relaxed) >= rows; });
-    if (error_) std::rethrow_exception(error_);
+    while (!wait_for(rows, std::chrono::seconds(1))) {
+    }
   }
 
  private:
   const std::int64_t n_;
   std::atomic<std::int64_t> ready_;
-  std::atomic<bool> cancelled_{false}, failed_{false};
+  std::atomic<bool> cancelled_{false};
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::exception_ptr error_;
