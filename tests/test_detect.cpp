@@ -7,9 +7,9 @@
 #include <set>
 #include <sstream>
 
-#include "chorus/components.hpp"
 #include "chorus/detect.hpp"
 #include "chorus/error.hpp"
+#include "reference.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;
@@ -25,51 +25,34 @@ struct config {
   int threads;
   double thr, thr_act;
   std::uint64_t seed;
+  double weight = 0.5;
+  std::string transform = "none";
+  std::int64_t topk = 0;
 };
 
 std::string describe(const config& c) {
   std::ostringstream o;
   o << "n=" << c.n << " d=" << c.d << " T=" << c.t << " view=" << c.view << " precision=" << c.prec
     << " tile=" << c.tile_rows << "x" << c.tile_cols << " threads=" << c.threads << " thr=" << c.thr
-    << "/" << c.thr_act << " seed=" << c.seed;
+    << "/" << c.thr_act << " weight=" << c.weight << " transform=" << c.transform
+    << " topk=" << c.topk << " seed=" << c.seed;
   return o.str();
 }
 
-// Reference: the float64 decision for every pair, and the pairs too close to call.
-struct reference {
-  std::set<std::pair<std::int64_t, std::int64_t>> edges, near;
-};
+// gtest prints a failing case's parameter with this instead of its bytes
+void PrintTo(const config& c, std::ostream* os) { *os << describe(c); }
 
-reference brute_force(const config& c, const dense& e, const dense& a, double weight = 0.5) {
-  reference r;
-  decision_params p;
-  p.mode = parse_view(c.view);
-  p.threshold = c.thr;
-  p.threshold_activity = c.thr_act;
-  p.weight = weight;
-  const bool ue = p.mode != view_mode::activity, ua = p.mode != view_mode::embedding;
-  for (std::int64_t i = 0; i < c.n; ++i)
-    for (std::int64_t j = i + 1; j < c.n; ++j) {
-      const double se = ue ? sim64(e, i, j, false) : 0.0;
-      const double sa = ua ? sim64(a, i, j, true) : 0.0;
-      if (std::isnan(se) || std::isnan(sa)) continue;
-      const bool near_e = ue && p.mode != view_mode::fused && std::fabs(se - c.thr) <= 1e-5;
-      const bool near_a = ua && p.mode != view_mode::fused && std::fabs(sa - c.thr_act) <= 1e-5;
-      const bool near_f =
-          p.mode == view_mode::fused && std::fabs(weight * se + (1 - weight) * sa - c.thr) <= 1e-5;
-      if (near_e || near_a || near_f) r.near.insert({i, j});
-      if (decide(p, se, sa)) r.edges.insert({i, j});
-    }
-  return r;
-}
+oracle::rows as_rows(const dense& m) { return {m.n, m.d, m.x}; }
 
-// Canonical labels from an edge set (reference for components).
-std::vector<std::int64_t> labels_of(std::int64_t n,
-                                    const std::set<std::pair<std::int64_t, std::int64_t>>& es) {
-  std::vector<edge> v;
-  for (auto& [a, b] : es) v.push_back({a, b, 0, 0});
-  std::int64_t k;
-  return canonical_labels(component_roots(n, v, 1), k);
+oracle::params oracle_params(const config& c) {
+  oracle::params p;
+  p.mode = oracle::view_of(c.view);
+  p.thr = c.thr;
+  p.thr_act = c.thr_act;
+  p.weight = c.weight;
+  p.tr = oracle::transform_of(c.transform);
+  p.topk = c.topk;
+  return p;
 }
 
 class DetectVsReference : public ::testing::TestWithParam<config> {};
@@ -87,6 +70,9 @@ TEST_P(DetectVsReference, SameEdgesAndComponents) {
   o.view = c.view;
   o.threshold = c.thr;
   o.threshold_activity = c.thr_act;
+  o.weight = c.weight;
+  o.transform = parse_transform(c.transform);
+  o.topk = c.topk;
   o.prec = parse_precision(c.prec);
   o.tile_rows = c.tile_rows;
   o.tile_cols = c.tile_cols;
@@ -94,44 +80,35 @@ TEST_P(DetectVsReference, SameEdgesAndComponents) {
   o.backend = backend_kind::cpu;
   detect_summary s = run_detect(o);
   result_edges got = read_results(o.output);
-  reference ref = brute_force(c, e, a);
 
-  std::set<std::pair<std::int64_t, std::int64_t>> mine;
-  for (std::size_t k = 0; k < got.src.size(); ++k) {
-    ASSERT_LT(got.src[k], got.dst[k]);
-    if (k)
-      ASSERT_TRUE(std::make_pair(got.src[k - 1], got.dst[k - 1]) <
-                  std::make_pair(got.src[k], got.dst[k]));
-    mine.insert({got.src[k], got.dst[k]});
-  }
-  std::int64_t differ = 0;
-  for (auto& p : mine)
-    if (!ref.edges.count(p)) {
-      ++differ;
-      EXPECT_TRUE(ref.near.count(p)) << "extra edge " << p.first << "-" << p.second;
-    }
-  for (auto& p : ref.edges)
-    if (!mine.count(p)) {
-      ++differ;
-      EXPECT_TRUE(ref.near.count(p)) << "missed edge " << p.first << "-" << p.second;
-    }
+  const oracle::rows er = as_rows(e), ar = as_rows(a);
+  const oracle::params p = oracle_params(c);
+  const oracle::graph ref = oracle::decide_all(p, &er, &ar);
+  if (c.topk > 0) ASSERT_TRUE(ref.near.empty()) << "top-k cases need data with no pair in the band";
+  const auto problems = oracle::compare(ref, got.src, got.dst, got.labels);
+  EXPECT_TRUE(problems.empty()) << oracle::join(problems);
+
   EXPECT_EQ(s.pairs, c.n < 2 ? 0 : c.n * (c.n - 1) / 2);
-  if (differ == 0) EXPECT_EQ(got.labels, labels_of(c.n, ref.edges));
-  // the similarities stored are the float64 ones, rounded to float
+  EXPECT_EQ(s.edges, static_cast<std::int64_t>(got.src.size()));
+  if (c.topk > 0) EXPECT_EQ(s.edges_before_topk, static_cast<std::int64_t>(ref.before_topk.size()));
+  if (p.mode != oracle::view::activity) EXPECT_EQ(s.invalid_embedding, ref.invalid_embedding);
+  if (p.mode != oracle::view::embedding) EXPECT_EQ(s.invalid_activity, ref.invalid_activity);
+  // the similarities stored are the float64 ones (of the transformed activity), rounded to float
+  const oracle::rows at = oracle::transformed(ar, p.tr);
   for (std::size_t k = 0; k < got.src.size(); ++k) {
     if (c.view != "activity") {
-      const double se = sim64(e, got.src[k], got.dst[k], false);
-      EXPECT_NEAR(got.se[k], se, 1e-6);
+      EXPECT_NEAR(got.se[k], oracle::similarity(er, got.src[k], got.dst[k], false), 1e-6);
     } else {
       EXPECT_TRUE(std::isnan(got.se[k]));
     }
     if (c.view != "embedding") {
-      EXPECT_NEAR(got.sa[k], sim64(a, got.src[k], got.dst[k], true), 1e-6);
+      EXPECT_NEAR(got.sa[k], oracle::similarity(at, got.src[k], got.dst[k], true), 1e-6);
     } else {
       EXPECT_TRUE(std::isnan(got.sa[k]));
     }
   }
-  if (c.n >= 50 && c.thr > 0) EXPECT_GT(mine.size(), 0u) << "test data should produce edges";
+  if (c.n >= 50 && c.thr > 0) EXPECT_GT(got.src.size(), 0u) << "test data should produce edges";
+  if (c.topk > 0) EXPECT_LT(ref.edges.size(), ref.before_topk.size()) << "top-k should prune";
 }
 
 std::vector<config> configs() {
@@ -147,17 +124,105 @@ std::vector<config> configs() {
     v.push_back({257, 24, 48, "activity", p, 16, 32, 2, 0.8, 0.6, 6});
     v.push_back({257, 24, 48, "both", p, 64, 128, 2, 0.7, 0.5, 7});
     v.push_back({257, 24, 48, "fused", p, 64, 64, 2, 0.6, 0.8, 8});
+    // fused at weights other than 0.5 (where swapping the two weights changes the score)
+    for (double w : {0.3, 0.6, 0.9}) {
+      config f{257, 24, 48, "fused", p, 32, 64, 2, 0.55, 0.8, 13};
+      f.weight = w;
+      v.push_back(f);
+    }
   }
   // negative and extreme thresholds, one thread, odd tiles
   v.push_back({90, 12, 24, "embedding", "int8", 7, 21, 1, -0.2, 0.8, 9});
   v.push_back({90, 12, 24, "both", "int8", 7, 21, 1, -1.0, -1.0, 10});
   v.push_back({90, 12, 24, "embedding", "fp32", 5, 5, 3, 1.0, 0.8, 11});
   v.push_back({500, 64, 96, "both", "auto", 128, 256, 2, 0.8, 0.8, 12});
+  // activity transforms, in every view that reads the activity
+  for (const char* tr : {"log1p", "tfidf"})
+    for (const char* view : {"activity", "both", "fused"}) {
+      config t{257, 24, 48, view, "auto", 32, 64, 2, 0.6, 0.5, 15};
+      t.transform = tr;
+      t.weight = 0.7;
+      v.push_back(t);
+    }
+  // top-k in every view (thresholds chosen so that no pair lies in the band)
+  for (const char* view : {"embedding", "activity", "both", "fused"})
+    for (std::int64_t k : {1, 3}) {
+      const double thr = std::string(view) == "fused" ? 0.47 : 0.5;
+      config t{200, 16, 48, view, k == 1 ? "int8" : "fp32", 32, 64, 2, thr, 0.3, 16};
+      t.topk = k;
+      t.weight = 0.7;
+      v.push_back(t);
+    }
   return v;
 }
 
+std::string case_name(const config& c, std::size_t index) {
+  std::ostringstream o;
+  o << "n" << c.n << "_d" << c.d << "_" << c.view << "_" << c.prec;
+  if (c.weight != 0.5) o << "_w" << int(std::lround(c.weight * 10));
+  if (c.transform != "none") o << "_" << c.transform;
+  if (c.topk) o << "_top" << c.topk;
+  o << "_" << index;
+  return o.str();
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, DetectVsReference, ::testing::ValuesIn(configs()),
-                         [](const auto& info) { return "case" + std::to_string(info.index); });
+                         [](const auto& info) { return case_name(info.param, info.index); });
+
+// Pairs built to lie just above the threshold (3e-5 to 2e-3, outside the contract's band)
+// between a binary "bag of hashtags" row, which int8 quantises exactly, and a spiky row, which it
+// quantises coarsely. The spiky row comes first, so only the int8 margin's e_i * m_j term covers
+// its quantisation error: every precision must keep every such pair.
+TEST(Detect, PairsJustAboveTheThresholdSurviveEveryFirstPass) {
+  const std::string dir = scratch_dir("above");
+  const std::int64_t d = 48, groups = 24, per = 8, n = groups * (per + 1);
+  const double thr = 0.7;
+  std::mt19937_64 rng(31);
+  std::normal_distribution<double> g;
+  dense e{n, d, std::vector<double>(n * d)};
+  for (std::int64_t grp = 0; grp < groups; ++grp) {
+    const std::int64_t t = grp * (per + 1) + per;  // the template row, after its partners
+    std::vector<double> b(d);
+    double bn = 0;
+    for (std::int64_t k = 0; k < d; ++k) b[k] = (rng() % 3 == 0 || k == grp % d) ? 1.0 : 0.0;
+    for (double x : b) bn += x * x;
+    for (std::int64_t k = 0; k < d; ++k) e.x[t * d + k] = b[k], b[k] /= std::sqrt(bn);
+    for (std::int64_t r = 0; r < per; ++r) {
+      // u: spiky noise orthogonal to b; x = cos(theta) b + sin(theta) u, cos(theta) = thr + delta
+      std::vector<double> u(d);
+      for (std::int64_t k = 0; k < d; ++k) u[k] = g(rng) * (k % 7 == r % 7 ? 12.0 : 1.0);
+      double ub = 0, un = 0;
+      for (std::int64_t k = 0; k < d; ++k) ub += u[k] * b[k];
+      for (std::int64_t k = 0; k < d; ++k) u[k] -= ub * b[k];
+      for (double x : u) un += x * x;
+      const double c = thr + 3e-5 * std::pow(2.0, double(r % 7)), sn = std::sqrt(1 - c * c);
+      for (std::int64_t k = 0; k < d; ++k)
+        e.x[(grp * (per + 1) + r) * d + k] = c * b[k] + sn * u[k] / std::sqrt(un);
+    }
+  }
+  write_input(dir + "/in.h5", n, &e, nullptr);
+  oracle::params p;
+  p.mode = oracle::view::embedding;
+  p.thr = thr;
+  const oracle::rows er = as_rows(e);
+  const oracle::graph ref = oracle::decide_all(p, &er, nullptr);
+  ASSERT_GE(ref.edges.size(), std::size_t(groups * per)) << "every designed pair is an edge";
+  for (const char* prec : {"int8", "bf16", "fp32"}) {
+    SCOPED_TRACE(prec);
+    detect_options o;
+    o.input = dir + "/in.h5";
+    o.output = dir + "/out_" + prec + ".h5";
+    o.view = "embedding";
+    o.threshold = thr;
+    o.prec = parse_precision(prec);
+    o.tile_rows = 16;
+    o.tile_cols = 64;
+    run_detect(o);
+    const result_edges got = read_results(o.output);
+    const auto problems = oracle::compare(ref, got.src, got.dst, got.labels);
+    EXPECT_TRUE(problems.empty()) << oracle::join(problems);
+  }
+}
 
 // Labels and edges do not depend on the thread count, tile size or precision.
 TEST(Detect, InvariantToThreadsTilesPrecision) {

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "chorus/bf16.hpp"
 #include "chorus/components.hpp"
 #include "chorus/decision.hpp"
 #include "chorus/first_pass.hpp"
@@ -17,6 +18,7 @@
 #include "chorus/quantize.hpp"
 #include "chorus/tiling.hpp"
 #include "chorus/union_find.hpp"
+#include "reference.hpp"
 
 using namespace chorus;
 
@@ -321,4 +323,198 @@ TEST(Labels, CanonicalOrder) {
   auto labels = canonical_labels(roots, k);
   EXPECT_EQ(k, 3);
   EXPECT_EQ(labels, (std::vector<std::int64_t>{1, 0, 0, 0, -1, 1, 2, 2}));
+}
+
+// The production int8 score (quantiser, row bounds and per-pair margin together, as the CPU
+// epilogue and the fused GPU kernel use them) never falls below the exact dot by more than the
+// slack the cut adds, in either order of the pair. Binary and one-hot rows quantise exactly, so
+// for them only one of the margin's two terms covers the other row's error.
+TEST(Margin, Int8ScoreNeverUnderestimatesTheExactDot) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> g;
+  for (int d : {3, 16, 64, 384}) {
+    auto make = [&](int kind) {
+      std::vector<float> x(d);
+      const int hot = int(rng() % d);
+      for (int k = 0; k < d; ++k) {
+        switch (kind) {
+          case 0:  // gaussian
+            x[k] = float(g(rng));
+            break;
+          case 1:  // spiky: one large entry makes the scale coarse for the rest
+            x[k] = float(g(rng) * (k == d / 2 ? 30 : 1));
+            break;
+          case 2:  // binary (exact in int8)
+            x[k] = (rng() % 3 == 0 || k == 0) ? 1.0f : 0.0f;
+            break;
+          default:  // one-hot (exact in int8)
+            x[k] = k == hot ? 1.0f : 0.0f;
+        }
+      }
+      double s2 = 0;
+      for (float v : x) s2 += double(v) * v;
+      for (float& v : x) v = float(v / std::sqrt(s2));
+      return x;
+    };
+    for (int trial = 0; trial < 400; ++trial) {
+      const int ka = trial % 4, kb = (trial / 4) % 4;
+      std::vector<float> a = make(ka), b = make(kb);
+      if (trial % 5 == 0)  // near-parallel pair: the case near any threshold
+        for (int k = 0; k < d; ++k) a[k] = b[k] + float(0.02 * g(rng) * std::fabs(b[k]));
+      std::vector<std::int8_t> qa(d), qb(d);
+      double ea2 = 0, qa2 = 0, ra2 = 0, eb2 = 0, qb2 = 0, rb2 = 0;
+      const float sa = quantize_row_int8(a.data(), d, qa.data(), ea2, qa2, ra2);
+      const float sb = quantize_row_int8(b.data(), d, qb.data(), eb2, qb2, rb2);
+      float ea, ma, na, eb, mb, nb;
+      int8_row_bounds(ea2, qa2, ra2, &ea, &ma, &na);
+      int8_row_bounds(eb2, qb2, rb2, &eb, &mb, &nb);
+      std::int32_t idot = 0;
+      double exact = 0, own_margin_ab = 0, own_margin_ba = 0;
+      double ea_own = 0, eb_own = 0, ma_own = 0, mb_own = 0, na_own = 0, nb_own = 0;
+      for (int k = 0; k < d; ++k) {
+        idot += std::int32_t(qa[k]) * std::int32_t(qb[k]);
+        exact += double(a[k]) * double(b[k]);
+        const double qav = double(sa) * qa[k], qbv = double(sb) * qb[k];
+        ea_own += (a[k] - qav) * (a[k] - qav), eb_own += (b[k] - qbv) * (b[k] - qbv);
+        ma_own += qav * qav, mb_own += qbv * qbv;
+        na_own += double(a[k]) * a[k], nb_own += double(b[k]) * b[k];
+      }
+      own_margin_ab = std::sqrt(na_own * eb_own) + std::sqrt(ea_own * mb_own);
+      own_margin_ba = std::sqrt(nb_own * ea_own) + std::sqrt(eb_own * ma_own);
+      const double ab = margin::int8_score(idot, sa, sb, na, ea, eb, mb);
+      const double ba = margin::int8_score(idot, sb, sa, nb, eb, ea, ma);
+      SCOPED_TRACE("d=" + std::to_string(d) + " kinds " + std::to_string(ka) + "," +
+                   std::to_string(kb) + " trial " + std::to_string(trial));
+      ASSERT_GE(ab + margin::kSlack, exact);
+      ASSERT_GE(ba + margin::kSlack, exact);
+      // and the margin is the Cauchy-Schwarz bound, not a looser one
+      const double approx = double(idot) * double(sa) * double(sb);
+      ASSERT_LE(ab - approx, own_margin_ab * (1 + 1e-5) + 1e-6);
+      ASSERT_LE(ba - approx, own_margin_ba * (1 + 1e-5) + 1e-6);
+    }
+  }
+}
+
+// fp32 and bf16 margins on inputs that realise the worst case: every product but the first is
+// lost (fp32) or every input rounds by nearly a full unit (bf16). The margin must cover the
+// error and be within a factor of two of it, so a bound made too small fails here.
+TEST(Margin, AdversarialErrorsReachTheBounds) {
+  for (int d : {64, 384, 1000}) {
+    // fp32: a = (1, e, e, ...), b = (1, f, f, ...) with e*f just under half an ulp of 1
+    const double tiny = std::sqrt(0.999 * std::ldexp(1.0, -24));
+    std::vector<float> a(d, float(tiny)), b(d, float(tiny));
+    a[0] = b[0] = 1.0f;
+    float seq = 0;
+    double exact = 0, sum_abs = 0, na = 0, nb = 0;
+    for (int k = 0; k < d; ++k) {
+      seq += a[k] * b[k];
+      exact += double(a[k]) * b[k];
+      sum_abs += std::fabs(double(a[k]) * b[k]);
+      na += double(a[k]) * a[k], nb += double(b[k]) * b[k];
+    }
+    const double err32 = std::fabs(double(seq) - exact) / std::sqrt(na * nb);
+    EXPECT_LE(err32, margin::fp32_gemm(d) - margin::kSlack) << "d=" << d;
+    EXPECT_GE(2 * err32, margin::fp32_gemm(d) - margin::kSlack) << "d=" << d;
+    // bf16: every entry 1 + 2^-8 - 2^-20 rounds down by nearly 2^-8 (relative)
+    const float v = float(1.0 + std::ldexp(1.0, -8) - std::ldexp(1.0, -20));
+    float acc = 0;
+    double ex = 0;
+    for (int k = 0; k < d; ++k) {
+      std::uint32_t bits = std::uint32_t(to_bf16(v)) << 16;
+      float r;
+      std::memcpy(&r, &bits, 4);
+      acc += r * r;
+      ex += double(v) * v;
+    }
+    const double err16 = std::fabs(double(acc) - ex) / ex;  // n_i n_j = ex here
+    EXPECT_LE(err16, margin::bf16_gemm(d) - margin::kSlack) << "d=" << d;
+    EXPECT_GE(2 * err16, margin::bf16_gemm(d) - margin::kSlack) << "d=" << d;
+  }
+}
+
+// The margins' formulas, recomputed from Higham's gamma_d (README, "Exactness contract").
+TEST(Margin, FormulasMatchTheContract) {
+  const double u = std::ldexp(1.0, -24), ub = std::ldexp(1.0, -8), nb = 1.0 + 1e-5;
+  for (std::int64_t d : {1, 7, 384, 4096}) {
+    const double g32 = (d + 1) * u / (1 - (d + 1) * u);
+    EXPECT_NEAR(margin::fp32_gemm(d), g32 * nb + 2e-6, 1e-15) << d;
+    const double gd = d * u / (1 - d * u);
+    const double p = (1 + ub) * (1 + ub);
+    EXPECT_NEAR(margin::bf16_gemm(d), (p - 1 + gd * p) * nb + 2e-6, 1e-15) << d;
+    const double gt = 4 * d * u / (1 - 4 * d * u);
+    EXPECT_NEAR(margin::bf16_gemm(d, nb, 4 * u), (p - 1 + gt * p) * nb + 2e-6, 1e-15) << d;
+  }
+}
+
+// to_bf16 against a reference that picks the nearer of the two bf16 neighbours in float64,
+// ties to the even pattern.
+TEST(Bf16, RoundsToNearestEven) {
+  std::mt19937_64 rng(5);
+  auto value = [](std::uint16_t h) {
+    std::uint32_t bits = std::uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return double(f);
+  };
+  std::vector<float> xs = {0.0f, -0.0f, 1.0f, -1.0f, 1.00390625f /* tie: 1 + 2^-8 */,
+                           1.01171875f /* tie: 1 + 3 * 2^-8 */, 3.0e38f, 1e-40f, -2.5e-3f};
+  for (int t = 0; t < 20000; ++t) {
+    std::uint32_t bits = std::uint32_t(rng());
+    if ((bits & 0x7f800000u) == 0x7f800000u) continue;  // inputs are finite
+    float f;
+    std::memcpy(&f, &bits, 4);
+    if (std::fabs(f) > 3.3e38f) continue;  // would round past the largest bf16
+    xs.push_back(f);
+  }
+  for (float x : xs) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    const std::uint16_t lo = std::uint16_t(bits >> 16), hi = std::uint16_t(lo + 1);
+    const double dl = std::fabs(value(lo) - double(x)), dh = std::fabs(value(hi) - double(x));
+    const std::uint16_t want = dl < dh ? lo : dh < dl ? hi : ((lo & 1) ? hi : lo);
+    ASSERT_EQ(to_bf16(x), want) << "x=" << x;
+  }
+}
+
+// decide() and strength() against the reference's reading of the README, on a grid that puts
+// similarities exactly at, just under and just over each threshold, for every mode and weight.
+TEST(Decision, MatchesTheReferenceOnAGridAroundEveryThreshold) {
+  const view_mode modes[] = {view_mode::embedding, view_mode::activity, view_mode::both,
+                             view_mode::fused};
+  const oracle::view views[] = {oracle::view::embedding, oracle::view::activity,
+                                oracle::view::both, oracle::view::fused};
+  std::int64_t checked = 0, at_threshold_true = 0;
+  for (int m = 0; m < 4; ++m)
+    for (double thr : {-1.0, -0.3, 0.0, 0.8, 1.0})
+      for (double thr_act : {-1.0, 0.5, 1.0})
+        for (double w : {0.0, 0.25, 0.5, 0.9, 1.0}) {
+          decision_params p;
+          p.mode = modes[m];
+          p.threshold = thr;
+          p.threshold_activity = thr_act;
+          p.weight = w;
+          oracle::params q;
+          q.mode = views[m];
+          q.thr = thr;
+          q.thr_act = thr_act;
+          q.weight = w;
+          std::vector<double> ses, sas;
+          for (double x : {thr, thr_act})
+            for (double dlt : {0.0, 1e-12, -1e-12, 0.05, -0.05}) {
+              ses.push_back(std::max(-1.0, std::min(1.0, x + dlt)));
+              sas.push_back(std::max(-1.0, std::min(1.0, x + dlt)));
+            }
+          for (double se : ses)
+            for (double sa : sas) {
+              ++checked;
+              const bool want = oracle::decision(q, se, sa);
+              ASSERT_EQ(decide(p, se, sa), want)
+                  << "mode " << m << " thr " << thr << "/" << thr_act << " w " << w << " se "
+                  << se << " sa " << sa;
+              ASSERT_DOUBLE_EQ(strength(p, se, sa), oracle::strength_of(q, se, sa));
+              at_threshold_true += want && (se == thr || sa == thr_act);
+            }
+        }
+  EXPECT_GT(checked, 10000);
+  EXPECT_GT(at_threshold_true, 100) << "the grid must hold pairs exactly at a threshold";
 }
