@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <random>
 #include <thread>
@@ -20,11 +22,14 @@ namespace {
 
 // Start chorus with `args`; kill it with `sig` after `delay_ms` (0: never); return the exit code
 // (128 + signal when killed).
-int run_chorus(std::vector<std::string> args, int sig, int delay_ms, const char* env = nullptr) {
+// stdout and stderr go to `out` and `err` when given (else stdout is kept, stderr dropped).
+int run_chorus(std::vector<std::string> args, int sig, int delay_ms, const char* env = nullptr,
+               const std::string& out = "", const std::string& err = "") {
   pid_t pid = fork();
   if (pid == 0) {
     if (env) putenv(const_cast<char*>(env));
-    freopen("/dev/null", "w", stderr);
+    if (!out.empty()) freopen(out.c_str(), "w", stdout);
+    freopen(err.empty() ? "/dev/null" : err.c_str(), "w", stderr);
     std::vector<char*> argv;
     std::string bin = CHORUS_BINARY;
     argv.push_back(bin.data());
@@ -48,6 +53,58 @@ int run_chorus(std::vector<std::string> args, int sig, int delay_ms, const char*
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+// Start chorus with `args`, send SIGTERM as soon as `file` exists, return the exit code.
+int run_until_file(std::vector<std::string> args, const std::string& file) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    freopen("/dev/null", "w", stderr);
+    std::vector<char*> argv;
+    std::string bin = CHORUS_BINARY;
+    argv.push_back(bin.data());
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  int st = 0;
+  for (;;) {
+    if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (access(file.c_str(), F_OK) == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream b;
+  b << f.rdbuf();
+  return b.str();
+}
+
+// An integer field of chorus's --json summary (-1 when absent).
+std::int64_t json_int(const std::string& json, const std::string& key) {
+  const auto at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) return -1;
+  return std::stoll(json.substr(at + key.size() + 3));
+}
+
+// Work units a checkpoint manifest records as done: the bits of its hex "done" line, read here
+// without the library's parser.
+std::int64_t units_done_in_manifest(const std::string& dir) {
+  std::istringstream m(slurp(dir + "/manifest"));
+  std::string line;
+  while (std::getline(m, line))
+    if (line.rfind("done ", 0) == 0) {
+      std::int64_t bits = 0;
+      for (char c : line.substr(5)) bits += __builtin_popcount(std::stoi(std::string(1, c), nullptr, 16));
+      return bits;
+    }
+  return -1;
+}
+
 void expect_same_results(const std::string& a, const std::string& b) {
   h5::handle fa = h5::open_read(a), fb = h5::open_read(b);
   for (const char* d :
@@ -68,7 +125,7 @@ class Checkpoint : public ::testing::Test {
     ASSERT_EQ(run_chorus({"detect", "--quiet", "--input", g.out, "--out", dir + "/ref.h5"}, 0, 0),
               0);
   }
-  std::vector<std::string> args(bool resume) {
+  std::vector<std::string> args(bool resume, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> a = {"detect",
                                   "--quiet",
                                   "--force",
@@ -89,6 +146,7 @@ class Checkpoint : public ::testing::Test {
                                   "--checkpoint-interval",
                                   "0"};
     if (resume) a.push_back("--resume");
+    a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
   std::string dir;
@@ -141,6 +199,71 @@ TEST_F(Checkpoint, ResumeWithOtherParametersIsRefused) {
   EXPECT_EQ(run_chorus(b, 0, 0), 2);
   EXPECT_EQ(run_chorus(args(true), 0, 0), 0);
   expect_same_results(dir + "/ref.h5", dir + "/out.h5");
+}
+
+// A resumed run takes the finished work units from the checkpoint instead of scoring them
+// again: the summary's resumed_units equals the units the manifest records as done.
+TEST_F(Checkpoint, ResumeSkipsTheWorkAlreadyDone) {
+  ASSERT_EQ(run_until_file(args(false), dir + "/ck/manifest"), 4) << "stopped mid-way";
+  const std::int64_t done = units_done_in_manifest(dir + "/ck");
+  ASSERT_GT(done, 0) << "the interrupted run should have finished some units";
+  auto a = args(true, {"--json"});
+  a.erase(std::find(a.begin(), a.end(), "--quiet"));
+  ASSERT_EQ(run_chorus(a, 0, 0, nullptr, dir + "/summary.json"), 0);
+  const std::string json = slurp(dir + "/summary.json");
+  EXPECT_EQ(json_int(json, "resumed_units"), done) << json;
+  EXPECT_EQ(json_int(json, "pairs"), 24000LL * 23999 / 2) << json;
+  expect_same_results(dir + "/ref.h5", dir + "/out.h5");
+}
+
+// Every parameter that shapes the edges is part of the checkpoint's identity: a resume with
+// another view, weight, transform or activity threshold is refused, naming both settings.
+TEST_F(Checkpoint, ResumeRefusesEveryParameterThatShapesTheEdges) {
+  ASSERT_EQ(run_until_file(args(false), dir + "/ck/manifest"), 4);
+  const std::vector<std::vector<std::string>> changes = {
+      {"--view", "fused"},
+      {"--weight", "0.7"},
+      {"--activity-transform", "log1p"},
+      {"--threshold-activity", "0.75"},
+      {"--threshold", "0.85"}};
+  const std::vector<std::string> names = {"view=", "weight=", "transform=", "threshold_activity=",
+                                          "threshold="};
+  for (std::size_t c = 0; c < changes.size(); ++c) {
+    SCOPED_TRACE(changes[c][0]);
+    EXPECT_EQ(run_chorus(args(true, changes[c]), 0, 0, nullptr, "", dir + "/err.txt"), 2);
+    const std::string err = slurp(dir + "/err.txt");
+    EXPECT_NE(err.find("chorus: error:"), std::string::npos) << err;
+    EXPECT_NE(err.find(names[c]), std::string::npos) << err;
+  }
+  EXPECT_EQ(run_chorus(args(true), 0, 0), 0) << "the checkpoint survives the refused resumes";
+  expect_same_results(dir + "/ref.h5", dir + "/out.h5");
+}
+
+// Checkpoints written on a timer (interval > 0) by several threads, in each first-pass
+// precision, resume to the uninterrupted results.
+TEST_F(Checkpoint, TimedCheckpointsWithThreadsAndEveryPrecision) {
+  for (const char* prec : {"bf16", "int8", "fp32"}) {
+    SCOPED_TRACE(prec);
+    auto with = [&](bool resume) {
+      auto a = args(resume, {"--threads", "2", "--precision", prec, "--checkpoint-interval", "0.03"});
+      // the base arguments' --threads 1, --precision fp32 and interval 0 are overridden by the
+      // later flags; drop them so the command is unambiguous
+      for (const char* f : {"--threads", "--precision", "--checkpoint-interval"}) {
+        auto it = std::find(a.begin(), a.end(), f);
+        a.erase(it, it + 2);
+      }
+      return a;
+    };
+    // stopped once the first timed checkpoint exists
+    ASSERT_EQ(run_until_file(with(false), dir + "/ck/manifest"), 4) << "stopped mid-way";
+    const std::int64_t done = units_done_in_manifest(dir + "/ck");
+    EXPECT_GT(done, 0) << "a timed checkpoint should have recorded finished units";
+    auto r = with(true);
+    r.push_back("--json");
+    ASSERT_EQ(run_chorus(r, 0, 0, nullptr, dir + "/summary.json"), 0);
+    EXPECT_EQ(json_int(slurp(dir + "/summary.json"), "resumed_units"), done);
+    expect_same_results(dir + "/ref.h5", dir + "/out.h5");
+  }
 }
 
 }  // namespace
