@@ -14,10 +14,12 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include "chorus/detect.hpp"
 #include "chorus/error.hpp"
 #include "chorus/h5.hpp"
+#include "reference.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;
@@ -607,6 +609,17 @@ TEST_F(Numeric, ZeroAndConstantRowsNeverGetEdges) {
     }
     for (std::int64_t i = 0; i < n; ++i)
       if (bad[i]) EXPECT_EQ(r.labels[i], -1) << i;
+    // and every other pair is an edge: exactly the reference's graph at threshold -1
+    oracle::params p;
+    p.mode = oracle::view_of(view);
+    p.thr = p.thr_act = -1;
+    const oracle::rows er{e.n, e.d, e.x}, ar{a.n, a.d, a.x};
+    const oracle::graph ref = oracle::decide_all(p, &er, &ar);
+    if (ue) EXPECT_EQ(s.invalid_embedding, ref.invalid_embedding);
+    if (ua) EXPECT_EQ(s.invalid_activity, ref.invalid_activity);
+    const auto problems = oracle::compare(ref, r.src, r.dst, r.labels);
+    EXPECT_TRUE(problems.empty()) << oracle::join(problems);
+    EXPECT_GT(r.src.size(), std::size_t(n * (n - 1) / 4));
   }
 }
 
@@ -638,7 +651,7 @@ TEST_F(Numeric, ThresholdMinusOneKeepsEveryValidPair) {
 // Threshold 1 keeps a pair only when its float64 similarity is >= 1 (after the exact re-check);
 // pairs more than 1e-5 below 1 are never kept, and exact duplicates lie inside the contract's
 // band, so whether they are kept depends on rounding.
-TEST_F(Numeric, ThresholdOneKeepsOnlyDuplicatesUpToTheBand) {
+TEST_F(Numeric, ThresholdOneKeepsSameDirectionPairsOnly) {
   const std::int64_t n = 24, d = 7;
   dense e = rows(n, d, 7);
   for (std::int64_t k = 0; k < d; ++k) {
@@ -658,6 +671,14 @@ TEST_F(Numeric, ThresholdOneKeepsOnlyDuplicatesUpToTheBand) {
     EXPECT_GE(s, 1 - 1e-5) << r.src[k] << "-" << r.dst[k];
     EXPECT_GE(r.se[k], 1.0f - 1e-5f);
   }
+  // rows pointing exactly the same way (a duplicate, a power-of-two multiple) are kept: they
+  // are normalised to identical stored rows, whose re-checked similarity is clamped to 1
+  std::set<std::pair<std::int64_t, std::int64_t>> got;
+  for (std::size_t k = 0; k < r.src.size(); ++k) got.insert({r.src[k], r.dst[k]});
+  for (auto pr : {std::pair<std::int64_t, std::int64_t>{2, 3}, {2, 9}, {3, 9}})
+    EXPECT_TRUE(got.count(pr)) << pr.first << "-" << pr.second << " should be kept";
+  EXPECT_EQ(r.labels[2], r.labels[9]);
+  EXPECT_NE(r.labels[2], -1);
   ASSERT_LT(sim64(e, 19, 20, false), 1 - 1e-5);
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t j = i + 1; j < n; ++j)
