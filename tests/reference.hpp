@@ -263,6 +263,56 @@ inline std::vector<std::string> compare(const graph& ref, const std::vector<std:
   return problems;
 }
 
+/// The reference restricted to the pairs that touch `sample` rows (for inputs too large to
+/// decide every pair in a test): edges and near pairs among them. No top-k.
+inline graph decide_sampled(const params& p, const rows* emb, const rows* act_raw,
+                            const std::vector<std::int64_t>& sample) {
+  graph g;
+  g.n = emb ? emb->n : act_raw->n;
+  const bool ue = p.mode != view::activity, ua = p.mode != view::embedding;
+  rows act;
+  if (ua) act = transformed(*act_raw, p.tr);
+  for (std::int64_t i : sample)
+    for (std::int64_t j = 0; j < g.n; ++j) {
+      if (j == i) continue;
+      const pair_t e{std::min(i, j), std::max(i, j)};
+      const double se = ue ? similarity(*emb, e.first, e.second, false) : 0.0;
+      const double sa = ua ? similarity(act, e.first, e.second, true) : 0.0;
+      if (std::isnan(se) || std::isnan(sa)) continue;
+      if (decision(p, se - kBand, sa - kBand) != decision(p, se + kBand, sa + kBand))
+        g.near.insert(e);
+      if (decision(p, se, sa)) g.edges.insert(e);
+    }
+  g.before_topk = g.edges;
+  return g;
+}
+
+/// compare() for a sampled reference: the backend's edges that touch a sampled row must be the
+/// reference's (up to the band), and its labels must be the canonical labels of its own edges.
+inline std::vector<std::string> compare_sampled(const graph& ref,
+                                                const std::vector<std::int64_t>& sample,
+                                                const std::vector<std::int64_t>& src,
+                                                const std::vector<std::int64_t>& dst,
+                                                const std::vector<std::int64_t>& labels) {
+  std::vector<std::string> problems;
+  const std::set<std::int64_t> in(sample.begin(), sample.end());
+  std::set<pair_t> got, all;
+  for (std::size_t k = 0; k < src.size(); ++k) {
+    all.insert({src[k], dst[k]});
+    if (in.count(src[k]) || in.count(dst[k])) got.insert({src[k], dst[k]});
+  }
+  for (const auto& e : ref.edges)
+    if (!got.count(e) && !ref.near.count(e) && problems.size() < 20)
+      problems.push_back("missed edge " + std::to_string(e.first) + "-" + std::to_string(e.second));
+  for (const auto& e : got)
+    if (!ref.edges.count(e) && !ref.near.count(e) && problems.size() < 20)
+      problems.push_back("extra edge " + std::to_string(e.first) + "-" + std::to_string(e.second));
+  if (all.size() != src.size()) problems.push_back("duplicate edges");
+  if (labels != canonical_labels(std::int64_t(labels.size()), all))
+    problems.push_back("labels are not the canonical labels of the edges");
+  return problems;
+}
+
 inline std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += x + "\n";

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <set>
 #include <sstream>
 
 #include "chorus/detect.hpp"
 #include "chorus/error.hpp"
+#include "chorus/h5.hpp"
 #include "reference.hpp"
 #include "test_support.hpp"
 
@@ -222,6 +224,89 @@ TEST(Detect, PairsJustAboveTheThresholdSurviveEveryFirstPass) {
     const auto problems = oracle::compare(ref, got.src, got.dst, got.labels);
     EXPECT_TRUE(problems.empty()) << oracle::join(problems);
   }
+}
+
+// Generated election data (planted clusters, topic decoys) against the sampled reference: every
+// pair touching 250 rows decided in float64, and labels canonical for the edges found.
+TEST(Detect, GeneratedDataMatchesSampledReference) {
+  const std::string dir = scratch_dir("gen_ref");
+  const generate_options g = generated(dir + "/in.h5", 6000, 32, 96, 10, 77);
+  h5::handle f = h5::open_read(g.out);
+  oracle::rows er{g.accounts, g.dim, std::vector<double>(g.accounts * g.dim)};
+  oracle::rows ar{g.accounts, g.bins, std::vector<double>(g.accounts * g.bins)};
+  h5::read_rows<double>(h5::open_dataset(f, "/embedding"), 0, g.accounts, er.x.data());
+  h5::read_rows<double>(h5::open_dataset(f, "/activity"), 0, g.accounts, ar.x.data());
+  std::vector<std::int64_t> sample;
+  for (std::int64_t k = 0; k < 250; ++k) sample.push_back(k * g.accounts / 250 + k % 7);
+  for (const char* view : {"both", "fused", "embedding"}) {
+    SCOPED_TRACE(view);
+    detect_options o;
+    o.input = g.out;
+    o.output = dir + "/out_" + view + ".h5";
+    o.view = view;
+    o.weight = 0.6;
+    o.threshold = std::string(view) == "fused" ? 0.7 : 0.8;
+    run_detect(o);
+    const result_edges got = read_results(o.output);
+    oracle::params p;
+    p.mode = oracle::view_of(view);
+    p.thr = o.threshold;
+    p.weight = 0.6;
+    const auto ref = oracle::decide_sampled(p, &er, &ar, sample);
+    EXPECT_GT(ref.edges.size(), 50u) << "the sample should hold planted edges";
+    const auto problems = oracle::compare_sampled(ref, sample, got.src, got.dst, got.labels);
+    EXPECT_TRUE(problems.empty()) << oracle::join(problems);
+  }
+}
+
+// The reference's comparisons can fail: a dropped edge, an added edge, or labels that are not
+// canonical are each reported, by the full and by the sampled comparison.
+TEST(Reference, ComparisonsReportCorruptedResults) {
+  const std::int64_t n = 120;
+  dense e = clustered(n, 12, 4);
+  const oracle::rows er = as_rows(e);
+  oracle::params p;
+  p.mode = oracle::view::embedding;
+  p.thr = 0.8;
+  const oracle::graph ref = oracle::decide_all(p, &er, nullptr);
+  ASSERT_GT(ref.edges.size(), 20u);
+  std::vector<std::int64_t> src, dst;
+  for (const auto& [a, b] : ref.edges) src.push_back(a), dst.push_back(b);
+  const std::vector<std::int64_t> labels = oracle::canonical_labels(n, ref.edges);
+  std::vector<std::int64_t> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  const oracle::graph sref = oracle::decide_sampled(p, &er, nullptr, all);
+  EXPECT_TRUE(oracle::compare(ref, src, dst, labels).empty());
+  EXPECT_TRUE(oracle::compare_sampled(sref, all, src, dst, labels).empty());
+  // a far-from-threshold edge dropped
+  std::size_t drop = 0;
+  while (ref.near.count({src[drop], dst[drop]})) ++drop;
+  auto s2 = src, d2 = dst;
+  s2.erase(s2.begin() + drop), d2.erase(d2.begin() + drop);
+  EXPECT_FALSE(oracle::compare(ref, s2, d2, oracle::canonical_labels(n, {})).empty());
+  EXPECT_FALSE(oracle::compare_sampled(sref, all, s2, d2, labels).empty());
+  // labels of another (valid) numbering
+  auto l2 = labels;
+  for (auto& l : l2)
+    if (l == 0) l = 1;
+    else if (l == 1) l = 0;
+  EXPECT_FALSE(oracle::compare(ref, src, dst, l2).empty());
+  EXPECT_FALSE(oracle::compare_sampled(sref, all, src, dst, l2).empty());
+  // an extra edge between rows far apart
+  std::int64_t far_i = -1, far_j = -1;
+  for (std::int64_t i = 0; i < n && far_i < 0; ++i)
+    for (std::int64_t j = i + 1; j < n; ++j)
+      if (oracle::similarity(er, i, j, false) < 0) {
+        far_i = i, far_j = j;
+        break;
+      }
+  ASSERT_GE(far_i, 0);
+  std::set<oracle::pair_t> more = ref.edges;
+  more.insert({far_i, far_j});
+  std::vector<std::int64_t> s3, d3;
+  for (const auto& [a, b] : more) s3.push_back(a), d3.push_back(b);
+  EXPECT_FALSE(oracle::compare(ref, s3, d3, oracle::canonical_labels(n, more)).empty());
+  EXPECT_FALSE(oracle::compare_sampled(sref, all, s3, d3, oracle::canonical_labels(n, more)).empty());
 }
 
 // Labels and edges do not depend on the thread count, tile size or precision.
