@@ -1,0 +1,99 @@
+// Multi-process jobs (`mpirun -np P chorus detect`) against the independent reference
+// (tests/reference.hpp): each rank count, view, weight, transform and precision gives the
+// reference's edges and canonical labels. tests/py/check_mpi.py compares every dataset of a
+// P-rank results file with a one-process run; this test compares with float64 directly.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ci_guard.hpp"
+#include "reference.hpp"
+#include "test_support.hpp"
+
+using namespace chorus;
+using namespace chorus::test;
+
+namespace {
+
+// Run a shell command; its stdout and exit code.
+std::pair<int, std::string> shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {-1, out};
+  char buf[4096];
+  std::size_t got;
+  while ((got = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, got);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+std::string mpirun() {
+  auto [rc, path] = shell("command -v mpirun");
+  while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
+  if (rc != 0 || path.empty()) return "";
+  return path + " --oversubscribe" + (geteuid() == 0 ? " --allow-run-as-root" : "");
+}
+
+struct mpi_case {
+  int ranks;
+  std::string view, prec, transform;
+  double thr, thr_act, weight;
+  std::int64_t topk;
+};
+
+TEST(MpiVsReference, EveryRankCountGivesTheReferenceGraph) {
+  const std::string bin = CHORUS_BINARY, build = bin.substr(0, bin.rfind('/'));
+  if (configured_off(build, "CHORUS_MPI")) GTEST_SKIP() << "built with -DCHORUS_MPI=OFF";
+  const std::string launch = mpirun();
+  if (launch.empty()) CHORUS_SKIP_MISSING_TOOL("mpirun not found (install openmpi-bin)");
+  const std::string dir = scratch_dir("mpi_ref");
+  const std::int64_t n = 360;
+  dense e = clustered(n, 24, 61);
+  dense a = activity_counts(n, 48, 62);
+  write_input(dir + "/in.h5", n, &e, &a);
+  const oracle::rows er{e.n, e.d, e.x}, ar{a.n, a.d, a.x};
+  const std::vector<mpi_case> cases = {
+      {2, "both", "int8", "none", 0.7, 0.5, 0.5, 0},
+      {3, "fused", "fp32", "tfidf", 0.55, 0.8, 0.3, 0},
+      {3, "both", "bf16", "log1p", 0.7, 0.5, 0.5, 0},
+      {2, "embedding", "int8", "none", 0.8, 0.8, 0.5, 0},
+      {4, "activity", "fp32", "none", 0.6, 0.6, 0.5, 0},
+  };
+  for (const mpi_case& c : cases) {
+    const std::string tag = std::to_string(c.ranks) + " ranks, " + c.view + " " + c.prec + " " +
+                            c.transform + " w=" + std::to_string(c.weight);
+    SCOPED_TRACE(tag);
+    const std::string out = dir + "/out_" + std::to_string(&c - cases.data()) + ".h5";
+    std::ostringstream cmd;
+    cmd.precision(17);
+    cmd << launch << " -np " << c.ranks << " " << bin << " detect --quiet --json --no-evidence"
+        << " --backend cpu --input " << dir << "/in.h5 --out " << out << " --view " << c.view
+        << " --precision " << c.prec << " --activity-transform " << c.transform
+        << " --threshold " << c.thr << " --threshold-activity " << c.thr_act << " --weight "
+        << c.weight << " --tile-rows 16 --tile-cols 32 --threads 1 2>" << dir << "/err.txt";
+    auto [rc, json] = shell(cmd.str());
+    ASSERT_EQ(rc, 0) << cmd.str() << "\n" << json;
+    if (json.find("\"ranks\":" + std::to_string(c.ranks)) == std::string::npos)
+      CHORUS_SKIP_MISSING_TOOL("chorus was built without MPI (CMake found none: install "
+                               "libopenmpi-dev); --json said: " + json);
+    oracle::params p;
+    p.mode = oracle::view_of(c.view);
+    p.thr = c.thr;
+    p.thr_act = c.thr_act;
+    p.weight = c.weight;
+    p.tr = oracle::transform_of(c.transform);
+    const oracle::graph ref = oracle::decide_all(p, &er, &ar);
+    ASSERT_GT(ref.edges.size(), 20u) << "the data should give edges";
+    const result_edges got = read_results(out);
+    const auto problems = oracle::compare(ref, got.src, got.dst, got.labels);
+    EXPECT_TRUE(problems.empty()) << oracle::join(problems);
+  }
+}
+
+}  // namespace
