@@ -17,6 +17,7 @@ packages=(
   python3-matplotlib python3-networkx python3-pandas python3-lxml  # chorus report, export checks
   chromium                    # headless rendering test of the HTML report
   clang-14 libclang-rt-14-dev libomp-14-dev  # .ci/sanitize.sh: libFuzzer target (clang)
+  gcovr                       # .ci/coverage.sh: line/function/branch coverage of host/ (gcc --coverage)
 )
 
 missing=()

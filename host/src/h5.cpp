@@ -303,6 +303,9 @@ std::vector<std::string> read_strings(const handle& dset, std::uint64_t row0, st
                    " bytes (at most 2^20 supported)");
     handle mtype = checked(H5Tcopy(H5T_C_S1), "copy type");
     H5Tset_size(mtype.get(), sz);
+    // null-padded, not null-terminated: a string that fills all sz bytes (h5py's 'S' arrays are
+    // H5T_STR_NULLPAD) must keep its last byte; strnlen below finds the end either way
+    H5Tset_strpad(mtype.get(), H5T_STR_NULLPAD);
     H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
     std::vector<char> buf(nrows * sz);
     if (H5Dread(dset.get(), mtype.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data()) < 0)
