@@ -8,6 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS="${1:-60}"
 JOBS="$(nproc)"
+HANG_SECONDS="${CHORUS_FUZZ_HANG_SECONDS:-20}"  # re-run limit of a timeout artifact (SIGABRT after)
+
+# the fuzz triage (tests/fuzz/triage.sh) on its hand-made reports, before anything slow
+echo "== fuzz triage self-check"
+triage_check=$(bash tests/fuzz/check_triage.sh 2>&1) || { echo "$triage_check"; exit 1; }
+echo "$triage_check" | tail -1
 
 echo "== sanitizer build (build-asan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHORUS_CUDA=OFF -DCHORUS_MPI=OFF \
@@ -32,9 +38,13 @@ rm -rf "$work" && mkdir -p "$work/corpus" "$work/artifacts"
 # HDF5 1.10.8 itself has known defects on damaged metadata (see tests/fuzz/README.md): leaks on
 # error paths (suppressed in lsan.supp), huge mallocs of sizes read from the file (hence
 # allocator_may_return_null and -ignore_ooms), infinite loops and out-of-bounds copies in its
-# global heap. Fork mode keeps fuzzing past them; every crash is then re-run and triaged below:
-# it fails CI unless the innermost non-sanitizer frame lies in libhdf5.
+# global heap. Fork mode keeps fuzzing past them; every crash, leak and timeout is then re-run
+# and triaged below by tests/fuzz/triage.sh (rules in its header): CI fails on a finding in
+# chorus, and on a crash inside HDF5 on memory chorus handed it.
 export ASAN_OPTIONS=allocator_may_return_null=1:quarantine_size_mb=64
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && command -v llvm-symbolizer > /dev/null; then
+  export ASAN_SYMBOLIZER_PATH="$(command -v llvm-symbolizer)"  # function names and file:line
+fi
 export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS=print_stacktrace=1
 set +e
@@ -52,29 +62,41 @@ if ! grep -qE '^#[0-9]+: cov: ' "$work/fuzz.log" || ! grep -q 'INFO: fuzzed for'
   echo "fuzz_input itself failed (exit $rc, no complete timed run in its log):" && tail -40 "$work/fuzz.log"
   exit 1
 fi
-chorus_findings=0
+chorus_findings=0 library_findings=0
+triage() {  # triage <artifact> <report> [--hang]
+  local verdict r=0
+  verdict=$(bash tests/fuzz/triage.sh ${3:-} "$2") || r=$?
+  case $r in
+    0) echo "library finding (HDF5, not chorus): $1: $verdict" && library_findings=$((library_findings + 1)) ;;
+    1) echo "CHORUS FINDING: $1: $verdict (report: $2)" && chorus_findings=$((chorus_findings + 1)) ;;
+    *) echo "triage failed on $2" && chorus_findings=$((chorus_findings + 1)) ;;
+  esac
+}
 for a in "$work"/artifacts/crash-* "$work"/artifacts/leak-*; do
   [ -e "$a" ] || continue
-  report="$a.txt"
-  build-fuzz/tests/fuzz/fuzz_input "$a" > "$report" 2>&1 || true
-  # innermost frame that is not the sanitizer runtime or libc (its memcpy variants included).
-  # chorus is built with debug info, so its frames carry file:line; a frame in the fuzz binary
-  # without one (`fuzz_input+0x...`) is an interceptor the sanitizer runtime links in (strdup,
-  # strlen, ... called by libhdf5)
-  top=$(grep -E '^ +#[0-9]+ ' "$report" |
-    grep -vE 'sanitizer|__interceptor|__asan|__lsan|__ubsan| in (malloc|calloc|realloc|free|memcpy|memmove|memset|operator new)|libc\.so|sysdeps/|__(memcpy|memmove|memset|mempcpy|strlen|strcpy)_|fuzz_input\+0x' |
-    head -1 || true)
-  if echo "$top" | grep -q 'libhdf5'; then
-    echo "library finding (HDF5, not chorus): $a: $top"
+  case "$a" in *.txt) continue ;; esac
+  build-fuzz/tests/fuzz/fuzz_input "$a" > "$a.txt" 2>&1 || true
+  triage "$a" "$a.txt"
+done
+# A timeout is re-run alone under a time limit that ends it with SIGABRT, which ASan
+# (handle_abort=1) answers with the stack of the hang: a hang in chorus code fails CI, one inside
+# HDF5 (its global-heap loops) is a library finding. An input that finishes on the re-run was
+# slow under the fuzzer's load, not hung.
+for a in "$work"/artifacts/timeout-*; do
+  [ -e "$a" ] || continue
+  case "$a" in *.txt) continue ;; esac
+  rc=0
+  ASAN_OPTIONS="$ASAN_OPTIONS:handle_abort=1" timeout -s ABRT -k 10 "$HANG_SECONDS" \
+    build-fuzz/tests/fuzz/fuzz_input "$a" > "$a.txt" 2>&1 || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    triage "$a" "$a.txt" --hang
+  elif [ "$rc" -eq 0 ]; then
+    echo "note: $a did not hang when re-run alone (done within ${HANG_SECONDS} s): slow under load, not triaged"
   else
-    echo "CHORUS FINDING: $a: ${top:-no stack}" && grep -m1 -E "ERROR|runtime error|terminate" "$report"
-    chorus_findings=$((chorus_findings + 1))
+    triage "$a" "$a.txt"  # it crashed instead
   fi
 done
-timeouts=$(find "$work/artifacts" -name 'timeout-*' | wc -l)
-if [ "$timeouts" -gt 0 ]; then
-  echo "note: $timeouts input(s) hit the 10 s timeout (HDF5 global-heap loops; not triaged)"
-fi
+echo "fuzz: $chorus_findings chorus finding(s), $library_findings library finding(s)"
 if [ "$chorus_findings" -gt 0 ]; then
   echo "fuzz: $chorus_findings finding(s) in chorus; inputs and reports under $work/artifacts"
   exit 1

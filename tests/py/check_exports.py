@@ -2,8 +2,9 @@
 """CTest: `chorus export` output parses with networkx (GraphML, GEXF) and pandas (CSV).
 
 Usage: check_exports.py <chorus-binary> <workdir>
-Exit 0 = pass, 1 = fail, 77 = skipped (numpy, h5py, networkx, pandas or lxml missing, or the
-binary has no `export` subcommand yet).
+Exit 0 = pass, 1 = fail, 77 = skipped (numpy, h5py, networkx, pandas or lxml missing; under
+CI=true that is a failure, exit 1: see ci_skip.py). A chorus whose `export --help` fails is a
+failure.
 
 Two inputs: a generated one (both views) and a hand-written one whose handles need quoting and
 escaping (commas, quotes, a newline, '<&>', non-ASCII) and whose activity view is not used (so
@@ -27,6 +28,8 @@ import shutil
 import subprocess
 import sys
 
+from ci_skip import skip
+
 try:
     import numpy as np
     import h5py
@@ -34,8 +37,7 @@ try:
     import pandas as pd
     from lxml import etree
 except ImportError as e:
-    print(f"SKIP: cannot import numpy/h5py/networkx/pandas/lxml ({e})")
-    sys.exit(77)
+    skip(f"cannot import numpy/h5py/networkx/pandas/lxml ({e})")
 
 FAILURES = []
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
@@ -205,9 +207,10 @@ def main():
     chorus, work = sys.argv[1], sys.argv[2]
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    if subprocess.run([chorus, "export", "--help"], capture_output=True).returncode != 0:
-        print("SKIP: this chorus has no `export` subcommand")
-        return 77
+    h = subprocess.run([chorus, "export", "--help"], capture_output=True, text=True)
+    if h.returncode != 0:  # export is a shipped command: a chorus without it is broken
+        print(f"FAIL: `chorus export --help` exits {h.returncode}: {h.stderr.strip()[-500:]}")
+        return 1
     gen = os.path.join(work, "gen.h5")
     run([chorus, "generate", "--accounts", "3000", "--dim", "32", "--bins", "48", "--clusters", "5",
          "--seed", "4", "--out", gen])

@@ -2,7 +2,8 @@
 """CTest: `chorus report` writes one self-contained HTML page that headless Chromium renders.
 
 Usage: check_report.py <chorus-binary> <chorus_report.py> <workdir>
-Exit 0 = pass, 1 = fail, 77 = skipped (numpy, h5py or matplotlib missing, or no chromium).
+Exit 0 = pass, 1 = fail, 77 = skipped (numpy, h5py or matplotlib missing, or no chromium; under
+CI=true that is a failure, exit 1: see ci_skip.py).
 
 Generates a small input (4000 accounts, 5 planted clusters, with ground truth), runs
 `chorus detect`, renders the report with the Python tool (through /usr/bin/python3), then checks:
@@ -23,13 +24,14 @@ import shutil
 import subprocess
 import sys
 
+from ci_skip import skip
+
 try:
     import numpy  # noqa: F401
     import h5py  # noqa: F401
     import matplotlib  # noqa: F401
 except ImportError as e:
-    print(f"SKIP: cannot import numpy/h5py/matplotlib ({e})")
-    sys.exit(77)
+    skip(f"cannot import numpy/h5py/matplotlib ({e})")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FAILURES = []
@@ -91,8 +93,7 @@ def main():
         return 2
     chorus, tool, work = sys.argv[1:]
     if not CHROMIUM:
-        print("SKIP: no chromium (apt-get install chromium)")
-        return 77
+        skip("no chromium (apt-get install chromium)")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     inp, res, out = (os.path.join(work, x) for x in ("in.h5", "res.h5", "report.html"))
