@@ -59,6 +59,20 @@ struct params {
   std::int64_t topk = 0;
 };
 
+/// A run's parameters from the names the command line uses.
+inline params params_of(const std::string& view_name, double thr, double thr_act,
+                        double weight = 0.5, const std::string& transform_name = "none",
+                        std::int64_t topk = 0) {
+  params p;
+  p.mode = view_of(view_name);
+  p.thr = thr;
+  p.thr_act = thr_act;
+  p.weight = weight;
+  p.tr = transform_of(transform_name);
+  p.topk = topk;
+  return p;
+}
+
 /// Activity after the transform: log1p(x), or log1p(x) * (ln((1+N)/(1+df)) + 1) with df the
 /// number of rows active in the bin.
 inline rows transformed(const rows& a, transform tr) {

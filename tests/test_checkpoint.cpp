@@ -20,11 +20,10 @@ using namespace chorus;
 
 namespace {
 
-// Start chorus with `args`; kill it with `sig` after `delay_ms` (0: never); return the exit code
-// (128 + signal when killed).
-// stdout and stderr go to `out` and `err` when given (else stdout is kept, stderr dropped).
-int run_chorus(std::vector<std::string> args, int sig, int delay_ms, const char* env = nullptr,
-               const std::string& out = "", const std::string& err = "") {
+// Start chorus with `args`; stdout and stderr go to `out` and `err` when given (else stdout is
+// kept, stderr dropped).
+pid_t spawn(std::vector<std::string> args, const char* env = nullptr, const std::string& out = "",
+            const std::string& err = "") {
   pid_t pid = fork();
   if (pid == 0) {
     if (env) putenv(const_cast<char*>(env));
@@ -38,43 +37,41 @@ int run_chorus(std::vector<std::string> args, int sig, int delay_ms, const char*
     execv(bin.c_str(), argv.data());
     _exit(127);
   }
+  return pid;
+}
+
+// The exit code of a waitpid status (128 + signal when killed).
+int exit_code(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); }
+
+// Run chorus with `args`; kill it with `sig` after `delay_ms` (0: never); return the exit code.
+int run_chorus(std::vector<std::string> args, int sig, int delay_ms, const char* env = nullptr,
+               const std::string& out = "", const std::string& err = "") {
+  const pid_t pid = spawn(std::move(args), env, out, err);
+  int st = 0;
   if (sig && delay_ms > 0) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms);
-    int st = 0;
     while (std::chrono::steady_clock::now() < until) {
-      if (waitpid(pid, &st, WNOHANG) == pid)
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      if (waitpid(pid, &st, WNOHANG) == pid) return exit_code(st);
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     kill(pid, sig);
   }
-  int st = 0;
   waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return exit_code(st);
 }
 
-// Start chorus with `args`, send SIGTERM as soon as `file` exists, return the exit code.
+// Run chorus with `args`, send SIGTERM as soon as `file` exists, return the exit code.
 int run_until_file(std::vector<std::string> args, const std::string& file) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    freopen("/dev/null", "w", stderr);
-    std::vector<char*> argv;
-    std::string bin = CHORUS_BINARY;
-    argv.push_back(bin.data());
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
+  const pid_t pid = spawn(std::move(args));
   int st = 0;
   for (;;) {
-    if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (waitpid(pid, &st, WNOHANG) == pid) return exit_code(st);
     if (access(file.c_str(), F_OK) == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   kill(pid, SIGTERM);
   waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return exit_code(st);
 }
 
 std::string slurp(const std::string& path) {

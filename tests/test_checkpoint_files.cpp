@@ -20,20 +20,11 @@
 #include "test_support.hpp"
 
 using namespace chorus;
+using chorus::test::message_of;
 using chorus::cli_test::exists;
 using chorus::cli_test::slurp;
 
 namespace {
-
-template <typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
 
 std::vector<edge> some_edges(int n, int salt) {
   std::vector<edge> v;

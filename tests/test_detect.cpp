@@ -47,14 +47,7 @@ void PrintTo(const config& c, std::ostream* os) { *os << describe(c); }
 oracle::rows as_rows(const dense& m) { return {m.n, m.d, m.x}; }
 
 oracle::params oracle_params(const config& c) {
-  oracle::params p;
-  p.mode = oracle::view_of(c.view);
-  p.thr = c.thr;
-  p.thr_act = c.thr_act;
-  p.weight = c.weight;
-  p.tr = oracle::transform_of(c.transform);
-  p.topk = c.topk;
-  return p;
+  return oracle::params_of(c.view, c.thr, c.thr_act, c.weight, c.transform, c.topk);
 }
 
 class DetectVsReference : public ::testing::TestWithParam<config> {};

@@ -26,18 +26,9 @@
 #include "test_support.hpp"
 
 using namespace chorus;
+using chorus::test::message_of;
 
 namespace {
-
-template <typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
 
 TEST(ExactPaths, MarginsGiveUpOnlyWhereNoBoundExists) {
   // d u >= 1/2 (d >= 2^23 for fp32 accumulation): no useful bound, every pair a candidate

@@ -22,6 +22,7 @@
 #include "test_support.hpp"
 
 using namespace chorus;
+using chorus::test::message_of;
 using chorus::cli_test::exists;
 using chorus::cli_test::slurp;
 
@@ -74,16 +75,6 @@ std::vector<std::string> lines(const std::string& s) {
     p = q + 1;
   }
   return v;
-}
-
-template <typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 class ExportFormats : public ::testing::Test {

@@ -17,6 +17,7 @@
 #include "test_support.hpp"
 
 using namespace chorus;
+using chorus::test::message_of;
 
 namespace {
 
@@ -322,16 +323,6 @@ TEST(H5Layer, Attributes) {
     h5::set_attr(o, "c", std::string("x"));
   }
   EXPECT_EQ(h5::attr_names(h5::open_read(ordered)), (std::vector<std::string>{"b", "a", "c"}));
-}
-
-template <typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const error& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 TEST(H5Layer, ErrorsAreChorusErrors) {

@@ -82,12 +82,8 @@ TEST(MpiVsReference, EveryRankCountGivesTheReferenceGraph) {
     if (json.find("\"ranks\":" + std::to_string(c.ranks)) == std::string::npos)
       CHORUS_SKIP_MISSING_TOOL("chorus was built without MPI (CMake found none: install "
                                "libopenmpi-dev); --json said: " + json);
-    oracle::params p;
-    p.mode = oracle::view_of(c.view);
-    p.thr = c.thr;
-    p.thr_act = c.thr_act;
-    p.weight = c.weight;
-    p.tr = oracle::transform_of(c.transform);
+    const oracle::params p =
+        oracle::params_of(c.view, c.thr, c.thr_act, c.weight, c.transform, c.topk);
     const oracle::graph ref = oracle::decide_all(p, &er, &ar);
     ASSERT_GT(ref.edges.size(), 20u) << "the data should give edges";
     const result_edges got = read_results(out);

@@ -22,6 +22,17 @@
 
 namespace chorus::test {
 
+/// The message of the chorus::error that f() throws, or "(no exception)".
+template <typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const error& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
 /// A fresh scratch directory for one test.
 inline std::string scratch_dir(const std::string& name) {
   std::string d =
