@@ -1,4 +1,4 @@
-// chorus: GraphML, GEXF 1.3 and CSV exports of a results file.
+// chorus: GraphML, GEXF 1.2 and CSV exports of a results file.
 #include "chorus/export.hpp"
 
 #include <sys/stat.h>
@@ -334,9 +334,11 @@ void write_gexf(const results_view& r, const std::string& out, bool force) {
   atomic_file f(out, force);
   f.put(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<gexf xmlns=\"http://gexf.net/1.3\" "
+      // GEXF 1.2: read by Gephi and by the networkx of Debian 12 (2.8.8 knows no 1.3)
+      "<gexf xmlns=\"http://www.gexf.net/1.2draft\" "
       "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-      "xsi:schemaLocation=\"http://gexf.net/1.3 http://gexf.net/1.3/gexf.xsd\" version=\"1.3\">\n"
+      "xsi:schemaLocation=\"http://www.gexf.net/1.2draft http://www.gexf.net/1.2draft/gexf.xsd\" "
+      "version=\"1.2\">\n"
       "  <meta><creator>chorus</creator><description>coordinated subgraph</description></meta>\n"
       "  <graph defaultedgetype=\"undirected\" mode=\"static\">\n"
       "    <attributes class=\"node\" mode=\"static\">\n"
