@@ -1,7 +1,10 @@
 // chorus: command-line interface (generate, detect, info, demo).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "chorus/checkpoint.hpp"
 #include "chorus/detect.hpp"
@@ -20,6 +23,82 @@ int fail(int code, const std::string& msg) {
   // in a multi-process job every rank ends with the agreed error; rank 0 says it once
   if (chorus::mpi::rank() == 0) std::fprintf(stderr, "chorus: error: %s\n", msg.c_str());
   return code;
+}
+
+// A numeric option's accepted range, with a message that says it in words.
+CLI::Validator within(double lo, double hi, const std::string& what) {
+  return CLI::Validator(
+      [lo, hi, what](std::string& v) -> std::string {
+        double x = 0;
+        std::size_t used = 0;
+        try {
+          x = std::stod(v, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != v.size() || !(x >= lo && x <= hi)) return "'" + v + "' is not " + what;
+        return "";
+      },
+      what);
+}
+
+// Edit distance of two option or command names (for "did you mean").
+std::size_t distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The closest of `names` to `word`, when it is close enough to be a likely typo.
+std::string closest(const std::string& word, const std::vector<std::string>& names) {
+  std::string best;
+  std::size_t bd = word.size() / 3 + 2;  // a few edits, more for long words
+  for (const auto& n : names) {
+    const std::size_t dd = distance(word, n);
+    if (dd < bd) bd = dd, best = n;
+  }
+  return best;
+}
+
+// A parse error in words a user can act on: an unknown option or command with the name meant,
+// and where to look.
+std::string explain_parse_error(const CLI::App& app, const CLI::ParseError& e, int argc,
+                                char** argv) {
+  std::vector<std::string> commands;
+  for (const CLI::App* sub : app.get_subcommands({})) commands.push_back(sub->get_name());
+  const std::string first = argc > 1 ? argv[1] : "";
+  if (!first.empty() && first[0] != '-' &&
+      std::find(commands.begin(), commands.end(), first) == commands.end()) {
+    const std::string guess = closest(first, commands);
+    return "unknown command '" + first + "'" + (guess.empty() ? "" : "; did you mean " + guess + "?") +
+           " (see chorus --help)";
+  }
+  const CLI::App* sub = nullptr;
+  for (const CLI::App* s : app.get_subcommands({}))
+    if (s->get_name() == first) sub = s;
+  if (!sub) return std::string(e.what()) + " (see chorus --help)";
+  std::vector<std::string> names;
+  for (const CLI::Option* o : sub->get_options({}))
+    for (const std::string& l : o->get_lnames()) names.push_back("--" + l);
+  for (int k = 2; k < argc; ++k) {
+    std::string a = argv[k];
+    if (a.rfind("--", 0) != 0) continue;
+    a = a.substr(0, a.find('='));
+    if (std::find(names.begin(), names.end(), a) != names.end()) continue;
+    const std::string guess = closest(a, names);
+    return "unknown option " + a + (guess.empty() ? "" : "; did you mean " + guess + "?") +
+           " (see chorus " + first + " --help)";
+  }
+  return std::string(e.what()) + " (see chorus " + first + " --help)";
 }
 
 }  // namespace
@@ -51,7 +130,8 @@ int main(int argc, char** argv) {
   gen->add_flag("--quiet", g_quiet, "no progress bar");
   gen->add_flag("--no-handles", g_no_handles, "do not write /accounts/handle");
 
-  // detect
+  // detect; memory caps in MiB up to 2^40 (an exbibyte): anything larger is a typo
+  const CLI::Validator kMiB = within(0, 1099511627776.0, "a size in MiB from 0 to 2^40");
   chorus::detect_options d;
   std::string view = "auto", transform = "none", backend = "auto", prec = "auto";
   bool json = false, quiet = false, no_edges = false;
@@ -81,6 +161,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   det->add_option("--max-memory", d.max_memory_mib,
                   "host memory cap in MiB; the edge list spills to disk past it (0: none)")
+      ->check(kMiB)
       ->capture_default_str();
   det->add_option("--checkpoint", d.checkpoint_dir,
                   "persist progress in this directory (atomic writes)");
@@ -88,13 +169,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   det->add_flag("--resume", d.resume,
                 "continue from the --checkpoint directory after a crash or a stop");
-  det->add_option("--device", d.device, "CUDA device ordinal")->capture_default_str();
+  det->add_option("--device", d.device, "CUDA device ordinal")
+      ->check(within(0, 4095, "a device ordinal from 0 to 4095"))
+      ->capture_default_str();
   std::string gkernel = "auto";
   det->add_option("--gpu-kernel", gkernel,
                   "CUDA first pass auto|fused|cublas (fused: bf16 tensor-core tiles with the "
                   "threshold in registers)")
       ->capture_default_str();
   det->add_option("--gpu-memory", d.gpu_memory_mib, "cap on device memory in MiB (0: what is free)")
+      ->check(kMiB)
       ->capture_default_str();
   det->add_option("--tile-rows", d.tile_rows, "rows per tile")->capture_default_str();
   det->add_option("--tile-cols", d.tile_cols, "columns per tile (multiple of --tile-rows)")
@@ -154,7 +238,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "chorus: error: %s (see chorus --help)\n", e.what());
+    std::fprintf(stderr, "chorus: error: %s\n", explain_parse_error(app, e, argc, argv).c_str());
     return static_cast<int>(chorus::exit_code::bad_input);
   }
 
