@@ -60,8 +60,8 @@ int run_chorus(std::vector<std::string> args, int sig, int delay_ms, const char*
   return exit_code(st);
 }
 
-// Run chorus with `args`, send SIGTERM as soon as `file` exists, return the exit code.
-int run_until_file(std::vector<std::string> args, const std::string& file) {
+// Run chorus with `args`, send `sig` as soon as `file` exists, return the exit code.
+int run_until_file(std::vector<std::string> args, const std::string& file, int sig = SIGTERM) {
   const pid_t pid = spawn(std::move(args));
   int st = 0;
   for (;;) {
@@ -69,7 +69,7 @@ int run_until_file(std::vector<std::string> args, const std::string& file) {
     if (access(file.c_str(), F_OK) == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  kill(pid, SIGTERM);
+  kill(pid, sig);
   waitpid(pid, &st, 0);
   return exit_code(st);
 }
@@ -261,6 +261,15 @@ TEST_F(Checkpoint, TimedCheckpointsWithThreadsAndEveryPrecision) {
     EXPECT_EQ(json_int(slurp(dir + "/summary.json"), "resumed_units"), done);
     expect_same_results(dir + "/ref.h5", dir + "/out.h5");
   }
+}
+
+// SIGHUP (an ssh connection dropped, a tmux session killed) stops a run like SIGTERM: a
+// checkpoint, exit code 4, and the same command with --resume finishes it.
+TEST_F(Checkpoint, SighupStopsWithACheckpointLikeSigterm) {
+  ASSERT_EQ(run_until_file(args(false), dir + "/ck/manifest", SIGHUP), 4);
+  EXPECT_GT(units_done_in_manifest(dir + "/ck"), 0);
+  ASSERT_EQ(run_chorus(args(true), 0, 0), 0);
+  expect_same_results(dir + "/ref.h5", dir + "/out.h5");
 }
 
 }  // namespace

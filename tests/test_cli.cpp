@@ -269,6 +269,8 @@ TEST(SummaryJson, EveryFieldAndEscape) {
   s.clusters = 1, s.clustered_accounts = 3, s.largest_cluster = 3;
   s.invalid_embedding = 1, s.invalid_activity = 2, s.resumed_units = 5, s.checkpoints = 6;
   s.cluster_sizes = {3};
+  s.threshold = 0.7, s.threshold_activity = 0.5, s.weight = 0.25, s.transform = "log1p";
+  s.topk = 3, s.threads = 2, s.spilled = true;
   s.seconds_read = 0.5, s.seconds_score = NAN, s.seconds_components = INFINITY;
   s.seconds_write = 0.25, s.seconds_merge = 0, s.seconds_total = 1.125;
   s.ranks = 2;
@@ -285,7 +287,10 @@ TEST(SummaryJson, EveryFieldAndEscape) {
       "\"view\":\"fused\",\"precision\":\"int8\",\"detail\":\"d\",\"accounts\":10,\"pairs\":45,"
       "\"candidates\":7,\"edges\":3,\"edges_before_topk\":4,\"clusters\":1,"
       "\"clustered_accounts\":3,\"largest_cluster\":3,\"invalid_embedding_rows\":1,"
-      "\"invalid_activity_rows\":2,\"resumed_units\":5,\"checkpoints\":6,\"cluster_sizes\":[3],"
+      "\"invalid_activity_rows\":2,\"resumed_units\":5,\"checkpoints\":6,"
+      "\"thresholds\":{\"embedding\":0.7,\"activity\":0.5,\"weight\":0.25},"
+      "\"views_used\":[\"embedding\",\"activity\"],\"activity_transform\":\"log1p\","
+      "\"topk\":3,\"threads\":2,\"edges_spilled\":true,\"cluster_sizes\":[3],"
       "\"seconds\":{\"read\":0.5,\"score\":null,\"components\":null,\"write\":0.25,\"merge\":0,"
       "\"total\":1.125},\"ranks\":2,\"per_rank\":["
       "{\"rank\":0,\"host\":\"n1\",\"row_begin\":0,\"row_end\":4,\"pairs\":30,\"candidates\":5,"

@@ -86,3 +86,33 @@ TEST_F(CliMistakes, MisspelledCommandNamesTheOneMeant) {
 }
 
 }  // namespace
+
+namespace {
+
+// --json: an error is a JSON object on stdout with the same exit code (a pipeline never reads an
+// empty string), and the summary says which thresholds, views, transform, top-k and threads ran.
+TEST_F(CliMistakes, JsonReportsErrorsAndTheSettingsInEffect) {
+  auto r = run_cli({"detect", "--json", "--input", dir + "/missing.h5", "--out", dir + "/o.h5"}, dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.out, "{\"error\":{\"code\":2,\"message\":\"cannot open input file '" + dir +
+                       "/missing.h5': no such file or not readable\"}}\n");
+  r = run_cli({"detect", "--json", "--input", dir + "/in.h5", "--out", dir + "/o.h5", "--treshold"},
+              dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.out.rfind("{\"error\":{\"code\":2,\"message\":\"unknown option --treshold; did you mean "
+                        "--threshold?",
+                        0),
+            0u)
+      << r.out;
+  r = run_cli({"detect", "--json", "--quiet", "--input", dir + "/in.h5", "--out", dir + "/o.h5",
+               "--view", "embedding", "--threshold", "0.75", "--topk", "2", "--threads", "1"},
+              dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* field :
+       {"\"thresholds\":{\"embedding\":0.75,\"activity\":0.8,\"weight\":0.5}",
+        "\"views_used\":[\"embedding\"]", "\"activity_transform\":\"none\"", "\"topk\":2",
+        "\"threads\":1", "\"edges_spilled\":false"})
+    EXPECT_NE(r.out.find(field), std::string::npos) << field << "\n" << r.out;
+}
+
+}  // namespace

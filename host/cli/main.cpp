@@ -19,9 +19,17 @@
 
 namespace {
 
+// --json anywhere on the command line: errors are also a JSON object on stdout, so a pipeline
+// that reads the summary never reads an empty string.
+bool g_json = false;
+
 int fail(int code, const std::string& msg) {
   // in a multi-process job every rank ends with the agreed error; rank 0 says it once
-  if (chorus::mpi::rank() == 0) std::fprintf(stderr, "chorus: error: %s\n", msg.c_str());
+  if (chorus::mpi::rank() == 0) {
+    std::fprintf(stderr, "chorus: error: %s\n", msg.c_str());
+    if (g_json)
+      std::printf("{\"error\":{\"code\":%d,\"message\":%s}}\n", code, chorus::json_quote(msg).c_str());
+  }
   return code;
 }
 
@@ -108,6 +116,7 @@ int main(int argc, char** argv) {
   chorus::mpi::environment mpi_env(&argc, &argv);
   // detect stops gracefully on SIGTERM/SIGINT (checkpoint, exit code 4); install at once
   if (argc > 1 && std::string(argv[1]) == "detect") chorus::install_stop_handlers();
+  for (int k = 1; k < argc; ++k) g_json |= std::string(argv[k]) == "--json";
   CLI::App app{"chorus: finds coordinated networks of accounts by exact all-pairs similarity"};
   app.set_version_flag("--version", CHORUS_VERSION);
   app.require_subcommand(1);
@@ -238,8 +247,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "chorus: error: %s\n", explain_parse_error(app, e, argc, argv).c_str());
-    return static_cast<int>(chorus::exit_code::bad_input);
+    return fail(static_cast<int>(chorus::exit_code::bad_input),
+                explain_parse_error(app, e, argc, argv));
   }
 
   try {

@@ -83,6 +83,7 @@ void install_stop_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);  // a dropped ssh or killed tmux session: stop the same way
 }
 bool stop_requested() { return g_stop != 0; }
 void reset_stop_request() { g_stop = 0; }

@@ -228,6 +228,12 @@ detect_summary run_detect(const detect_options& opt) {
   s.output = opt.output;
   s.backend = be->name();
   s.view = to_string(mode);
+  s.threshold = opt.threshold;
+  s.threshold_activity = opt.threshold_activity;
+  s.weight = opt.weight;
+  s.transform = to_string(opt.transform);
+  s.topk = opt.topk;
+  s.threads = threads > 0 ? threads : omp_get_max_threads();
 
   // This rank's rows: contiguous ranges with (almost) equal pair counts (tiling::split_row).
   const std::int64_t row_begin = tiling::split_row(info.n, P, me);
@@ -596,22 +602,34 @@ detect_summary run_detect(const detect_options& opt) {
   return s;
 }
 
+std::string json_quote(const std::string& v) {
+  std::string e = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') {
+      e += '\\', e += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      e += b;
+    } else {
+      e += c;
+    }
+  }
+  return e + "\"";
+}
+
+namespace {
+// The views a decision mode reads, as JSON strings.
+std::string views_used(const std::string& mode) {
+  if (mode == "embedding") return "\"embedding\"";
+  if (mode == "activity") return "\"activity\"";
+  return "\"embedding\",\"activity\"";
+}
+}  // namespace
+
 std::string to_json(const detect_summary& s) {
   std::ostringstream o;
-  auto str = [&](const std::string& v) {
-    std::string e = "\"";
-    for (char c : v) {
-      if (c == '"' || c == '\\')
-        e += '\\', e += c;
-      else if (static_cast<unsigned char>(c) < 0x20) {
-        char b[8];
-        std::snprintf(b, sizeof b, "\\u%04x", c);
-        e += b;
-      } else
-        e += c;
-    }
-    return e + "\"";
-  };
+  const auto str = json_quote;
   auto num = [&](double v) {
     if (!std::isfinite(v)) return std::string("null");
     std::ostringstream x;
@@ -630,6 +648,11 @@ std::string to_json(const detect_summary& s) {
     << ",\"invalid_embedding_rows\":" << s.invalid_embedding
     << ",\"invalid_activity_rows\":" << s.invalid_activity
     << ",\"resumed_units\":" << s.resumed_units << ",\"checkpoints\":" << s.checkpoints
+    << ",\"thresholds\":{\"embedding\":" << num(s.threshold)
+    << ",\"activity\":" << num(s.threshold_activity) << ",\"weight\":" << num(s.weight) << "}"
+    << ",\"views_used\":[" << views_used(s.view) << "],\"activity_transform\":" << str(s.transform)
+    << ",\"topk\":" << s.topk << ",\"threads\":" << s.threads
+    << ",\"edges_spilled\":" << (s.spilled ? "true" : "false")
     << ",\"cluster_sizes\":[";
   for (std::size_t i = 0; i < s.cluster_sizes.size(); ++i)
     o << (i ? "," : "") << s.cluster_sizes[i];

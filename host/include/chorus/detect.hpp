@@ -44,6 +44,10 @@ struct detect_options {
 /// What a detection run found and how long it took.
 struct detect_summary {
   std::string input, output, backend, view, precision_used, detail;
+  double threshold = 0, threshold_activity = 0, weight = 0;  ///< the thresholds in effect
+  std::string transform;                                     ///< --activity-transform
+  std::int64_t topk = 0;
+  int threads = 0;  ///< worker threads this process used
   std::int64_t accounts = 0, pairs = 0, candidates = 0, edges = 0, edges_before_topk = 0;
   std::int64_t clusters = 0, clustered_accounts = 0, largest_cluster = 0;
   std::int64_t invalid_embedding = 0, invalid_activity = 0;
@@ -81,6 +85,9 @@ const char* to_string(gpu_kernel k);
 /// whose labels, edges and cluster tables equal a one-process run's. Any rank's failure ends
 /// every rank with that rank's error.
 detect_summary run_detect(const detect_options& opt);
+
+/// `v` as a JSON string literal (quotes, backslashes and control characters escaped).
+std::string json_quote(const std::string& v);
 
 /// One JSON object describing a summary (for --json).
 std::string to_json(const detect_summary& s);
