@@ -223,14 +223,27 @@ TEST_F(Checkpoint, ResumeRefusesEveryParameterThatShapesTheEdges) {
       {"--activity-transform", "log1p"},
       {"--threshold-activity", "0.75"},
       {"--threshold", "0.85"}};
-  const std::vector<std::string> names = {"view=", "weight=", "transform=", "threshold_activity=",
-                                          "threshold="};
+  // the refusal prints both identities (17 significant digits): the changed field must appear
+  // with the checkpoint's value and with the new one
+  auto num = [](double v) {
+    std::ostringstream o;
+    o.precision(17);
+    o << v;
+    return o.str();
+  };
+  const std::vector<std::pair<std::string, std::string>> both = {
+      {"view=both", "view=fused"},
+      {"weight=" + num(0.5), "weight=" + num(0.7)},
+      {"transform=none", "transform=log1p"},
+      {"threshold_activity=" + num(0.8), "threshold_activity=" + num(0.75)},
+      {" threshold=" + num(0.8), " threshold=" + num(0.85)}};
   for (std::size_t c = 0; c < changes.size(); ++c) {
     SCOPED_TRACE(changes[c][0]);
     EXPECT_EQ(run_chorus(args(true, changes[c]), 0, 0, nullptr, "", dir + "/err.txt"), 2);
     const std::string err = slurp(dir + "/err.txt");
     EXPECT_NE(err.find("chorus: error:"), std::string::npos) << err;
-    EXPECT_NE(err.find(names[c]), std::string::npos) << err;
+    EXPECT_NE(err.find(both[c].first), std::string::npos) << err;
+    EXPECT_NE(err.find(both[c].second), std::string::npos) << err;
   }
   EXPECT_EQ(run_chorus(args(true), 0, 0), 0) << "the checkpoint survives the refused resumes";
   expect_same_results(dir + "/ref.h5", dir + "/out.h5");

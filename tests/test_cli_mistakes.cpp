@@ -3,10 +3,13 @@
 // negative or absurd memory cap or device is refused instead of wrapping around (--topk,
 // --max-edges and --checkpoint-interval were checked already: tests/test_cli.cpp).
 #include <gtest/gtest.h>
+#include <hdf5.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
 
+#include "chorus/h5.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
 
@@ -113,6 +116,29 @@ TEST_F(CliMistakes, JsonReportsErrorsAndTheSettingsInEffect) {
         "\"views_used\":[\"embedding\"]", "\"activity_transform\":\"none\"", "\"topk\":2",
         "\"threads\":1", "\"edges_spilled\":false"})
     EXPECT_NE(r.out.find(field), std::string::npos) << field << "\n" << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+// A relative --input is stored as an absolute path (root and /evidence attributes), so that
+// `chorus report` run from another folder still finds the input for its heatmaps.
+TEST_F(CliMistakes, RelativeInputIsStoredAbsolute) {
+  char here[4096];
+  ASSERT_NE(getcwd(here, sizeof here), nullptr);
+  ASSERT_EQ(chdir(dir.c_str()), 0);
+  const auto r = run_cli({"detect", "--quiet", "--input", "in.h5", "--out", "rel.h5"}, dir);
+  ASSERT_EQ(chdir(here), 0);
+  ASSERT_EQ(r.code, 0) << r.err;
+  h5::handle f = h5::open_read(dir + "/rel.h5");
+  std::string root, ev;
+  ASSERT_TRUE(h5::get_attr(f, "input_path", root));
+  EXPECT_EQ(root, dir + "/in.h5");
+  h5::handle g(H5Gopen2(f.get(), "/evidence", H5P_DEFAULT));
+  ASSERT_TRUE(g.valid());
+  ASSERT_TRUE(h5::get_attr(g, "input_path", ev));
+  EXPECT_EQ(ev, dir + "/in.h5");
 }
 
 }  // namespace

@@ -76,7 +76,8 @@ TEST(MpiVsReference, EveryRankCountGivesTheReferenceGraph) {
         << " --backend cpu --input " << dir << "/in.h5 --out " << out << " --view " << c.view
         << " --precision " << c.prec << " --activity-transform " << c.transform
         << " --threshold " << c.thr << " --threshold-activity " << c.thr_act << " --weight "
-        << c.weight << " --tile-rows 16 --tile-cols 32 --threads 1 2>" << dir << "/err.txt";
+        << c.weight << " --topk " << c.topk << " --tile-rows 16 --tile-cols 32 --threads 1 2>"
+        << dir << "/err.txt";
     auto [rc, json] = shell(cmd.str());
     ASSERT_EQ(rc, 0) << cmd.str() << "\n" << json;
     if (json.find("\"ranks\":" + std::to_string(c.ranks)) == std::string::npos)

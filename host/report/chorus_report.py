@@ -181,6 +181,15 @@ def render(args):
     if ev is None:
         sec.append('<p class="note">No /evidence group in the results: evidence tables are limited.</p>')
     input_path = args.input or attr("input_path")
+    if input_path and not args.input and not os.path.isabs(input_path) and not os.path.exists(input_path):
+        # results written before input paths were stored absolute: the input as typed, relative
+        # to where detect ran; the results file's folder is the best guess
+        beside = os.path.join(os.path.dirname(os.path.abspath(args.results)), input_path)
+        if os.path.exists(beside):
+            input_path = beside
+    if input_path and not os.path.exists(input_path):
+        print(f"chorus report: warning: input file {input_path} not found: the report has no "
+              "heatmaps (pass --input)", file=sys.stderr)
     act = None
     if input_path and os.path.exists(input_path):
         try:

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,14 @@
 #include "chorus/version.hpp"
 
 namespace chorus {
+
+namespace {
+// `path` made absolute (the report and evidence read the input from another folder later).
+std::string absolute_path(const std::string& path) {
+  char buf[PATH_MAX];
+  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+}  // namespace
 
 view_mode parse_view(const std::string& s) {
   if (s == "embedding") return view_mode::embedding;
@@ -510,7 +519,7 @@ detect_summary run_detect(const detect_options& opt) {
         rc.edge_count = static_cast<std::uint64_t>(s.edges);
       }
       rc.clusters = &table;
-      if (opt.evidence && opt.write_edges) rc.evidence_input = opt.input;
+      if (opt.evidence && opt.write_edges) rc.evidence_input = absolute_path(opt.input);
       rc.truth = s.has_truth ? &s.truth : nullptr;
       auto text = [&](const char* k, std::string v) {
         rc.attributes.push_back({k, std::move(v), 0, true});
@@ -522,7 +531,7 @@ detect_summary run_detect(const detect_options& opt) {
         rc.attributes.push_back({k, "", v, false, true});
       };
       text("chorus_version", CHORUS_VERSION);
-      text("input_path", opt.input);
+      text("input_path", absolute_path(opt.input));
       count("input_size_bytes", static_cast<double>(in.info.file_size));
       text("input_checksum", hex64(in.checksum));
       count("accounts", static_cast<double>(in.info.n));
