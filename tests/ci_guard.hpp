@@ -37,11 +37,11 @@ inline bool configured_off(const std::string& build_dir, const std::string& opti
 }  // namespace chorus::test
 
 /// Skip for a missing tool, or fail under CI=true (returns from the test either way).
-#define CHORUS_SKIP_MISSING_TOOL(why)                                                      \
-  do {                                                                                     \
-    if (::chorus::test::in_ci())                                                           \
-      FAIL() << why << " -- CI=true, so this test must run: install what is missing "     \
-             << "(.ci/setup.sh) instead of skipping it";                                   \
-    else                                                                                   \
-      GTEST_SKIP() << why;                                                                 \
+#define CHORUS_SKIP_MISSING_TOOL(why)                                                 \
+  do {                                                                                \
+    if (::chorus::test::in_ci())                                                      \
+      FAIL() << why << " -- CI=true, so this test must run: install what is missing " \
+             << "(.ci/setup.sh) instead of skipping it";                              \
+    else                                                                              \
+      GTEST_SKIP() << why;                                                            \
   } while (0)

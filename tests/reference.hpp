@@ -255,11 +255,15 @@ inline std::vector<std::string> compare(const graph& ref, const std::vector<std:
   }
   std::set<pair_t> resolved;
   for (const auto& e : ref.edges)
-    if (!got.count(e) && !ref.near.count(e)) say("missed edge", e);
-    else if (!ref.near.count(e)) resolved.insert(e);
+    if (!got.count(e) && !ref.near.count(e))
+      say("missed edge", e);
+    else if (!ref.near.count(e))
+      resolved.insert(e);
   for (const auto& e : got) {
-    if (ref.near.count(e)) resolved.insert(e);
-    else if (!ref.edges.count(e)) say("extra edge", e);
+    if (ref.near.count(e))
+      resolved.insert(e);
+    else if (!ref.edges.count(e))
+      say("extra edge", e);
   }
   if (std::int64_t(labels.size()) != ref.n) {
     problems.push_back("labels have " + std::to_string(labels.size()) + " entries, expected " +

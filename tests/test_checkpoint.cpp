@@ -7,9 +7,9 @@
 
 #include <chrono>
 #include <fstream>
-#include <sstream>
 #include <iostream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "chorus/generate.hpp"
@@ -96,7 +96,8 @@ std::int64_t units_done_in_manifest(const std::string& dir) {
   while (std::getline(m, line))
     if (line.rfind("done ", 0) == 0) {
       std::int64_t bits = 0;
-      for (char c : line.substr(5)) bits += __builtin_popcount(std::stoi(std::string(1, c), nullptr, 16));
+      for (char c : line.substr(5))
+        bits += __builtin_popcount(std::stoi(std::string(1, c), nullptr, 16));
       return bits;
     }
   return -1;
@@ -217,12 +218,11 @@ TEST_F(Checkpoint, ResumeSkipsTheWorkAlreadyDone) {
 // another view, weight, transform or activity threshold is refused, naming both settings.
 TEST_F(Checkpoint, ResumeRefusesEveryParameterThatShapesTheEdges) {
   ASSERT_EQ(run_until_file(args(false), dir + "/ck/manifest"), 4);
-  const std::vector<std::vector<std::string>> changes = {
-      {"--view", "fused"},
-      {"--weight", "0.7"},
-      {"--activity-transform", "log1p"},
-      {"--threshold-activity", "0.75"},
-      {"--threshold", "0.85"}};
+  const std::vector<std::vector<std::string>> changes = {{"--view", "fused"},
+                                                         {"--weight", "0.7"},
+                                                         {"--activity-transform", "log1p"},
+                                                         {"--threshold-activity", "0.75"},
+                                                         {"--threshold", "0.85"}};
   // the refusal prints both identities (17 significant digits): the changed field must appear
   // with the checkpoint's value and with the new one
   auto num = [](double v) {
@@ -255,7 +255,8 @@ TEST_F(Checkpoint, TimedCheckpointsWithThreadsAndEveryPrecision) {
   for (const char* prec : {"bf16", "int8", "fp32"}) {
     SCOPED_TRACE(prec);
     auto with = [&](bool resume) {
-      auto a = args(resume, {"--threads", "2", "--precision", prec, "--checkpoint-interval", "0.03"});
+      auto a =
+          args(resume, {"--threads", "2", "--precision", prec, "--checkpoint-interval", "0.03"});
       // the base arguments' --threads 1, --precision fp32 and interval 0 are overridden by the
       // later flags; drop them so the command is unambiguous
       for (const char* f : {"--threads", "--precision", "--checkpoint-interval"}) {

@@ -20,9 +20,9 @@
 #include "test_support.hpp"
 
 using namespace chorus;
-using chorus::test::message_of;
 using chorus::cli_test::exists;
 using chorus::cli_test::slurp;
+using chorus::test::message_of;
 
 namespace {
 

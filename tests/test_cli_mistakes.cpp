@@ -41,12 +41,12 @@ class CliMistakes : public ::testing::Test {
 };
 
 TEST_F(CliMistakes, NegativeAndAbsurdNumbersAreRefused) {
-  for (const auto& [opt, value] : std::vector<std::pair<std::string, std::string>>{
-           {"--max-memory", "-5"},
-           {"--max-memory", "1e30"},
-           {"--max-memory", "12abc"},
-           {"--gpu-memory", "-1"},
-           {"--device", "-1"}}) {
+  for (const auto& [opt, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--max-memory", "-5"},
+                                                        {"--max-memory", "1e30"},
+                                                        {"--max-memory", "12abc"},
+                                                        {"--gpu-memory", "-1"},
+                                                        {"--device", "-1"}}) {
     SCOPED_TRACE(opt + " " + value);
     const std::string err = refused({opt, value});
     EXPECT_NE(err.find(opt + ": '" + value + "' is not "), std::string::npos) << err;
@@ -68,9 +68,8 @@ TEST_F(CliMistakes, MisspelledOptionNamesTheOneMeant) {
   const std::string far = refused({"--frobnicate"});
   EXPECT_NE(far.find("unknown option --frobnicate (see chorus detect --help)"), std::string::npos)
       << far;
-  const auto ex = run_cli({"export", dir + "/x.h5", "--format", "csv", "--out", dir + "/c",
-                           "--min-sise", "3"},
-                          dir);
+  const auto ex = run_cli(
+      {"export", dir + "/x.h5", "--format", "csv", "--out", dir + "/c", "--min-sise", "3"}, dir);
   EXPECT_EQ(ex.code, 2);
   EXPECT_EQ(ex.err,
             "chorus: error: unknown option --min-sise; did you mean --min-size? (see chorus "
@@ -80,9 +79,11 @@ TEST_F(CliMistakes, MisspelledOptionNamesTheOneMeant) {
 TEST_F(CliMistakes, MisspelledCommandNamesTheOneMeant) {
   auto r = run_cli({"dtect", "--input", dir + "/in.h5"}, dir);
   EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(r.err, "chorus: error: unknown command 'dtect'; did you mean detect? (see chorus --help)\n");
+  EXPECT_EQ(r.err,
+            "chorus: error: unknown command 'dtect'; did you mean detect? (see chorus --help)\n");
   r = run_cli({"exprot"}, dir);
-  EXPECT_EQ(r.err, "chorus: error: unknown command 'exprot'; did you mean export? (see chorus --help)\n");
+  EXPECT_EQ(r.err,
+            "chorus: error: unknown command 'exprot'; did you mean export? (see chorus --help)\n");
   r = run_cli({"frobnicate"}, dir);
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, "chorus: error: unknown command 'frobnicate' (see chorus --help)\n");
@@ -95,26 +96,27 @@ namespace {
 // --json: an error is a JSON object on stdout with the same exit code (a pipeline never reads an
 // empty string), and the summary says which thresholds, views, transform, top-k and threads ran.
 TEST_F(CliMistakes, JsonReportsErrorsAndTheSettingsInEffect) {
-  auto r = run_cli({"detect", "--json", "--input", dir + "/missing.h5", "--out", dir + "/o.h5"}, dir);
+  auto r =
+      run_cli({"detect", "--json", "--input", dir + "/missing.h5", "--out", dir + "/o.h5"}, dir);
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.out, "{\"error\":{\"code\":2,\"message\":\"cannot open input file '" + dir +
                        "/missing.h5': no such file or not readable\"}}\n");
   r = run_cli({"detect", "--json", "--input", dir + "/in.h5", "--out", dir + "/o.h5", "--treshold"},
               dir);
   EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(r.out.rfind("{\"error\":{\"code\":2,\"message\":\"unknown option --treshold; did you mean "
-                        "--threshold?",
-                        0),
-            0u)
+  EXPECT_EQ(
+      r.out.rfind("{\"error\":{\"code\":2,\"message\":\"unknown option --treshold; did you mean "
+                  "--threshold?",
+                  0),
+      0u)
       << r.out;
   r = run_cli({"detect", "--json", "--quiet", "--input", dir + "/in.h5", "--out", dir + "/o.h5",
                "--view", "embedding", "--threshold", "0.75", "--topk", "2", "--threads", "1"},
               dir);
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* field :
-       {"\"thresholds\":{\"embedding\":0.75,\"activity\":0.8,\"weight\":0.5}",
-        "\"views_used\":[\"embedding\"]", "\"activity_transform\":\"none\"", "\"topk\":2",
-        "\"threads\":1", "\"edges_spilled\":false"})
+  for (const char* field : {"\"thresholds\":{\"embedding\":0.75,\"activity\":0.8,\"weight\":0.5}",
+                            "\"views_used\":[\"embedding\"]", "\"activity_transform\":\"none\"",
+                            "\"topk\":2", "\"threads\":1", "\"edges_spilled\":false"})
     EXPECT_NE(r.out.find(field), std::string::npos) << field << "\n" << r.out;
 }
 

@@ -306,8 +306,10 @@ TEST(Reference, ComparisonsReportCorruptedResults) {
   // labels of another (valid) numbering
   auto l2 = labels;
   for (auto& l : l2)
-    if (l == 0) l = 1;
-    else if (l == 1) l = 0;
+    if (l == 0)
+      l = 1;
+    else if (l == 1)
+      l = 0;
   EXPECT_FALSE(oracle::compare(ref, src, dst, l2).empty());
   EXPECT_FALSE(oracle::compare_sampled(sref, all, src, dst, l2).empty());
   // an extra edge between rows far apart
@@ -324,7 +326,8 @@ TEST(Reference, ComparisonsReportCorruptedResults) {
   std::vector<std::int64_t> s3, d3;
   for (const auto& [a, b] : more) s3.push_back(a), d3.push_back(b);
   EXPECT_FALSE(oracle::compare(ref, s3, d3, oracle::canonical_labels(n, more)).empty());
-  EXPECT_FALSE(oracle::compare_sampled(sref, all, s3, d3, oracle::canonical_labels(n, more)).empty());
+  EXPECT_FALSE(
+      oracle::compare_sampled(sref, all, s3, d3, oracle::canonical_labels(n, more)).empty());
 }
 
 // Labels and edges do not depend on the thread count, tile size or precision.

@@ -96,9 +96,11 @@ void check_with_reference(const std::string& results, const std::string& input, 
                                r.dst, r.labels);
   } else {
     const std::int64_t n = std::int64_t(r.labels.size());
-    const oracle::rows er = read_view(input, "/embedding", n), ar = read_view(input, "/activity", n);
+    const oracle::rows er = read_view(input, "/embedding", n),
+                       ar = read_view(input, "/activity", n);
     std::vector<std::int64_t> sample;
-    for (std::int64_t k = 0; k < 300 && k < n; ++k) sample.push_back(k * n / std::min<std::int64_t>(n, 300));
+    for (std::int64_t k = 0; k < 300 && k < n; ++k)
+      sample.push_back(k * n / std::min<std::int64_t>(n, 300));
     if (n) sample.push_back(n - 1);
     const auto ref = oracle::decide_sampled(p, er.n ? &er : nullptr, ar.n ? &ar : nullptr, sample);
     problems = oracle::compare_sampled(ref, sample, r.src, r.dst, r.labels);
@@ -206,13 +208,11 @@ std::vector<gpu_case> cases() {
   return v;
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, CudaVsCpu, ::testing::ValuesIn(cases()),
-                         [](const auto& info) {
-                           const gpu_case& c = info.param;
-                           return "n" + std::to_string(c.n) + "_d" + std::to_string(c.d) + "_" +
-                                  c.view + "_" + c.prec + "_" + c.kernel + "_" +
-                                  std::to_string(info.index);
-                         });
+INSTANTIATE_TEST_SUITE_P(Shapes, CudaVsCpu, ::testing::ValuesIn(cases()), [](const auto& info) {
+  const gpu_case& c = info.param;
+  return "n" + std::to_string(c.n) + "_d" + std::to_string(c.d) + "_" + c.view + "_" + c.prec +
+         "_" + c.kernel + "_" + std::to_string(info.index);
+});
 
 // One rank's share of a multi-process job (rows [row_begin, row_end)) on the GPU, fused and
 // cuBLAS, equals the CPU backend's share.

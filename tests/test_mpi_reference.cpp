@@ -3,9 +3,8 @@
 // reference's edges and canonical labels. tests/py/check_mpi.py compares every dataset of a
 // P-rank results file with a one-process run; this test compares with float64 directly.
 #include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <sstream>
@@ -74,15 +73,16 @@ TEST(MpiVsReference, EveryRankCountGivesTheReferenceGraph) {
     cmd.precision(17);
     cmd << launch << " -np " << c.ranks << " " << bin << " detect --quiet --json --no-evidence"
         << " --backend cpu --input " << dir << "/in.h5 --out " << out << " --view " << c.view
-        << " --precision " << c.prec << " --activity-transform " << c.transform
-        << " --threshold " << c.thr << " --threshold-activity " << c.thr_act << " --weight "
-        << c.weight << " --topk " << c.topk << " --tile-rows 16 --tile-cols 32 --threads 1 2>"
-        << dir << "/err.txt";
+        << " --precision " << c.prec << " --activity-transform " << c.transform << " --threshold "
+        << c.thr << " --threshold-activity " << c.thr_act << " --weight " << c.weight << " --topk "
+        << c.topk << " --tile-rows 16 --tile-cols 32 --threads 1 2>" << dir << "/err.txt";
     auto [rc, json] = shell(cmd.str());
     ASSERT_EQ(rc, 0) << cmd.str() << "\n" << json;
     if (json.find("\"ranks\":" + std::to_string(c.ranks)) == std::string::npos)
-      CHORUS_SKIP_MISSING_TOOL("chorus was built without MPI (CMake found none: install "
-                               "libopenmpi-dev); --json said: " + json);
+      CHORUS_SKIP_MISSING_TOOL(
+          "chorus was built without MPI (CMake found none: install "
+          "libopenmpi-dev); --json said: " +
+          json);
     const oracle::params p =
         oracle::params_of(c.view, c.thr, c.thr_act, c.weight, c.transform, c.topk);
     const oracle::graph ref = oracle::decide_all(p, &er, &ar);

@@ -456,8 +456,15 @@ TEST(Bf16, RoundsToNearestEven) {
     std::memcpy(&f, &bits, 4);
     return double(f);
   };
-  std::vector<float> xs = {0.0f, -0.0f, 1.0f, -1.0f, 1.00390625f /* tie: 1 + 2^-8 */,
-                           1.01171875f /* tie: 1 + 3 * 2^-8 */, 3.0e38f, 1e-40f, -2.5e-3f};
+  std::vector<float> xs = {0.0f,
+                           -0.0f,
+                           1.0f,
+                           -1.0f,
+                           1.00390625f /* tie: 1 + 2^-8 */,
+                           1.01171875f /* tie: 1 + 3 * 2^-8 */,
+                           3.0e38f,
+                           1e-40f,
+                           -2.5e-3f};
   for (int t = 0; t < 20000; ++t) {
     std::uint32_t bits = std::uint32_t(rng());
     if ((bits & 0x7f800000u) == 0x7f800000u) continue;  // inputs are finite
@@ -481,8 +488,8 @@ TEST(Bf16, RoundsToNearestEven) {
 TEST(Decision, MatchesTheReferenceOnAGridAroundEveryThreshold) {
   const view_mode modes[] = {view_mode::embedding, view_mode::activity, view_mode::both,
                              view_mode::fused};
-  const oracle::view views[] = {oracle::view::embedding, oracle::view::activity,
-                                oracle::view::both, oracle::view::fused};
+  const oracle::view views[] = {oracle::view::embedding, oracle::view::activity, oracle::view::both,
+                                oracle::view::fused};
   std::int64_t checked = 0, at_threshold_true = 0;
   for (int m = 0; m < 4; ++m)
     for (double thr : {-1.0, -0.3, 0.0, 0.8, 1.0})
@@ -508,9 +515,8 @@ TEST(Decision, MatchesTheReferenceOnAGridAroundEveryThreshold) {
             for (double sa : sas) {
               ++checked;
               const bool want = oracle::decision(q, se, sa);
-              ASSERT_EQ(decide(p, se, sa), want)
-                  << "mode " << m << " thr " << thr << "/" << thr_act << " w " << w << " se "
-                  << se << " sa " << sa;
+              ASSERT_EQ(decide(p, se, sa), want) << "mode " << m << " thr " << thr << "/" << thr_act
+                                                 << " w " << w << " se " << se << " sa " << sa;
               ASSERT_DOUBLE_EQ(strength(p, se, sa), oracle::strength_of(q, se, sa));
               at_threshold_true += want && (se == thr || sa == thr_act);
             }

@@ -28,7 +28,8 @@ int fail(int code, const std::string& msg) {
   if (chorus::mpi::rank() == 0) {
     std::fprintf(stderr, "chorus: error: %s\n", msg.c_str());
     if (g_json)
-      std::printf("{\"error\":{\"code\":%d,\"message\":%s}}\n", code, chorus::json_quote(msg).c_str());
+      std::printf("{\"error\":{\"code\":%d,\"message\":%s}}\n", code,
+                  chorus::json_quote(msg).c_str());
   }
   return code;
 }
@@ -87,8 +88,8 @@ std::string explain_parse_error(const CLI::App& app, const CLI::ParseError& e, i
   if (!first.empty() && first[0] != '-' &&
       std::find(commands.begin(), commands.end(), first) == commands.end()) {
     const std::string guess = closest(first, commands);
-    return "unknown command '" + first + "'" + (guess.empty() ? "" : "; did you mean " + guess + "?") +
-           " (see chorus --help)";
+    return "unknown command '" + first + "'" +
+           (guess.empty() ? "" : "; did you mean " + guess + "?") + " (see chorus --help)";
   }
   const CLI::App* sub = nullptr;
   for (const CLI::App* s : app.get_subcommands({}))
