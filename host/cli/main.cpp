@@ -82,18 +82,18 @@ std::string closest(const std::string& word, const std::vector<std::string>& nam
 // and where to look.
 std::string explain_parse_error(const CLI::App& app, const CLI::ParseError& e, int argc,
                                 char** argv) {
-  std::vector<std::string> commands;
-  for (const CLI::App* sub : app.get_subcommands({})) commands.push_back(sub->get_name());
   const std::string first = argc > 1 ? argv[1] : "";
-  if (!first.empty() && first[0] != '-' &&
-      std::find(commands.begin(), commands.end(), first) == commands.end()) {
+  std::vector<std::string> commands;
+  const CLI::App* sub = nullptr;
+  for (const CLI::App* s : app.get_subcommands({})) {
+    commands.push_back(s->get_name());
+    if (s->get_name() == first) sub = s;
+  }
+  if (!sub && !first.empty() && first[0] != '-') {
     const std::string guess = closest(first, commands);
     return "unknown command '" + first + "'" +
            (guess.empty() ? "" : "; did you mean " + guess + "?") + " (see chorus --help)";
   }
-  const CLI::App* sub = nullptr;
-  for (const CLI::App* s : app.get_subcommands({}))
-    if (s->get_name() == first) sub = s;
   if (!sub) return std::string(e.what()) + " (see chorus --help)";
   std::vector<std::string> names;
   for (const CLI::Option* o : sub->get_options({}))

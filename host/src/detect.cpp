@@ -519,7 +519,8 @@ detect_summary run_detect(const detect_options& opt) {
         rc.edge_count = static_cast<std::uint64_t>(s.edges);
       }
       rc.clusters = &table;
-      if (opt.evidence && opt.write_edges) rc.evidence_input = absolute_path(opt.input);
+      const std::string input_path = absolute_path(opt.input);
+      if (opt.evidence && opt.write_edges) rc.evidence_input = input_path;
       rc.truth = s.has_truth ? &s.truth : nullptr;
       auto text = [&](const char* k, std::string v) {
         rc.attributes.push_back({k, std::move(v), 0, true});
@@ -531,7 +532,7 @@ detect_summary run_detect(const detect_options& opt) {
         rc.attributes.push_back({k, "", v, false, true});
       };
       text("chorus_version", CHORUS_VERSION);
-      text("input_path", absolute_path(opt.input));
+      text("input_path", input_path);
       count("input_size_bytes", static_cast<double>(in.info.file_size));
       text("input_checksum", hex64(in.checksum));
       count("accounts", static_cast<double>(in.info.n));
