@@ -8,7 +8,7 @@
 # Usage: bash .ci/coverage.sh   (from anywhere; on 2 cores about 6 min from an empty build-cov/,
 #                                2.5-3.5 min when it is kept; see tests/COVERAGE.md)
 #
-# Build: build-cov/ (kept between runs; incremental), CPU only: -DCHORUS_CUDA=OFF (host/cuda/ and
+# Build: build-cov/ (kept between runs; incremental), CPU only: -DCHORUS_CUDA=OFF (host/scan/cuda/ and
 # kernels/ are neither built nor reported), no benchmarks; MPI as the CI build has it (AUTO: on
 # when Debian's OpenMPI is installed), so mpi.cpp and the multi-process paths of detect.cpp are
 # measured under the `ctest -L mpi` runs (about 50 s of the suite's 2-3 min; worth it: without MPI

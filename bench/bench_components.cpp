@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "chorus/components.hpp"
+#include "chorus/graph/components.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
 // rows of dimension d at threshold 0.8, fp32 and bf16 first pass. TFLOP/s counts the i<j half.
 // The bar: n = 1M, d = 384, bf16, >= 50% of the cuBLAS bf16 GEMM rate (bench_gpu_tile),
 // on the cuBLAS-tile path (cublas:1) and on the fused kernel (cublas:0, the default for bf16).
-#include "chorus/backend.hpp"
+#include "chorus/scan/backend.hpp"
 #include "gpu_bench_util.hpp"
 
 namespace {

@@ -10,10 +10,10 @@
 #include <cmath>
 #include <vector>
 
-#include "chorus/fused_tile.hpp"
-#include "chorus/margin.hpp"
-#include "chorus/quantize.hpp"
-#include "chorus/tiling.hpp"
+#include "chorus/scan/fused_tile.hpp"
+#include "chorus/scan/margin.hpp"
+#include "chorus/scan/quantize.hpp"
+#include "chorus/scan/tiling.hpp"
 #include "cuda_check.hpp"
 #include "gpu_bench_util.hpp"
 #include "kernels.hpp"
@@ -179,7 +179,7 @@ void BM_FusedAllPairs(benchmark::State& state) {
   state.counters["pairs"] = double(tiling::pair_count(n));
 }
 
-// int8 operands made from the same synthetic rows: quantised on the host (chorus/quantize.hpp),
+// int8 operands made from the same synthetic rows: quantised on the host (chorus/scan/quantize.hpp),
 // with the per-row scale and margin bounds of the int8 epilogue, [scale | err | qnorm | rnorm].
 struct device_rows_int8 {
   cuda::device_buffer<std::int8_t> q;

@@ -2,7 +2,7 @@
 // against) and GEMM + threshold/compaction, in fp32 and bf16. Timed with CUDA events.
 #include <cuda_bf16.h>
 
-#include "chorus/margin.hpp"
+#include "chorus/scan/margin.hpp"
 #include "cuda_check.hpp"
 #include "gpu_bench_util.hpp"
 #include "kernels.hpp"

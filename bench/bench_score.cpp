@@ -8,7 +8,7 @@
 #include <random>
 
 #include "bench_util.hpp"
-#include "chorus/backend.hpp"
+#include "chorus/scan/backend.hpp"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "chorus/views.hpp"
+#include "chorus/io/input.hpp"
 
 namespace chorus::bench {
 

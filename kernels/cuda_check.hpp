@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <utility>
 
-#include "chorus/error.hpp"
+#include "chorus/core/error.hpp"
 
 /// Check a CUDA runtime call; throws chorus::cuda_error with the call, the error and file:line.
 #define CHORUS_CUDA_TRY(call)                                        \

@@ -1,9 +1,9 @@
 // chorus: the first-pass rows built on the device from the resident fp32 views, so that only the
 // views cross PCIe: the fp32 row (a view's row, or the fused concatenation), zero-padded to the
 // kernel's row stride, then bf16 or int8 with its per-row scale and margin bounds. The int8 step
-// runs the CPU backend's own code (chorus/quantize.hpp).
-#include "chorus/first_pass.hpp"
-#include "chorus/quantize.hpp"
+// runs the CPU backend's own code (chorus/scan/quantize.hpp).
+#include "chorus/scan/first_pass.hpp"
+#include "chorus/scan/quantize.hpp"
 #include "cuda_check.hpp"
 #include "kernels.hpp"
 

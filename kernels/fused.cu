@@ -1,13 +1,13 @@
 // chorus: the fused first pass. bf16 tensor-core tiles (mma.sync m16n8k16, fp32 accumulators in
 // registers) of X_I X_J^T over the trapezoid of tiles, threshold tested in the epilogue; only
-// candidate pairs leave the kernel. Index arithmetic: chorus/fused_tile.hpp (CPU-tested).
+// candidate pairs leave the kernel. Index arithmetic: chorus/scan/fused_tile.hpp (CPU-tested).
 #include <cuda_bf16.h>
 
 #include <type_traits>
 
-#include "chorus/fused_tile.hpp"
-#include "chorus/margin.hpp"
-#include "chorus/tiling.hpp"
+#include "chorus/scan/fused_tile.hpp"
+#include "chorus/scan/margin.hpp"
+#include "chorus/scan/tiling.hpp"
 #include "cuda_check.hpp"
 #include "kernels.hpp"
 #include "warp_append.cuh"
@@ -46,7 +46,7 @@ __device__ __forceinline__ void mma_s8(int* d, const unsigned* a, const unsigned
 }
 
 // One stage: kStageBytes of K for every row of the row block (a) and the column block (b), rows
-// padded to kSmemStride * 2 bytes. bf16 and int8 share it (see chorus/fused_tile.hpp).
+// padded to kSmemStride * 2 bytes. bf16 and int8 share it (see chorus/scan/fused_tile.hpp).
 constexpr int kRowBytes = kSmemStride * 2;
 struct stage {
   alignas(16) unsigned char a[kBM * kRowBytes];

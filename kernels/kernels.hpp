@@ -6,8 +6,8 @@
 
 #include <cstdint>
 
-#include "chorus/backend.hpp"
-#include "chorus/decision.hpp"
+#include "chorus/scan/backend.hpp"
+#include "chorus/core/decision.hpp"
 
 namespace chorus::cuda {
 
@@ -69,7 +69,7 @@ void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb_i, d
                     unsigned long long* nedges, std::int64_t* parent, cudaStream_t s);
 
 /// Fused first pass (bf16 tensor cores, threshold in the epilogue) over tiles [t0, t1) of the
-/// trapezoid of 128 x 128 tiles of rows [rb, re) x columns [rb, n) (chorus/fused_tile.hpp).
+/// trapezoid of 128 x 128 tiles of rows [rb, re) x columns [rb, n) (chorus/scan/fused_tile.hpp).
 /// `rows`: bf16 first-pass rows [rb, n), row i at (i - rb) * kp, kp a multiple of 32 with zero
 /// padding past K. Appends every pair (i, j), rb <= i < re, i < j < n, whose tile score is >=
 /// `cut` to `out`; `count` receives the number of hits even past `capacity` (hits past it are

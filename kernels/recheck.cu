@@ -1,7 +1,7 @@
 // chorus: exact float64 re-check of candidate pairs, edge output and union-find hooking.
 #include <math_constants.h>
 
-#include "chorus/union_find.hpp"
+#include "chorus/graph/union_find.hpp"
 #include "cuda_check.hpp"
 #include "kernels.hpp"
 

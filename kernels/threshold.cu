@@ -1,5 +1,5 @@
 // chorus: threshold a first-pass tile and compact the candidate pairs.
-#include "chorus/tiling.hpp"
+#include "chorus/scan/tiling.hpp"
 #include "cuda_check.hpp"
 #include "kernels.hpp"
 #include "warp_append.cuh"

@@ -1,5 +1,5 @@
 // chorus: union-find initialisation and the final flatten on the device.
-#include "chorus/union_find.hpp"
+#include "chorus/graph/union_find.hpp"
 #include "cuda_check.hpp"
 #include "kernels.hpp"
 

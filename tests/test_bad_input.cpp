@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "chorus/h5.hpp"
+#include "chorus/io/h5.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

@@ -1,6 +1,6 @@
-// The checkpoint directory at the file level (chorus/checkpoint.hpp): what save() writes is what
+// The checkpoint directory at the file level (chorus/scan/checkpoint.hpp): what save() writes is what
 // load() returns; every kind of damage to the manifest or a shard is refused with a message;
-// the directory lock, resume() and remove(). And the spilling edge store (chorus/edge_store.hpp):
+// the directory lock, resume() and remove(). And the spilling edge store (chorus/io/edge_store.hpp):
 // sorted output across runs, and its failures.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -13,9 +13,9 @@
 #include <random>
 #include <sstream>
 
-#include "chorus/checkpoint.hpp"
-#include "chorus/edge_store.hpp"
-#include "chorus/error.hpp"
+#include "chorus/scan/checkpoint.hpp"
+#include "chorus/io/edge_store.hpp"
+#include "chorus/core/error.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
 

@@ -7,8 +7,8 @@
 
 #include <cmath>
 
-#include "chorus/detect.hpp"
-#include "chorus/h5.hpp"
+#include "chorus/job/detect.hpp"
+#include "chorus/io/h5.hpp"
 #include "chorus/version.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "chorus/h5.hpp"
+#include "chorus/io/h5.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
 

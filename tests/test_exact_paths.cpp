@@ -14,15 +14,15 @@
 #include <set>
 #include <thread>
 
-#include "chorus/backend.hpp"
-#include "chorus/checkpoint.hpp"
-#include "chorus/components.hpp"
-#include "chorus/decision.hpp"
-#include "chorus/error.hpp"
-#include "chorus/margin.hpp"
-#include "chorus/row_feed.hpp"
-#include "chorus/tiling.hpp"
-#include "chorus/views.hpp"
+#include "chorus/scan/backend.hpp"
+#include "chorus/scan/checkpoint.hpp"
+#include "chorus/graph/components.hpp"
+#include "chorus/core/decision.hpp"
+#include "chorus/core/error.hpp"
+#include "chorus/scan/margin.hpp"
+#include "chorus/io/row_feed.hpp"
+#include "chorus/scan/tiling.hpp"
+#include "chorus/io/input.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

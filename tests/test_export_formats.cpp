@@ -12,12 +12,12 @@
 #include <limits>
 #include <sstream>
 
-#include "chorus/detect.hpp"
-#include "chorus/error.hpp"
-#include "chorus/evidence.hpp"
-#include "chorus/export.hpp"
-#include "chorus/h5.hpp"
-#include "chorus/views.hpp"
+#include "chorus/job/detect.hpp"
+#include "chorus/core/error.hpp"
+#include "chorus/outputs/evidence.hpp"
+#include "chorus/outputs/export.hpp"
+#include "chorus/io/h5.hpp"
+#include "chorus/io/input.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
 

@@ -1,4 +1,4 @@
-// The fused kernel's index arithmetic (chorus/fused_tile.hpp), checked on the CPU: the tile
+// The fused kernel's index arithmetic (chorus/scan/fused_tile.hpp), checked on the CPU: the tile
 // scheduler, the mma.sync fragment layouts, and an emulation of one thread block's data path
 // (shared-memory stages, fragment gathers, warp MMAs, the masked threshold epilogue) against a
 // direct computation.
@@ -9,8 +9,8 @@
 #include <set>
 #include <vector>
 
-#include "chorus/fused_tile.hpp"
-#include "chorus/tiling.hpp"
+#include "chorus/scan/fused_tile.hpp"
+#include "chorus/scan/tiling.hpp"
 
 using namespace chorus;
 using namespace chorus::fused;
@@ -126,7 +126,7 @@ TEST(FusedTile, WarpsAccumulatorsAndChunksCoverTheTileOnce) {
 namespace {
 
 // The two data paths of the fused kernel. Both use the same shared-memory words and registers
-// (chorus/fused_tile.hpp): a 32-bit register holds 2 bf16 (mma m16n8k16) or 4 int8 (m16n8k32),
+// (chorus/scan/fused_tile.hpp): a 32-bit register holds 2 bf16 (mma m16n8k16) or 4 int8 (m16n8k32),
 // so element offsets are the bf16-unit offsets times kPerWord / 2.
 struct bf16_path {
   using elem = float;  // small integers: every sum is exact in fp32, as bf16 products are

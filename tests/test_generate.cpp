@@ -1,4 +1,4 @@
-// Tests of the synthetic data generator (chorus/generate.hpp).
+// Tests of the synthetic data generator (chorus/generate/generate.hpp).
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <unistd.h>
@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "chorus/error.hpp"
-#include "chorus/generate.hpp"
-#include "chorus/h5.hpp"
+#include "chorus/core/error.hpp"
+#include "chorus/generate/generate.hpp"
+#include "chorus/io/h5.hpp"
 
 namespace fs = std::filesystem;
 using chorus::generate_dataset;

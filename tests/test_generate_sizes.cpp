@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <numeric>
 
-#include "chorus/error.hpp"
-#include "chorus/generate.hpp"
-#include "chorus/h5.hpp"
+#include "chorus/core/error.hpp"
+#include "chorus/generate/generate.hpp"
+#include "chorus/io/h5.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

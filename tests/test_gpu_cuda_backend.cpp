@@ -11,11 +11,11 @@
 #include <set>
 #include <sstream>
 
-#include "chorus/components.hpp"
-#include "chorus/detect.hpp"
-#include "chorus/error.hpp"
-#include "chorus/generate.hpp"
-#include "chorus/h5.hpp"
+#include "chorus/graph/components.hpp"
+#include "chorus/job/detect.hpp"
+#include "chorus/core/error.hpp"
+#include "chorus/generate/generate.hpp"
+#include "chorus/io/h5.hpp"
 #include "ci_guard.hpp"
 #include "reference.hpp"
 #include "test_support.hpp"

@@ -1,4 +1,4 @@
-// The HDF5 layer (chorus/h5.hpp) for every element type it is instantiated for, every type
+// The HDF5 layer (chorus/io/h5.hpp) for every element type it is instantiated for, every type
 // class it names, fixed- and variable-length strings, attributes, virtual datasets and its
 // errors. Files are written or checked with the HDF5 C API directly where the layer itself is
 // under test.
@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "chorus/error.hpp"
-#include "chorus/h5.hpp"
+#include "chorus/core/error.hpp"
+#include "chorus/io/h5.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

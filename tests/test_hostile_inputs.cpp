@@ -16,9 +16,9 @@
 #include <limits>
 #include <set>
 
-#include "chorus/detect.hpp"
-#include "chorus/error.hpp"
-#include "chorus/h5.hpp"
+#include "chorus/job/detect.hpp"
+#include "chorus/core/error.hpp"
+#include "chorus/io/h5.hpp"
 #include "reference.hpp"
 #include "test_support.hpp"
 

@@ -6,8 +6,8 @@
 
 #include <cstdio>
 
-#include "chorus/h5.hpp"
-#include "chorus/info.hpp"
+#include "chorus/io/h5.hpp"
+#include "chorus/outputs/info.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
 
@@ -318,7 +318,7 @@ TEST_F(ReportLaunch, PassesItsArgumentsToTheTool) {
   auto args = split_lines(slurp(args_file));
   ASSERT_EQ(args.size(), 9u) << slurp(args_file);
   // without CHORUS_REPORT_TOOL: the tool of the source tree (no installed copy next to the build)
-  EXPECT_EQ(args[0], std::string(CHORUS_SOURCE_DIR) + "/host/report/chorus_report.py");
+  EXPECT_EQ(args[0], std::string(CHORUS_SOURCE_DIR) + "/host/outputs/chorus_report.py");
   EXPECT_EQ(std::vector<std::string>(args.begin() + 1, args.end()),
             (std::vector<std::string>{res, "--out", dir + "/r.html", "--top", "3", "--input", in,
                                       "--force"}));
@@ -333,7 +333,7 @@ TEST_F(ReportLaunch, PassesItsArgumentsToTheTool) {
   r = report({}, {"CHORUS_PYTHON=" + fake, "CHORUS_REPORT_TOOL=" + dir + "/absent.py"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(split_lines(slurp(args_file)).at(0),
-            std::string(CHORUS_SOURCE_DIR) + "/host/report/chorus_report.py");
+            std::string(CHORUS_SOURCE_DIR) + "/host/outputs/chorus_report.py");
 }
 
 TEST_F(ReportLaunch, ToolExitCodesAndFailures) {

@@ -7,8 +7,8 @@
 
 #include <iostream>
 
-#include "chorus/generate.hpp"
-#include "chorus/h5.hpp"
+#include "chorus/generate/generate.hpp"
+#include "chorus/io/h5.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

@@ -10,14 +10,14 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/bf16.hpp"
-#include "chorus/components.hpp"
-#include "chorus/decision.hpp"
-#include "chorus/first_pass.hpp"
-#include "chorus/margin.hpp"
-#include "chorus/quantize.hpp"
-#include "chorus/tiling.hpp"
-#include "chorus/union_find.hpp"
+#include "chorus/core/bf16.hpp"
+#include "chorus/graph/components.hpp"
+#include "chorus/core/decision.hpp"
+#include "chorus/scan/first_pass.hpp"
+#include "chorus/scan/margin.hpp"
+#include "chorus/scan/quantize.hpp"
+#include "chorus/scan/tiling.hpp"
+#include "chorus/graph/union_find.hpp"
 #include "reference.hpp"
 
 using namespace chorus;
@@ -186,7 +186,7 @@ TEST(Margin, BoundsObservedErrors) {
   }
 }
 
-// The host/device int8 quantiser (chorus/quantize.hpp, run by the CPU backend and by the CUDA
+// The host/device int8 quantiser (chorus/scan/quantize.hpp, run by the CPU backend and by the CUDA
 // backend's device-side first pass): integers within [-127, 127], and per-row bounds that hold
 // the error actually made, for ordinary, padded, tiny and zero rows.
 TEST(Quantize, RowBoundsHoldTheErrorMade) {
@@ -220,7 +220,7 @@ TEST(Quantize, RowBoundsHoldTheErrorMade) {
   }
 }
 
-// One first-pass element per view mode (chorus/first_pass.hpp, host and device).
+// One first-pass element per view mode (chorus/scan/first_pass.hpp, host and device).
 TEST(FirstPass, ValueBuildsEveryMode) {
   const float e[3] = {0.5f, -0.25f, 1.0f}, a[2] = {2.0f, -4.0f};
   const float we = 0.75f, wa = 0.5f;

@@ -6,15 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "chorus/checkpoint.hpp"
-#include "chorus/detect.hpp"
-#include "chorus/error.hpp"
-#include "chorus/export.hpp"
-#include "chorus/generate.hpp"
-#include "chorus/info.hpp"
-#include "chorus/mpi.hpp"
-#include "chorus/progress.hpp"
-#include "chorus/report.hpp"
+#include "chorus/scan/checkpoint.hpp"
+#include "chorus/job/detect.hpp"
+#include "chorus/core/error.hpp"
+#include "chorus/outputs/export.hpp"
+#include "chorus/generate/generate.hpp"
+#include "chorus/outputs/info.hpp"
+#include "chorus/job/mpi.hpp"
+#include "chorus/job/progress.hpp"
+#include "chorus/outputs/report.hpp"
 #include "chorus/version.hpp"
 
 namespace {

@@ -14,9 +14,9 @@
 #include <cstdio>
 #include <string>
 
-#include "chorus/error.hpp"
-#include "chorus/h5.hpp"
-#include "chorus/views.hpp"
+#include "chorus/core/error.hpp"
+#include "chorus/io/h5.hpp"
+#include "chorus/io/input.hpp"
 
 namespace {
 

@@ -1,0 +1,95 @@
+// chorus: the detection job, from an input file to a results file.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "chorus/scan/backend.hpp"
+#include "chorus/graph/components.hpp"
+#include "chorus/io/results.hpp"
+#include "chorus/io/input.hpp"
+
+namespace chorus {
+
+/// Everything `chorus detect` takes.
+struct detect_options {
+  std::string input, output;
+  bool force = false;         ///< overwrite an existing results file
+  std::string view = "auto";  ///< auto|embedding|activity|both|fused
+  double threshold = 0.8;     ///< embedding (or fused) threshold
+  double threshold_activity = 0.8;
+  double weight = 0.5;  ///< fused: weight of the embedding view
+  activity_transform transform = activity_transform::none;
+  std::int64_t topk = 0;  ///< 0: keep all edges
+  std::int64_t max_edges = 200'000'000;
+  int threads = 0;  ///< 0: all cores
+  backend_kind backend = backend_kind::automatic;
+  precision prec = precision::automatic;
+  std::int64_t tile_rows = 512, tile_cols = 2048;
+  std::uint64_t max_memory_mib = 0;           ///< --max-memory: host memory cap (0: none)
+  std::string checkpoint_dir;                 ///< --checkpoint DIR (empty: none)
+  double checkpoint_interval = 300;           ///< --checkpoint-interval seconds
+  bool resume = false;                        ///< --resume
+  int device = 0;                             ///< CUDA device ordinal
+  gpu_kernel kernel = gpu_kernel::automatic;  ///< --gpu-kernel
+  std::uint64_t gpu_memory_mib = 0;           ///< cap on device memory (0: what is free)
+  bool write_edges = true;
+  bool evidence = true;  ///< add /evidence (co-active bins per edge, per-cluster evidence)
+  /// Stage progress: (stage name, done, total). Unset: silent.
+  std::function<void(const char*, std::int64_t, std::int64_t)> progress;
+};
+
+/// What a detection run found and how long it took.
+struct detect_summary {
+  std::string input, output, backend, view, precision_used, detail;
+  double threshold = 0, threshold_activity = 0, weight = 0;  ///< the thresholds in effect
+  std::string transform;                                     ///< --activity-transform
+  std::int64_t topk = 0;
+  int threads = 0;  ///< worker threads this process used
+  std::int64_t accounts = 0, pairs = 0, candidates = 0, edges = 0, edges_before_topk = 0;
+  std::int64_t clusters = 0, clustered_accounts = 0, largest_cluster = 0;
+  std::int64_t invalid_embedding = 0, invalid_activity = 0;
+  std::int64_t resumed_units = 0, checkpoints = 0;
+  bool spilled = false;  ///< the edge list passed --max-memory and went through disk
+  double seconds_read = 0, seconds_score = 0, seconds_components = 0, seconds_write = 0,
+         seconds_total = 0;
+  bool has_truth = false;
+  truth_match truth;
+  std::vector<std::int64_t> cluster_sizes;  ///< first clusters, largest first (at most 20)
+  std::uint64_t checksum = 0;
+  int ranks = 1;             ///< processes of the job (MPI ranks)
+  double seconds_merge = 0;  ///< forest merge across ranks (part of seconds_components)
+  std::vector<rank_record> rank_records;  ///< per rank (rank 0's summary only)
+};
+
+/// Name of rank `rank`'s edge shard next to `output` in a job of `ranks` processes:
+/// OUTPUT.edges-RRRRR-of-PPPPP.h5 (the results file's /edges are virtual datasets over them).
+std::string edge_shard_path(const std::string& output, int rank, int ranks);
+
+/// Parse a view name; throws input_error.
+view_mode parse_view(const std::string& name);
+const char* to_string(view_mode m);
+activity_transform parse_transform(const std::string& name);
+const char* to_string(activity_transform t);
+backend_kind parse_backend(const std::string& name);
+precision parse_precision(const std::string& name);
+gpu_kernel parse_gpu_kernel(const std::string& name);
+const char* to_string(gpu_kernel k);
+
+/// Run the whole job. Validates everything before any output exists; writes the results file
+/// under a temporary name and renames it at the end, so no partial file is ever left.
+/// Under MPI (mpi::active()) every rank calls it: each scores its share of the rows, writes an
+/// edge shard and a union-find forest; rank 0 merges the forests and writes the results file,
+/// whose labels, edges and cluster tables equal a one-process run's. Any rank's failure ends
+/// every rank with that rank's error.
+detect_summary run_detect(const detect_options& opt);
+
+/// `v` as a JSON string literal (quotes, backslashes and control characters escaped).
+std::string json_quote(const std::string& v);
+
+/// One JSON object describing a summary (for --json).
+std::string to_json(const detect_summary& s);
+
+}  // namespace chorus

@@ -1,0 +1,477 @@
+// chorus: GraphML, GEXF 1.2 and CSV exports of a results file.
+#include "chorus/outputs/export.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "chorus/core/error.hpp"
+#include "chorus/io/h5.hpp"
+#include "chorus/io/results.hpp"
+#include "chorus/io/input.hpp"
+
+namespace chorus {
+
+namespace {
+
+constexpr std::uint64_t kEdgeChunk = 1u << 20;
+
+bool path_exists(const std::string& p) {
+  struct stat st {};
+  return stat(p.c_str(), &st) == 0;
+}
+bool is_dir(const std::string& p) {
+  struct stat st {};
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// A buffered output file written under a temporary name and renamed over `path` by commit().
+class atomic_file {
+ public:
+  atomic_file(const std::string& path, bool force) : path_(path) {
+    CHORUS_EXPECTS(!is_dir(path), "output '", path, "' is a directory");
+    CHORUS_EXPECTS(force || !path_exists(path), "output '", path,
+                   "' exists (use --force to overwrite)");
+    tmp_ = path + ".tmp." + std::to_string(getpid());
+    f_ = std::fopen(tmp_.c_str(), "wb");
+    CHORUS_EXPECTS(f_ != nullptr, "cannot create '", tmp_, "': ", std::strerror(errno),
+                   " (directory missing or not writable?)");
+    std::setvbuf(f_, nullptr, _IOFBF, 1 << 20);
+  }
+  atomic_file(const atomic_file&) = delete;
+  atomic_file& operator=(const atomic_file&) = delete;
+  ~atomic_file() {
+    if (f_) std::fclose(f_);
+    if (!committed_) std::remove(tmp_.c_str());
+  }
+  void put(const std::string& s) { std::fwrite(s.data(), 1, s.size(), f_); }
+  void commit() {
+    bool ok = std::fflush(f_) == 0 && !std::ferror(f_) && fsync(fileno(f_)) == 0;
+    ok = (std::fclose(f_) == 0) && ok;
+    f_ = nullptr;
+    if (!ok) CHORUS_THROW(runtime_failure, "cannot write '", tmp_, "' (disk full?)");
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
+      CHORUS_THROW(runtime_failure, "cannot rename '", tmp_, "' to '", path_,
+                   "': ", std::strerror(errno));
+    committed_ = true;
+  }
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* f_ = nullptr;
+  bool committed_ = false;
+};
+
+// Replace bytes that are not valid UTF-8, and characters XML 1.0 forbids, by U+FFFD.
+std::string clean_utf8(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  for (std::size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    std::size_t len = c < 0x80         ? 1
+                      : (c >> 5) == 6  ? 2
+                      : (c >> 4) == 14 ? 3
+                      : (c >> 3) == 30 ? 4
+                                       : 0;
+    bool ok = len > 0 && i + len <= n;
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+    if (ok && len == 1 && c < 0x20 && c != '\t' && c != '\n' && c != '\r') ok = false;
+    if (ok && len == 2 && c < 0xC2) ok = false;  // overlong
+    if (ok && len == 3) {
+      unsigned cp = ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
+      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF) ok = false;
+    }
+    if (ok && len == 4) {
+      unsigned cp = ((c & 0x07) << 18) | ((p[i + 1] & 0x3F) << 12) | ((p[i + 2] & 0x3F) << 6) |
+                    (p[i + 3] & 0x3F);
+      if (cp < 0x10000 || cp > 0x10FFFF) ok = false;
+    }
+    if (ok) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      i += 1;
+    }
+  }
+  return out;
+}
+
+std::string xml_escape(const std::string& raw) {
+  std::string s = clean_utf8(raw), out;
+  out.reserve(s.size());
+  for (char c : s) switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\n':
+        out += "&#10;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      case '\t':
+        out += "&#9;";
+        break;
+      default:
+        out += c;
+    }
+  return out;
+}
+
+std::string csv_field(const std::string& raw) {
+  std::string s = clean_utf8(raw);
+  bool quote = s.empty() ? false : (s.front() == ' ' || s.back() == ' ');
+  for (char c : s)
+    if (c == ',' || c == '"' || c == '\n' || c == '\r') quote = true;
+  if (!quote) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string num(double v, int digits) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "" : (v > 0 ? "inf" : "-inf");
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
+
+// What an export needs from a results file.
+struct results_view {
+  h5::handle file;
+  std::uint64_t n = 0, e = 0;
+  std::vector<std::int64_t> labels, ids, size, offsets, members, cluster_edges;
+  std::vector<double> density, mean_emb, min_emb, mean_act, min_act, synchrony;
+  bool has_truth = false;
+  std::vector<std::int64_t> truth_best;
+  std::vector<double> truth_precision, truth_recall;
+  bool has_handles = false, has_coactive = false;
+  std::vector<std::string> member_handles;  // aligned with members
+  std::vector<char> selected;               // per cluster
+  std::vector<std::int64_t> degree;         // per row (selected rows only)
+};
+
+template <typename T>
+std::vector<T> read_opt(const h5::handle& f, const std::string& path, std::size_t n, T fill) {
+  if (!h5::exists(f, path)) return std::vector<T>(n, fill);
+  return h5::read_all<T>(h5::open_dataset(f, path));
+}
+
+// Visit the edges of selected clusters chunk by chunk: f(src, dst, sim_emb, sim_act, coactive)
+// with coactive = -1 when unknown.
+void for_each_edge(
+    const results_view& r, bool with_sims,
+    const std::function<void(std::int64_t, std::int64_t, float, float, std::int64_t)>& f) {
+  h5::handle sd = h5::open_dataset(r.file, "/edges/src"),
+             dd = h5::open_dataset(r.file, "/edges/dst");
+  h5::handle ed, ad, cd;
+  if (with_sims) {
+    ed = h5::open_dataset(r.file, "/edges/sim_embedding");
+    ad = h5::open_dataset(r.file, "/edges/sim_activity");
+    if (r.has_coactive) cd = h5::open_dataset(r.file, "/evidence/edge_coactive_count");
+  }
+  std::vector<std::int64_t> s, d;
+  std::vector<float> se, sa;
+  std::vector<std::int32_t> cc;
+  for (std::uint64_t e0 = 0; e0 < r.e; e0 += kEdgeChunk) {
+    const std::uint64_t m = std::min<std::uint64_t>(kEdgeChunk, r.e - e0);
+    s.resize(m), d.resize(m);
+    h5::read_rows<std::int64_t>(sd, e0, m, s.data());
+    h5::read_rows<std::int64_t>(dd, e0, m, d.data());
+    if (with_sims) {
+      se.resize(m), sa.resize(m);
+      h5::read_rows<float>(ed, e0, m, se.data());
+      h5::read_rows<float>(ad, e0, m, sa.data());
+      if (r.has_coactive) {
+        cc.resize(m);
+        h5::read_rows<std::int32_t>(cd, e0, m, cc.data());
+      }
+    }
+    for (std::uint64_t k = 0; k < m; ++k) {
+      CHORUS_EXPECTS(s[k] >= 0 && static_cast<std::uint64_t>(s[k]) < r.n && d[k] >= 0 &&
+                         static_cast<std::uint64_t>(d[k]) < r.n,
+                     "results file is damaged: edge ", e0 + k, " has rows out of range");
+      const std::int64_t c = r.labels[s[k]];
+      if (c < 0 || static_cast<std::size_t>(c) >= r.selected.size() || !r.selected[c]) continue;
+      f(s[k], d[k], with_sims ? se[k] : NAN, with_sims ? sa[k] : NAN,
+        with_sims && r.has_coactive ? cc[k] : -1);
+    }
+  }
+}
+
+results_view load(const std::string& path, std::int64_t min_size) {
+  results_view r;
+  probe_input_isolated(path, /*crash_only=*/true);  // a file that crashes HDF5: exit code 2
+  r.file = h5::open_read(path);
+  check_edge_shards(path);
+  std::int64_t tag = 0;
+  CHORUS_EXPECTS(h5::get_attr(r.file, "chorus_results", tag) && tag == 1, "'", path,
+                 "' is not a chorus results file (no chorus_results attribute)");
+  r.labels = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/labels"));
+  r.ids = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/accounts/id"));
+  r.n = r.labels.size();
+  CHORUS_EXPECTS(r.ids.size() == r.n, "results file '", path,
+                 "' is damaged: /labels and /accounts/id differ in length");
+  r.size = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/clusters/size"));
+  r.offsets = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/clusters/offsets"));
+  r.members = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/clusters/members"));
+  const std::size_t k = r.size.size();
+  CHORUS_EXPECTS(
+      r.offsets.size() == k + 1 && r.offsets.back() == static_cast<std::int64_t>(r.members.size()),
+      "results file '", path, "' is damaged: cluster CSR is inconsistent");
+  for (std::int64_t m : r.members)
+    CHORUS_EXPECTS(m >= 0 && static_cast<std::uint64_t>(m) < r.n, "results file '", path,
+                   "' is damaged: member row ", m, " out of range");
+  r.cluster_edges = read_opt<std::int64_t>(r.file, "/clusters/edges", k, -1);
+  r.density = read_opt<double>(r.file, "/clusters/density", k, NAN);
+  r.mean_emb = read_opt<double>(r.file, "/clusters/mean_sim_embedding", k, NAN);
+  r.min_emb = read_opt<double>(r.file, "/clusters/min_sim_embedding", k, NAN);
+  r.mean_act = read_opt<double>(r.file, "/clusters/mean_sim_activity", k, NAN);
+  r.min_act = read_opt<double>(r.file, "/clusters/min_sim_activity", k, NAN);
+  r.synchrony = read_opt<double>(r.file, "/clusters/activity_synchrony", k, NAN);
+  r.has_truth = h5::exists(r.file, "/clusters/truth_best");
+  if (r.has_truth) {
+    r.truth_best = h5::read_all<std::int64_t>(h5::open_dataset(r.file, "/clusters/truth_best"));
+    r.truth_precision = read_opt<double>(r.file, "/clusters/truth_precision", k, NAN);
+    r.truth_recall = read_opt<double>(r.file, "/clusters/truth_recall", k, NAN);
+  }
+  r.e = h5::describe(h5::open_dataset(r.file, "/edges/src")).dims.at(0);
+  if (h5::exists(r.file, "/evidence/cluster_member_handles")) {
+    r.member_handles =
+        h5::read_strings(h5::open_dataset(r.file, "/evidence/cluster_member_handles"));
+    r.has_handles = r.member_handles.size() == r.members.size();
+  }
+  r.has_coactive =
+      h5::exists(r.file, "/evidence/edge_coactive_count") &&
+      h5::describe(h5::open_dataset(r.file, "/evidence/edge_coactive_count")).dims.at(0) == r.e;
+  r.selected.assign(k, 0);
+  for (std::size_t c = 0; c < k; ++c) r.selected[c] = r.size[c] >= min_size;
+  r.degree.assign(r.n, 0);
+  for_each_edge(r, false, [&](std::int64_t s, std::int64_t d, float, float, std::int64_t) {
+    ++r.degree[s], ++r.degree[d];
+  });
+  return r;
+}
+
+template <typename F>
+void for_each_node(const results_view& r, F&& f) {  // f(cluster, member index, row)
+  for (std::size_t c = 0; c < r.size.size(); ++c)
+    if (r.selected[c])
+      for (std::int64_t q = r.offsets[c]; q < r.offsets[c + 1]; ++q) f(c, q, r.members[q]);
+}
+
+void write_graphml(const results_view& r, const std::string& out, bool force) {
+  atomic_file f(out, force);
+  f.put(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\" "
+      "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+      "xsi:schemaLocation=\"http://graphml.graphdrawing.org/xmlns "
+      "http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd\">\n"
+      "  <key id=\"row\" for=\"node\" attr.name=\"row\" attr.type=\"long\"/>\n"
+      "  <key id=\"account_id\" for=\"node\" attr.name=\"account_id\" attr.type=\"long\"/>\n");
+  if (r.has_handles)
+    f.put("  <key id=\"handle\" for=\"node\" attr.name=\"handle\" attr.type=\"string\"/>\n");
+  f.put(
+      "  <key id=\"cluster\" for=\"node\" attr.name=\"cluster\" attr.type=\"long\"/>\n"
+      "  <key id=\"degree\" for=\"node\" attr.name=\"degree\" attr.type=\"long\"/>\n"
+      "  <key id=\"sim_embedding\" for=\"edge\" attr.name=\"sim_embedding\" "
+      "attr.type=\"double\"/>\n"
+      "  <key id=\"sim_activity\" for=\"edge\" attr.name=\"sim_activity\" "
+      "attr.type=\"double\"/>\n");
+  if (r.has_coactive)
+    f.put(
+        "  <key id=\"coactive_count\" for=\"edge\" attr.name=\"coactive_count\" "
+        "attr.type=\"long\"/>\n");
+  f.put("  <graph id=\"chorus\" edgedefault=\"undirected\">\n");
+  std::string line;
+  for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
+    line = "    <node id=\"n" + std::to_string(row) + "\"><data key=\"row\">" +
+           std::to_string(row) + "</data><data key=\"account_id\">" + std::to_string(r.ids[row]) +
+           "</data>";
+    if (r.has_handles)
+      line += "<data key=\"handle\">" + xml_escape(r.member_handles[q]) + "</data>";
+    line += "<data key=\"cluster\">" + std::to_string(c) + "</data><data key=\"degree\">" +
+            std::to_string(r.degree[row]) + "</data></node>\n";
+    f.put(line);
+  });
+  for_each_edge(r, true, [&](std::int64_t s, std::int64_t d, float se, float sa, std::int64_t cc) {
+    line = "    <edge source=\"n" + std::to_string(s) + "\" target=\"n" + std::to_string(d) + "\">";
+    if (std::isfinite(se)) line += "<data key=\"sim_embedding\">" + num(se, 9) + "</data>";
+    if (std::isfinite(sa)) line += "<data key=\"sim_activity\">" + num(sa, 9) + "</data>";
+    if (cc >= 0) line += "<data key=\"coactive_count\">" + std::to_string(cc) + "</data>";
+    f.put(line + "</edge>\n");
+  });
+  f.put("  </graph>\n</graphml>\n");
+  f.commit();
+}
+
+void write_gexf(const results_view& r, const std::string& out, bool force) {
+  atomic_file f(out, force);
+  f.put(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      // GEXF 1.2: read by Gephi and by the networkx of Debian 12 (2.8.8 knows no 1.3)
+      "<gexf xmlns=\"http://www.gexf.net/1.2draft\" "
+      "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+      "xsi:schemaLocation=\"http://www.gexf.net/1.2draft http://www.gexf.net/1.2draft/gexf.xsd\" "
+      "version=\"1.2\">\n"
+      "  <meta><creator>chorus</creator><description>coordinated subgraph</description></meta>\n"
+      "  <graph defaultedgetype=\"undirected\" mode=\"static\">\n"
+      "    <attributes class=\"node\" mode=\"static\">\n"
+      "      <attribute id=\"row\" title=\"row\" type=\"long\"/>\n"
+      "      <attribute id=\"account_id\" title=\"account_id\" type=\"long\"/>\n");
+  if (r.has_handles) f.put("      <attribute id=\"handle\" title=\"handle\" type=\"string\"/>\n");
+  f.put(
+      "      <attribute id=\"cluster\" title=\"cluster\" type=\"long\"/>\n"
+      "      <attribute id=\"degree\" title=\"degree\" type=\"long\"/>\n"
+      "    </attributes>\n"
+      "    <attributes class=\"edge\" mode=\"static\">\n"
+      "      <attribute id=\"sim_embedding\" title=\"sim_embedding\" type=\"double\"/>\n"
+      "      <attribute id=\"sim_activity\" title=\"sim_activity\" type=\"double\"/>\n");
+  if (r.has_coactive)
+    f.put("      <attribute id=\"coactive_count\" title=\"coactive_count\" type=\"long\"/>\n");
+  f.put("    </attributes>\n    <nodes>\n");
+  std::string line;
+  for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
+    const std::string label =
+        r.has_handles ? xml_escape(r.member_handles[q]) : std::to_string(r.ids[row]);
+    line = "      <node id=\"" + std::to_string(row) + "\" label=\"" + label +
+           "\"><attvalues><attvalue for=\"row\" value=\"" + std::to_string(row) +
+           "\"/><attvalue for=\"account_id\" value=\"" + std::to_string(r.ids[row]) + "\"/>";
+    if (r.has_handles)
+      line += "<attvalue for=\"handle\" value=\"" + xml_escape(r.member_handles[q]) + "\"/>";
+    line += "<attvalue for=\"cluster\" value=\"" + std::to_string(c) +
+            "\"/><attvalue for=\"degree\" value=\"" + std::to_string(r.degree[row]) +
+            "\"/></attvalues></node>\n";
+    f.put(line);
+  });
+  f.put("    </nodes>\n    <edges>\n");
+  std::int64_t id = 0;
+  for_each_edge(r, true, [&](std::int64_t s, std::int64_t d, float se, float sa, std::int64_t cc) {
+    line = "      <edge id=\"" + std::to_string(id++) + "\" source=\"" + std::to_string(s) +
+           "\" target=\"" + std::to_string(d) + "\"><attvalues>";
+    if (std::isfinite(se)) line += "<attvalue for=\"sim_embedding\" value=\"" + num(se, 9) + "\"/>";
+    if (std::isfinite(sa)) line += "<attvalue for=\"sim_activity\" value=\"" + num(sa, 9) + "\"/>";
+    if (cc >= 0) line += "<attvalue for=\"coactive_count\" value=\"" + std::to_string(cc) + "\"/>";
+    f.put(line + "</attvalues></edge>\n");
+  });
+  f.put("    </edges>\n  </graph>\n</gexf>\n");
+  f.commit();
+}
+
+void write_csv(const results_view& r, const std::string& dir, bool force) {
+  bool made_dir = false;
+  if (!path_exists(dir)) {
+    CHORUS_EXPECTS(mkdir(dir.c_str(), 0777) == 0, "cannot create output directory '", dir,
+                   "': ", std::strerror(errno));
+    made_dir = true;
+  }
+  CHORUS_EXPECTS(is_dir(dir), "csv output '", dir, "' exists and is not a directory");
+  const std::string names[3] = {dir + "/clusters.csv", dir + "/members.csv", dir + "/edges.csv"};
+  if (!force)
+    for (const auto& p : names)
+      CHORUS_EXPECTS(!path_exists(p), "output '", p, "' exists (use --force to overwrite)");
+  try {
+    {
+      atomic_file f(names[0], force);
+      std::string h =
+          "cluster,size,edges,density,mean_sim_embedding,min_sim_embedding,"
+          "mean_sim_activity,min_sim_activity,activity_synchrony";
+      if (r.has_truth) h += ",truth_best,truth_precision,truth_recall";
+      f.put(h + "\n");
+      for (std::size_t c = 0; c < r.size.size(); ++c) {
+        if (!r.selected[c]) continue;
+        std::string l = std::to_string(c) + "," + std::to_string(r.size[c]) + "," +
+                        std::to_string(r.cluster_edges[c]) + "," + num(r.density[c], 17) + "," +
+                        num(r.mean_emb[c], 17) + "," + num(r.min_emb[c], 17) + "," +
+                        num(r.mean_act[c], 17) + "," + num(r.min_act[c], 17) + "," +
+                        num(r.synchrony[c], 17);
+        if (r.has_truth)
+          l += "," + std::to_string(r.truth_best[c]) + "," + num(r.truth_precision[c], 17) + "," +
+               num(r.truth_recall[c], 17);
+        f.put(l + "\n");
+      }
+      f.commit();
+    }
+    {
+      atomic_file f(names[1], force);
+      f.put(std::string("cluster,row,account_id") + (r.has_handles ? ",handle" : "") + ",degree\n");
+      for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
+        std::string l =
+            std::to_string(c) + "," + std::to_string(row) + "," + std::to_string(r.ids[row]);
+        if (r.has_handles) l += "," + csv_field(r.member_handles[q]);
+        f.put(l + "," + std::to_string(r.degree[row]) + "\n");
+      });
+      f.commit();
+    }
+    {
+      atomic_file f(names[2], force);
+      f.put(
+          std::string("src,dst,src_account_id,dst_account_id,cluster,sim_embedding,sim_activity") +
+          (r.has_coactive ? ",coactive_count" : "") + "\n");
+      for_each_edge(
+          r, true, [&](std::int64_t s, std::int64_t d, float se, float sa, std::int64_t cc) {
+            std::string l = std::to_string(s) + "," + std::to_string(d) + "," +
+                            std::to_string(r.ids[s]) + "," + std::to_string(r.ids[d]) + "," +
+                            std::to_string(r.labels[s]) + "," + num(se, 9) + "," + num(sa, 9);
+            if (r.has_coactive) l += "," + std::to_string(cc);
+            f.put(l + "\n");
+          });
+      f.commit();
+    }
+  } catch (...) {
+    if (made_dir) {
+      for (const auto& p : names) std::remove(p.c_str());
+      rmdir(dir.c_str());
+    }
+    throw;
+  }
+}
+
+}  // namespace
+
+void export_results(const std::string& results, const std::string& format, const std::string& out,
+                    std::int64_t min_size, bool force) {
+  CHORUS_EXPECTS(format == "graphml" || format == "gexf" || format == "csv",
+                 "unknown export format '", format, "' (graphml, gexf, csv)");
+  CHORUS_EXPECTS(min_size >= 1, "--min-size must be >= 1, got ", min_size);
+  CHORUS_EXPECTS(!out.empty(), "export needs an output path");
+  if (format != "csv") {
+    CHORUS_EXPECTS(!is_dir(out), "output '", out, "' is a directory");
+    CHORUS_EXPECTS(force || !path_exists(out), "output '", out,
+                   "' exists (use --force to overwrite)");
+  }
+  results_view r = load(results, min_size);
+  if (format == "graphml")
+    write_graphml(r, out, force);
+  else if (format == "gexf")
+    write_gexf(r, out, force);
+  else
+    write_csv(r, out, force);
+}
+
+}  // namespace chorus
