@@ -34,18 +34,14 @@ __global__ void recheck_kernel(const pair64* cand, std::int64_t ncand, device_vi
   for (std::int64_t c = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
        c < ncand; c += warps) {
     const std::int64_t i = cand[c].i, j = cand[c].j;
-    const bool ue = p.mode != view_mode::activity, ua = p.mode != view_mode::embedding;
     double se = CUDART_NAN, sa = CUDART_NAN;
-    if (ue) {
-      if (!ei.valid[i - ei.row0] || !ej.valid[j - ej.row0]) continue;
-      se = similarity(ei, ej, i, j, lane);
-      if (p.mode == view_mode::both && se < p.threshold) continue;
-    }
-    if (ua) {
-      if (!ai.valid[i - ai.row0] || !aj.valid[j - aj.row0]) continue;
-      sa = similarity(ai, aj, i, j, lane);
-    }
-    if (!decide(p, se, sa)) continue;
+    // every lane takes the same branches: validity is per pair, similarities are lane 0's
+    if (!decide_pair(
+            p, [&] { return ei.valid[i - ei.row0] && ej.valid[j - ej.row0]; },
+            [&] { return similarity(ei, ej, i, j, lane); },
+            [&] { return ai.valid[i - ai.row0] && aj.valid[j - aj.row0]; },
+            [&] { return similarity(ai, aj, i, j, lane); }, &se, &sa))
+      continue;
     if (lane == 0) {
       const unsigned long long slot = atomicAdd(nedges, 1ull);
       edges[slot] = edge{i, j, static_cast<float>(se), static_cast<float>(sa)};

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "chorus/job/detect.hpp"
+#include "chorus/job/summary.hpp"
 #include "chorus/io/h5.hpp"
 #include "chorus/version.hpp"
 #include "cli_support.hpp"

@@ -8,9 +8,10 @@
 #include <set>
 #include <sstream>
 
-#include "chorus/job/detect.hpp"
 #include "chorus/core/error.hpp"
 #include "chorus/io/h5.hpp"
+#include "chorus/job/detect.hpp"
+#include "param_names.hpp"
 #include "reference.hpp"
 #include "test_support.hpp"
 
@@ -168,18 +169,23 @@ std::vector<config> configs() {
   return v;
 }
 
-std::string case_name(const config& c, std::size_t index) {
+// The case's shape, view and precision, then what else sets it apart:
+// n257_d24_T48_fused_fp32_w0p3_topk0, n257_d24_T48_both_auto_tfidf_w0p7_topk0
+std::string case_name(const config& c) {
   std::ostringstream o;
-  o << "n" << c.n << "_d" << c.d << "_" << c.view << "_" << c.prec;
-  if (c.weight != 0.5) o << "_w" << int(std::lround(c.weight * 10));
+  o << "n" << c.n << "_d" << c.d << "_T" << c.t << "_" << c.view << "_" << c.prec;
   if (c.transform != "none") o << "_" << c.transform;
-  if (c.topk) o << "_top" << c.topk;
-  o << "_" << index;
+  if (c.weight != 0.5) o << "_w" << name_number(c.weight);
+  o << "_topk" << c.topk;
   return o.str();
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, DetectVsReference, ::testing::ValuesIn(configs()),
-                         [](const auto& info) { return case_name(info.param, info.index); });
+                         [](const ::testing::TestParamInfo<config>& info) {
+                           static const std::vector<std::string> names =
+                               unique_case_names(configs(), case_name);
+                           return names.at(info.index);
+                         });
 
 // Pairs built to lie just above the threshold (3e-5 to 2e-3, outside the contract's band)
 // between a binary "bag of hashtags" row, which int8 quantises exactly, and a spiky row, which it

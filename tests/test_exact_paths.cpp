@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "chorus/scan/backend.hpp"
+#include "chorus/scan/first_pass.hpp"
 #include "chorus/scan/checkpoint.hpp"
 #include "chorus/graph/components.hpp"
 #include "chorus/core/decision.hpp"
@@ -103,7 +104,7 @@ TEST(ExactPaths, FirstPassThresholdAndWidthPerMode) {
       {view_mode::fused, {0.6, 12}}};
   for (const auto& [mode, tw] : want) {
     pb.params.mode = mode;
-    EXPECT_EQ(first_pass_threshold(pb), tw.first) << static_cast<int>(mode);
+    EXPECT_EQ(first_pass_threshold(pb.params), tw.first) << static_cast<int>(mode);
     EXPECT_EQ(first_pass_width(pb), tw.second) << static_cast<int>(mode);
   }
   EXPECT_STREQ(to_string(backend_kind::automatic), "auto");

@@ -11,12 +11,13 @@
 #include <set>
 #include <sstream>
 
-#include "chorus/graph/components.hpp"
-#include "chorus/job/detect.hpp"
 #include "chorus/core/error.hpp"
 #include "chorus/generate/generate.hpp"
+#include "chorus/graph/components.hpp"
 #include "chorus/io/h5.hpp"
+#include "chorus/job/detect.hpp"
 #include "ci_guard.hpp"
+#include "param_names.hpp"
 #include "reference.hpp"
 #include "test_support.hpp"
 
@@ -208,11 +209,18 @@ std::vector<gpu_case> cases() {
   return v;
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, CudaVsCpu, ::testing::ValuesIn(cases()), [](const auto& info) {
-  const gpu_case& c = info.param;
-  return "n" + std::to_string(c.n) + "_d" + std::to_string(c.d) + "_" + c.view + "_" + c.prec +
-         "_" + c.kernel + "_" + std::to_string(info.index);
-});
+// The case's shape, view, precision and first-pass kernel: n3001_d33_T40_both_bf16_kernel_cublas
+std::string case_name(const gpu_case& c) {
+  return "n" + std::to_string(c.n) + "_d" + std::to_string(c.d) + "_T" + std::to_string(c.t) + "_" +
+         c.view + "_" + c.prec + "_kernel_" + c.kernel;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CudaVsCpu, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<gpu_case>& info) {
+                           static const std::vector<std::string> names =
+                               unique_case_names(cases(), case_name);
+                           return names.at(info.index);
+                         });
 
 // One rank's share of a multi-process job (rows [row_begin, row_end)) on the GPU, fused and
 // cuBLAS, equals the CPU backend's share.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -264,6 +265,76 @@ TEST(H5Layer, FixedAndVariableLengthStrings) {
   EXPECT_TRUE(h5::read_strings(h5::open_dataset(w, "/none")).empty());
   EXPECT_THROW(h5::read_strings(h5::open_dataset(h5::open_read(path), "/fixed"), 2, 5),
                runtime_failure);  // past the end: an internal check
+}
+
+// Datasets that grow by appended rows, string columns written block by block, opening a file
+// read-write and removing a link: contents and the creation properties (chunks, filters, maximum
+// extent, string type) the results and generated files rely on.
+TEST(H5Layer, ExtendibleStringColumnsAndRemoval) {
+  const std::string dir = test::scratch_dir("h5_grow");
+  const std::string path = dir + "/g.h5";
+  {
+    h5::handle f = h5::create(path);
+    h5::handle g = h5::create_extendible<std::int32_t>(f, "/a/grow", 4, 1);
+    std::uint64_t rows = 0;
+    const std::vector<std::int32_t> x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    h5::append_rows(g, rows, 3, x.data());
+    h5::append_rows<std::int32_t>(g, rows, 0, nullptr);
+    h5::append_rows(g, rows, 6, x.data() + 3);
+    EXPECT_EQ(rows, 9u);
+    h5::handle s = h5::create_strings(f, "/names", 5, 2);
+    h5::write_strings(s, 0, {"a", "\xc3\xa9"});
+    h5::write_strings(s, 2, {"c", "", "e"});
+    h5::write_strings(s, 5, {});
+    h5::create_strings(f, "/none", 0, 2);
+    h5::write_strings(f, "/plain", {"x"});
+  }
+  {
+    h5::handle f = h5::open_read(path);
+    EXPECT_EQ(h5::read_all<std::int32_t>(h5::open_dataset(f, "/a/grow")),
+              (std::vector<std::int32_t>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+    EXPECT_EQ(h5::read_strings(h5::open_dataset(f, "/names")),
+              (std::vector<std::string>{"a", "\xc3\xa9", "c", "", "e"}));
+    EXPECT_TRUE(h5::read_strings(h5::open_dataset(f, "/none")).empty());
+    auto layout = [&](const char* name, hsize_t& chunk, int& filters, hsize_t& maxd) {
+      h5::handle d = h5::open_dataset(f, name);
+      h5::handle dcpl(H5Dget_create_plist(d.get()));
+      chunk = 0;
+      if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) H5Pget_chunk(dcpl.get(), 1, &chunk);
+      filters = H5Pget_nfilters(dcpl.get());
+      h5::handle space(H5Dget_space(d.get()));
+      hsize_t dim = 0;
+      H5Sget_simple_extent_dims(space.get(), &dim, &maxd);
+    };
+    hsize_t chunk = 0, maxd = 0;
+    int filters = 0;
+    layout("/a/grow", chunk, filters, maxd);
+    EXPECT_EQ(chunk, 4u);
+    EXPECT_EQ(filters, 2);  // shuffle and deflate
+    EXPECT_EQ(maxd, H5S_UNLIMITED);
+    layout("/names", chunk, filters, maxd);
+    EXPECT_EQ(chunk, 2u);
+    EXPECT_EQ(filters, 0);
+    EXPECT_EQ(maxd, 5u);
+    layout("/none", chunk, filters, maxd);
+    EXPECT_EQ(chunk, 0u) << "an empty string column is not chunked";
+    h5::handle t(H5Dget_type(h5::open_dataset(f, "/names").get()));
+    EXPECT_GT(H5Tis_variable_str(t.get()), 0);
+    EXPECT_EQ(H5Tget_cset(t.get()), H5T_CSET_UTF8);
+  }
+  {
+    h5::handle f = h5::open_rw(path);
+    h5::remove(f, "/a");
+    EXPECT_FALSE(h5::exists(f, "/a/grow"));
+    EXPECT_THROW(h5::remove(f, "/a"), runtime_failure);
+    h5::write_vector<std::int64_t>(f, "/a/again", {7});
+  }
+  h5::handle f = h5::open_read(path);
+  EXPECT_EQ(h5::read_all<std::int64_t>(h5::open_dataset(f, "/a/again")),
+            (std::vector<std::int64_t>{7}));
+  std::ofstream(dir + "/text.h5") << "not hdf5";
+  EXPECT_THROW(h5::open_rw(dir + "/text.h5"), input_error);
+  EXPECT_THROW(h5::open_rw(dir + "/missing.h5"), input_error);
 }
 
 TEST(H5Layer, Attributes) {

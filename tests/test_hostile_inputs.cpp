@@ -16,9 +16,10 @@
 #include <limits>
 #include <set>
 
-#include "chorus/job/detect.hpp"
 #include "chorus/core/error.hpp"
 #include "chorus/io/h5.hpp"
+#include "chorus/io/input.hpp"
+#include "chorus/job/detect.hpp"
 #include "reference.hpp"
 #include "test_support.hpp"
 
@@ -727,6 +728,37 @@ TEST(HostileLibrary, LoadInputThrowsInputError) {
   write_bytes(dir + "/x.h5", "\x89HDF\r\n\x1a\n");
   EXPECT_THROW(load_input(dir + "/x.h5", load_options{}), input_error);
   EXPECT_THROW(inspect_input(dir + "/missing.h5"), input_error);
+}
+
+// A job inspects its input once and hands the input_info on: loading with it gives what loading
+// by path gives, and an info that no longer describes the file (rewritten in between, here with
+// wider rows that would overrun buffers sized by the info) is refused, not trusted.
+TEST(HostileLibrary, LoadInputWithAnInspectedInfo) {
+  const std::string dir = scratch_dir("hostile_info");
+  const std::string p = dir + "/in.h5";
+  auto write = [&](std::int64_t cols, bool handles) {
+    h5::handle f = h5::create(p);
+    h5::write_vector(f, "/accounts/id", iota_ids(4));
+    put_matrix(f, "/embedding", 4, cols);
+    if (handles) h5::write_strings(f, "/accounts/handle", {"a", "b", "c", "d"});
+  };
+  write(3, true);
+  const input_info info = inspect_input(p);
+  load_options lo;
+  lo.activity = false;
+  const loaded_input a = load_input(info, lo), b = load_input(p, lo);
+  EXPECT_EQ(a.ids, b.ids);
+  EXPECT_EQ(a.embedding.data, b.embedding.data);
+  EXPECT_EQ(a.checksum, b.checksum);
+  write(5, true);
+  EXPECT_EQ(message_of([&] { load_input(info, lo); }),
+            "'" + p +
+                "' changed since it was inspected (/embedding): run again on a file that is not "
+                "being written");
+  write(3, false);
+  EXPECT_THROW(open_input(info, lo), input_error);
+  write(3, true);
+  EXPECT_NO_THROW(open_input(info, lo));
 }
 
 }  // namespace

@@ -3,18 +3,20 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "chorus/scan/checkpoint.hpp"
-#include "chorus/job/detect.hpp"
 #include "chorus/core/error.hpp"
-#include "chorus/outputs/export.hpp"
 #include "chorus/generate/generate.hpp"
-#include "chorus/outputs/info.hpp"
+#include "chorus/job/detect.hpp"
+#include "chorus/job/summary.hpp"
 #include "chorus/job/mpi.hpp"
 #include "chorus/job/progress.hpp"
+#include "chorus/outputs/export.hpp"
+#include "chorus/outputs/info.hpp"
 #include "chorus/outputs/report.hpp"
+#include "chorus/scan/checkpoint.hpp"
 #include "chorus/version.hpp"
 
 namespace {
@@ -110,21 +112,15 @@ std::string explain_parse_error(const CLI::App& app, const CLI::ParseError& e, i
   return std::string(e.what()) + " (see chorus " + first + " --help)";
 }
 
-}  // namespace
+// generate
+struct generate_command {
+  chorus::generate_options opt;
+  bool quiet = false, no_handles = false;
+  CLI::App* app = nullptr;
+};
 
-int main(int argc, char** argv) {
-  // MPI only when started by an MPI launcher (mpirun, srun); otherwise one process
-  chorus::mpi::environment mpi_env(&argc, &argv);
-  // detect stops gracefully on SIGTERM/SIGINT (checkpoint, exit code 4); install at once
-  if (argc > 1 && std::string(argv[1]) == "detect") chorus::install_stop_handlers();
-  for (int k = 1; k < argc; ++k) g_json |= std::string(argv[k]) == "--json";
-  CLI::App app{"chorus: finds coordinated networks of accounts by exact all-pairs similarity"};
-  app.set_version_flag("--version", CHORUS_VERSION);
-  app.require_subcommand(1);
-
-  // generate
-  chorus::generate_options g;
-  bool g_quiet = false;
+void add_generate(CLI::App& app, generate_command& c) {
+  chorus::generate_options& g = c.opt;
   auto* gen =
       app.add_subcommand("generate", "write a synthetic election data set with planted clusters");
   gen->add_option("--accounts", g.accounts, "number of accounts N")->required();
@@ -136,19 +132,43 @@ int main(int argc, char** argv) {
   gen->add_option("--seed", g.seed, "random seed")->capture_default_str();
   gen->add_option("--out", g.out, "output HDF5 file")->required();
   gen->add_flag("--force", g.force, "overwrite an existing output");
-  bool g_no_handles = false;
-  gen->add_flag("--quiet", g_quiet, "no progress bar");
-  gen->add_flag("--no-handles", g_no_handles, "do not write /accounts/handle");
+  gen->add_flag("--quiet", c.quiet, "no progress bar");
+  gen->add_flag("--no-handles", c.no_handles, "do not write /accounts/handle");
+  c.app = gen;
+}
 
-  // detect; memory caps in MiB up to 2^40 (an exbibyte): anything larger is a typo
-  const CLI::Validator kMiB = within(0, 1099511627776.0, "a size in MiB from 0 to 2^40");
-  chorus::detect_options d;
+int run_generate(generate_command& c) {
+  chorus::generate_options& g = c.opt;
+  g.handles = !c.no_handles;
+  chorus::progress_bar bar(!c.quiet);
+  auto s = chorus::generate_dataset(
+      g, [&](double f) { bar.update("generate", static_cast<std::int64_t>(f * 1000), 1000); });
+  bar.finish();
+  if (!c.quiet)
+    std::fprintf(stderr,
+                 "wrote %s: %lld accounts, %lld coordinated in %zu clusters, %lld topic "
+                 "decoys, %lld timing decoys\n",
+                 g.out.c_str(), static_cast<long long>(s.accounts),
+                 static_cast<long long>(s.coordinated), s.cluster_sizes.size(),
+                 static_cast<long long>(s.topic_decoys), static_cast<long long>(s.timing_decoys));
+  return 0;
+}
+
+// detect
+struct detect_command {
+  chorus::detect_options opt;
   std::string view = "auto", transform = "none", backend = "auto", prec = "auto";
-  bool json = false, quiet = false, no_edges = false;
-  auto* det = app.add_subcommand("detect", "find coordinated clusters in an input file");
+  std::string kernel = "auto";
+  bool json = false, quiet = false, no_edges = false, no_evidence = false;
+  CLI::App* app = nullptr;
+};
+
+// detect's input, output and scoring options
+void add_detect_scoring(CLI::App* det, detect_command& c) {
+  chorus::detect_options& d = c.opt;
   det->add_option("--input", d.input, "input HDF5 file (datasets/SCHEMA.md)")->required();
   det->add_option("--out", d.output, "results HDF5 file")->required();
-  det->add_option("--view", view,
+  det->add_option("--view", c.view,
                   "embedding|activity|both|fused (auto: both when the input has both views)")
       ->capture_default_str();
   det->add_option("--threshold", d.threshold,
@@ -159,16 +179,23 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   det->add_option("--weight", d.weight, "fused: weight of the embedding view in [0, 1]")
       ->capture_default_str();
-  det->add_option("--activity-transform", transform, "none|log1p|tfidf")->capture_default_str();
+  det->add_option("--activity-transform", c.transform, "none|log1p|tfidf")->capture_default_str();
   det->add_option("--topk", d.topk, "keep each account's k strongest edges (0: all)")
       ->capture_default_str();
   det->add_option("--max-edges", d.max_edges, "stop with exit code 3 beyond this many edges")
       ->capture_default_str();
   det->add_option("--threads", d.threads, "worker threads (0: all cores)")->capture_default_str();
-  det->add_option("--backend", backend, "auto|cpu|cuda")->capture_default_str();
-  det->add_option("--precision", prec,
+  det->add_option("--backend", c.backend, "auto|cpu|cuda")->capture_default_str();
+  det->add_option("--precision", c.prec,
                   "first-pass precision auto|fp32|bf16|int8 (results are exact for all)")
       ->capture_default_str();
+}
+
+// detect's memory, checkpoint, device and tiling options
+void add_detect_resources(CLI::App* det, detect_command& c) {
+  // memory caps in MiB up to 2^40 (an exbibyte): anything larger is a typo
+  const CLI::Validator kMiB = within(0, 1099511627776.0, "a size in MiB from 0 to 2^40");
+  chorus::detect_options& d = c.opt;
   det->add_option("--max-memory", d.max_memory_mib,
                   "host memory cap in MiB; the edge list spills to disk past it (0: none)")
       ->check(kMiB)
@@ -182,8 +209,7 @@ int main(int argc, char** argv) {
   det->add_option("--device", d.device, "CUDA device ordinal")
       ->check(within(0, 4095, "a device ordinal from 0 to 4095"))
       ->capture_default_str();
-  std::string gkernel = "auto";
-  det->add_option("--gpu-kernel", gkernel,
+  det->add_option("--gpu-kernel", c.kernel,
                   "CUDA first pass auto|fused|cublas (fused: bf16 tensor-core tiles with the "
                   "threshold in registers)")
       ->capture_default_str();
@@ -193,52 +219,181 @@ int main(int argc, char** argv) {
   det->add_option("--tile-rows", d.tile_rows, "rows per tile")->capture_default_str();
   det->add_option("--tile-cols", d.tile_cols, "columns per tile (multiple of --tile-rows)")
       ->capture_default_str();
-  det->add_flag("--no-edges", no_edges, "do not write /edges (labels and clusters only)");
-  bool no_evidence = false;
-  det->add_flag("--no-evidence", no_evidence,
-                "do not add /evidence (co-active bins, cluster evidence)");
-  det->add_flag("--force", d.force, "overwrite an existing results file");
-  det->add_flag("--json", json, "print a JSON summary on stdout");
-  det->add_flag("--quiet", quiet, "no progress bar, no text summary");
+}
 
-  // export
-  std::string exp_results, exp_format, exp_out;
-  std::int64_t exp_min_size = 2;
-  bool exp_force = false;
+void add_detect(CLI::App& app, detect_command& c) {
+  auto* det = app.add_subcommand("detect", "find coordinated clusters in an input file");
+  add_detect_scoring(det, c);
+  add_detect_resources(det, c);
+  det->add_flag("--no-edges", c.no_edges, "do not write /edges (labels and clusters only)");
+  det->add_flag("--no-evidence", c.no_evidence,
+                "do not add /evidence (co-active bins, cluster evidence)");
+  det->add_flag("--force", c.opt.force, "overwrite an existing results file");
+  det->add_flag("--json", c.json, "print a JSON summary on stdout");
+  det->add_flag("--quiet", c.quiet, "no progress bar, no text summary");
+  c.app = det;
+}
+
+// A multi-process job's ranks, one line each.
+void print_rank_records(const chorus::detect_summary& s) {
+  std::printf("%d ranks (rows, pairs, edges, seconds read / score / shard+forest):\n", s.ranks);
+  for (std::size_t r = 0; r < s.rank_records.size(); ++r) {
+    const auto& x = s.rank_records[r];
+    std::printf(
+        "  rank %zu on %s: rows %lld..%lld, %lld pairs, %lld edges, %.2f / %.2f / "
+        "%.2f s\n",
+        r, x.host.c_str(), static_cast<long long>(x.row_begin), static_cast<long long>(x.row_end),
+        static_cast<long long>(x.pairs), static_cast<long long>(x.edges), x.seconds_read,
+        x.seconds_score, x.seconds_local);
+  }
+}
+
+// detect's text summary on stdout.
+void print_detect_summary(const chorus::detect_summary& s) {
+  std::printf(
+      "%s: %lld accounts, view %s, %lld pairs, %lld candidates, %lld edges, %lld clusters "
+      "(%lld accounts, largest %lld)\n",
+      s.output.c_str(), static_cast<long long>(s.accounts), s.view.c_str(),
+      static_cast<long long>(s.pairs), static_cast<long long>(s.candidates),
+      static_cast<long long>(s.edges), static_cast<long long>(s.clusters),
+      static_cast<long long>(s.clustered_accounts), static_cast<long long>(s.largest_cluster));
+  std::printf("backend %s (%s); %.2f s total: read %.2f, score %.2f, components %.2f, write %.2f\n",
+              s.backend.c_str(), s.detail.c_str(), s.seconds_total, s.seconds_read, s.seconds_score,
+              s.seconds_components, s.seconds_write);
+  if (s.ranks > 1) print_rank_records(s);
+  if (s.invalid_embedding || s.invalid_activity)
+    std::printf("rows that cannot get edges: %lld zero embeddings, %lld constant activity rows\n",
+                static_cast<long long>(s.invalid_embedding),
+                static_cast<long long>(s.invalid_activity));
+  if (s.has_truth)
+    std::printf(
+        "against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted clusters "
+        "recovered\n",
+        s.truth.precision, s.truth.recall, static_cast<long long>(s.truth.planted_recovered),
+        static_cast<long long>(s.truth.planted_clusters));
+}
+
+int run_detect_command(detect_command& c) {
+  chorus::detect_options& d = c.opt;
+  d.view = c.view;
+  d.transform = chorus::parse_transform(c.transform);
+  d.backend = chorus::parse_backend(c.backend);
+  d.prec = chorus::parse_precision(c.prec);
+  d.kernel = chorus::parse_gpu_kernel(c.kernel);
+  d.write_edges = !c.no_edges;
+  d.evidence = !c.no_evidence;
+  bool quiet = c.quiet, json = c.json;
+  if (chorus::mpi::rank() != 0) quiet = true, json = false;  // rank 0 reports for the job
+  chorus::progress_bar bar(!quiet);
+  if (!quiet)
+    d.progress = [&](const char* s, std::int64_t a, std::int64_t b) { bar.update(s, a, b); };
+  auto s = chorus::run_detect(d);
+  bar.finish();
+  if (json) std::printf("%s\n", chorus::to_json(s).c_str());
+  if (!quiet && !json) print_detect_summary(s);
+  return 0;
+}
+
+// export
+struct export_command {
+  std::string results, format, out;
+  std::int64_t min_size = 2;
+  bool force = false;
+  CLI::App* app = nullptr;
+};
+
+void add_export(CLI::App& app, export_command& c) {
   auto* exp = app.add_subcommand(
       "export", "write the coordinated subgraph for Gephi (GraphML, GEXF) or pandas (CSV)");
-  exp->add_option("results", exp_results, "results HDF5 file")->required();
-  exp->add_option("--format", exp_format, "graphml|gexf|csv")->required();
-  exp->add_option("--out", exp_out, "output file (graphml, gexf) or directory (csv)")->required();
-  exp->add_option("--min-size", exp_min_size, "only clusters with at least this many members")
+  exp->add_option("results", c.results, "results HDF5 file")->required();
+  exp->add_option("--format", c.format, "graphml|gexf|csv")->required();
+  exp->add_option("--out", c.out, "output file (graphml, gexf) or directory (csv)")->required();
+  exp->add_option("--min-size", c.min_size, "only clusters with at least this many members")
       ->capture_default_str();
-  exp->add_flag("--force", exp_force, "overwrite existing output");
+  exp->add_flag("--force", c.force, "overwrite existing output");
+  c.app = exp;
+}
 
-  // report
-  std::string rep_results, rep_out, rep_input;
-  int rep_top = 10;
-  bool rep_force = false;
+int run_export(const export_command& c) {
+  chorus::export_results(c.results, c.format, c.out, c.min_size, c.force);
+  return 0;
+}
+
+// report
+struct report_command {
+  std::string results, out, input;
+  int top = 10;
+  bool force = false;
+  CLI::App* app = nullptr;
+};
+
+void add_report(CLI::App& app, report_command& c) {
   auto* rep = app.add_subcommand("report", "render a self-contained HTML report of a results file");
-  rep->add_option("results", rep_results, "results HDF5 file")->required();
-  rep->add_option("--out", rep_out, "HTML file to write")->required();
-  rep->add_option("--input", rep_input, "input file (default: the results' input_path attribute)");
-  rep->add_option("--top", rep_top, "clusters shown in detail")->capture_default_str();
-  rep->add_flag("--force", rep_force, "overwrite an existing report");
+  rep->add_option("results", c.results, "results HDF5 file")->required();
+  rep->add_option("--out", c.out, "HTML file to write")->required();
+  rep->add_option("--input", c.input, "input file (default: the results' input_path attribute)");
+  rep->add_option("--top", c.top, "clusters shown in detail")->capture_default_str();
+  rep->add_flag("--force", c.force, "overwrite an existing report");
+  c.app = rep;
+}
 
-  // info
-  std::string info_path;
-  auto* inf = app.add_subcommand("info", "describe an input or results file");
-  inf->add_option("file", info_path, "HDF5 file")->required();
+int run_report(const report_command& c) {
+  std::vector<std::string> extra = {"--top", std::to_string(c.top)};
+  if (!c.input.empty()) extra.insert(extra.end(), {"--input", c.input});
+  if (c.force) extra.push_back("--force");
+  return chorus::run_report_tool(c.results, c.out, extra);
+}
 
-  // demo
-  chorus::demo_options demo;
+// info
+struct info_command {
+  std::string path;
+  CLI::App* app = nullptr;
+};
+
+void add_info(CLI::App& app, info_command& c) {
+  c.app = app.add_subcommand("info", "describe an input or results file");
+  c.app->add_option("file", c.path, "HDF5 file")->required();
+}
+
+// demo
+struct demo_command {
+  chorus::demo_options opt;
+  CLI::App* app = nullptr;
+};
+
+void add_demo(CLI::App& app, demo_command& c) {
+  chorus::demo_options& demo = c.opt;
   auto* dm =
       app.add_subcommand("demo", "generate ~100k accounts with planted clusters and find them");
   dm->add_option("--accounts", demo.accounts, "accounts")->capture_default_str();
   dm->add_option("--threads", demo.threads, "worker threads (0: all cores)")->capture_default_str();
   dm->add_option("--seed", demo.seed, "random seed")->capture_default_str();
   dm->add_option("--workdir", demo.workdir, "directory for the files (default: a new temp dir)");
+  c.app = dm;
+}
 
+// Every subcommand's options, registered with the parser (which keeps pointers to them).
+struct commands {
+  generate_command generate;
+  detect_command detect;
+  export_command exp;
+  report_command report;
+  info_command info;
+  demo_command demo;
+};
+
+void add_commands(CLI::App& app, commands& c) {
+  add_generate(app, c.generate);
+  add_detect(app, c.detect);
+  add_export(app, c.exp);
+  add_report(app, c.report);
+  add_info(app, c.info);
+  add_demo(app, c.demo);
+}
+
+// Parse the command line. Help, version and parse errors end the program: their exit code, else
+// none (go on and run the subcommand).
+std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -251,94 +406,21 @@ int main(int argc, char** argv) {
     return fail(static_cast<int>(chorus::exit_code::bad_input),
                 explain_parse_error(app, e, argc, argv));
   }
+  return std::nullopt;
+}
 
+// Run the subcommand given; an exception becomes an error message and its exit code.
+int run_command(commands& c) {
   try {
-    if (*gen) {
-      g.handles = !g_no_handles;
-      chorus::progress_bar bar(!g_quiet);
-      auto s = chorus::generate_dataset(
-          g, [&](double f) { bar.update("generate", static_cast<std::int64_t>(f * 1000), 1000); });
-      bar.finish();
-      if (!g_quiet)
-        std::fprintf(stderr,
-                     "wrote %s: %lld accounts, %lld coordinated in %zu clusters, %lld topic "
-                     "decoys, %lld timing decoys\n",
-                     g.out.c_str(), static_cast<long long>(s.accounts),
-                     static_cast<long long>(s.coordinated), s.cluster_sizes.size(),
-                     static_cast<long long>(s.topic_decoys),
-                     static_cast<long long>(s.timing_decoys));
+    if (*c.generate.app) return run_generate(c.generate);
+    if (*c.detect.app) return run_detect_command(c.detect);
+    if (*c.exp.app) return run_export(c.exp);
+    if (*c.report.app) return run_report(c.report);
+    if (*c.info.app) {
+      chorus::describe_file(c.info.path, std::cout);
       return 0;
     }
-    if (*det) {
-      d.view = view;
-      d.transform = chorus::parse_transform(transform);
-      d.backend = chorus::parse_backend(backend);
-      d.prec = chorus::parse_precision(prec);
-      d.kernel = chorus::parse_gpu_kernel(gkernel);
-      d.write_edges = !no_edges;
-      d.evidence = !no_evidence;
-      if (chorus::mpi::rank() != 0) quiet = true, json = false;  // rank 0 reports for the job
-      chorus::progress_bar bar(!quiet);
-      if (!quiet)
-        d.progress = [&](const char* s, std::int64_t a, std::int64_t b) { bar.update(s, a, b); };
-      auto s = chorus::run_detect(d);
-      bar.finish();
-      if (json) std::printf("%s\n", chorus::to_json(s).c_str());
-      if (!quiet && !json) {
-        std::printf(
-            "%s: %lld accounts, view %s, %lld pairs, %lld candidates, %lld edges, %lld clusters "
-            "(%lld accounts, largest %lld)\n",
-            s.output.c_str(), static_cast<long long>(s.accounts), s.view.c_str(),
-            static_cast<long long>(s.pairs), static_cast<long long>(s.candidates),
-            static_cast<long long>(s.edges), static_cast<long long>(s.clusters),
-            static_cast<long long>(s.clustered_accounts),
-            static_cast<long long>(s.largest_cluster));
-        std::printf(
-            "backend %s (%s); %.2f s total: read %.2f, score %.2f, components %.2f, write %.2f\n",
-            s.backend.c_str(), s.detail.c_str(), s.seconds_total, s.seconds_read, s.seconds_score,
-            s.seconds_components, s.seconds_write);
-        if (s.ranks > 1) {
-          std::printf("%d ranks (rows, pairs, edges, seconds read / score / shard+forest):\n",
-                      s.ranks);
-          for (std::size_t r = 0; r < s.rank_records.size(); ++r) {
-            const auto& x = s.rank_records[r];
-            std::printf(
-                "  rank %zu on %s: rows %lld..%lld, %lld pairs, %lld edges, %.2f / %.2f / "
-                "%.2f s\n",
-                r, x.host.c_str(), static_cast<long long>(x.row_begin),
-                static_cast<long long>(x.row_end), static_cast<long long>(x.pairs),
-                static_cast<long long>(x.edges), x.seconds_read, x.seconds_score, x.seconds_local);
-          }
-        }
-        if (s.invalid_embedding || s.invalid_activity)
-          std::printf(
-              "rows that cannot get edges: %lld zero embeddings, %lld constant activity rows\n",
-              static_cast<long long>(s.invalid_embedding),
-              static_cast<long long>(s.invalid_activity));
-        if (s.has_truth)
-          std::printf(
-              "against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted clusters "
-              "recovered\n",
-              s.truth.precision, s.truth.recall, static_cast<long long>(s.truth.planted_recovered),
-              static_cast<long long>(s.truth.planted_clusters));
-      }
-      return 0;
-    }
-    if (*exp) {
-      chorus::export_results(exp_results, exp_format, exp_out, exp_min_size, exp_force);
-      return 0;
-    }
-    if (*rep) {
-      std::vector<std::string> extra = {"--top", std::to_string(rep_top)};
-      if (!rep_input.empty()) extra.insert(extra.end(), {"--input", rep_input});
-      if (rep_force) extra.push_back("--force");
-      return chorus::run_report_tool(rep_results, rep_out, extra);
-    }
-    if (*inf) {
-      chorus::describe_file(info_path, std::cout);
-      return 0;
-    }
-    if (*dm) return chorus::run_demo(demo, std::cout);
+    if (*c.demo.app) return chorus::run_demo(c.demo.opt, std::cout);
   } catch (const chorus::error& e) {
     return fail(static_cast<int>(e.code()), e.what());
   } catch (const std::bad_alloc&) {
@@ -347,4 +429,21 @@ int main(int argc, char** argv) {
     return fail(1, e.what());
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // MPI only when started by an MPI launcher (mpirun, srun); otherwise one process
+  chorus::mpi::environment mpi_env(&argc, &argv);
+  // detect stops gracefully on SIGTERM/SIGINT (checkpoint, exit code 4); install at once
+  if (argc > 1 && std::string(argv[1]) == "detect") chorus::install_stop_handlers();
+  for (int k = 1; k < argc; ++k) g_json |= std::string(argv[k]) == "--json";
+  CLI::App app{"chorus: finds coordinated networks of accounts by exact all-pairs similarity"};
+  app.set_version_flag("--version", CHORUS_VERSION);
+  app.require_subcommand(1);
+  commands c;
+  add_commands(app, c);
+  if (const std::optional<int> code = parse_command_line(app, argc, argv)) return *code;
+  return run_command(c);
 }

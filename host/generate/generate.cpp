@@ -8,14 +8,12 @@
 #include "chorus/generate/generate.hpp"
 
 #include <fcntl.h>
-#include <hdf5.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
-#include <memory>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -693,54 +691,6 @@ void generate_row(const model& m, i64 row, float* emb, std::int32_t* act, row_tr
 // ------------------------------------------------------------------------------------------
 // Output.
 
-void check(bool ok, const std::string& what) {
-  if (!ok) CHORUS_THROW(runtime_failure, "HDF5: ", what);
-}
-
-/// A rank-1 variable-length UTF-8 string dataset written block by block.
-class string_column {
- public:
-  string_column(const h5::handle& loc, const std::string& path, u64 n, u64 chunk) {
-    type_ = h5::handle(H5Tcopy(H5T_C_S1));
-    check(type_.valid(), "copy string type");
-    check(H5Tset_size(type_.get(), H5T_VARIABLE) >= 0, "string type size");
-    check(H5Tset_cset(type_.get(), H5T_CSET_UTF8) >= 0, "string type cset");
-    hsize_t dims = n;
-    h5::handle space(H5Screate_simple(1, &dims, nullptr));
-    check(space.valid(), "string dataspace");
-    h5::handle lcpl(H5Pcreate(H5P_LINK_CREATE));
-    check(lcpl.valid(), "lcpl");
-    H5Pset_create_intermediate_group(lcpl.get(), 1);
-    h5::handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
-    check(dcpl.valid(), "dcpl");
-    if (n > 0) {
-      hsize_t c = std::min<hsize_t>(chunk, n);
-      check(H5Pset_chunk(dcpl.get(), 1, &c) >= 0, "string chunk");
-    }
-    dset_ = h5::handle(H5Dcreate2(loc.get(), path.c_str(), type_.get(), space.get(), lcpl.get(),
-                                  dcpl.get(), H5P_DEFAULT));
-    check(dset_.valid(), "create dataset " + path);
-  }
-  void write(u64 row0, const std::vector<std::string>& v) {
-    if (v.empty()) return;
-    std::vector<const char*> ptrs(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) ptrs[i] = v[i].c_str();
-    h5::handle fspace(H5Dget_space(dset_.get()));
-    check(fspace.valid(), "string dataspace");
-    hsize_t start = row0, count = v.size();
-    check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr) >= 0,
-          "select strings");
-    h5::handle mspace(H5Screate_simple(1, &count, nullptr));
-    check(mspace.valid(), "string memory space");
-    check(H5Dwrite(dset_.get(), type_.get(), mspace.get(), fspace.get(), H5P_DEFAULT,
-                   ptrs.data()) >= 0,
-          "write strings (disk full?)");
-  }
-
- private:
-  h5::handle type_, dset_;
-};
-
 generate_summary summarize(const model& m) {
   generate_summary s;
   s.accounts = m.n;
@@ -762,8 +712,8 @@ void write_file(const model& m, const generate_options& opt, const std::string& 
   const u64 block = 4 * chunk;
 
   h5::handle id = h5::create_dataset<std::int64_t>(file, "/accounts/id", {n}, block, 1);
-  std::unique_ptr<string_column> handle;
-  if (opt.handles) handle = std::make_unique<string_column>(file, "/accounts/handle", n, block);
+  h5::handle handle;
+  if (opt.handles) handle = h5::create_strings(file, "/accounts/handle", n, block);
   h5::handle emb, act;
   if (d > 0) emb = h5::create_dataset<float>(file, "/embedding", {n, d}, chunk, 0);
   if (t > 0) act = h5::create_dataset<std::int32_t>(file, "/activity", {n, t}, chunk, 1);
@@ -787,10 +737,10 @@ void write_file(const model& m, const generate_options& opt, const std::string& 
 
     for (i64 i = 0; i < nb; ++i) col64[i] = truth[i].id;
     h5::write_rows<std::int64_t>(id, r0, nb, col64.data());
-    if (handle) {
+    if (handle.valid()) {
       names.resize(nb);
       for (i64 i = 0; i < nb; ++i) names[i] = "acct_" + std::to_string(truth[i].id);
-      handle->write(r0, names);
+      h5::write_strings(handle, r0, names);
     }
     if (d > 0) h5::write_rows<float>(emb, r0, nb, emb_buf.data());
     if (t > 0) h5::write_rows<std::int32_t>(act, r0, nb, act_buf.data());

@@ -110,6 +110,16 @@ handle create(const std::string& path) {
   return handle(id);
 }
 
+handle open_rw(const std::string& path) {
+  quiet();
+  htri_t is = H5Fis_hdf5(path.c_str());
+  CHORUS_EXPECTS(is > 0, "'", path, "' is not an HDF5 file (or it is missing or truncated)");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  CHORUS_EXPECTS(id >= 0, "cannot open '", path,
+                 "' for writing (read-only, or open in another process?)");
+  return handle(id);
+}
+
 bool exists(const handle& file, const std::string& path) {
   std::string partial;
   std::size_t pos = 0;
@@ -201,6 +211,26 @@ handle create_group(const handle& file, const std::string& path) {
   return checked(H5Gcreate2(file.get(), path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
                  "create group " + path);
 }
+
+void remove(const handle& loc, const std::string& path) {
+  check(H5Ldelete(loc.get(), path.c_str(), H5P_DEFAULT), "cannot remove " + path);
+}
+
+namespace {
+// A link creation property list that creates missing parent groups.
+handle parents_lcpl() {
+  handle lcpl = checked(H5Pcreate(H5P_LINK_CREATE), "lcpl");
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  return lcpl;
+}
+// A variable-length UTF-8 string type.
+handle utf8_string_type() {
+  handle type = checked(H5Tcopy(H5T_C_S1), "copy type");
+  check(H5Tset_size(type.get(), H5T_VARIABLE), "string type size");
+  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "string type cset");
+  return type;
+}
+}  // namespace
 
 template <>
 hid native_type<float>() {
@@ -324,8 +354,7 @@ handle create_dataset(const handle& loc, const std::string& path,
   CHORUS_ENSURES(dims.size() == 1 || dims.size() == 2, "rank ", dims.size());
   hsize_t d[2] = {dims[0], dims.size() == 2 ? dims[1] : 1};
   handle space = checked(H5Screate_simple(static_cast<int>(dims.size()), d, nullptr), "space");
-  handle lcpl = checked(H5Pcreate(H5P_LINK_CREATE), "lcpl");
-  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  handle lcpl = parents_lcpl();
   handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), "dcpl");
   if (chunk_rows > 0 && d[0] > 0 && d[1] > 0) {
     hsize_t c[2] = {std::min<hsize_t>(chunk_rows, d[0]), d[1]};
@@ -341,11 +370,38 @@ handle create_dataset(const handle& loc, const std::string& path,
 }
 
 template <typename T>
+handle create_extendible(const handle& loc, const std::string& path, std::uint64_t chunk_rows,
+                         int deflate) {
+  CHORUS_ENSURES(chunk_rows > 0, "an extendible dataset needs chunks");
+  hsize_t d0 = 0, maxd = H5S_UNLIMITED, chunk = chunk_rows;
+  handle space = checked(H5Screate_simple(1, &d0, &maxd), "space");
+  handle lcpl = parents_lcpl();
+  handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), "dcpl");
+  check(H5Pset_chunk(dcpl.get(), 1, &chunk), "chunk");
+  if (deflate > 0) {
+    check(H5Pset_shuffle(dcpl.get()), "shuffle");
+    check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(deflate)), "deflate");
+  }
+  return checked(H5Dcreate2(loc.get(), path.c_str(), native_type<T>(), space.get(), lcpl.get(),
+                            dcpl.get(), H5P_DEFAULT),
+                 "create dataset " + path);
+}
+
+template <typename T>
 void write_rows(const handle& dset, std::uint64_t row0, std::uint64_t nrows, const T* data) {
   if (nrows == 0) return;
   auto [fspace, mspace] = select_rows(dset, row0, nrows);
   check(H5Dwrite(dset.get(), native_type<T>(), mspace.get(), fspace.get(), H5P_DEFAULT, data),
         "write rows (disk full?)");
+}
+
+template <typename T>
+void append_rows(const handle& dset, std::uint64_t& rows, std::uint64_t nrows, const T* data) {
+  if (nrows == 0) return;
+  hsize_t n = rows + nrows;
+  check(H5Dset_extent(dset.get(), &n), "extend dataset");
+  write_rows<T>(dset, rows, nrows, data);
+  rows += nrows;
 }
 
 template <typename T>
@@ -355,22 +411,34 @@ void write_vector(const handle& loc, const std::string& path, const std::vector<
   write_rows<T>(d, 0, v.size(), v.data());
 }
 
-void write_strings(const handle& loc, const std::string& path, const std::vector<std::string>& v) {
-  handle mtype = checked(H5Tcopy(H5T_C_S1), "copy type");
-  H5Tset_size(mtype.get(), H5T_VARIABLE);
-  H5Tset_cset(mtype.get(), H5T_CSET_UTF8);
-  hsize_t n = v.size();
+handle create_strings(const handle& loc, const std::string& path, std::uint64_t rows,
+                      std::uint64_t chunk_rows) {
+  handle type = utf8_string_type();
+  hsize_t n = rows;
   handle space = checked(H5Screate_simple(1, &n, nullptr), "space");
-  handle lcpl = checked(H5Pcreate(H5P_LINK_CREATE), "lcpl");
-  H5Pset_create_intermediate_group(lcpl.get(), 1);
-  handle d = checked(H5Dcreate2(loc.get(), path.c_str(), mtype.get(), space.get(), lcpl.get(),
-                                H5P_DEFAULT, H5P_DEFAULT),
-                     "create " + path);
-  std::vector<const char*> ptrs(n);
-  for (hsize_t i = 0; i < n; ++i) ptrs[i] = v[i].c_str();
-  if (n)
-    check(H5Dwrite(d.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()),
-          "write strings");
+  handle lcpl = parents_lcpl();
+  handle dcpl = checked(H5Pcreate(H5P_DATASET_CREATE), "dcpl");
+  if (rows > 0 && chunk_rows > 0) {
+    hsize_t c = std::min<hsize_t>(chunk_rows, rows);
+    check(H5Pset_chunk(dcpl.get(), 1, &c), "string chunk");
+  }
+  return checked(H5Dcreate2(loc.get(), path.c_str(), type.get(), space.get(), lcpl.get(),
+                            dcpl.get(), H5P_DEFAULT),
+                 "create dataset " + path);
+}
+
+void write_strings(const handle& dset, std::uint64_t row0, const std::vector<std::string>& v) {
+  if (v.empty()) return;
+  handle type = utf8_string_type();
+  std::vector<const char*> ptrs(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) ptrs[i] = v[i].c_str();
+  auto [fspace, mspace] = select_rows(dset, row0, v.size());
+  check(H5Dwrite(dset.get(), type.get(), mspace.get(), fspace.get(), H5P_DEFAULT, ptrs.data()),
+        "write strings (disk full?)");
+}
+
+void write_strings(const handle& loc, const std::string& path, const std::vector<std::string>& v) {
+  write_strings(create_strings(loc, path, v.size()), 0, v);
 }
 
 namespace {
@@ -469,8 +537,7 @@ void create_virtual_concat(const handle& loc, const std::string& path,
     off += count;
   }
   check(H5Sselect_all(space.get()), "select all");
-  handle lcpl = checked(H5Pcreate(H5P_LINK_CREATE), "lcpl");
-  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  handle lcpl = parents_lcpl();
   handle d = checked(H5Dcreate2(loc.get(), path.c_str(), native_type<T>(), space.get(), lcpl.get(),
                                 dcpl.get(), H5P_DEFAULT),
                      "create virtual dataset " + path);
@@ -495,14 +562,16 @@ std::vector<std::string> virtual_files(const handle& dset) {
 
 void flush(const handle& file) { check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush"); }
 
-#define CHORUS_H5_INSTANTIATE(T)                                                            \
-  template void read_rows<T>(const handle&, std::uint64_t, std::uint64_t, T*);              \
-  template std::vector<T> read_all<T>(const handle&);                                       \
-  template handle create_dataset<T>(const handle&, const std::string&,                      \
-                                    const std::vector<std::uint64_t>&, std::uint64_t, int); \
-  template void write_rows<T>(const handle&, std::uint64_t, std::uint64_t, const T*);       \
-  template void write_vector<T>(const handle&, const std::string&, const std::vector<T>&);  \
-  template void create_virtual_concat<T>(const handle&, const std::string&,                 \
+#define CHORUS_H5_INSTANTIATE(T)                                                               \
+  template void read_rows<T>(const handle&, std::uint64_t, std::uint64_t, T*);                 \
+  template std::vector<T> read_all<T>(const handle&);                                          \
+  template handle create_dataset<T>(const handle&, const std::string&,                         \
+                                    const std::vector<std::uint64_t>&, std::uint64_t, int);    \
+  template void write_rows<T>(const handle&, std::uint64_t, std::uint64_t, const T*);          \
+  template handle create_extendible<T>(const handle&, const std::string&, std::uint64_t, int); \
+  template void append_rows<T>(const handle&, std::uint64_t&, std::uint64_t, const T*);        \
+  template void write_vector<T>(const handle&, const std::string&, const std::vector<T>&);     \
+  template void create_virtual_concat<T>(const handle&, const std::string&,                    \
                                          const std::vector<virtual_source>&, T);
 CHORUS_H5_INSTANTIATE(float)
 CHORUS_H5_INSTANTIATE(double)

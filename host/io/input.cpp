@@ -1,4 +1,6 @@
 // chorus: input validation and view preparation.
+#include "chorus/io/input.hpp"
+
 #include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,7 +15,6 @@
 #include "chorus/core/error.hpp"
 #include "chorus/io/h5.hpp"
 #include "chorus/io/row_feed.hpp"
-#include "chorus/io/input.hpp"
 
 namespace chorus {
 
@@ -399,9 +400,34 @@ void check_handles(const std::string& path, std::int64_t block_rows) {
   check_handles(f, ids, block_rows);
 }
 
+namespace {
+// `info` (from inspect_input) must still describe the file: the shapes it validated are those
+// the reads below size their buffers by.
+void check_still_described(const h5::handle& f, const input_info& info) {
+  const auto n = static_cast<std::uint64_t>(info.n);
+  const auto same = [&](const char* name, bool present, std::vector<std::uint64_t> dims) {
+    const bool there = h5::exists(f, name);
+    CHORUS_EXPECTS(
+        there == present && (!there || h5::describe(h5::open_dataset(f, name)).dims == dims), "'",
+        info.path, "' changed since it was inspected (", name,
+        "): run again on a file that is not being written");
+  };
+  same("/accounts/id", true, {n});
+  same("/embedding", info.has_embedding, {n, static_cast<std::uint64_t>(info.dim)});
+  same("/activity", info.has_activity, {n, static_cast<std::uint64_t>(info.bins)});
+  same("/accounts/handle", info.has_handles, {n});
+  same("/truth/cluster", info.has_truth, {n});
+}
+}  // namespace
+
 loaded_input open_input(const std::string& path, const load_options& opt) {
+  return open_input(inspect_input(path), opt);
+}
+
+loaded_input open_input(const input_info& info, const load_options& opt) {
   loaded_input in;
-  in.info = inspect_input(path);
+  in.info = info;
+  const std::string& path = info.path;
   const std::int64_t n = in.info.n;
   CHORUS_EXPECTS(opt.block_rows >= 1, "block_rows must be >= 1");
   CHORUS_EXPECTS(opt.row_begin >= 0, "row_begin must be >= 0");
@@ -422,6 +448,7 @@ loaded_input open_input(const std::string& path, const load_options& opt) {
                    gib(have), " of memory (damaged file, or a job for a larger machine)");
   }
   h5::handle f = h5::open_read(path);
+  check_still_described(f, in.info);
   {
     auto ids = h5::open_dataset(f, "/accounts/id");
     const auto idi = h5::describe(ids);
@@ -528,10 +555,14 @@ void read_views(loaded_input& in, const load_options& opt, row_feed* feed) {
   if (opt.checksum) in.checksum = file_checksum(path);
 }
 
-loaded_input load_input(const std::string& path, const load_options& opt) {
-  loaded_input in = open_input(path, opt);
+loaded_input load_input(const input_info& info, const load_options& opt) {
+  loaded_input in = open_input(info, opt);
   read_views(in, opt, nullptr);
   return in;
+}
+
+loaded_input load_input(const std::string& path, const load_options& opt) {
+  return load_input(inspect_input(path), opt);
 }
 
 }  // namespace chorus

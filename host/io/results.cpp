@@ -9,10 +9,12 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <memory>
+#include <optional>
 
 #include "chorus/core/error.hpp"
-#include "chorus/outputs/evidence.hpp"
 #include "chorus/io/h5.hpp"
+#include "chorus/outputs/evidence.hpp"
 
 namespace chorus {
 
@@ -23,8 +25,12 @@ std::string dir_of(const std::string& path) {
   if (slash == 0) return "/";
   return path.substr(0, slash);
 }
-// The four /edges datasets, filled from `visit` (which yields `m` edges in order).
-void write_edges(const h5::handle& f, const edge_visitor& visit, std::uint64_t m) {
+using edge_fn = std::function<void(const edge*, std::size_t)>;
+
+// The four /edges datasets, filled from `visit` (which yields `m` edges in order); `also` (may
+// be empty) sees every chunk after it is written.
+void write_edges(const h5::handle& f, const edge_visitor& visit, std::uint64_t m,
+                 const edge_fn& also = {}) {
   const std::uint64_t chunk = 1 << 16;
   auto src = h5::create_dataset<std::int64_t>(f, "/edges/src", {m}, m > chunk ? chunk : 0,
                                               m > chunk ? 1 : 0);
@@ -49,9 +55,77 @@ void write_edges(const h5::handle& f, const edge_visitor& visit, std::uint64_t m
       h5::write_rows(dst, e0, k, b.data());
       h5::write_rows(se, e0, k, x.data());
       h5::write_rows(sa, e0, k, y.data());
+      if (also) also(es, k);
       e0 += k;
     });
   CHORUS_ENSURES(e0 == m, "edge stream yielded ", e0, " of ", m, " edges");
+}
+
+// The evidence's view of results `r` (written to `results_name`, which messages name): the
+// histogram settings come from the root attributes as they are stored (the last of a name
+// wins, as on disk; a number where text is expected reads as absent, and vice versa).
+evidence_inputs evidence_inputs_of(const results_content& r, const std::string& results_name) {
+  evidence_inputs in;
+  in.labels = r.labels;
+  in.ids = r.ids;
+  in.offsets = &r.clusters->offsets;
+  in.members = &r.clusters->members;
+  for (const auto& at : r.attributes) {
+    const double number =
+        at.is_integer ? static_cast<double>(static_cast<std::int64_t>(at.number)) : at.number;
+    if (at.name == "view")
+      in.view = at.is_text ? at.text.substr(0, at.text.find('\0')) : std::string();
+    else if (at.name == "threshold")
+      in.threshold = at.is_text ? -1.0 : number;
+    else if (at.name == "threshold_activity")
+      in.threshold_activity = at.is_text ? -1.0 : number;
+  }
+  in.input_path = r.evidence_input;
+  in.results_name = results_name;
+  return in;
+}
+
+// /edges of `r`, and with `evidence` its per-edge evidence computed from the same chunks (the
+// builder and writer are created here, before the edges stream by).
+void write_all_edges(const h5::handle& f, const std::string& path, const results_content& r,
+                     evidence_inputs* evidence, std::unique_ptr<evidence_builder>& builder,
+                     std::unique_ptr<evidence_writer>& writer) {
+  edge_visitor edges = r.edges ? visit_vector(*r.edges) : r.edge_stream;
+  std::uint64_t m = r.edges ? r.edges->size() : r.edge_count;
+  if (!r.edge_shards.empty()) {
+    // multi-process jobs: the evidence reads the shards (not the virtual datasets)
+    std::vector<std::string> paths;
+    m = 0;
+    for (const auto& [file, rows] : r.edge_shards) {
+      paths.push_back(!file.empty() && file[0] == '/' ? file : dir_of(path) + "/" + file);
+      m += rows;
+    }
+    edges = visit_shards(paths);
+  }
+  edge_fn also;
+  if (evidence) {
+    evidence->edge_count = m;
+    builder = std::make_unique<evidence_builder>(*evidence);
+    writer = std::make_unique<evidence_writer>(f, builder->has_activity(), m);
+    also = [&b = *builder, sink = writer->sink()](const edge* es, std::size_t k) {
+      b.add(es, k, sink);
+    };
+  }
+  if (r.edge_shards.empty()) {
+    write_edges(f, edges, m, also);
+    return;
+  }
+  auto sources = [&](const char* name) {
+    std::vector<h5::virtual_source> v;
+    for (const auto& [file, rows] : r.edge_shards) v.push_back({file, name, rows});
+    return v;
+  };
+  // a reader that cannot find a shard sees -1 rows and NaN similarities, never edges
+  h5::create_virtual_concat<std::int64_t>(f, "/edges/src", sources("/edges/src"), -1);
+  h5::create_virtual_concat<std::int64_t>(f, "/edges/dst", sources("/edges/dst"), -1);
+  h5::create_virtual_concat<float>(f, "/edges/sim_embedding", sources("/edges/sim_embedding"), NAN);
+  h5::create_virtual_concat<float>(f, "/edges/sim_activity", sources("/edges/sim_activity"), NAN);
+  if (also) edges(also);
 }
 
 void fsync_path(const std::string& path) {
@@ -117,27 +191,16 @@ void write_results(const std::string& path, const results_content& r) {
   try {
     {
       h5::handle f = h5::create(tmp);
+      // the evidence streams with the edges, from what `r` holds (no read-back of the file)
+      std::optional<evidence_inputs> evidence;
+      if (!r.evidence_input.empty()) evidence = evidence_inputs_of(r, tmp);
+      std::unique_ptr<evidence_builder> builder;
+      std::unique_ptr<evidence_writer> writer;
       const auto& labels = *r.labels;
       const auto& t = *r.clusters;
       h5::write_vector(f, "/labels", labels);
       h5::write_vector(f, "/accounts/id", *r.ids);
-      if (r.edge_shards.empty()) {
-        write_edges(f, r.edges ? visit_vector(*r.edges) : r.edge_stream,
-                    r.edges ? r.edges->size() : r.edge_count);
-      } else {
-        auto sources = [&](const char* name) {
-          std::vector<h5::virtual_source> v;
-          for (const auto& [file, rows] : r.edge_shards) v.push_back({file, name, rows});
-          return v;
-        };
-        // a reader that cannot find a shard sees -1 rows and NaN similarities, never edges
-        h5::create_virtual_concat<std::int64_t>(f, "/edges/src", sources("/edges/src"), -1);
-        h5::create_virtual_concat<std::int64_t>(f, "/edges/dst", sources("/edges/dst"), -1);
-        h5::create_virtual_concat<float>(f, "/edges/sim_embedding", sources("/edges/sim_embedding"),
-                                         NAN);
-        h5::create_virtual_concat<float>(f, "/edges/sim_activity", sources("/edges/sim_activity"),
-                                         NAN);
-      }
+      write_all_edges(f, tmp, r, evidence ? &*evidence : nullptr, builder, writer);
       h5::write_vector(f, "/clusters/size", t.size);
       h5::write_vector(f, "/clusters/offsets", t.offsets);
       h5::write_vector(f, "/clusters/members", t.members);
@@ -184,9 +247,9 @@ void write_results(const std::string& path, const results_content& r) {
           h5::set_attr(f, at.name, at.number);
       }
       h5::set_attr(f, "chorus_results", std::int64_t{1});
+      if (writer) writer->finish(builder->finish());
       h5::flush(f);
     }
-    if (!r.evidence_input.empty()) add_evidence(tmp, r.evidence_input);
     fsync_path(tmp);
     if (std::rename(tmp.c_str(), path.c_str()) != 0)
       CHORUS_THROW(runtime_failure, "cannot rename '", tmp, "' to '", path, "'");

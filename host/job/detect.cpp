@@ -1,4 +1,6 @@
-// chorus: the detection job.
+// chorus: the detection job as named phases: plan, read and score, merge ranks, components,
+// cluster statistics, write, clean up. Each phase is a function with its inputs and outputs
+// explicit; under MPI every rank runs every phase and agrees on its outcome (phase()).
 #include "chorus/job/detect.hpp"
 
 #include <omp.h>
@@ -9,130 +11,56 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <sstream>
 #include <thread>
 
-#include "chorus/scan/checkpoint.hpp"
-#include "chorus/io/edge_store.hpp"
 #include "chorus/core/error.hpp"
-#include "chorus/job/mpi.hpp"
-#include "chorus/io/results.hpp"
+#include "chorus/core/test_hooks.hpp"
+#include "chorus/io/edge_store.hpp"
 #include "chorus/io/row_feed.hpp"
+#include "chorus/io/run_facts.hpp"
+#include "chorus/job/mpi.hpp"
+#include "chorus/scan/checkpoint.hpp"
 #include "chorus/scan/tiling.hpp"
-#include "chorus/version.hpp"
 
 namespace chorus {
 
-namespace {
-// `path` made absolute (the report and evidence read the input from another folder later).
-std::string absolute_path(const std::string& path) {
-  char buf[PATH_MAX];
-  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
-}
-}  // namespace
-
-view_mode parse_view(const std::string& s) {
-  if (s == "embedding") return view_mode::embedding;
-  if (s == "activity") return view_mode::activity;
-  if (s == "both") return view_mode::both;
-  if (s == "fused") return view_mode::fused;
-  CHORUS_THROW(input_error, "unknown view '", s, "' (embedding, activity, both, fused)");
-}
-const char* to_string(view_mode m) {
-  switch (m) {
-    case view_mode::embedding:
-      return "embedding";
-    case view_mode::activity:
-      return "activity";
-    case view_mode::both:
-      return "both";
-    case view_mode::fused:
-      return "fused";
-  }
-  return "?";
-}
-activity_transform parse_transform(const std::string& s) {
-  if (s == "none") return activity_transform::none;
-  if (s == "log1p") return activity_transform::log1p;
-  if (s == "tfidf") return activity_transform::tfidf;
-  CHORUS_THROW(input_error, "unknown activity transform '", s, "' (none, log1p, tfidf)");
-}
-const char* to_string(activity_transform t) {
-  switch (t) {
-    case activity_transform::none:
-      return "none";
-    case activity_transform::log1p:
-      return "log1p";
-    case activity_transform::tfidf:
-      return "tfidf";
-  }
-  return "?";
-}
-backend_kind parse_backend(const std::string& s) {
-  if (s == "auto") return backend_kind::automatic;
-  if (s == "cpu") return backend_kind::cpu;
-  if (s == "cuda") return backend_kind::cuda;
-  CHORUS_THROW(input_error, "unknown backend '", s, "' (auto, cpu, cuda)");
-}
-precision parse_precision(const std::string& s) {
-  if (s == "auto") return precision::automatic;
-  if (s == "fp32") return precision::fp32;
-  if (s == "bf16") return precision::bf16;
-  if (s == "int8") return precision::int8;
-  CHORUS_THROW(input_error, "unknown precision '", s, "' (auto, fp32, bf16, int8)");
-}
-
-gpu_kernel parse_gpu_kernel(const std::string& s) {
-  if (s == "auto") return gpu_kernel::automatic;
-  if (s == "fused") return gpu_kernel::fused;
-  if (s == "cublas") return gpu_kernel::cublas;
-  CHORUS_THROW(input_error, "unknown GPU kernel '", s, "' (auto, fused, cublas)");
-}
-const char* to_string(gpu_kernel k) {
-  switch (k) {
-    case gpu_kernel::automatic:
-      return "auto";
-    case gpu_kernel::fused:
-      return "fused";
-    case gpu_kernel::cublas:
-      return "cublas";
-  }
-  return "?";
+std::string edge_shard_path(const std::string& output, int rank, int ranks) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, ".edges-%05d-of-%05d.h5", rank, ranks);
+  return output + buf;
 }
 
 namespace {
-double since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+
+using clock_type = std::chrono::steady_clock;
+
+double since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
 }
+
 std::string hex64(std::uint64_t v) {
   char buf[20];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
 }
-}  // namespace
 
-namespace {
-
-// Host memory a run needs besides the edges (views, first-pass rows, labels, tiles).
-std::uint64_t fixed_memory(const detect_options& opt, const input_info& info, bool need_e,
-                           bool need_a) {
-  std::uint64_t bytes = 0;
-  const std::uint64_t n = static_cast<std::uint64_t>(info.n);
-  if (need_e) bytes += n * (static_cast<std::uint64_t>(info.dim) * 5 + 9);  // fp32 + int8
-  if (need_a) bytes += n * (static_cast<std::uint64_t>(info.bins) * 5 + 9);
-  bytes += n * 8 * 6;  // ids, truth, parent, labels, counts, members
-  const std::uint64_t threads =
-      static_cast<std::uint64_t>(opt.threads > 0 ? opt.threads : omp_get_max_threads());
-  bytes += threads * static_cast<std::uint64_t>(opt.tile_rows * opt.tile_cols) * 5;
-  bytes += 64ull << 20;  // libraries, HDF5 buffers, read block
-  return bytes;
+// `path` made absolute (the report and evidence read the input from another folder later).
+std::string absolute_path(const std::string& path) {
+  char buf[PATH_MAX];
+  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
 }
 
 std::string base_name(const std::string& path) {
   const auto slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string dir_name(const std::string& path) {
+  return path.find('/') == std::string::npos
+             ? std::string(".")
+             : path.substr(0, std::max<std::size_t>(path.rfind('/'), 1));
 }
 
 // Runs `fn`; in a multi-process job every rank then agrees on success or on the first
@@ -149,543 +77,563 @@ void phase(Fn&& fn) {
   mpi::agree(err);
 }
 
-constexpr int kRankRecord = 9;  // doubles per rank in the gathered per-rank records
-
-}  // namespace
-
-std::string edge_shard_path(const std::string& output, int rank, int ranks) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, ".edges-%05d-of-%05d.h5", rank, ranks);
-  return output + buf;
+// Host memory a run needs besides the edges (views, first-pass rows, labels, tiles).
+std::uint64_t fixed_memory(const detect_options& opt, const input_info& info, bool need_e,
+                           bool need_a) {
+  std::uint64_t bytes = 0;
+  const std::uint64_t n = static_cast<std::uint64_t>(info.n);
+  if (need_e) bytes += n * (static_cast<std::uint64_t>(info.dim) * 5 + 9);  // fp32 + int8
+  if (need_a) bytes += n * (static_cast<std::uint64_t>(info.bins) * 5 + 9);
+  bytes += n * 8 * 6;  // ids, truth, parent, labels, counts, members
+  const std::uint64_t threads =
+      static_cast<std::uint64_t>(opt.threads > 0 ? opt.threads : omp_get_max_threads());
+  bytes += threads * static_cast<std::uint64_t>(opt.tile_rows * opt.tile_cols) * 5;
+  bytes += 64ull << 20;  // libraries, HDF5 buffers, read block
+  return bytes;
 }
 
-detect_summary run_detect(const detect_options& opt) {
-  const auto t_start = std::chrono::steady_clock::now();
-  const int me = mpi::rank(), P = mpi::size();
-  const bool multi = mpi::active();
-  // the shards are the results' /edges (virtual datasets); with --topk or --no-edges they only
-  // carry the edges to rank 0 and go once it has read them
-  const bool keep_shards = multi && opt.write_edges && opt.topk == 0;
-  detect_summary s;
+void check_options(const detect_options& opt) {
+  CHORUS_EXPECTS(std::isfinite(opt.threshold) && opt.threshold >= -1 && opt.threshold <= 1,
+                 "--threshold must lie in [-1, 1], got ", opt.threshold);
+  CHORUS_EXPECTS(std::isfinite(opt.threshold_activity) && opt.threshold_activity >= -1 &&
+                     opt.threshold_activity <= 1,
+                 "--threshold-activity must lie in [-1, 1], got ", opt.threshold_activity);
+  CHORUS_EXPECTS(opt.weight >= 0 && opt.weight <= 1, "--weight must lie in [0, 1], got ",
+                 opt.weight);
+  CHORUS_EXPECTS(opt.topk >= 0, "--topk must be >= 0");
+  CHORUS_EXPECTS(opt.max_edges >= 0, "--max-edges must be >= 0");
+  CHORUS_EXPECTS(opt.threads >= 0, "--threads must be >= 0");
+  CHORUS_EXPECTS(
+      opt.tile_rows >= 1 && opt.tile_cols >= opt.tile_rows && opt.tile_cols % opt.tile_rows == 0,
+      "--tile-cols must be a positive multiple of --tile-rows");
+  CHORUS_EXPECTS(!opt.input.empty(), "no input given (--input)");
+  CHORUS_EXPECTS(opt.input != opt.output, "--out must differ from --input");
+  CHORUS_EXPECTS(opt.checkpoint_interval >= 0, "--checkpoint-interval must be >= 0");
+  CHORUS_EXPECTS(!opt.resume || !opt.checkpoint_dir.empty(), "--resume needs --checkpoint DIR");
+}
+
+// ---- phase 1: plan ----------------------------------------------------------------------------
+
+/// What the job decided before any work: the input's layout, the view, the backend, this
+/// rank's rows and its files.
+struct job_plan {
+  int rank = 0, ranks = 1;
+  bool multi = false;
+  bool keep_shards = false;  // the shards are the results' /edges (virtual datasets)
   input_info info;
   view_mode mode = view_mode::embedding;
-  // 1. Parameters, input and output, checked before any work (rank 0 probes the file and the
-  //    output paths; every rank then validates the layout itself).
-  phase([&] {
-    CHORUS_EXPECTS(std::isfinite(opt.threshold) && opt.threshold >= -1 && opt.threshold <= 1,
-                   "--threshold must lie in [-1, 1], got ", opt.threshold);
-    CHORUS_EXPECTS(std::isfinite(opt.threshold_activity) && opt.threshold_activity >= -1 &&
-                       opt.threshold_activity <= 1,
-                   "--threshold-activity must lie in [-1, 1], got ", opt.threshold_activity);
-    CHORUS_EXPECTS(opt.weight >= 0 && opt.weight <= 1, "--weight must lie in [0, 1], got ",
-                   opt.weight);
-    CHORUS_EXPECTS(opt.topk >= 0, "--topk must be >= 0");
-    CHORUS_EXPECTS(opt.max_edges >= 0, "--max-edges must be >= 0");
-    CHORUS_EXPECTS(opt.threads >= 0, "--threads must be >= 0");
-    CHORUS_EXPECTS(
-        opt.tile_rows >= 1 && opt.tile_cols >= opt.tile_rows && opt.tile_cols % opt.tile_rows == 0,
-        "--tile-cols must be a positive multiple of --tile-rows");
-    CHORUS_EXPECTS(!opt.input.empty(), "no input given (--input)");
-    CHORUS_EXPECTS(opt.input != opt.output, "--out must differ from --input");
-    CHORUS_EXPECTS(opt.checkpoint_interval >= 0, "--checkpoint-interval must be >= 0");
-    CHORUS_EXPECTS(!opt.resume || !opt.checkpoint_dir.empty(), "--resume needs --checkpoint DIR");
-    if (me == 0) {
-      probe_input_isolated(opt.input);  // a file that crashes HDF5 ends here, with exit code 2
-      check_output_path(opt.output, opt.force);
-      if (keep_shards)
-        for (int r = 0; r < P; ++r) check_output_path(edge_shard_path(opt.output, r, P), opt.force);
-    }
-  });
+  bool need_e = false, need_a = false;
   std::unique_ptr<backend> be;
-  std::uint64_t fixed_bytes = 0;
+  std::uint64_t fixed_bytes = 0;  // host memory besides the edges
+  int threads = 0;                // 0: OpenMP's default
+  std::int64_t row_begin = 0, row_end = 0;
+  std::string input_path;  // absolute
+  std::string shard;       // this rank's edge shard (multi-process)
+  std::string shard_tmp;   // its name while written: NAME.tmp (rank 0 reads every rank's)
+  std::string checkpoint_dir;
+  int worker_threads() const { return threads > 0 ? threads : omp_get_max_threads(); }
+};
+
+view_mode choose_view(const detect_options& opt, const input_info& info) {
+  if (opt.view != "auto") return parse_view(opt.view);
+  return info.has_embedding && info.has_activity ? view_mode::both
+         : info.has_embedding                    ? view_mode::embedding
+                                                 : view_mode::activity;
+}
+
+// Parameters, input and output, checked before any work: rank 0 probes the file and the output
+// paths; every rank then inspects the layout itself.
+job_plan plan_job(const detect_options& opt) {
+  job_plan p;
+  p.rank = mpi::rank();
+  p.ranks = mpi::size();
+  p.multi = mpi::active();
+  // with --topk or --no-edges the shards only carry the edges to rank 0 and go once it read them
+  p.keep_shards = p.multi && opt.write_edges && opt.topk == 0;
   phase([&] {
-    info = inspect_input(opt.input);
-    if (opt.view == "auto") {
-      mode = info.has_embedding && info.has_activity ? view_mode::both
-             : info.has_embedding                    ? view_mode::embedding
-                                                     : view_mode::activity;
-    } else {
-      mode = parse_view(opt.view);
-    }
-    const bool ne = mode != view_mode::activity, na = mode != view_mode::embedding;
-    CHORUS_EXPECTS(!ne || info.has_embedding, "--view ", to_string(mode),
+    check_options(opt);
+    if (p.rank != 0) return;
+    probe_input_isolated(opt.input);  // a file that crashes HDF5 ends here, with exit code 2
+    check_output_path(opt.output, opt.force);
+    for (int r = 0; p.keep_shards && r < p.ranks; ++r)
+      check_output_path(edge_shard_path(opt.output, r, p.ranks), opt.force);
+  });
+  phase([&] {
+    p.info = inspect_input(opt.input);
+    p.mode = choose_view(opt, p.info);
+    p.need_e = p.mode != view_mode::activity;
+    p.need_a = p.mode != view_mode::embedding;
+    CHORUS_EXPECTS(!p.need_e || p.info.has_embedding, "--view ", to_string(p.mode),
                    " needs /embedding, which '", opt.input, "' does not have");
-    CHORUS_EXPECTS(!na || info.has_activity, "--view ", to_string(mode),
+    CHORUS_EXPECTS(!p.need_a || p.info.has_activity, "--view ", to_string(p.mode),
                    " needs /activity, which '", opt.input, "' does not have");
     // with --max-memory a job that cannot fit says so before any work
-    fixed_bytes = fixed_memory(opt, info, ne, na);
+    p.fixed_bytes = fixed_memory(opt, p.info, p.need_e, p.need_a);
     if (opt.max_memory_mib > 0)
-      CHORUS_EXPECTS(fixed_bytes + (16ull << 20) <= (opt.max_memory_mib << 20),
-                     "this job needs about ", (fixed_bytes >> 20) + 16,
+      CHORUS_EXPECTS(p.fixed_bytes + (16ull << 20) <= (opt.max_memory_mib << 20),
+                     "this job needs about ", (p.fixed_bytes >> 20) + 16,
                      " MiB of host memory besides "
                      "its edges (views, first-pass rows, labels, tiles), more than --max-memory ",
                      opt.max_memory_mib,
                      " MiB; raise --max-memory, use fewer --threads or smaller "
                      "tiles, or run on a machine with more memory");
-    be = make_backend(opt.backend);
-    // the CUDA backend checkpoints its fused-kernel runs and refuses the others itself
+    p.be = make_backend(opt.backend);
   });
-  const bool need_e = mode != view_mode::activity, need_a = mode != view_mode::embedding;
-  int threads = opt.threads;
+  p.threads = opt.threads;
   // Several ranks on a node that all see every core (no binding by the launcher) would each
   // start a thread per core: share the cores instead.
-  if (threads == 0 && multi && mpi::local_size() > 1 &&
+  if (p.threads == 0 && p.multi && mpi::local_size() > 1 &&
       omp_get_max_threads() == omp_get_num_procs())
-    threads = std::max(1, omp_get_num_procs() / mpi::local_size());
-  if (threads > 0) omp_set_num_threads(threads);
+    p.threads = std::max(1, omp_get_num_procs() / mpi::local_size());
+  if (p.threads > 0) omp_set_num_threads(p.threads);
+  // this rank's rows: contiguous ranges with (almost) equal pair counts (tiling::split_row)
+  p.row_begin = tiling::split_row(p.info.n, p.ranks, p.rank);
+  p.row_end = tiling::split_row(p.info.n, p.ranks, p.rank + 1);
+  p.input_path = absolute_path(opt.input);
+  if (p.multi) {
+    p.shard = edge_shard_path(opt.output, p.rank, p.ranks);
+    p.shard_tmp = p.shard + ".tmp";
+  }
+  p.checkpoint_dir = opt.checkpoint_dir;
+  if (p.multi && !opt.checkpoint_dir.empty())  // one checkpoint per rank
+    p.checkpoint_dir =
+        opt.checkpoint_dir + "/rank-" + std::to_string(p.rank) + "-of-" + std::to_string(p.ranks);
+  return p;
+}
+
+/// This rank's edge shard: removed on failure unless it already took its final name and the
+/// results stand (see keep()).
+class shard_files {
+ public:
+  explicit shard_files(const job_plan& p) : p_(p) {}
+  ~shard_files() {
+    if (!p_.multi || kept_) return;
+    std::remove(p_.shard_tmp.c_str());
+    if (final_) std::remove(p_.shard.c_str());
+  }
+  shard_files(const shard_files&) = delete;
+  shard_files& operator=(const shard_files&) = delete;
+  void rename_final() {
+    CHORUS_EXPECTS(std::rename(p_.shard_tmp.c_str(), p_.shard.c_str()) == 0, "cannot rename '",
+                   p_.shard_tmp, "' to '", p_.shard, "'");
+    final_ = true;
+  }
+  void keep() { kept_ = true; }
+
+ private:
+  const job_plan& p_;
+  bool final_ = false, kept_ = false;
+};
+
+// ---- phase 2: read and score ------------------------------------------------------------------
+
+/// What this rank read and found.
+struct scored {
+  std::unique_ptr<loaded_input> in = std::make_unique<loaded_input>();
+  decision_params params;
+  score_stats st;
+  std::int64_t local_edges = 0;
+  std::vector<std::int64_t> roots;  // this rank's forest (multi-process), merged onto rank 0
+  double seconds_read = 0, seconds_score = 0, seconds_local = 0;
+};
+
+score_options scan_options(const detect_options& opt, const job_plan& p, const backend& be,
+                           std::uint64_t checksum, edge_store& store) {
+  score_options so;
+  so.prec = opt.prec;
+  so.threads = p.threads;
+  so.max_edges = opt.max_edges;  // a limit on the edges found, before --topk
+  so.tile_rows = opt.tile_rows;
+  so.tile_cols = opt.tile_cols;
+  so.row_begin = p.row_begin;
+  so.row_end = p.row_end;
+  // one GPU per rank: ranks on a node take consecutive devices from --device on
+  so.device = opt.device;
+  so.kernel = opt.kernel;
+  if (p.multi && be.name() == "cuda")
+    so.device = (opt.device + mpi::local_rank()) % std::max(1, cuda_device_count());
+  so.checkpoint_dir = p.checkpoint_dir;
+  if (p.multi && !opt.checkpoint_dir.empty()) ::mkdir(opt.checkpoint_dir.c_str(), 0755);
+  so.checkpoint_interval = opt.checkpoint_interval;
+  so.resume = opt.resume;
+  std::ostringstream id;  // everything that shapes the edges; not threads or precision
+  id.precision(17);
+  id << "input_size=" << p.info.file_size << " checksum=" << hex64(checksum) << " n=" << p.info.n
+     << " view=" << to_string(p.mode) << " threshold=" << opt.threshold
+     << " threshold_activity=" << opt.threshold_activity << " weight=" << opt.weight
+     << " transform=" << to_string(opt.transform) << " backend=" << be.name();
+  if (p.multi) id << " ranks=" << p.ranks << " rank=" << p.rank;
+  so.identity = id.str();
+  so.gpu_memory = opt.gpu_memory_mib << 20;
+  if (opt.progress || p.multi)
+    so.progress = [&opt](std::int64_t d, std::int64_t n) {
+      if (mpi::peer_failed()) request_stop();  // another rank failed: stop early
+      if (opt.progress) opt.progress("score", d, n);
+    };
+  so.sink = &store;
+  return so;
+}
+
+/// The views are read on a thread of their own while the backend scores the rows already there
+/// (chorus/io/row_feed.hpp): HDF5's decoding is serial, and it overlaps the scoring. The reader
+/// is cancelled and joined before the input goes away.
+class view_reader {
+ public:
+  view_reader(loaded_input& in, const load_options& lo, std::int64_t first_row)
+      : feed_(std::min(first_row, in.info.n), in.info.n) {
+    thread_ = std::thread([this, &in, lo] {
+      const auto t = clock_type::now();
+      try {
+        read_views(in, lo, &feed_);
+      } catch (...) {
+        feed_.fail(std::current_exception());
+      }
+      seconds_ = since(t);
+    });
+  }
+  ~view_reader() {
+    if (!thread_.joinable()) return;
+    feed_.cancel();
+    thread_.join();
+  }
+  view_reader(const view_reader&) = delete;
+  view_reader& operator=(const view_reader&) = delete;
+  const row_feed* feed() const { return &feed_; }
+  /// Wait for the rest of the file (and its checksum); rethrows the reader's failure.
+  double finish(std::int64_t n) {
+    feed_.wait(n);
+    thread_.join();
+    return seconds_;
+  }
+
+ private:
+  row_feed feed_;
+  std::thread thread_;
+  double seconds_ = 0;
+};
+
+load_options view_load_options(const detect_options& opt, const job_plan& p) {
+  load_options lo;
+  lo.embedding = p.need_e;
+  lo.activity = p.need_a;
+  lo.transform = opt.transform;
+  lo.row_begin = p.row_begin;
+  lo.checksum = p.rank == 0;
+  if (test_hooks().read_block_rows > 0) lo.block_rows = test_hooks().read_block_rows;
+  return lo;
+}
+
+// This rank's rows are read (overlapped with scoring unless the run checkpoints: its
+// checkpoint records the input's checksum before any tile) and its pairs scored; in a
+// multi-process job it also writes its edge shard and unions its edges into a forest.
+scored read_and_score(const detect_options& opt, const job_plan& p, edge_store& store) {
+  scored r;
+  loaded_input& in = *r.in;
+  const bool overlap = opt.checkpoint_dir.empty() && test_hooks().read_overlap;
+  const load_options lo = view_load_options(opt, p);
+  std::unique_ptr<view_reader> reader;
+  phase([&] {
+    const auto t = clock_type::now();
+    if (opt.progress) opt.progress("read", 0, 1);
+    if (overlap) {
+      in = open_input(p.info, lo);
+      reader = std::make_unique<view_reader>(in, lo, p.row_begin);
+    } else {
+      in = load_input(p.info, lo);
+    }
+    r.seconds_read = since(t);
+  });
+  // every rank's checkpoint identity holds the checksum; collective outside a phase, so a
+  // rank that failed to read cannot leave the others waiting in it
+  if (!overlap) in.checksum = mpi::broadcast(in.checksum);
+  phase([&] {
+    score_problem pb;
+    pb.embedding = p.need_e ? &in.embedding : nullptr;
+    pb.activity = p.need_a ? &in.activity : nullptr;
+    pb.params = {p.mode, opt.threshold, opt.threshold_activity, opt.weight};
+    pb.feed = reader ? reader->feed() : nullptr;
+    r.params = pb.params;
+    const score_options so = scan_options(opt, p, *p.be, in.checksum, store);
+    if (p.multi && test_hooks().fail_rank == p.rank)
+      CHORUS_THROW(runtime_failure, "test failure injected on rank ", p.rank,
+                   " (CHORUS_TEST_FAIL_RANK)");
+    auto t = clock_type::now();
+    p.be->find_edges(pb, so, r.st);
+    if (reader) r.seconds_read += reader->finish(in.info.n);
+    r.seconds_score = since(t);
+    r.local_edges = static_cast<std::int64_t>(store.size());
+    if (!p.multi) return;
+    t = clock_type::now();
+    const edge_visitor visit = [&store](const auto& fn) { store.for_each_sorted(fn); };
+    write_edge_shard(p.shard_tmp, visit, static_cast<std::uint64_t>(r.local_edges));
+    if (opt.topk == 0)
+      r.roots = !r.st.roots.empty() ? std::move(r.st.roots)
+                                    : component_roots(in.info.n, visit, p.threads);
+    r.seconds_local = since(t);
+  });
+  return r;
+}
+
+// ---- phase 3: merge ranks ---------------------------------------------------------------------
+
+/// The job's totals over every rank, and each rank's record (rank 0 holds them all).
+struct merged {
+  std::int64_t pairs = 0, candidates = 0, edges_before_topk = 0, resumed_units = 0, checkpoints = 0;
+  bool spilled = false;
+  double seconds_score = 0, seconds_merge = 0;
+  std::vector<rank_record> ranks;
+};
+
+// Multi-process: sums over ranks, the forests meet on rank 0 and the shards take their final
+// names. One process: the totals are its own.
+merged merge_ranks(const detect_options& opt, const job_plan& p, scored& sc,
+                   const edge_store& store, shard_files& shards) {
+  merged m;
+  m.pairs = mpi::sum(sc.st.pairs);
+  m.candidates = mpi::sum(sc.st.candidates);
+  m.resumed_units = mpi::sum(sc.st.resumed_units);
+  m.checkpoints = mpi::sum(sc.st.checkpoints);
+  m.edges_before_topk = mpi::sum(sc.local_edges);
+  m.spilled = mpi::sum(store.spilled() ? 1 : 0) > 0;
+  m.seconds_score = mpi::max(sc.seconds_score);  // the scoring ends with its slowest rank
+  std::uint64_t bytes_sent = 0;
+  phase([&] {
+    if (!p.multi) return;
+    if (m.edges_before_topk > opt.max_edges) throw_too_many_edges(opt.max_edges);
+    const auto t = clock_type::now();
+    if (opt.topk == 0) bytes_sent = mpi::merge_forests(sc.roots);
+    m.seconds_merge = mpi::max(since(t));
+    if (p.keep_shards) shards.rename_final();
+  });
+  rank_record mine;
+  mine.row_begin = p.row_begin;
+  mine.row_end = p.row_end;
+  mine.pairs = sc.st.pairs;
+  mine.candidates = sc.st.candidates;
+  mine.edges = sc.local_edges;
+  mine.seconds_read = sc.seconds_read;
+  mine.seconds_score = sc.seconds_score;
+  mine.seconds_local = sc.seconds_local;
+  mine.bytes_sent = bytes_sent;
+  m.ranks = mpi::gather_records(mine);
+  return m;
+}
+
+// ---- phase 4: components ----------------------------------------------------------------------
+
+/// The kept graph (rank 0): its edges, in memory or streamed, and its components.
+struct graph {
+  std::vector<edge> edges;  // when in memory
+  bool in_memory = false;
+  edge_visitor visit;
+  std::vector<std::string> shard_paths;
+  std::int64_t edge_count = 0;
+  std::vector<std::int64_t> labels;
+  std::int64_t clusters = 0;
+};
+
+// The kept edges (--topk prunes them) and their components: the merged forest (several
+// ranks) or the CUDA backend's union-find already hold the roots of the unpruned graph.
+graph find_components(const detect_options& opt, const job_plan& p, scored& sc, edge_store& store,
+                      const merged& m) {
+  graph g;
+  for (int r = 0; p.multi && r < p.ranks; ++r)
+    g.shard_paths.push_back(edge_shard_path(opt.output, r, p.ranks) +
+                            (p.keep_shards ? "" : ".tmp"));
+  g.in_memory = opt.topk > 0 || (!p.multi && !store.spilled());
+  if (g.in_memory && p.multi)  // --topk needs every edge of an account: the graph lives here
+    visit_shards(g.shard_paths)(
+        [&](const edge* e, std::size_t k) { g.edges.insert(g.edges.end(), e, e + k); });
+  else if (g.in_memory)
+    g.edges = store.take_sorted();
+  const std::int64_t n = sc.in->info.n;
+  if (opt.topk > 0) g.edges = keep_topk(n, g.edges, opt.topk, sc.params);
+  g.edge_count = g.in_memory ? static_cast<std::int64_t>(g.edges.size()) : m.edges_before_topk;
+  g.visit = g.in_memory ? visit_vector(g.edges)
+            : p.multi   ? visit_shards(g.shard_paths)
+                        : edge_visitor([&store](const auto& fn) { store.for_each_sorted(fn); });
+  std::vector<std::int64_t> roots;
+  if (opt.topk > 0 || (!p.multi && sc.st.roots.empty()))
+    roots = component_roots(n, g.visit, p.threads);
+  else
+    roots = std::move(p.multi ? sc.roots : sc.st.roots);
+  // the CUDA backend also relabelled on the device (Thrust); the same rule as canonical_labels
+  if (!p.multi && opt.topk == 0 && sc.st.clusters >= 0 && !sc.st.labels.empty()) {
+    g.clusters = sc.st.clusters;
+    g.labels = std::move(sc.st.labels);
+  } else {
+    g.labels = canonical_labels(roots, g.clusters);
+  }
+  return g;
+}
+
+// ---- phase 5: cluster statistics and the summary ----------------------------------------------
+
+// What every rank reports of the job.
+detect_summary summarise(const detect_options& opt, const job_plan& p, const scored& sc,
+                         const merged& m) {
+  detect_summary s;
   s.input = opt.input;
   s.output = opt.output;
-  s.backend = be->name();
-  s.view = to_string(mode);
+  s.backend = p.be->name();
+  s.view = to_string(p.mode);
   s.threshold = opt.threshold;
   s.threshold_activity = opt.threshold_activity;
   s.weight = opt.weight;
   s.transform = to_string(opt.transform);
   s.topk = opt.topk;
-  s.threads = threads > 0 ? threads : omp_get_max_threads();
-
-  // This rank's rows: contiguous ranges with (almost) equal pair counts (tiling::split_row).
-  const std::int64_t row_begin = tiling::split_row(info.n, P, me);
-  const std::int64_t row_end = tiling::split_row(info.n, P, me + 1);
-  const std::string shard = multi ? edge_shard_path(opt.output, me, P) : std::string();
-  // rank 0 reads every rank's shard, so its temporary name is known to all: NAME.tmp
-  const std::string shard_tmp = shard + ".tmp";
-  bool shard_final = false;  // this rank renamed its shard to its final name
-  auto remove_shards = [&] {
-    if (!multi) return;
-    std::remove(shard_tmp.c_str());
-    if (shard_final) std::remove(shard.c_str());
-  };
-
-  loaded_input in;
-  score_stats st;
-  std::vector<std::int64_t> roots;  // this rank's forest, merged onto rank 0
-  std::int64_t local_edges = 0;
-  double seconds_shard = 0, seconds_local_roots = 0;
-  std::uint64_t bytes_sent = 0;
-  const std::string out_dir =
-      opt.output.find('/') == std::string::npos
-          ? std::string(".")
-          : opt.output.substr(0, std::max<std::size_t>(opt.output.rfind('/'), 1));
-  // The edge list lives in an edge store: in memory up to what --max-memory leaves, spilled to
-  // sorted runs on disk (next to the output) past it.
-  std::uint64_t cap_edges = 0;
-  if (opt.max_memory_mib > 0) {
-    const std::uint64_t left = (opt.max_memory_mib << 20) - fixed_bytes;
-    cap_edges = std::max<std::uint64_t>(left / (3 * sizeof(edge)), 1 << 12);
-  }
-  // (ranks on different nodes may share a pid and the output directory: the rank is in the name)
-  edge_store store(cap_edges, out_dir + "/.chorus-spill-" + std::to_string(getpid()) +
-                                  (multi ? "-r" + std::to_string(me) : std::string()));
-  score_problem pb;
-
-  // The views are read on a thread of their own while the backend scores the rows already
-  // there (chorus/io/row_feed.hpp): HDF5's decoding is serial, and it now overlaps the scoring (CPU
-  // backend, 100k x 384 on 2 cores: up to 14% faster end to end, bench/RESULTS.md). A checkpointed
-  // run reads first (its checkpoint records the input's checksum before any tile), and so does
-  // any run with CHORUS_READ_OVERLAP=0 (for measurements).
-  const char* overlap_env = std::getenv("CHORUS_READ_OVERLAP");
-  const bool overlap =
-      opt.checkpoint_dir.empty() && !(overlap_env && std::string(overlap_env) == "0");
-  std::unique_ptr<row_feed> feed;
-  std::thread reader;
-  double seconds_reader = 0;
-  struct reader_guard {  // the reader stops and is joined before `in` goes away
-    std::unique_ptr<row_feed>& feed;
-    std::thread& reader;
-    void stop() {
-      if (!reader.joinable()) return;
-      feed->cancel();
-      reader.join();
-    }
-    ~reader_guard() { stop(); }
-  } guard{feed, reader};
-
-  // 2. Read this rank's rows, score its pairs; in a multi-process job also write its edge shard
-  //    and union its edges into a forest.
-  try {
-    load_options lo;
-    lo.embedding = need_e;
-    lo.activity = need_a;
-    lo.transform = opt.transform;
-    lo.row_begin = row_begin;
-    lo.checksum = me == 0;
-    if (const char* b = std::getenv("CHORUS_TEST_READ_BLOCK_ROWS"))  // test hook: small blocks
-      lo.block_rows = std::max(1, std::atoi(b));
-    phase([&] {
-      auto t = std::chrono::steady_clock::now();
-      if (opt.progress) opt.progress("read", 0, 1);
-      if (overlap) {
-        in = open_input(opt.input, lo);
-        feed = std::make_unique<row_feed>(std::min(row_begin, in.info.n), in.info.n);
-        reader = std::thread([&in, &feed, &seconds_reader, lo] {
-          const auto t = std::chrono::steady_clock::now();
-          try {
-            read_views(in, lo, feed.get());
-          } catch (...) {
-            feed->fail(std::current_exception());
-          }
-          seconds_reader = since(t);
-        });
-      } else {
-        in = load_input(opt.input, lo);
-      }
-      s.seconds_read = since(t);
-    });
-    // every rank's checkpoint identity holds the checksum; collective outside a phase, so a
-    // rank that failed to read cannot leave the others waiting in it
-    if (!overlap) in.checksum = mpi::broadcast(in.checksum);
-    phase([&] {
-      s.accounts = in.info.n;
-
-      pb.embedding = need_e ? &in.embedding : nullptr;
-      pb.activity = need_a ? &in.activity : nullptr;
-      pb.params.mode = mode;
-      pb.params.threshold = opt.threshold;
-      pb.params.threshold_activity = opt.threshold_activity;
-      pb.params.weight = opt.weight;
-      score_options so;
-      so.prec = opt.prec;
-      so.threads = threads;
-      so.max_edges = opt.max_edges;  // a limit on the edges found, before --topk
-      so.tile_rows = opt.tile_rows;
-      so.tile_cols = opt.tile_cols;
-      so.row_begin = row_begin;
-      so.row_end = row_end;
-      // one GPU per rank: ranks on a node take consecutive devices from --device on
-      so.device = opt.device;
-      so.kernel = opt.kernel;
-      if (multi && be->name() == "cuda")
-        so.device = (opt.device + mpi::local_rank()) % std::max(1, cuda_device_count());
-      so.checkpoint_dir = opt.checkpoint_dir;
-      if (multi && !opt.checkpoint_dir.empty()) {  // one checkpoint per rank
-        ::mkdir(opt.checkpoint_dir.c_str(), 0755);
-        so.checkpoint_dir =
-            opt.checkpoint_dir + "/rank-" + std::to_string(me) + "-of-" + std::to_string(P);
-      }
-      so.checkpoint_interval = opt.checkpoint_interval;
-      so.resume = opt.resume;
-      {
-        std::ostringstream id;  // everything that shapes the edges; not threads or precision
-        id.precision(17);
-        id << "input_size=" << in.info.file_size << " checksum=" << hex64(in.checksum)
-           << " n=" << in.info.n << " view=" << to_string(mode) << " threshold=" << opt.threshold
-           << " threshold_activity=" << opt.threshold_activity << " weight=" << opt.weight
-           << " transform=" << to_string(opt.transform) << " backend=" << be->name();
-        if (multi) id << " ranks=" << P << " rank=" << me;
-        so.identity = id.str();
-      }
-      so.gpu_memory = opt.gpu_memory_mib << 20;
-      if (opt.progress || multi)
-        so.progress = [&](std::int64_t d, std::int64_t n) {
-          if (mpi::peer_failed()) request_stop();  // another rank failed: stop early
-          if (opt.progress) opt.progress("score", d, n);
-        };
-      auto t = std::chrono::steady_clock::now();
-      so.sink = &store;
-      if (const char* f = std::getenv("CHORUS_TEST_FAIL_RANK"))  // test hook: one rank fails
-        if (multi && std::atoi(f) == me)
-          CHORUS_THROW(runtime_failure, "test failure injected on rank ", me,
-                       " (CHORUS_TEST_FAIL_RANK)");
-      pb.feed = feed.get();
-      be->find_edges(pb, so, st);
-      if (feed) {               // the rest of the file (and the checksum) may still be in reading
-        feed->wait(in.info.n);  // rethrows the reader's failure
-        reader.join();
-        s.seconds_read += seconds_reader;
-      }
-      s.seconds_score = since(t);
-      s.checksum = in.checksum;
-      s.invalid_embedding = in.embedding.invalid_rows;
-      s.invalid_activity = in.activity.invalid_rows;
-      local_edges = static_cast<std::int64_t>(store.size());
-      if (multi) {
-        t = std::chrono::steady_clock::now();
-        const edge_visitor visit = [&store](const auto& fn) { store.for_each_sorted(fn); };
-        write_edge_shard(shard_tmp, visit, static_cast<std::uint64_t>(local_edges));
-        seconds_shard = since(t);
-        t = std::chrono::steady_clock::now();
-        if (opt.topk == 0)
-          roots =
-              !st.roots.empty() ? std::move(st.roots) : component_roots(in.info.n, visit, threads);
-        seconds_local_roots = since(t);
-      }
-    });
-  } catch (...) {
-    guard.stop();
-    remove_shards();
-    throw;
-  }
-  s.pairs = mpi::sum(st.pairs);
-  s.candidates = mpi::sum(st.candidates);
-  s.precision_used = to_string(st.used);
-  s.resumed_units = mpi::sum(st.resumed_units);
-  s.checkpoints = mpi::sum(st.checkpoints);
-  s.detail = st.detail;
-  s.edges_before_topk = mpi::sum(local_edges);
-  s.spilled = mpi::sum(store.spilled() ? 1 : 0) > 0;
-  s.ranks = P;
-  const double local_score = s.seconds_score;
-  s.seconds_score = mpi::max(s.seconds_score);  // the scoring phase ends with its slowest rank
-
-  try {
-    // 3. Multi-process: the forests meet on rank 0; shards take their final names.
-    phase([&] {
-      if (!multi) return;
-      if (s.edges_before_topk > opt.max_edges) throw_too_many_edges(opt.max_edges);
-      auto t = std::chrono::steady_clock::now();
-      if (opt.topk == 0) bytes_sent = mpi::merge_forests(roots);
-      s.seconds_merge = mpi::max(since(t));
-      if (keep_shards) {
-        CHORUS_EXPECTS(std::rename(shard_tmp.c_str(), shard.c_str()) == 0, "cannot rename '",
-                       shard_tmp, "' to '", shard, "'");
-        shard_final = true;
-      }
-    });
-    // per-rank records for /ranks and the JSON summary
-    static_assert(kRankRecord == 9, "rank record layout");
-    const std::vector<double> rec = {static_cast<double>(row_begin),
-                                     static_cast<double>(row_end),
-                                     static_cast<double>(st.pairs),
-                                     static_cast<double>(st.candidates),
-                                     static_cast<double>(local_edges),
-                                     s.seconds_read,
-                                     local_score,
-                                     seconds_shard + seconds_local_roots,
-                                     static_cast<double>(bytes_sent)};
-    const auto recs = mpi::gather(rec);
-    const auto hosts = mpi::gather(mpi::host_name());
-    // 4. Components, cluster tables and the results file (rank 0).
-    phase([&] {
-      if (me != 0) return;
-      std::vector<std::string> shard_paths;
-      for (int r = 0; multi && r < P; ++r)
-        shard_paths.push_back(edge_shard_path(opt.output, r, P) + (keep_shards ? "" : ".tmp"));
-      std::vector<edge> edges;
-      bool in_memory = opt.topk > 0 || !store.spilled();
-      if (multi) {
-        in_memory = opt.topk > 0;
-        if (in_memory) {  // --topk needs every edge of an account: the kept graph lives here
-          visit_shards(shard_paths)(
-              [&](const edge* e, std::size_t k) { edges.insert(edges.end(), e, e + k); });
-        }
-      } else if (in_memory) {
-        edges = store.take_sorted();
-      }
-      if (opt.topk > 0) edges = keep_topk(in.info.n, edges, opt.topk, pb.params);
-      s.edges = in_memory ? static_cast<std::int64_t>(edges.size()) : s.edges_before_topk;
-      const edge_visitor visit =
-          in_memory ? visit_vector(edges)
-          : multi   ? visit_shards(shard_paths)
-                    : edge_visitor([&store](const auto& fn) { store.for_each_sorted(fn); });
-
-      auto t = std::chrono::steady_clock::now();
-      // the merged forest (several ranks) or the CUDA backend's union-find already holds the
-      // roots of the unpruned graph
-      if (opt.topk > 0 || (!multi && st.roots.empty()))
-        roots = component_roots(in.info.n, visit, threads);
-      else if (!multi)
-        roots = std::move(st.roots);
-      std::int64_t K = 0;
-      // the CUDA backend also relabelled on the device (Thrust); the same rule as canonical_labels
-      auto labels = (!multi && opt.topk == 0 && st.clusters >= 0 && !st.labels.empty())
-                        ? (K = st.clusters, std::move(st.labels))
-                        : canonical_labels(roots, K);
-      cluster_table table = cluster_statistics(labels, K, visit, need_a ? &in.activity : nullptr);
-      s.clusters = K;
-      for (std::int64_t c = 0; c < K; ++c) s.clustered_accounts += table.size[c];
-      s.largest_cluster = K ? table.size[0] : 0;
-      for (std::int64_t c = 0; c < std::min<std::int64_t>(K, 20); ++c)
-        s.cluster_sizes.push_back(table.size[c]);
-      s.has_truth = !in.truth.empty();
-      if (s.has_truth) s.truth = match_truth(labels, K, in.truth);
-      s.seconds_components = since(t) + s.seconds_merge;
-
-      t = std::chrono::steady_clock::now();
-      results_content rc;
-      rc.labels = &labels;
-      rc.ids = &in.ids;
-      std::vector<edge> none;
-      if (!opt.write_edges) {
-        rc.edges = &none;
-      } else if (in_memory) {
-        rc.edges = &edges;
-      } else if (multi) {
-        for (int r = 0; r < P; ++r)
-          rc.edge_shards.emplace_back(base_name(shard_paths[r]),
-                                      static_cast<std::uint64_t>(recs[r * kRankRecord + 4]));
-      } else {
-        rc.edge_stream = visit;
-        rc.edge_count = static_cast<std::uint64_t>(s.edges);
-      }
-      rc.clusters = &table;
-      const std::string input_path = absolute_path(opt.input);
-      if (opt.evidence && opt.write_edges) rc.evidence_input = input_path;
-      rc.truth = s.has_truth ? &s.truth : nullptr;
-      auto text = [&](const char* k, std::string v) {
-        rc.attributes.push_back({k, std::move(v), 0, true});
-      };
-      auto num = [&](const char* k, double v) {
-        rc.attributes.push_back({k, "", v, false, false});
-      };
-      auto count = [&](const char* k, double v) {
-        rc.attributes.push_back({k, "", v, false, true});
-      };
-      text("chorus_version", CHORUS_VERSION);
-      text("input_path", input_path);
-      count("input_size_bytes", static_cast<double>(in.info.file_size));
-      text("input_checksum", hex64(in.checksum));
-      count("accounts", static_cast<double>(in.info.n));
-      count("embedding_dim", static_cast<double>(in.info.dim));
-      count("activity_bins", static_cast<double>(in.info.bins));
-      text("view", to_string(mode));
-      num("threshold", opt.threshold);
-      num("threshold_activity", opt.threshold_activity);
-      num("weight", opt.weight);
-      text("activity_transform", to_string(opt.transform));
-      count("topk", static_cast<double>(opt.topk));
-      count("max_edges", static_cast<double>(opt.max_edges));
-      text("backend", be->name());
-      text("precision_requested", to_string(opt.prec));
-      text("precision_used", s.precision_used);
-      text("gpu_kernel_requested", to_string(opt.kernel));
-      text("backend_detail", st.detail);
-      count("device", opt.device);
-      count("threads", threads > 0 ? threads : omp_get_max_threads());
-      count("ranks", P);
-      count("tile_rows", static_cast<double>(opt.tile_rows));
-      count("tile_cols", static_cast<double>(opt.tile_cols));
-      count("pairs", static_cast<double>(s.pairs));
-      count("candidates", static_cast<double>(s.candidates));
-      count("edges_before_topk", static_cast<double>(s.edges_before_topk));
-      count("edges", static_cast<double>(s.edges));
-      count("edges_written", opt.write_edges ? static_cast<double>(s.edges) : 0.0);
-      count("max_memory_mib", static_cast<double>(opt.max_memory_mib));
-      count("edges_spilled", s.spilled ? 1.0 : 0.0);
-      count("clusters", static_cast<double>(K));
-      count("invalid_embedding_rows", static_cast<double>(s.invalid_embedding));
-      count("invalid_activity_rows", static_cast<double>(s.invalid_activity));
-      num("seconds_read", s.seconds_read);
-      num("seconds_score", s.seconds_score);
-      num("seconds_components", s.seconds_components);
-      if (s.has_truth) {
-        num("truth_precision", s.truth.precision);
-        num("truth_recall", s.truth.recall);
-      }
-      // one row per rank: its share of the work and its timings (README: per-rank timings)
-      for (int r = 0; r < P; ++r) {
-        rank_record x;
-        const double* v = recs.data() + r * kRankRecord;
-        x.row_begin = static_cast<std::int64_t>(v[0]);
-        x.row_end = static_cast<std::int64_t>(v[1]);
-        x.pairs = static_cast<std::int64_t>(v[2]);
-        x.candidates = static_cast<std::int64_t>(v[3]);
-        x.edges = static_cast<std::int64_t>(v[4]);
-        x.seconds_read = v[5];
-        x.seconds_score = v[6];
-        x.seconds_local = v[7];
-        x.bytes_sent = static_cast<std::uint64_t>(v[8]);
-        x.host = hosts[r];
-        s.rank_records.push_back(x);
-      }
-      rc.ranks = &s.rank_records;
-      write_results(opt.output, rc);
-      s.seconds_write = since(t);
-    });
-  } catch (...) {
-    remove_shards();
-    throw;
-  }
-  // 5. The results stand: drop what only served the run.
-  if (multi && !keep_shards) std::remove(shard_tmp.c_str());
-  if (!opt.checkpoint_dir.empty()) {
-    if (multi) {
-      remove_checkpoint(opt.checkpoint_dir + "/rank-" + std::to_string(me) + "-of-" +
-                        std::to_string(P));
-      mpi::agree(nullptr);  // every rank's checkpoint is gone before the directory goes
-      if (me == 0) ::rmdir(opt.checkpoint_dir.c_str());
-    } else {
-      remove_checkpoint(opt.checkpoint_dir);
-    }
-  }
-  s.seconds_total = since(t_start);
+  s.threads = p.worker_threads();
+  s.accounts = sc.in->info.n;
+  s.pairs = m.pairs;
+  s.candidates = m.candidates;
+  s.precision_used = to_string(sc.st.used);
+  s.resumed_units = m.resumed_units;
+  s.checkpoints = m.checkpoints;
+  s.detail = sc.st.detail;
+  s.edges_before_topk = m.edges_before_topk;
+  s.spilled = m.spilled;
+  s.ranks = p.ranks;
+  s.seconds_read = sc.seconds_read;
+  s.seconds_score = m.seconds_score;
+  s.seconds_merge = m.seconds_merge;
+  s.checksum = sc.in->checksum;
+  s.invalid_embedding = sc.in->embedding.invalid_rows;
+  s.invalid_activity = sc.in->activity.invalid_rows;
+  s.rank_records = m.ranks;
   return s;
 }
 
-std::string json_quote(const std::string& v) {
-  std::string e = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\') {
-      e += '\\', e += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      e += b;
-    } else {
-      e += c;
-    }
-  }
-  return e + "\"";
+// Rank 0's cluster figures: sizes (largest first) and the match with planted truth.
+void summarise_clusters(detect_summary& s, const scored& sc, const graph& g,
+                        const cluster_table& table) {
+  s.edges = g.edge_count;
+  s.clusters = g.clusters;
+  for (std::int64_t c = 0; c < g.clusters; ++c) s.clustered_accounts += table.size[c];
+  s.largest_cluster = g.clusters ? table.size[0] : 0;
+  for (std::int64_t c = 0; c < std::min<std::int64_t>(g.clusters, 20); ++c)
+    s.cluster_sizes.push_back(table.size[c]);
+  s.has_truth = !sc.in->truth.empty();
+  if (s.has_truth) s.truth = match_truth(g.labels, g.clusters, sc.in->truth);
 }
 
-namespace {
-// The views a decision mode reads, as JSON strings.
-std::string views_used(const std::string& mode) {
-  if (mode == "embedding") return "\"embedding\"";
-  if (mode == "activity") return "\"activity\"";
-  return "\"embedding\",\"activity\"";
+// ---- phase 6: write the results file ----------------------------------------------------------
+
+/// The run's facts the results file records as root attributes.
+run_facts results_facts(const detect_options& opt, const job_plan& p, const scored& sc,
+                        const detect_summary& s) {
+  run_facts f;
+  f.input_path = p.input_path;
+  f.input_size = sc.in->info.file_size;
+  f.input_checksum = hex64(sc.in->checksum);
+  f.accounts = sc.in->info.n;
+  f.embedding_dim = sc.in->info.dim;
+  f.activity_bins = sc.in->info.bins;
+  f.view = s.view;
+  f.threshold = opt.threshold;
+  f.threshold_activity = opt.threshold_activity;
+  f.weight = opt.weight;
+  f.activity_transform = s.transform;
+  f.topk = opt.topk;
+  f.max_edges = opt.max_edges;
+  f.backend = s.backend;
+  f.precision_requested = to_string(opt.prec);
+  f.precision_used = s.precision_used;
+  f.gpu_kernel_requested = to_string(opt.kernel);
+  f.backend_detail = s.detail;
+  f.device = opt.device;
+  f.threads = p.worker_threads();
+  f.ranks = p.ranks;
+  f.tile_rows = opt.tile_rows;
+  f.tile_cols = opt.tile_cols;
+  f.pairs = s.pairs;
+  f.candidates = s.candidates;
+  f.edges_before_topk = s.edges_before_topk;
+  f.edges = s.edges;
+  f.edges_written = opt.write_edges ? s.edges : 0;
+  f.max_memory_mib = opt.max_memory_mib;
+  f.edges_spilled = s.spilled;
+  f.clusters = s.clusters;
+  f.invalid_embedding_rows = s.invalid_embedding;
+  f.invalid_activity_rows = s.invalid_activity;
+  f.seconds_read = s.seconds_read;
+  f.seconds_score = s.seconds_score;
+  f.seconds_components = s.seconds_components;
+  return f;
 }
+
+double write_results_file(const detect_options& opt, const job_plan& p, const scored& sc,
+                          const graph& g, const cluster_table& table, const detect_summary& s) {
+  const auto t = clock_type::now();
+  results_content rc;
+  rc.labels = &g.labels;
+  rc.ids = &sc.in->ids;
+  const std::vector<edge> none;
+  if (!opt.write_edges) {
+    rc.edges = &none;
+  } else if (g.in_memory) {
+    rc.edges = &g.edges;
+  } else if (p.multi) {
+    for (int r = 0; r < p.ranks; ++r)
+      rc.edge_shards.emplace_back(base_name(g.shard_paths[r]),
+                                  static_cast<std::uint64_t>(s.rank_records[r].edges));
+  } else {
+    rc.edge_stream = g.visit;
+    rc.edge_count = static_cast<std::uint64_t>(s.edges);
+  }
+  rc.clusters = &table;
+  if (opt.evidence && opt.write_edges) rc.evidence_input = p.input_path;
+  rc.truth = s.has_truth ? &s.truth : nullptr;
+  run_facts facts = results_facts(opt, p, sc, s);
+  if (s.has_truth) facts.truth = &s.truth;
+  rc.attributes = results_attributes(facts);
+  rc.ranks = &s.rank_records;
+  write_results(opt.output, rc);
+  return since(t);
+}
+
+// ---- phase 7: clean up ------------------------------------------------------------------------
+
+// The results stand: drop what only served the run.
+void clean_up(const detect_options& opt, const job_plan& p, shard_files& shards) {
+  if (p.multi && !p.keep_shards) std::remove(p.shard_tmp.c_str());
+  shards.keep();
+  if (opt.checkpoint_dir.empty()) return;
+  remove_checkpoint(p.checkpoint_dir);
+  if (!p.multi) return;
+  mpi::agree(nullptr);  // every rank's checkpoint is gone before the directory goes
+  if (p.rank == 0) ::rmdir(opt.checkpoint_dir.c_str());
+}
+
 }  // namespace
 
-std::string to_json(const detect_summary& s) {
-  std::ostringstream o;
-  const auto str = json_quote;
-  auto num = [&](double v) {
-    if (!std::isfinite(v)) return std::string("null");
-    std::ostringstream x;
-    x.precision(10);
-    x << v;
-    return x.str();
-  };
-  o << "{\"input\":" << str(s.input) << ",\"output\":" << str(s.output)
-    << ",\"backend\":" << str(s.backend) << ",\"view\":" << str(s.view)
-    << ",\"precision\":" << str(s.precision_used) << ",\"detail\":" << str(s.detail)
-    << ",\"accounts\":" << s.accounts << ",\"pairs\":" << s.pairs
-    << ",\"candidates\":" << s.candidates << ",\"edges\":" << s.edges
-    << ",\"edges_before_topk\":" << s.edges_before_topk << ",\"clusters\":" << s.clusters
-    << ",\"clustered_accounts\":" << s.clustered_accounts
-    << ",\"largest_cluster\":" << s.largest_cluster
-    << ",\"invalid_embedding_rows\":" << s.invalid_embedding
-    << ",\"invalid_activity_rows\":" << s.invalid_activity
-    << ",\"resumed_units\":" << s.resumed_units << ",\"checkpoints\":" << s.checkpoints
-    << ",\"thresholds\":{\"embedding\":" << num(s.threshold)
-    << ",\"activity\":" << num(s.threshold_activity) << ",\"weight\":" << num(s.weight) << "}"
-    << ",\"views_used\":[" << views_used(s.view) << "],\"activity_transform\":" << str(s.transform)
-    << ",\"topk\":" << s.topk << ",\"threads\":" << s.threads
-    << ",\"edges_spilled\":" << (s.spilled ? "true" : "false") << ",\"cluster_sizes\":[";
-  for (std::size_t i = 0; i < s.cluster_sizes.size(); ++i)
-    o << (i ? "," : "") << s.cluster_sizes[i];
-  o << "],\"seconds\":{\"read\":" << num(s.seconds_read) << ",\"score\":" << num(s.seconds_score)
-    << ",\"components\":" << num(s.seconds_components) << ",\"write\":" << num(s.seconds_write)
-    << ",\"merge\":" << num(s.seconds_merge) << ",\"total\":" << num(s.seconds_total) << "}";
-  o << ",\"ranks\":" << s.ranks << ",\"per_rank\":[";
-  for (std::size_t r = 0; r < s.rank_records.size(); ++r) {
-    const auto& x = s.rank_records[r];
-    o << (r ? "," : "") << "{\"rank\":" << r << ",\"host\":" << str(x.host)
-      << ",\"row_begin\":" << x.row_begin << ",\"row_end\":" << x.row_end
-      << ",\"pairs\":" << x.pairs << ",\"candidates\":" << x.candidates << ",\"edges\":" << x.edges
-      << ",\"seconds_read\":" << num(x.seconds_read)
-      << ",\"seconds_score\":" << num(x.seconds_score)
-      << ",\"seconds_local\":" << num(x.seconds_local) << ",\"bytes_sent\":" << x.bytes_sent << "}";
-  }
-  o << "]";
-  if (s.has_truth)
-    o << ",\"truth\":{\"precision\":" << num(s.truth.precision)
-      << ",\"recall\":" << num(s.truth.recall)
-      << ",\"planted_clusters\":" << s.truth.planted_clusters
-      << ",\"planted_recovered\":" << s.truth.planted_recovered << "}";
-  o << "}";
-  return o.str();
+detect_summary run_detect(const detect_options& opt) {
+  const auto t_start = clock_type::now();
+  const job_plan plan = plan_job(opt);
+  shard_files shards(plan);
+  // the edge list: in memory up to what --max-memory leaves, spilled to sorted runs on disk
+  // (next to the output; ranks on different nodes may share a pid: the rank is in the name)
+  std::uint64_t cap_edges = 0;
+  if (opt.max_memory_mib > 0)
+    cap_edges = std::max<std::uint64_t>(
+        ((opt.max_memory_mib << 20) - plan.fixed_bytes) / (3 * sizeof(edge)), 1 << 12);
+  edge_store store(cap_edges, dir_name(opt.output) + "/.chorus-spill-" + std::to_string(getpid()) +
+                                  (plan.multi ? "-r" + std::to_string(plan.rank) : std::string()));
+  scored sc = read_and_score(opt, plan, store);
+  const merged m = merge_ranks(opt, plan, sc, store, shards);
+  detect_summary s = summarise(opt, plan, sc, m);
+  phase([&] {  // components, cluster tables and the results file: rank 0
+    if (plan.rank != 0) return;
+    const auto t = clock_type::now();
+    const graph g = find_components(opt, plan, sc, store, m);
+    const cluster_table table =
+        cluster_statistics(g.labels, g.clusters, g.visit, plan.need_a ? &sc.in->activity : nullptr);
+    summarise_clusters(s, sc, g, table);
+    s.seconds_components = since(t) + m.seconds_merge;
+    s.seconds_write = write_results_file(opt, plan, sc, g, table, s);
+  });
+  clean_up(opt, plan, shards);
+  s.seconds_total = since(t_start);
+  return s;
 }
 
 }  // namespace chorus

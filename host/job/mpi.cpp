@@ -311,6 +311,38 @@ std::vector<std::string> gather(const std::string& value) {
   return {value};
 }
 
+std::vector<rank_record> gather_records(const rank_record& mine) {
+  constexpr std::size_t kFields = 9;  // the numbers of a record, as doubles
+  const std::vector<double> packed = {static_cast<double>(mine.row_begin),
+                                      static_cast<double>(mine.row_end),
+                                      static_cast<double>(mine.pairs),
+                                      static_cast<double>(mine.candidates),
+                                      static_cast<double>(mine.edges),
+                                      mine.seconds_read,
+                                      mine.seconds_score,
+                                      mine.seconds_local,
+                                      static_cast<double>(mine.bytes_sent)};
+  const std::vector<double> all = gather(packed);
+  const std::vector<std::string> hosts = gather(host_name());
+  std::vector<rank_record> out;
+  for (std::size_t r = 0; r < hosts.size() && (r + 1) * kFields <= all.size(); ++r) {
+    const double* v = all.data() + r * kFields;
+    rank_record x;
+    x.row_begin = static_cast<std::int64_t>(v[0]);
+    x.row_end = static_cast<std::int64_t>(v[1]);
+    x.pairs = static_cast<std::int64_t>(v[2]);
+    x.candidates = static_cast<std::int64_t>(v[3]);
+    x.edges = static_cast<std::int64_t>(v[4]);
+    x.seconds_read = v[5];
+    x.seconds_score = v[6];
+    x.seconds_local = v[7];
+    x.bytes_sent = static_cast<std::uint64_t>(v[8]);
+    x.host = hosts[r];
+    out.push_back(x);
+  }
+  return out;
+}
+
 std::uint64_t merge_forests(std::vector<std::int64_t>& roots) {
   std::uint64_t sent = 0;
 #ifdef CHORUS_HAVE_MPI

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "chorus/core/error.hpp"
+#include "chorus/core/test_hooks.hpp"
 
 namespace chorus {
 
@@ -27,14 +28,12 @@ void on_signal(int) {
 }
 
 // Write `bytes` to dir/name atomically: temporary file, fsync, rename, fsync of the directory.
-// CHORUS_TEST_CRASH_AT=<n> (a test hook) ends the process abruptly during the n-th write.
+// The crash_at_write test hook (chorus/core/test_hooks.hpp) ends the process abruptly during
+// the n-th write.
 void atomic_write(const std::string& dir, const std::string& name, const void* bytes,
                   std::size_t size) {
   static int writes = 0;
-  static const int crash_at = [] {
-    const char* e = std::getenv("CHORUS_TEST_CRASH_AT");
-    return e ? std::atoi(e) : -1;
-  }();
+  const int crash_at = test_hooks().crash_at_write;
   ++writes;
   const std::string tmp = dir + "/." + name + ".tmp";
   const std::string dst = dir + "/" + name;

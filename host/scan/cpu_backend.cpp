@@ -9,14 +9,14 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "chorus/scan/backend.hpp"
 #include "chorus/core/bf16.hpp"
-#include "chorus/scan/checkpoint.hpp"
-#include "chorus/io/edge_store.hpp"
 #include "chorus/core/error.hpp"
+#include "chorus/scan/backend.hpp"
+#include "chorus/scan/first_pass.hpp"
 #include "chorus/scan/margin.hpp"
 #include "chorus/scan/quantize.hpp"
 #include "chorus/scan/tiling.hpp"
@@ -234,7 +234,7 @@ first_pass prepare_first_pass(const score_problem& pb, precision prec, std::int6
   fp.k = mode == view_mode::activity ? pb.activity->d
          : fused                     ? pb.embedding->d + pb.activity->d
                                      : pb.embedding->d;
-  fp.threshold = mode == view_mode::activity ? pb.params.threshold_activity : pb.params.threshold;
+  fp.threshold = first_pass_threshold(pb.params);
   const std::int64_t n = fp.n, k = fp.k, rows = n - base;
   fp.base = base;
   if (prec == precision::fp32) {
@@ -283,294 +283,191 @@ class cpu_backend final : public backend {
  public:
   std::string name() const override { return "cpu"; }
 
-  std::vector<edge> find_edges(const score_problem& pb, const score_options& opt,
-                               score_stats& stats) override {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto& P = pb.params;
-    CHORUS_EXPECTS(opt.tile_rows > 0 && opt.tile_cols > 0 && opt.tile_cols % opt.tile_rows == 0,
-                   "tile columns must be a positive multiple of tile rows");
-    const bool need_e = P.mode != view_mode::activity;
-    const bool need_a = P.mode != view_mode::embedding;
-    CHORUS_EXPECTS(!need_e || (pb.embedding && pb.embedding->present()),
-                   "this view mode needs the embedding view");
-    CHORUS_EXPECTS(!need_a || (pb.activity && pb.activity->present()),
-                   "this view mode needs the activity view");
-    const std::int64_t n = pb.n();
-    const std::int64_t rb = std::min(std::max<std::int64_t>(opt.row_begin, 0), n);
-    const std::int64_t re = opt.row_end < 0 ? n : std::min(std::max(opt.row_end, rb), n);
-    CHORUS_EXPECTS((!need_e || pb.embedding->first <= rb) && (!need_a || pb.activity->first <= rb),
-                   "the views do not hold the rows this run decides");
-
-    precision prec = opt.prec;
-    std::string why;
-    if (prec == precision::automatic) {
-      prec = (has_fast_int8() && int8_exact_here()) ? precision::int8 : precision::fp32;
-    }
-    if (prec == precision::int8 && !int8_exact_here())
+ protected:
+  void configure_(const score_problem& pb, const score_options& opt, const scan_range& range,
+                  score_stats& stats) override {
+    pb_ = &pb;
+    range_ = range;
+    tile_rows_ = opt.tile_rows;
+    tile_cols_ = opt.tile_cols;
+    threads_ = std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads());
+    prec_ = opt.prec;
+    if (prec_ == precision::automatic)
+      prec_ = (has_fast_int8() && int8_exact_here()) ? precision::int8 : precision::fp32;
+    if (prec_ == precision::int8 && !int8_exact_here())
       CHORUS_THROW(input_error,
                    "--precision int8 is not exact with this CPU's oneDNN kernels; use fp32");
-    stats.used = prec;
-    stats.pairs = tiling::rows_pairs(rb, re, n);
+    stats.used = prec_;
     stats.detail = std::string("oneDNN ") + std::to_string(dnnl::version()->major) + "." +
-                   std::to_string(dnnl::version()->minor) + " " + to_string(prec) +
+                   std::to_string(dnnl::version()->minor) + " " + to_string(prec_) +
                    (has_fast_int8() ? " (VNNI)" : "");
-    std::vector<edge> edges;
-    if (stats.pairs == 0) return edges;
+  }
 
-    // Tiles over rows [rb, re) x columns [rb, n): the triangle's tiling shifted by rb.
-    first_pass fp = prepare_first_pass(pb, prec, rb);
-    const std::int64_t R = opt.tile_rows, C = opt.tile_cols, K = fp.k;
-    const std::int64_t nb = tiling::blocks(re - rb, R), nc = tiling::blocks(n - rb, C);
-    std::vector<std::pair<std::int64_t, std::int64_t>> units;
-    units.reserve(static_cast<std::size_t>(tiling::units(n, R, C)));
+  // Units: tiles of rows [begin, end) x columns [begin, n), the triangle's tiling shifted by
+  // begin; a batch is 16 units per thread.
+  scan_plan plan_() override {
+    fp_ = prepare_first_pass(*pb_, prec_, range_.begin);
+    const std::int64_t R = tile_rows_, C = tile_cols_, rb = range_.begin, n = range_.n;
+    const std::int64_t nb = tiling::blocks(range_.end - rb, R), nc = tiling::blocks(n - rb, C);
+    units_.clear();
     for (std::int64_t bi = 0; bi < nb; ++bi)
       for (std::int64_t cj = tiling::first_chunk(bi, R, C); cj < nc; ++cj)
-        units.emplace_back(bi, cj);
-    const std::int64_t nunits = static_cast<std::int64_t>(units.size());
-    auto unit_pairs = [&](std::int64_t u) {
-      const std::int64_t r0 = rb + units[u].first * R, c0 = rb + units[u].second * C;
-      std::int64_t p = 0;
-      for (std::int64_t i = r0; i < std::min(re, r0 + R); ++i) {
-        std::int64_t lo, hi;
-        tiling::row_span(i, c0, C, n, &lo, &hi);
-        p += hi - lo;
-      }
-      return p;
+        units_.emplace_back(bi, cj);
+    scan_plan p;
+    p.units = static_cast<std::int64_t>(units_.size());
+    p.batch_units = static_cast<std::int64_t>(threads_) * 16;
+    p.geometry = "tiles=" + std::to_string(R) + "x" + std::to_string(C) +
+                 " rows=" + std::to_string(rb) + ".." + std::to_string(range_.end);
+    p.rows_upto = [this](std::int64_t u) {
+      return std::min(range_.n, range_.begin + (units_[u].second + 1) * tile_cols_);
     };
-
-    // Checkpoints: completed units and their edges, persisted between batches of units.
-    std::unique_ptr<checkpoint> ckpt;
-    checkpoint_state cstate;
-    std::vector<std::uint8_t> done(nunits, 0);
-    std::int64_t done_pairs_resumed = 0;
-    if (!opt.checkpoint_dir.empty()) {
-      ckpt = std::make_unique<checkpoint>(opt.checkpoint_dir,
-                                          opt.identity + " tiles=" + std::to_string(R) + "x" +
-                                              std::to_string(C) + " rows=" + std::to_string(rb) +
-                                              ".." + std::to_string(re),
-                                          nunits);
-      std::vector<edge> resumed;
-      if (ckpt->resume(cstate, resumed, opt.resume)) {
-        done = cstate.done;
-        if (opt.sink)
-          opt.sink->append(resumed);
-        else
-          edges = std::move(resumed);
-        for (std::int64_t u = 0; u < nunits; ++u)
-          if (done[u]) ++stats.resumed_units, done_pairs_resumed += unit_pairs(u);
-      }
-    }
-    std::vector<std::int64_t> todo;
-    for (std::int64_t u = 0; u < nunits; ++u)
-      if (!done[u]) todo.push_back(u);
-    const int nthreads = std::max(1, opt.threads > 0 ? opt.threads : omp_get_max_threads());
-    // Views still arriving (the reader overlaps scoring): units in column order, so that each
-    // batch needs only the rows up to its last column chunk; its first-pass rows are filled when
-    // they arrive. Otherwise every first-pass row is filled now.
-    const row_feed* feed = pb.feed && pb.feed->ready() < n ? pb.feed : nullptr;
-    std::int64_t filled = rb, need = rb;  // first-pass rows [rb, filled) are filled
-    if (feed) {
-      std::stable_sort(todo.begin(), todo.end(), [&](std::int64_t a, std::int64_t b) {
-        return units[a].second < units[b].second;
-      });
-    } else if (!fp.view_rows) {  // (fp32 of one view: the view's rows serve as they are)
-#pragma omp parallel num_threads(nthreads)
-      {
-        std::vector<float> row(static_cast<std::size_t>(K));
-#pragma omp for schedule(static)
-        for (std::int64_t i = rb; i < n; ++i) fill_first_pass_row(fp, pb, i, row.data());
-      }
-    }
-    if (!feed) filled = n;
-
-    std::atomic<std::int64_t> total_cand{0}, done_pairs{done_pairs_resumed};
-    std::int64_t kept_edges = static_cast<std::int64_t>(opt.sink ? opt.sink->size() : edges.size());
-    const std::size_t batch = static_cast<std::size_t>(nthreads) * 16;
-    std::exception_ptr failure;
-    std::mutex mu;
-    bool halt = false;          // uniform across threads: set inside `single` only
-    bool read_failed = false;   // no rows to come: the reader failed, or a stop while waiting
-    bool interrupted = false;   // a stop signal arrived
-    std::vector<edge> pending;  // edges since the last checkpoint
-    std::vector<std::int64_t> pending_units;
-    auto last_ckpt = std::chrono::steady_clock::now();
-    auto last_report = last_ckpt;
-
-#pragma omp parallel num_threads(nthreads)
-    {
-      const int tid = omp_get_thread_num();
-      std::vector<edge> local;
-      std::vector<std::int64_t> local_units;
-      dnnl::stream stream(cpu_engine());
-      tile_gemm gemm(prec, K);
-      std::vector<std::int32_t> tile_i32(prec == precision::int8 ? R * C : 0);
-      std::vector<float> tile_f32(prec == precision::int8 ? 0 : R * C);
-      std::vector<std::uint8_t> flag(C);
-      const char* base = static_cast<const char*>(fp.rows());
-      const std::size_t row_bytes = static_cast<std::size_t>(K) * fp.elem();
-      std::vector<float> fill_row(feed ? static_cast<std::size_t>(K) : 0);
-      for (std::size_t pos = 0; pos < todo.size(); pos += batch) {
-        if (halt) break;
-        const std::size_t end = std::min(todo.size(), pos + batch);
-        if (feed) {
-#pragma omp single
-          {
-            for (std::size_t k = pos; k < end; ++k)
-              need = std::max(need, std::min(n, rb + (units[todo[k]].second + 1) * C));
-            try {
-              // the reader's failure (a bad row) ends the run; so does a stop signal
-              if (!wait_rows(feed, need, stop_requested)) {
-                interrupted = true;
-                need = filled;
-                read_failed = true;
-              }
-            } catch (...) {
-              failure = std::current_exception();
-              need = filled;
-              read_failed = true;  // not `halt`: threads may still be reading it above
-            }
-          }
-          if (read_failed) break;
-#pragma omp for schedule(static)
-          for (std::int64_t i = filled; i < need; ++i)
-            fill_first_pass_row(fp, pb, i, fill_row.data());
-#pragma omp single
-          filled = need;
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (std::size_t k = pos; k < end; ++k) {
-          if (stop_requested()) continue;  // abandon units not started; a checkpoint follows
-          try {
-            const std::int64_t u = todo[k];
-            const std::int64_t r0 = rb + units[u].first * R, c0 = rb + units[u].second * C;
-            const std::int64_t m = std::min(R, re - r0), w = std::min(C, n - c0);
-            void* out = prec == precision::int8 ? static_cast<void*>(tile_i32.data())
-                                                : static_cast<void*>(tile_f32.data());
-            gemm.run(stream, m, w, base + (r0 - rb) * row_bytes, base + (c0 - rb) * row_bytes, out);
-            std::int64_t cand = 0, pairs = 0;
-            for (std::int64_t r = 0; r < m; ++r) {
-              const std::int64_t i = r0 + r;
-              std::int64_t lo, hi;
-              tiling::row_span(i, c0, C, n, &lo, &hi);
-              if (hi <= lo) continue;
-              pairs += hi - lo;
-              const std::int64_t len = hi - lo, off = lo - c0;
-              bool any;
-              if (prec == precision::int8) {
-                any = flag_int8(tile_i32.data() + r * w + off, len, fp.scale[i], fp.rnorm[i],
-                                fp.err[i], fp.scale.data() + lo, fp.err.data() + lo,
-                                fp.qnorm.data() + lo, fp.cut, flag.data());
-              } else {
-                any = flag_f32(tile_f32.data() + r * w + off, len, fp.cut, flag.data());
-              }
-              if (!any) continue;
-              for (std::int64_t t = 0; t < len; ++t) {
-                if (!flag[t]) continue;
-                ++cand;
-                const std::int64_t j = lo + t;
-                double se = NAN, sa = NAN;
-                if (need_e) {
-                  if (!pb.embedding->valid[i] || !pb.embedding->valid[j]) continue;
-                  se = exact_similarity(*pb.embedding, i, j);
-                  if (P.mode == view_mode::both && se < P.threshold) continue;
-                }
-                if (need_a) {
-                  if (!pb.activity->valid[i] || !pb.activity->valid[j]) continue;
-                  sa = exact_similarity(*pb.activity, i, j);
-                }
-                if (!decide(P, se, sa)) continue;
-                local.push_back({i, j, static_cast<float>(se), static_cast<float>(sa)});
-              }
-            }
-            local_units.push_back(u);
-            if (opt.sink && !ckpt) {  // no checkpoint to keep consistent: hand edges over now
-              std::lock_guard<std::mutex> lock(mu);
-              opt.sink->append(local);
-              kept_edges += static_cast<std::int64_t>(local.size());
-              local.clear();
-            }
-            total_cand += cand;
-            done_pairs += pairs;
-            if (tid == 0 && opt.progress) {
-              auto now = std::chrono::steady_clock::now();
-              if (now - last_report > std::chrono::milliseconds(200)) {
-                last_report = now;
-                opt.progress(done_pairs.load(), stats.pairs);
-              }
-            }
-          } catch (...) {
-            std::lock_guard<std::mutex> lock(mu);
-            if (!failure) failure = std::current_exception();
-          }
-        }
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          pending.insert(pending.end(), local.begin(), local.end());
-          pending_units.insert(pending_units.end(), local_units.begin(), local_units.end());
-        }
-        local.clear();
-        local_units.clear();
-#pragma omp barrier
-#pragma omp single
-        {
-          kept_edges += static_cast<std::int64_t>(pending.size());
-          const bool over = kept_edges > opt.max_edges;
-          interrupted = stop_requested();
-          const bool last = end == todo.size();
-          bool saved = false;
-          if (ckpt && !failure && !over &&
-              (interrupted || last ||
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - last_ckpt)
-                       .count() >= opt.checkpoint_interval)) {
-            try {
-              std::sort(pending_units.begin(), pending_units.end());
-              ckpt->save(cstate, pending_units, pending);
-              ++stats.checkpoints;
-              saved = true;
-              last_ckpt = std::chrono::steady_clock::now();
-            } catch (...) {
-              if (!failure) failure = std::current_exception();
-            }
-          }
-          if (!ckpt || saved) {  // persisted (or nothing is kept): the edges join the result
-            try {
-              if (opt.sink)
-                opt.sink->append(pending);
-              else
-                edges.insert(edges.end(), pending.begin(), pending.end());
-            } catch (...) {
-              if (!failure) failure = std::current_exception();
-            }
-            std::vector<edge>().swap(pending);
-            pending_units.clear();
-          }
-          halt = failure || over || interrupted;
-        }
-      }
-    }
-    if (failure) {
-      try {
-        std::rethrow_exception(failure);
-      } catch (const chorus::error&) {
-        throw;
-      } catch (const dnnl::error& e) {
-        CHORUS_THROW(runtime_failure, "oneDNN matmul failed: ", e.what());
-      } catch (const std::bad_alloc&) {
-        CHORUS_THROW(runtime_failure, "out of host memory while scoring tiles");
-      }
-    }
-    if (kept_edges > opt.max_edges) throw_too_many_edges(opt.max_edges);
-    if (interrupted) throw_interrupted(done_pairs.load(), stats.pairs, ckpt != nullptr);
-    if (opt.progress) opt.progress(stats.pairs, stats.pairs);
-    std::sort(edges.begin(), edges.end(), [](const edge& a, const edge& b) {
-      return a.src != b.src ? a.src < b.src : a.dst < b.dst;
-    });
-    stats.candidates = total_cand.load();
-    stats.edges = static_cast<std::int64_t>(opt.sink ? opt.sink->size() : edges.size());
-    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return edges;
+    p.pairs = [this](std::int64_t u) {
+      std::int64_t r0, c0, m, w;
+      unit_box(u, &r0, &c0, &m, &w);
+      return tiling::box_pairs(r0, r0 + m, c0, c0 + w);
+    };
+    return p;
   }
+
+  // First-pass rows [from, to) from the views (fp32 of one view: the view's rows serve as
+  // they are).
+  void rows_ready_(std::int64_t from, std::int64_t to) override {
+    if (fp_.view_rows) return;
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<float> row(static_cast<std::size_t>(fp_.k));
+#pragma omp for schedule(static)
+      for (std::int64_t i = from; i < to; ++i) fill_first_pass_row(fp_, *pb_, i, row.data());
+    }
+  }
+
+  void submit_(const scan_batch& batch) override;
+
+ private:
+  // Rows [r0, r0 + m) x columns [c0, c0 + w) of unit u.
+  void unit_box(std::int64_t u, std::int64_t* r0, std::int64_t* c0, std::int64_t* m,
+                std::int64_t* w) const {
+    *r0 = range_.begin + units_[u].first * tile_rows_;
+    *c0 = range_.begin + units_[u].second * tile_cols_;
+    *m = std::min(tile_rows_, range_.end - *r0);
+    *w = std::min(tile_cols_, range_.n - *c0);
+  }
+
+  // Per-thread scratch: the tile, its flags and the GEMM primitives.
+  struct worker {
+    worker(precision prec, std::int64_t k, std::int64_t R, std::int64_t C)
+        : stream(cpu_engine()),
+          gemm(prec, k),
+          tile_i32(prec == precision::int8 ? R * C : 0),
+          tile_f32(prec == precision::int8 ? 0 : R * C),
+          flag(C) {}
+    dnnl::stream stream;
+    tile_gemm gemm;
+    std::vector<std::int32_t> tile_i32;
+    std::vector<float> tile_f32;
+    std::vector<std::uint8_t> flag;
+  };
+  std::int64_t score_unit(std::int64_t u, worker& w, std::vector<edge>& out) const;
+
+  const score_problem* pb_ = nullptr;
+  scan_range range_;
+  std::int64_t tile_rows_ = defaults::tile_rows, tile_cols_ = defaults::tile_cols;
+  int threads_ = 1;
+  precision prec_ = precision::fp32;
+  first_pass fp_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> units_;  // (row block, column chunk)
 };
+
+// Score unit u: the tile's GEMM, the first-pass threshold while it is hot, the exact re-check
+// of its candidates. Appends edges to `out`; returns the candidates.
+std::int64_t cpu_backend::score_unit(std::int64_t u, worker& wk, std::vector<edge>& out) const {
+  const score_problem& pb = *pb_;
+  const std::int64_t n = range_.n, K = fp_.k;
+  std::int64_t r0, c0, m, w;
+  unit_box(u, &r0, &c0, &m, &w);
+  const char* base = static_cast<const char*>(fp_.rows());
+  const std::size_t row_bytes = static_cast<std::size_t>(K) * fp_.elem();
+  const bool int8 = prec_ == precision::int8;
+  void* tile = int8 ? static_cast<void*>(wk.tile_i32.data()) : wk.tile_f32.data();
+  wk.gemm.run(wk.stream, m, w, base + (r0 - range_.begin) * row_bytes,
+              base + (c0 - range_.begin) * row_bytes, tile);
+  std::int64_t cand = 0;
+  for (std::int64_t r = 0; r < m; ++r) {
+    const std::int64_t i = r0 + r;
+    std::int64_t lo, hi;
+    tiling::row_span(i, c0, tile_cols_, n, &lo, &hi);
+    if (hi <= lo) continue;
+    const std::int64_t len = hi - lo, off = lo - c0;
+    const bool any =
+        int8 ? flag_int8(wk.tile_i32.data() + r * w + off, len, fp_.scale[i], fp_.rnorm[i],
+                         fp_.err[i], fp_.scale.data() + lo, fp_.err.data() + lo,
+                         fp_.qnorm.data() + lo, fp_.cut, wk.flag.data())
+             : flag_f32(wk.tile_f32.data() + r * w + off, len, fp_.cut, wk.flag.data());
+    if (!any) continue;
+    for (std::int64_t t = 0; t < len; ++t) {
+      if (!wk.flag[t]) continue;
+      ++cand;
+      const std::int64_t j = lo + t;
+      double se = NAN, sa = NAN;
+      const view_matrix* E = pb.embedding;
+      const view_matrix* A = pb.activity;
+      if (!decide_pair(
+              pb.params, [&] { return E->valid[i] && E->valid[j]; },
+              [&] { return exact_similarity(*E, i, j); },
+              [&] { return A->valid[i] && A->valid[j]; },
+              [&] { return exact_similarity(*A, i, j); }, &se, &sa))
+        continue;
+      out.push_back({i, j, static_cast<float>(se), static_cast<float>(sa)});
+    }
+  }
+  return cand;
+}
+
+// The batch's units on all threads; each unit's edges go to the handler as it finishes.
+void cpu_backend::submit_(const scan_batch& batch) {
+  std::exception_ptr failure;
+  std::mutex mu;
+  std::atomic<bool> halt{false};  // a failure, or more edges than the scan may keep
+  const std::int64_t count = static_cast<std::int64_t>(batch.units.size());
+#pragma omp parallel num_threads(threads_)
+  {
+    std::vector<edge> found;
+    std::unique_ptr<worker> wk;
+    auto fail = [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!failure) failure = std::current_exception();
+      halt = true;
+    };
+    try {
+      wk = std::make_unique<worker>(prec_, fp_.k, tile_rows_, tile_cols_);
+    } catch (...) {
+      fail();
+    }
+    // every thread reaches the loop (a worksharing construct): none may leave by an exception
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t k = 0; k < count; ++k) {
+      if (halt.load(std::memory_order_relaxed) || !wk) continue;
+      try {
+        const std::int64_t u = batch.units[k];
+        const std::int64_t cand = score_unit(u, *wk, found);
+        if (!batch.results->add_edges(batch.id, found)) halt = true;  // --max-edges: stop
+        batch.results->unit_done(batch.id, u, cand);
+      } catch (...) {
+        fail();
+      }
+    }
+  }
+  if (!failure) return;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const chorus::error&) {
+    throw;
+  } catch (const dnnl::error& e) {
+    CHORUS_THROW(runtime_failure, "oneDNN matmul failed: ", e.what());
+  } catch (const std::bad_alloc&) {
+    CHORUS_THROW(runtime_failure, "out of host memory while scoring tiles");
+  }
+}
 
 }  // namespace
 

@@ -5,8 +5,6 @@
 #include <cmath>
 #include <type_traits>
 
-#include "chorus/scan/backend.hpp"
-
 namespace chorus {
 
 std::int64_t first_pass_width(const score_problem& pb) {
@@ -20,10 +18,6 @@ std::int64_t first_pass_width(const score_problem& pb) {
   }
 }
 
-double first_pass_threshold(const score_problem& pb) {
-  return pb.params.mode == view_mode::activity ? pb.params.threshold_activity : pb.params.threshold;
-}
-
 void first_pass_row(const score_problem& pb, std::int64_t i, float* out) {
   const auto& p = pb.params;
   const bool ue = p.mode != view_mode::activity,
@@ -32,8 +26,8 @@ void first_pass_row(const score_problem& pb, std::int64_t i, float* out) {
   const float* a = ua ? pb.activity->row(i) : nullptr;
   const std::int64_t de = ue ? pb.embedding->d : 0, da = ua ? pb.activity->d : 0;
   const bool ev = ue && pb.embedding->valid[i], av = ua && pb.activity->valid[i];
-  const float we = static_cast<float>(std::sqrt(p.weight));
-  const float wa = static_cast<float>(std::sqrt(1.0 - p.weight));
+  const fused_weights fw = fused_row_weights(p.weight);
+  const float we = fw.we, wa = fw.wa;
   const std::int64_t k = first_pass_width(pb);
   const auto fill = [&](auto mode) {
     for (std::int64_t t = 0; t < k; ++t)

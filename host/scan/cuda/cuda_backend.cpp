@@ -6,12 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 
-#include "chorus/scan/backend.hpp"
-#include "chorus/scan/checkpoint.hpp"
-#include "chorus/io/edge_store.hpp"
 #include "chorus/core/error.hpp"
+#include "chorus/scan/backend.hpp"
+#include "chorus/scan/first_pass.hpp"
 #include "chorus/scan/fused_tile.hpp"
 #include "chorus/scan/margin.hpp"
 #include "chorus/scan/tiling.hpp"
@@ -151,8 +151,7 @@ class streamer {
   void first_pass(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy) {
     if (!L_.fp_is_view) {
       const auto& P = pb_.params;
-      const float we = static_cast<float>(std::sqrt(P.weight));  // as first_pass_row
-      const float wa = static_cast<float>(std::sqrt(1.0 - P.weight));
+      const fused_weights fw = fused_row_weights(P.weight);  // as first_pass_row
       const std::int64_t de = L_.need_e ? pb_.embedding->d : 0;
       const std::int64_t da = L_.need_a ? pb_.activity->d : 0;
       // fp32 rows need no scratch: one launch for the whole range
@@ -165,8 +164,8 @@ class streamer {
         cuda::launch_first_pass_rows(L_.need_e ? b.emb.rows.data() + at * de : nullptr, de,
                                      L_.need_e ? b.emb.valid.data() + at : nullptr,
                                      L_.need_a ? b.act.rows.data() + at * da : nullptr, da,
-                                     L_.need_a ? b.act.valid.data() + at : nullptr, P.mode, we, wa,
-                                     rows, L_.ld, f32, copy);
+                                     L_.need_a ? b.act.valid.data() + at : nullptr, P.mode, fw.we,
+                                     fw.wa, rows, L_.ld, f32, copy);
         if (L_.prec == precision::bf16) {
           cuda::launch_to_bf16(tmp_.data(),
                                reinterpret_cast<std::uint16_t*>(b.fp.data()) + at * L_.ld,
@@ -216,404 +215,429 @@ class cuda_backend final : public backend {
  public:
   std::string name() const override { return "cuda"; }
 
-  std::vector<edge> find_edges(const score_problem& pb, const score_options& opt,
-                               score_stats& stats) override {
-    const auto t0 = std::chrono::steady_clock::now();
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-      cudaGetLastError();
-      CHORUS_THROW(input_error,
-                   "--backend cuda: no CUDA device is visible (no GPU, or the "
-                   "driver is missing or too old); use --backend cpu");
-    }
-    CHORUS_EXPECTS(opt.device >= 0 && opt.device < devices, "--device ", opt.device,
-                   " does not exist (", devices, " CUDA device(s) visible)");
-    int driver = 0, runtime = 0;
-    CHORUS_CUDA_TRY(cudaDriverGetVersion(&driver));
-    CHORUS_CUDA_TRY(cudaRuntimeGetVersion(&runtime));
-    CHORUS_EXPECTS(driver >= runtime, "--backend cuda: the NVIDIA driver supports CUDA ",
-                   driver / 1000, ".", (driver % 1000) / 10, " but chorus was built with CUDA ",
-                   runtime / 1000, ".", (runtime % 1000) / 10, "; update the driver");
-    CHORUS_CUDA_TRY(cudaSetDevice(opt.device));
-    cudaDeviceProp prop{};
-    CHORUS_CUDA_TRY(cudaGetDeviceProperties(&prop, opt.device));
+ protected:
+  void configure_(const score_problem& pb, const score_options& opt, const scan_range& range,
+                  score_stats& stats) override;
+  scan_plan plan_() override;
+  void rows_ready_(std::int64_t from, std::int64_t to) override;
+  void absorb_(const std::vector<edge>& edges) override;
+  void submit_(const scan_batch& batch) override;
+  void finish_(score_stats& stats) override;
 
-    precision prec = opt.prec == precision::automatic ? precision::bf16 : opt.prec;
-    stats.used = prec;
-    const std::int64_t n = pb.n();
-    // this run's rows (one rank's share of a multi-process job): pairs i in [rb, re), j > i
-    const std::int64_t rb = std::min(std::max<std::int64_t>(opt.row_begin, 0), n);
-    const std::int64_t re = opt.row_end < 0 ? n : std::min(std::max(opt.row_end, rb), n);
-    stats.pairs = tiling::rows_pairs(rb, re, n);
-    stats.detail = std::string(prop.name) + " sm_" + std::to_string(prop.major) +
-                   std::to_string(prop.minor) + ", cuBLAS " + to_string(prec);
-    std::vector<edge> edges;
-    if (stats.pairs == 0) return edges;
-
-    const auto& P = pb.params;
-    layout L;
-    L.prec = prec;
-    L.need_e = P.mode != view_mode::activity;
-    L.need_a = P.mode != view_mode::embedding;
-    L.K = first_pass_width(pb);
-    // The fused kernel (bf16 tensor-core tiles with the threshold in registers) serves bf16 runs
-    // whose rows stay resident; cuBLAS tiles + the threshold kernel serve the rest.
-    // int8 runs only through the fused kernel (mma s8 with the per-pair margin in its epilogue)
-    const bool want_fused =
-        prec == precision::int8 || (prec == precision::bf16 && opt.kernel != gpu_kernel::cublas);
-    CHORUS_EXPECTS(prec != precision::int8 || opt.kernel != gpu_kernel::cublas,
-                   "--precision int8 on the CUDA backend needs the fused kernel; drop "
-                   "--gpu-kernel cublas or use bf16");
-    L.ld = prec == precision::int8 ? fused::padded_k_int8(L.K)
-           : want_fused            ? fused::padded_k(L.K)
-                                   : L.K;
-    L.fp_is_view = prec == precision::fp32 && P.mode != view_mode::fused;
-    L.fp_view = P.mode == view_mode::activity ? pb.activity : pb.embedding;
-    L.elem = prec == precision::int8 ? 1 : prec == precision::bf16 ? 2 : 4;
-    const std::int64_t K = L.K;
-    std::uint64_t row_bytes = L.fp_is_view ? 0 : static_cast<std::uint64_t>(L.ld) * L.elem;
-    if (prec == precision::int8) row_bytes += 4 * sizeof(float);  // scale and margin bounds
-    if (L.need_e) row_bytes += static_cast<std::uint64_t>(pb.embedding->d) * 4 + 9;
-    if (L.need_a) row_bytes += static_cast<std::uint64_t>(pb.activity->d) * 4 + 9;
-
-    // Memory plan (as FAISS's tiled search does): the parent array, the tile with its candidate
-    // and edge buffers, and the row blocks. All rows resident in one block when they fit;
-    // otherwise three blocks (the row block, the column block being scored, and the next
-    // column block streaming in).
-    std::size_t free_b = 0, total_b = 0;
-    CHORUS_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
-    std::uint64_t budget = static_cast<std::uint64_t>(static_cast<double>(free_b) * 0.92);
-    if (opt.gpu_memory > 0) budget = std::min<std::uint64_t>(budget, opt.gpu_memory);
-    // the parent array, and the fp32 scratch rows the device-side bf16/int8 first pass goes through
-    const std::int64_t tmp_rows =
-        L.fp_is_view || prec == precision::fp32 ? 0 : std::min<std::int64_t>(n - rb, 4096);
-    const std::uint64_t fixed = static_cast<std::uint64_t>(n) * 8 +
-                                static_cast<std::uint64_t>(tmp_rows) * L.ld * sizeof(float);
-    std::int64_t T = 0, cap_rows = 0, nblocks_alloc = 0;
-    std::uint64_t cand_cap = 0;
-    for (std::int64_t t : {16384, 8192, 4096, 2048, 1024, 512, 256}) {
-      const std::int64_t tt = std::min<std::int64_t>(t, std::max<std::int64_t>(n, 1));
-      const std::uint64_t cap =
-          std::min<std::uint64_t>(static_cast<std::uint64_t>(tt) * tt, 1u << 22);
-      const std::uint64_t tiles =
-          static_cast<std::uint64_t>(tt) * tt * 4 + cap * (sizeof(cuda::pair64) + sizeof(edge));
-      if (fixed + tiles >= budget) continue;
-      const std::uint64_t left = budget - fixed - tiles;
-      if (static_cast<std::uint64_t>(n - rb) * row_bytes <= left) {
-        T = tt, cand_cap = cap, cap_rows = n - rb, nblocks_alloc = 1;
-        break;
-      }
-      const std::int64_t b = static_cast<std::int64_t>(left / (3 * row_bytes)) / tt * tt;
-      if (b >= tt) {
-        T = tt, cand_cap = cap, cap_rows = b, nblocks_alloc = 3;
-        break;
-      }
-    }
-    CHORUS_EXPECTS(T > 0, "--backend cuda: not even one tile fits the device memory budget of ",
-                   budget / (1 << 20), " MiB (", (opt.gpu_memory ? "--gpu-memory" : "free memory"),
-                   "); raise --gpu-memory or use --backend cpu");
-    const bool fused_path = want_fused && nblocks_alloc == 1;
-    CHORUS_EXPECTS(fused_path || prec != precision::int8,
-                   "--precision int8 on the CUDA backend needs every row resident in device "
-                   "memory (this job streams row blocks); use bf16, or more --gpu-memory");
-    CHORUS_EXPECTS(fused_path || opt.checkpoint_dir.empty(),
-                   "--checkpoint on the CUDA backend needs the fused kernel (bf16 or int8 with "
-                   "every row resident in device memory); use --backend cpu for this job");
-    CHORUS_EXPECTS(fused_path || opt.kernel != gpu_kernel::fused,
-                   "--gpu-kernel fused needs --precision bf16 and every row resident in device "
-                   "memory (this job streams row blocks); use --gpu-kernel cublas or auto");
-    stats.detail += fused_path ? std::string(", fused ") + to_string(prec) + " tensor-core kernel"
-                               : std::string(", cuBLAS tiles");
-    stats.detail += nblocks_alloc == 1
-                        ? ", resident"
-                        : ", streamed in blocks of " + std::to_string(cap_rows) + " rows";
-
-    cuda::stream s, copy;
-    cuda::blas_handle blas(s.get());
-    CHORUS_CUBLAS_TRY(
-        cublasSetMathMode(blas.get(), CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
-    streamer io(pb, L, cap_rows, tmp_rows);
-    std::vector<block> blocks(static_cast<std::size_t>(nblocks_alloc));
-    for (auto& b : blocks) io.allocate(b);
-
-    // int8: the per-pair margin is applied in the kernel (margin::int8_score); kSlack here
-    const double margin = prec == precision::int8 ? margin::kSlack
-                          : prec == precision::fp32
-                              ? margin::fp32_gemm(K)
-                              : margin::bf16_gemm(K, 1.0 + 1e-5, 4 * margin::kU32);
-    const float cut = static_cast<float>(first_pass_threshold(pb) - margin);
-
-    device_buffer<std::int64_t> parent(n);
-    cuda::launch_uf_init(parent.data(), n, s.get());
-    device_buffer<float> tile(static_cast<std::size_t>(T) * T);
-    device_buffer<cuda::pair64> cand(cand_cap);
-    device_buffer<edge> tile_edges(cand_cap);
-    device_buffer<unsigned long long> counters(2);  // [0] candidates, [1] edges of the tile
-    cuda::pinned_buffer<unsigned long long> host_counters(2);
-
-    const cudaDataType_t in_type = prec == precision::fp32 ? CUDA_R_32F : CUDA_R_16BF;
-    const cublasComputeType_t compute =
-        prec == precision::fp32 ? CUBLAS_COMPUTE_32F_PEDANTIC : CUBLAS_COMPUTE_32F;
-    const float one = 1.0f, zero = 0.0f;
-    std::int64_t done = 0, total_cand = 0;
-
-    // Decide `hits` candidates exactly (float64 re-check kernel), union their edges on the device
-    // and hand the edges to the host.
-    // Run `launch` (a first-pass kernel that appends candidates to `cand` and counts them in
-    // counters[0]) until its candidates fit: on overflow the buffers grow to the exact count and
-    // it runs again, so nothing is dropped. Returns the number of candidates.
-    auto find_candidates = [&](const auto& launch) {
-      for (;;) {
-        CHORUS_CUDA_TRY(
-            cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), s.get()));
-        launch();
-        CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data(), counters.data(),
-                                        sizeof(unsigned long long), cudaMemcpyDeviceToHost,
-                                        s.get()));
-        s.sync();
-        const unsigned long long hits = host_counters.data()[0];
-        if (hits <= cand.size()) return static_cast<std::int64_t>(hits);
-        cand.resize(hits);
-        tile_edges.resize(hits);
-      }
-    };
-
-    std::vector<edge>* hold = nullptr;  // set while checkpointing: edges not yet persisted
-    auto take = [&](std::int64_t hits, block& bi, block& bj) {
-      total_cand += hits;
-      if (hits <= 0) return;
-      cuda::launch_recheck(cand.data(), hits, bi.view(bi.emb), bj.view(bj.emb), bi.view(bi.act),
-                           bj.view(bj.act), P, tile_edges.data(), counters.data() + 1,
-                           parent.data(), s.get());
-      CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters.data() + 1, counters.data() + 1,
-                                      sizeof(unsigned long long), cudaMemcpyDeviceToHost, s.get()));
-      s.sync();
-      const std::size_t ne = static_cast<std::size_t>(host_counters.data()[1]);
-      const std::size_t old = edges.size();
-      if (static_cast<std::int64_t>(old + ne + (opt.sink ? opt.sink->size() : 0) +
-                                    (hold ? hold->size() : 0)) > opt.max_edges)
-        throw_too_many_edges(opt.max_edges);
-      edges.resize(old + ne);
-      if (ne)
-        CHORUS_CUDA_TRY(cudaMemcpy(edges.data() + old, tile_edges.data(), ne * sizeof(edge),
-                                   cudaMemcpyDeviceToHost));
-      if (hold) {  // a checkpointed run: the edges wait for the next checkpoint
-        hold->insert(hold->end(), edges.begin() + static_cast<std::ptrdiff_t>(old), edges.end());
-        edges.resize(old);
-      } else if (opt.sink) {  // hand the edges over; the store may spill them
-        opt.sink->append(edges);
-        edges.clear();
-      }
-    };
-
-    // Score the tiles of block pair (I, J), I <= J, both resident.
-    auto score_pair = [&](block& bi, block& bj) {
-      CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), bi.loaded.get(), 0));
-      CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), bj.loaded.get(), 0));
-      const char* A = io.fp_rows(bi);
-      const char* B = io.fp_rows(bj);
-      const std::int64_t row_stop = std::min(bi.row0 + bi.count, re);
-      for (std::int64_t r0 = bi.row0; r0 < row_stop; r0 += T) {
-        for (std::int64_t c0 = bj.row0; c0 < bj.row0 + bj.count; c0 += T) {
-          if (c0 + T <= r0 + 1) continue;  // tile entirely below the diagonal
-          const std::int64_t m = std::min(T, row_stop - r0);
-          const std::int64_t w = std::min(T, bj.row0 + bj.count - c0);
-          // column-major C (m x w) = A^T B: A = rows r0.. (K x m), B = rows c0.. (K x w)
-          CHORUS_CUBLAS_TRY(cublasGemmEx(
-              blas.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(w),
-              static_cast<int>(K), &one,
-              A + static_cast<std::uint64_t>(r0 - bi.row0) * L.ld * L.elem, in_type,
-              static_cast<int>(L.ld), B + static_cast<std::uint64_t>(c0 - bj.row0) * L.ld * L.elem,
-              in_type, static_cast<int>(L.ld), &zero, tile.data(), CUDA_R_32F, static_cast<int>(m),
-              compute, CUBLAS_GEMM_DEFAULT));
-          take(find_candidates([&] {
-                 cuda::launch_threshold_tile(tile.data(), m, w, r0, c0, n, cut, cand.data(),
-                                             counters.data(), cand.size(), s.get());
-               }),
-               bi, bj);
-          for (std::int64_t r = 0; r < m; ++r) {
-            std::int64_t lo, hi;
-            tiling::row_span(r0 + r, c0, w, n, &lo, &hi);
-            done += hi - lo;
-          }
-          if (opt.progress) opt.progress(done, stats.pairs);
-        }
-      }
-      bi.released.record(s.get());
-      bj.released.record(s.get());
-    };
-
-    // the cuBLAS-tile paths (row-major tile order) need every row first
-    if (!fused_path && !wait_rows(pb.feed, n, stop_requested))
-      throw_interrupted(0, stats.pairs, false);
-    if (fused_path) {
-      // All rows resident; the fused kernel walks the trapezoid of 128 x 128 tiles in batches
-      // (each batch's candidates are re-checked before the next, so the candidate buffer stays
-      // bounded; a batch whose candidates overflow it re-runs with a buffer of the exact size).
-      block& b0 = blocks[0];
-      io.begin(b0, rb, n - rb);
-      // Rows reach the device in chunks as the reader publishes them (pb.feed), while the
-      // kernel scores the tiles of the rows already there: tiles run in column order, so a
-      // batch needs the rows up to its last column tile only.
-      std::unique_ptr<checkpoint> ckpt;
-      std::int64_t staged = rb;  // rows [rb, staged) are staged and on their way
-      std::int64_t built = rb;   // first-pass rows [rb, built) are queued on `s`
-      auto stage_rows = [&](std::int64_t upto, bool block_for_rows) {
-        constexpr std::int64_t kChunk = 1 << 16;
-        upto = std::min(upto, n);
-        while (staged < upto) {
-          std::int64_t r1 = std::min(upto, staged + kChunk);
-          if (pb.feed) {
-            if (block_for_rows) {
-              if (!wait_rows(pb.feed, r1, stop_requested))
-                throw_interrupted(done, stats.pairs, ckpt != nullptr);
-            } else {
-              r1 = std::min(r1, pb.feed->ready());
-              if (r1 <= staged) return;
-            }
-          }
-          io.load_rows(b0, staged, r1, copy.get(), /*build=*/false);
-          staged = r1;
-        }
-      };
-      const std::int64_t nbr = tiling::blocks(re - rb, fused::kBM);
-      const std::int64_t nbc = tiling::blocks(n - rb, fused::kBN);
-      const std::int64_t tiles = fused::trap_tiles(nbr, nbc);
-      const int grid = cuda::fused_grid(opt.device);
-      // a checkpointed run's batches (its work units) must not depend on the device
-      const std::int64_t batch =
-          opt.checkpoint_dir.empty() ? std::max<std::int64_t>(grid, 1) * 64 : 16384;
-      const std::int64_t nbatches = (tiles + batch - 1) / batch;
-      const auto* rows = reinterpret_cast<const std::uint16_t*>(io.fp_rows(b0));
-      checkpoint_state cst;
-      std::vector<std::uint8_t> bdone(static_cast<std::size_t>(nbatches), 0);
-      std::vector<edge> pending;
-      std::vector<std::int64_t> pending_units;
-      auto persisted = [&](std::vector<edge>& es) {  // edges that joined the result
-        if (opt.sink) {
-          opt.sink->append(es);
-        } else {
-          edges.insert(edges.end(), es.begin(), es.end());
-        }
-        es.clear();
-      };
-      if (!opt.checkpoint_dir.empty()) {
-        ckpt = std::make_unique<checkpoint>(
-            opt.checkpoint_dir,
-            opt.identity + " cuda-fused batch=" + std::to_string(batch) +
-                " order=columns rows=" + std::to_string(rb) + ".." + std::to_string(re),
-            nbatches);
-        std::vector<edge> resumed;
-        if (ckpt->resume(cst, resumed, opt.resume)) {
-          bdone = cst.done;
-          for (auto d : bdone) stats.resumed_units += d;
-          if (!resumed.empty()) {  // the resumed edges join the device union-find too
-            device_buffer<edge> dr(resumed.size());
-            CHORUS_CUDA_TRY(cudaMemcpy(dr.data(), resumed.data(), resumed.size() * sizeof(edge),
-                                       cudaMemcpyHostToDevice));
-            cuda::launch_uf_unite_edges(dr.data(), static_cast<std::int64_t>(resumed.size()),
-                                        parent.data(), s.get());
-            s.sync();
-          }
-          persisted(resumed);
-        }
-        hold = &pending;
-      }
-      auto last_ckpt = std::chrono::steady_clock::now();
-      // rows the batch reads: up to the end of its last column tile
-      const auto rows_upto = [&](std::int64_t t_last) {
-        std::int64_t bi, bj;
-        fused::col_tile(t_last, nbr, &bi, &bj);
-        return rb + (bj + 1) * fused::kBN;
-      };
-      for (std::int64_t ub = 0; ub < nbatches; ++ub) {
-        if (bdone[static_cast<std::size_t>(ub)]) continue;
-        const std::int64_t t0 = ub * batch;
-        const std::int64_t t1 = std::min(tiles, t0 + batch);
-        const std::int64_t need = std::min(n, rows_upto(t1 - 1));
-        stage_rows(need, true);
-        CHORUS_CUDA_TRY(cudaStreamWaitEvent(s.get(), b0.loaded.get(), 0));
-        if (need > built) {  // first-pass rows on the scoring stream, before the batch's kernel
-          io.first_pass(b0, built, need, s.get());
-          built = need;
-        }
-        take(find_candidates([&] {
-               if (prec == precision::int8)
-                 cuda::launch_fused_tiles_int8(
-                     reinterpret_cast<const std::int8_t*>(io.fp_rows(b0)), b0.q8_part(0),
-                     b0.q8_part(1), b0.q8_part(2), b0.q8_part(3), rb, re, n, L.ld, t0, t1, cut,
-                     cand.data(), counters.data(), cand.size(), grid, s.get());
-               else
-                 cuda::launch_fused_tiles(rows, rb, re, n, L.ld, t0, t1, cut, cand.data(),
-                                          counters.data(), cand.size(), grid, s.get());
-               // while the kernel runs: stage the rows the reader already has
-               if (ub + 1 < nbatches) stage_rows(rows_upto(std::min(tiles, t1 + batch) - 1), false);
-             }),
-             b0, b0);
-        pending_units.push_back(ub);
-        const bool stop = stop_requested();
-        if (ckpt &&
-            (stop || ub + 1 == nbatches ||
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - last_ckpt).count() >=
-                 opt.checkpoint_interval)) {
-          ckpt->save(cst, pending_units, pending);
-          ++stats.checkpoints;
-          persisted(pending);
-          pending_units.clear();
-          last_ckpt = std::chrono::steady_clock::now();
-        }
-        // progress: pairs (i, j) of the finished column tiles, a lower bound within one column
-        std::int64_t bi, bj;
-        fused::col_tile(t1 - 1, nbr, &bi, &bj);
-        const std::int64_t cols = t1 == tiles ? n : std::min(n, rb + bj * fused::kBN);
-        done = tiling::rows_pairs(rb, std::min(re, cols), cols);
-        if (opt.progress) opt.progress(done, stats.pairs);
-        if (stop) throw_interrupted(done, stats.pairs, ckpt != nullptr);
-      }
-      b0.released.record(s.get());
-    } else if (nblocks_alloc == 1) {
-      io.load(blocks[0], rb, n - rb, copy.get());
-      score_pair(blocks[0], blocks[0]);
-    } else {
-      // blocks over rows [rb, n); row blocks only up to re. blocks[0]: the row block I;
-      // blocks[1], blocks[2]: column blocks J, J+1 alternating
-      const std::int64_t nb = tiling::blocks(n - rb, cap_rows);
-      auto start = [&](std::int64_t b) { return rb + b * cap_rows; };
-      auto count = [&](std::int64_t b) { return std::min(cap_rows, n - start(b)); };
-      for (std::int64_t I = 0; I < nb && start(I) < re; ++I) {
-        block& bi = blocks[0];
-        io.load(bi, start(I), count(I), copy.get());
-        score_pair(bi, bi);
-        if (I + 1 >= nb) break;
-        int cur = 1;
-        io.load(blocks[cur], start(I + 1), count(I + 1), copy.get());
-        for (std::int64_t J = I + 1; J < nb; ++J) {
-          if (J + 1 < nb)  // prefetch the next column block while this one is scored
-            io.load(blocks[3 - cur], start(J + 1), count(J + 1), copy.get());
-          score_pair(bi, blocks[cur]);
-          cur = 3 - cur;
-        }
-      }
-    }
-    cuda::launch_uf_flatten(parent.data(), n, s.get());
-    device_buffer<std::int64_t> labels(n);
-    stats.clusters = cuda::canonical_labels(parent.data(), n, labels.data(), s.get());
-    stats.roots.resize(n);
-    stats.labels.resize(n);
-    CHORUS_CUDA_TRY(cudaMemcpyAsync(stats.roots.data(), parent.data(), n * sizeof(std::int64_t),
-                                    cudaMemcpyDeviceToHost, s.get()));
-    CHORUS_CUDA_TRY(cudaMemcpyAsync(stats.labels.data(), labels.data(), n * sizeof(std::int64_t),
-                                    cudaMemcpyDeviceToHost, s.get()));
-    s.sync();
-    std::sort(edges.begin(), edges.end(), [](const edge& a, const edge& b) {
-      return a.src != b.src ? a.src < b.src : a.dst < b.dst;
-    });
-    stats.candidates = total_cand;
-    stats.edges = static_cast<std::int64_t>(opt.sink ? opt.sink->size() : edges.size());
-    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return edges;
+ private:
+  enum class path { fused, resident, streamed };
+  std::uint64_t row_bytes() const;
+  void memory_plan();
+  void release();
+  void allocate();
+  std::int64_t find_candidates(const std::function<void()>& launch);
+  void take(std::int64_t hits, block& bi, block& bj);
+  void score_tiles(block& bi, block& bj, std::int64_t r_from, std::int64_t r_to);
+  void score_fused(std::int64_t unit);
+  void score_row_block(std::int64_t I);
+  std::int64_t block_start(std::int64_t b) const { return range_.begin + b * cap_rows_; }
+  std::int64_t block_count(std::int64_t b) const {
+    return std::min(cap_rows_, range_.n - block_start(b));
   }
+
+  const score_problem* pb_ = nullptr;
+  const score_options* opt_ = nullptr;
+  scan_range range_;
+  layout L_;
+  bool want_fused_ = false;
+  path path_ = path::fused;
+  std::int64_t T_ = 0, cap_rows_ = 0, nblocks_ = 0, tmp_rows_ = 0;
+  std::uint64_t cand_cap_ = 0;
+  float cut_ = 0;
+  int grid_ = 1;
+  std::int64_t fused_batch_ = 1, fused_tiles_ = 0, nbr_ = 0;  // fused: tiles per unit, tiles
+  std::unique_ptr<cuda::stream> s_, copy_;
+  std::unique_ptr<cuda::blas_handle> blas_;
+  std::unique_ptr<streamer> io_;
+  std::vector<block> blocks_;
+  device_buffer<std::int64_t> parent_;
+  device_buffer<float> tile_;
+  device_buffer<cuda::pair64> cand_;
+  device_buffer<edge> tile_edges_;
+  device_buffer<unsigned long long> counters_;  // [0] candidates, [1] edges of the tile
+  cuda::pinned_buffer<unsigned long long> host_counters_;
+  const scan_batch* batch_ = nullptr;  // the batch being scored
+  std::vector<edge> found_;            // host copy of a tile's edges
+  std::int64_t candidates_ = 0;        // of the unit being scored
+  bool halt_ = false;                  // the scan has more edges than it may keep
 };
+
+void cuda_backend::configure_(const score_problem& pb, const score_options& opt,
+                              const scan_range& range, score_stats& stats) {
+  pb_ = &pb;
+  opt_ = &opt;
+  range_ = range;
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    cudaGetLastError();
+    CHORUS_THROW(input_error,
+                 "--backend cuda: no CUDA device is visible (no GPU, or the "
+                 "driver is missing or too old); use --backend cpu");
+  }
+  CHORUS_EXPECTS(opt.device >= 0 && opt.device < devices, "--device ", opt.device,
+                 " does not exist (", devices, " CUDA device(s) visible)");
+  int driver = 0, runtime = 0;
+  CHORUS_CUDA_TRY(cudaDriverGetVersion(&driver));
+  CHORUS_CUDA_TRY(cudaRuntimeGetVersion(&runtime));
+  CHORUS_EXPECTS(driver >= runtime, "--backend cuda: the NVIDIA driver supports CUDA ",
+                 driver / 1000, ".", (driver % 1000) / 10, " but chorus was built with CUDA ",
+                 runtime / 1000, ".", (runtime % 1000) / 10, "; update the driver");
+  CHORUS_CUDA_TRY(cudaSetDevice(opt.device));
+  cudaDeviceProp prop{};
+  CHORUS_CUDA_TRY(cudaGetDeviceProperties(&prop, opt.device));
+  const precision prec = opt.prec == precision::automatic ? precision::bf16 : opt.prec;
+  stats.used = prec;
+  stats.detail = std::string(prop.name) + " sm_" + std::to_string(prop.major) +
+                 std::to_string(prop.minor) + ", cuBLAS " + to_string(prec);
+  // The fused kernel (bf16 tensor-core tiles with the threshold in registers) serves bf16 runs
+  // whose rows stay resident; cuBLAS tiles + the threshold kernel serve the rest.
+  // int8 runs only through the fused kernel (mma s8 with the per-pair margin in its epilogue)
+  want_fused_ =
+      prec == precision::int8 || (prec == precision::bf16 && opt.kernel != gpu_kernel::cublas);
+  CHORUS_EXPECTS(prec != precision::int8 || opt.kernel != gpu_kernel::cublas,
+                 "--precision int8 on the CUDA backend needs the fused kernel; drop "
+                 "--gpu-kernel cublas or use bf16");
+  const auto mode = pb.params.mode;
+  L_ = layout{};
+  L_.prec = prec;
+  L_.need_e = pb.uses_embedding();
+  L_.need_a = pb.uses_activity();
+  L_.K = first_pass_width(pb);
+  L_.ld = prec == precision::int8 ? fused::padded_k_int8(L_.K)
+          : want_fused_           ? fused::padded_k(L_.K)
+                                  : L_.K;
+  L_.fp_is_view = prec == precision::fp32 && mode != view_mode::fused;
+  L_.fp_view = mode == view_mode::activity ? pb.activity : pb.embedding;
+  L_.elem = prec == precision::int8 ? 1 : prec == precision::bf16 ? 2 : 4;
+}
+
+// Device bytes per resident row: first-pass row, int8 bounds, the views the re-check reads.
+std::uint64_t cuda_backend::row_bytes() const {
+  std::uint64_t b = L_.fp_is_view ? 0 : static_cast<std::uint64_t>(L_.ld) * L_.elem;
+  if (L_.prec == precision::int8) b += 4 * sizeof(float);  // scale and margin bounds
+  if (L_.need_e) b += static_cast<std::uint64_t>(pb_->embedding->d) * 4 + 9;
+  if (L_.need_a) b += static_cast<std::uint64_t>(pb_->activity->d) * 4 + 9;
+  return b;
+}
+
+// Memory plan (as FAISS's tiled search does): the parent array, the tile with its candidate and
+// edge buffers, and the row blocks. All rows resident in one block when they fit; otherwise
+// three blocks (the row block, the column block being scored, and the next one streaming in).
+void cuda_backend::memory_plan() {
+  const std::int64_t n = range_.n, rb = range_.begin;
+  std::size_t free_b = 0, total_b = 0;
+  CHORUS_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
+  std::uint64_t budget = static_cast<std::uint64_t>(static_cast<double>(free_b) * 0.92);
+  if (opt_->gpu_memory > 0) budget = std::min<std::uint64_t>(budget, opt_->gpu_memory);
+  // the parent array, and the fp32 scratch rows the device-side bf16/int8 first pass goes through
+  tmp_rows_ =
+      L_.fp_is_view || L_.prec == precision::fp32 ? 0 : std::min<std::int64_t>(n - rb, 4096);
+  const std::uint64_t fixed = static_cast<std::uint64_t>(n) * 8 +
+                              static_cast<std::uint64_t>(tmp_rows_) * L_.ld * sizeof(float);
+  const std::uint64_t rbytes = row_bytes();
+  T_ = 0;
+  for (std::int64_t t : {16384, 8192, 4096, 2048, 1024, 512, 256}) {
+    const std::int64_t tt = std::min<std::int64_t>(t, std::max<std::int64_t>(n, 1));
+    const std::uint64_t cap =
+        std::min<std::uint64_t>(static_cast<std::uint64_t>(tt) * tt, 1u << 22);
+    const std::uint64_t tiles =
+        static_cast<std::uint64_t>(tt) * tt * 4 + cap * (sizeof(cuda::pair64) + sizeof(edge));
+    if (fixed + tiles >= budget) continue;
+    const std::uint64_t left = budget - fixed - tiles;
+    if (static_cast<std::uint64_t>(n - rb) * rbytes <= left) {
+      T_ = tt, cand_cap_ = cap, cap_rows_ = n - rb, nblocks_ = 1;
+      break;
+    }
+    const std::int64_t b = static_cast<std::int64_t>(left / (3 * rbytes)) / tt * tt;
+    if (b >= tt) {
+      T_ = tt, cand_cap_ = cap, cap_rows_ = b, nblocks_ = 3;
+      break;
+    }
+  }
+  CHORUS_EXPECTS(T_ > 0, "--backend cuda: not even one tile fits the device memory budget of ",
+                 budget / (1 << 20), " MiB (", (opt_->gpu_memory ? "--gpu-memory" : "free memory"),
+                 "); raise --gpu-memory or use --backend cpu");
+}
+
+void cuda_backend::allocate() {
+  s_ = std::make_unique<cuda::stream>();
+  copy_ = std::make_unique<cuda::stream>();
+  blas_ = std::make_unique<cuda::blas_handle>(s_->get());
+  CHORUS_CUBLAS_TRY(
+      cublasSetMathMode(blas_->get(), CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
+  io_ = std::make_unique<streamer>(*pb_, L_, cap_rows_, tmp_rows_);
+  blocks_ = std::vector<block>(static_cast<std::size_t>(nblocks_));
+  for (auto& b : blocks_) io_->allocate(b);
+  parent_ = device_buffer<std::int64_t>(range_.n);
+  cuda::launch_uf_init(parent_.data(), range_.n, s_->get());
+  tile_ = device_buffer<float>(static_cast<std::size_t>(T_) * T_);
+  cand_ = device_buffer<cuda::pair64>(cand_cap_);
+  tile_edges_ = device_buffer<edge>(cand_cap_);
+  counters_ = device_buffer<unsigned long long>(2);
+  host_counters_ = cuda::pinned_buffer<unsigned long long>(2);
+}
+
+// Units: for the fused kernel, batches of tiles of the trapezoid in column order; for cuBLAS
+// tiles with every row resident, strips of T rows; streamed, row blocks.
+scan_plan cuda_backend::plan_() {
+  memory_plan();
+  const bool fused_path = want_fused_ && nblocks_ == 1;
+  const precision prec = L_.prec;
+  CHORUS_EXPECTS(fused_path || prec != precision::int8,
+                 "--precision int8 on the CUDA backend needs every row resident in device "
+                 "memory (this job streams row blocks); use bf16, or more --gpu-memory");
+  CHORUS_EXPECTS(fused_path || opt_->kernel != gpu_kernel::fused,
+                 "--gpu-kernel fused needs --precision bf16 and every row resident in device "
+                 "memory (this job streams row blocks); use --gpu-kernel cublas or auto");
+  path_ = fused_path ? path::fused : nblocks_ == 1 ? path::resident : path::streamed;
+  // int8: the per-pair margin is applied in the kernel (margin::int8_score); kSlack here
+  const double margin = prec == precision::int8 ? margin::kSlack
+                        : prec == precision::fp32
+                            ? margin::fp32_gemm(L_.K)
+                            : margin::bf16_gemm(L_.K, 1.0 + 1e-5, 4 * margin::kU32);
+  cut_ = static_cast<float>(first_pass_threshold(pb_->params) - margin);
+  allocate();
+  const std::int64_t rb = range_.begin, re = range_.end, n = range_.n;
+  scan_plan p;
+  if (path_ != path::fused) {
+    p.no_checkpoint =
+        "--checkpoint on the CUDA backend needs the fused kernel (bf16 or int8 with every row "
+        "resident in device memory); use --backend cpu for this job";
+    const std::int64_t step = path_ == path::resident ? T_ : cap_rows_;
+    p.units = tiling::blocks(re - rb, step);
+    p.pairs = [this, step](std::int64_t u) {
+      const std::int64_t r0 = range_.begin + u * step;
+      return tiling::rows_pairs(r0, std::min(r0 + step, range_.end), range_.n);
+    };
+    return p;  // rows_upto unset: the cuBLAS-tile paths need every row first
+  }
+  io_->begin(blocks_[0], rb, n - rb);
+  nbr_ = tiling::blocks(re - rb, fused::kBM);
+  fused_tiles_ = fused::trap_tiles(nbr_, tiling::blocks(n - rb, fused::kBN));
+  grid_ = cuda::fused_grid(opt_->device);
+  // a checkpointed run's units must not depend on the device
+  fused_batch_ = opt_->checkpoint_dir.empty() ? std::max<std::int64_t>(grid_, 1) * 64 : 16384;
+  p.units = (fused_tiles_ + fused_batch_ - 1) / fused_batch_;
+  p.geometry = "cuda-fused batch=" + std::to_string(fused_batch_) +
+               " order=columns rows=" + std::to_string(rb) + ".." + std::to_string(re);
+  // rows a unit reads: up to the end of its last column tile
+  p.rows_upto = [this](std::int64_t u) {
+    std::int64_t bi, bj;
+    fused::col_tile(std::min(fused_tiles_, (u + 1) * fused_batch_) - 1, nbr_, &bi, &bj);
+    return std::min(range_.n, range_.begin + (bj + 1) * fused::kBN);
+  };
+  p.pairs = [this](std::int64_t u) {
+    std::int64_t pairs = 0;
+    for (std::int64_t t = u * fused_batch_; t < std::min(fused_tiles_, (u + 1) * fused_batch_);
+         ++t) {
+      std::int64_t bi, bj;
+      fused::col_tile(t, nbr_, &bi, &bj);
+      const std::int64_t r0 = range_.begin + bi * fused::kBM, c0 = range_.begin + bj * fused::kBN;
+      pairs += tiling::box_pairs(r0, std::min(r0 + fused::kBM, range_.end), c0,
+                                 std::min(c0 + fused::kBN, range_.n));
+    }
+    return pairs;
+  };
+  return p;
+}
+
+// Fused: the rows reach the device (copy stream) and their first-pass rows are built on the
+// scoring stream, before the next kernel. Resident cuBLAS tiles: every row at once. Streamed:
+// blocks are loaded as units need them.
+void cuda_backend::rows_ready_(std::int64_t from, std::int64_t to) {
+  if (path_ == path::resident) {
+    io_->load(blocks_[0], range_.begin, range_.n - range_.begin, copy_->get());
+  } else if (path_ == path::fused) {
+    block& b0 = blocks_[0];
+    io_->load_rows(b0, from, to, copy_->get(), /*build=*/false);
+    CHORUS_CUDA_TRY(cudaStreamWaitEvent(s_->get(), b0.loaded.get(), 0));
+    io_->first_pass(b0, from, to, s_->get());
+  }
+}
+
+// Resumed edges join the device union-find too.
+void cuda_backend::absorb_(const std::vector<edge>& edges) {
+  if (edges.empty()) return;
+  device_buffer<edge> dr(edges.size());
+  CHORUS_CUDA_TRY(
+      cudaMemcpy(dr.data(), edges.data(), edges.size() * sizeof(edge), cudaMemcpyHostToDevice));
+  cuda::launch_uf_unite_edges(dr.data(), static_cast<std::int64_t>(edges.size()), parent_.data(),
+                              s_->get());
+  s_->sync();
+}
+
+// Run `launch` (a first-pass kernel that appends candidates to cand_ and counts them in
+// counters_[0]) until its candidates fit: on overflow the buffers grow to the exact count and
+// it runs again, so nothing is dropped. Returns the number of candidates.
+std::int64_t cuda_backend::find_candidates(const std::function<void()>& launch) {
+  for (;;) {
+    CHORUS_CUDA_TRY(
+        cudaMemsetAsync(counters_.data(), 0, 2 * sizeof(unsigned long long), s_->get()));
+    launch();
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters_.data(), counters_.data(),
+                                    sizeof(unsigned long long), cudaMemcpyDeviceToHost, s_->get()));
+    s_->sync();
+    const unsigned long long hits = host_counters_.data()[0];
+    if (hits <= cand_.size()) return static_cast<std::int64_t>(hits);
+    cand_.resize(hits);
+    tile_edges_.resize(hits);
+  }
+}
+
+// Decide `hits` candidates exactly (float64 re-check kernel), union their edges on the device
+// and hand the edges to the scan's handler.
+void cuda_backend::take(std::int64_t hits, block& bi, block& bj) {
+  candidates_ += hits;
+  if (hits <= 0 || halt_) return;
+  cuda::launch_recheck(cand_.data(), hits, bi.view(bi.emb), bj.view(bj.emb), bi.view(bi.act),
+                       bj.view(bj.act), pb_->params, tile_edges_.data(), counters_.data() + 1,
+                       parent_.data(), s_->get());
+  CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters_.data() + 1, counters_.data() + 1,
+                                  sizeof(unsigned long long), cudaMemcpyDeviceToHost, s_->get()));
+  s_->sync();
+  const std::size_t ne = static_cast<std::size_t>(host_counters_.data()[1]);
+  if (ne == 0) return;
+  found_.resize(ne);
+  CHORUS_CUDA_TRY(
+      cudaMemcpy(found_.data(), tile_edges_.data(), ne * sizeof(edge), cudaMemcpyDeviceToHost));
+  if (!batch_->results->add_edges(batch_->id, found_)) halt_ = true;  // --max-edges: stop
+}
+
+// cuBLAS tiles of rows [r_from, r_to) of block bi against every column of block bj (tiles
+// entirely below the diagonal skipped), both resident.
+void cuda_backend::score_tiles(block& bi, block& bj, std::int64_t r_from, std::int64_t r_to) {
+  cudaStream_t s = s_->get();
+  CHORUS_CUDA_TRY(cudaStreamWaitEvent(s, bi.loaded.get(), 0));
+  CHORUS_CUDA_TRY(cudaStreamWaitEvent(s, bj.loaded.get(), 0));
+  const char* A = io_->fp_rows(bi);
+  const char* B = io_->fp_rows(bj);
+  const cudaDataType_t in_type = L_.prec == precision::fp32 ? CUDA_R_32F : CUDA_R_16BF;
+  const cublasComputeType_t compute =
+      L_.prec == precision::fp32 ? CUBLAS_COMPUTE_32F_PEDANTIC : CUBLAS_COMPUTE_32F;
+  const float one = 1.0f, zero = 0.0f;
+  const std::int64_t T = T_, n = range_.n;
+  for (std::int64_t r0 = r_from; r0 < r_to; r0 += T) {
+    for (std::int64_t c0 = bj.row0; c0 < bj.row0 + bj.count; c0 += T) {
+      if (c0 + T <= r0 + 1) continue;  // tile entirely below the diagonal
+      const std::int64_t m = std::min(T, r_to - r0);
+      const std::int64_t w = std::min(T, bj.row0 + bj.count - c0);
+      // column-major C (m x w) = A^T B: A = rows r0.. (K x m), B = rows c0.. (K x w)
+      CHORUS_CUBLAS_TRY(cublasGemmEx(
+          blas_->get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(w),
+          static_cast<int>(L_.K), &one,
+          A + static_cast<std::uint64_t>(r0 - bi.row0) * L_.ld * L_.elem, in_type,
+          static_cast<int>(L_.ld), B + static_cast<std::uint64_t>(c0 - bj.row0) * L_.ld * L_.elem,
+          in_type, static_cast<int>(L_.ld), &zero, tile_.data(), CUDA_R_32F, static_cast<int>(m),
+          compute, CUBLAS_GEMM_DEFAULT));
+      take(find_candidates([&] {
+             cuda::launch_threshold_tile(tile_.data(), m, w, r0, c0, n, cut_, cand_.data(),
+                                         counters_.data(), cand_.size(), s);
+           }),
+           bi, bj);
+    }
+  }
+  bi.released.record(s);
+  bj.released.record(s);
+}
+
+// One fused unit: its tiles through the fused kernel (candidates re-checked before the next
+// unit, so the candidate buffer stays bounded).
+void cuda_backend::score_fused(std::int64_t unit) {
+  block& b0 = blocks_[0];
+  const std::int64_t t0 = unit * fused_batch_, t1 = std::min(fused_tiles_, t0 + fused_batch_);
+  const std::int64_t rb = range_.begin, re = range_.end, n = range_.n;
+  take(find_candidates([&] {
+         if (L_.prec == precision::int8)
+           cuda::launch_fused_tiles_int8(reinterpret_cast<const std::int8_t*>(io_->fp_rows(b0)),
+                                         b0.q8_part(0), b0.q8_part(1), b0.q8_part(2), b0.q8_part(3),
+                                         rb, re, n, L_.ld, t0, t1, cut_, cand_.data(),
+                                         counters_.data(), cand_.size(), grid_, s_->get());
+         else
+           cuda::launch_fused_tiles(reinterpret_cast<const std::uint16_t*>(io_->fp_rows(b0)), rb,
+                                    re, n, L_.ld, t0, t1, cut_, cand_.data(), counters_.data(),
+                                    cand_.size(), grid_, s_->get());
+       }),
+       b0, b0);
+  b0.released.record(s_->get());
+}
+
+// Streamed: row block I against itself and every later column block. blocks_[0] holds I;
+// blocks_[1] and blocks_[2] alternate as column blocks J, J+1 (the next one loads while the
+// current one is scored).
+void cuda_backend::score_row_block(std::int64_t I) {
+  const std::int64_t nb = tiling::blocks(range_.n - range_.begin, cap_rows_);
+  block& bi = blocks_[0];
+  io_->load(bi, block_start(I), block_count(I), copy_->get());
+  const std::int64_t stop = std::min(bi.row0 + bi.count, range_.end);
+  score_tiles(bi, bi, bi.row0, stop);
+  if (I + 1 >= nb) return;
+  int cur = 1;
+  io_->load(blocks_[cur], block_start(I + 1), block_count(I + 1), copy_->get());
+  for (std::int64_t J = I + 1; J < nb; ++J) {
+    if (J + 1 < nb)  // prefetch the next column block while this one is scored
+      io_->load(blocks_[3 - cur], block_start(J + 1), block_count(J + 1), copy_->get());
+    score_tiles(bi, blocks_[cur], bi.row0, stop);
+    cur = 3 - cur;
+  }
+}
+
+void cuda_backend::submit_(const scan_batch& batch) {
+  batch_ = &batch;
+  halt_ = false;
+  for (std::int64_t u : batch.units) {
+    if (halt_) break;
+    candidates_ = 0;
+    if (path_ == path::fused) {
+      score_fused(u);
+    } else if (path_ == path::resident) {
+      const std::int64_t r0 = range_.begin + u * T_;
+      score_tiles(blocks_[0], blocks_[0], r0, std::min(r0 + T_, range_.end));
+    } else {
+      score_row_block(u);
+    }
+    batch.results->unit_done(batch.id, u, candidates_);
+  }
+  batch_ = nullptr;
+}
+
+// The device union-find's components: flattened roots and canonical labels (Thrust).
+void cuda_backend::finish_(score_stats& stats) {
+  const std::int64_t n = range_.n;
+  cudaStream_t s = s_->get();
+  cuda::launch_uf_flatten(parent_.data(), n, s);
+  device_buffer<std::int64_t> labels(n);
+  stats.clusters = cuda::canonical_labels(parent_.data(), n, labels.data(), s);
+  stats.roots.resize(n);
+  stats.labels.resize(n);
+  CHORUS_CUDA_TRY(cudaMemcpyAsync(stats.roots.data(), parent_.data(), n * sizeof(std::int64_t),
+                                  cudaMemcpyDeviceToHost, s));
+  CHORUS_CUDA_TRY(cudaMemcpyAsync(stats.labels.data(), labels.data(), n * sizeof(std::int64_t),
+                                  cudaMemcpyDeviceToHost, s));
+  s_->sync();
+  release();
+}
+
+// The scan's device memory goes back once its results are on the host (blocks and staging
+// before the streams they were used on).
+void cuda_backend::release() {
+  found_ = {};
+  host_counters_ = {};
+  counters_ = {};
+  tile_edges_ = {};
+  cand_ = {};
+  tile_ = {};
+  parent_ = {};
+  blocks_.clear();
+  io_.reset();
+  blas_.reset();
+  copy_.reset();
+  s_.reset();
+}
 
 }  // namespace chorus
 

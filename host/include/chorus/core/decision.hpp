@@ -1,6 +1,7 @@
 // chorus: the pair decision of each view mode (shared host/device).
 #pragma once
 
+#include "chorus/core/defaults.hpp"
 #include "chorus/core/hd.hpp"
 
 namespace chorus {
@@ -16,9 +17,9 @@ enum class view_mode : int {
 /// Thresholds of one run.
 struct decision_params {
   view_mode mode = view_mode::both;
-  double threshold = 0.8;           ///< embedding (or fused) threshold
-  double threshold_activity = 0.8;  ///< activity threshold
-  double weight = 0.5;              ///< fused weight of the embedding view
+  double threshold = defaults::threshold;                    ///< embedding (or fused)
+  double threshold_activity = defaults::threshold_activity;  ///< activity threshold
+  double weight = defaults::weight;                          ///< fused weight of embedding
 };
 
 /// The exact decision for a pair with float64 similarities se (embedding) and sa (activity).
@@ -49,6 +50,32 @@ CHORUS_HD double strength(const decision_params& p, double se, double sa) {
       return p.weight * se + (1.0 - p.weight) * sa;
   }
   return 0.0;
+}
+
+/// The threshold the first pass compares against: the activity threshold for the activity view,
+/// else the embedding (or fused) threshold.
+CHORUS_HD double first_pass_threshold(const decision_params& p) {
+  return p.mode == view_mode::activity ? p.threshold_activity : p.threshold;
+}
+
+/// The exact decision of one candidate pair, shared by the CPU re-check and the CUDA re-check
+/// kernel. `valid_e()` / `valid_a()` say whether both rows of the pair are valid in that view;
+/// `sim_e()` / `sim_a()` return its float64 similarity. Each is called only when the mode needs
+/// it, in this order (a `both` pair below the embedding threshold never scores its activity).
+/// On true, *se and *sa hold the similarities (left as they were for a view the mode ignores).
+template <class ValidE, class SimE, class ValidA, class SimA>
+CHORUS_HD bool decide_pair(const decision_params& p, ValidE valid_e, SimE sim_e, ValidA valid_a,
+                           SimA sim_a, double* se, double* sa) {
+  if (p.mode != view_mode::activity) {
+    if (!valid_e()) return false;
+    *se = sim_e();
+    if (p.mode == view_mode::both && *se < p.threshold) return false;
+  }
+  if (p.mode != view_mode::embedding) {
+    if (!valid_a()) return false;
+    *sa = sim_a();
+  }
+  return decide(p, *se, *sa);
 }
 
 }  // namespace chorus

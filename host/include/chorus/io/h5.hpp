@@ -48,6 +48,9 @@ void quiet();
 handle open_read(const std::string& path);
 /// Create (truncate) a file for writing.
 handle create(const std::string& path);
+/// Open an existing file read-write; throws input_error when it is missing, not an HDF5 file,
+/// or cannot be opened for writing.
+handle open_rw(const std::string& path);
 /// True when the file holds a link at `path` (intermediate groups checked one by one).
 bool exists(const handle& file, const std::string& path);
 /// Open a dataset; throws input_error naming `path` when it is missing or not a dataset.
@@ -56,6 +59,9 @@ handle open_dataset(const handle& file, const std::string& path);
 dataset_info describe(const handle& dset);
 /// Create a group and its missing parents.
 handle create_group(const handle& file, const std::string& path);
+/// Remove the link `path` (a dataset or a group with everything under it); the space it held
+/// is not reclaimed. Throws runtime_failure when it cannot.
+void remove(const handle& loc, const std::string& path);
 
 /// Native element types chorus reads and writes.
 template <typename T>
@@ -103,9 +109,21 @@ void create_virtual_concat(const handle& loc, const std::string& path,
 /// paths are relative to the virtual dataset's file).
 std::vector<std::string> virtual_files(const handle& dset);
 
+/// Create a rank-1 dataset of element type T that starts empty and grows without limit
+/// (chunks of `chunk_rows`, which must be > 0; shuffled and deflated at level `deflate` when
+/// `deflate` > 0). Fill it with append_rows.
+template <typename T>
+handle create_extendible(const handle& loc, const std::string& path, std::uint64_t chunk_rows,
+                         int deflate = 0);
+
 /// Write rows [row0, row0+nrows) of a rank-1 or rank-2 dataset from row-major `data`.
 template <typename T>
 void write_rows(const handle& dset, std::uint64_t row0, std::uint64_t nrows, const T* data);
+
+/// Grow a dataset made by create_extendible from `rows` to `rows + nrows` rows, write `data`
+/// there and advance `rows`.
+template <typename T>
+void append_rows(const handle& dset, std::uint64_t& rows, std::uint64_t nrows, const T* data);
 
 /// Convenience: create and fill a rank-1 dataset.
 template <typename T>
@@ -113,6 +131,12 @@ void write_vector(const handle& loc, const std::string& path, const std::vector<
 
 /// Write a rank-1 variable-length UTF-8 string dataset.
 void write_strings(const handle& loc, const std::string& path, const std::vector<std::string>& v);
+/// Create a rank-1 variable-length UTF-8 string dataset of `rows` rows, chunked (uncompressed)
+/// by `chunk_rows` when both are > 0, for write_strings below.
+handle create_strings(const handle& loc, const std::string& path, std::uint64_t rows,
+                      std::uint64_t chunk_rows = 0);
+/// Write rows [row0, row0 + v.size()) of a dataset made by create_strings.
+void write_strings(const handle& dset, std::uint64_t row0, const std::vector<std::string>& v);
 
 /// Scalar attributes on a file, group or dataset (`obj` is any open object).
 void set_attr(const handle& obj, const std::string& name, const std::string& value);

@@ -37,6 +37,7 @@ struct input_info {
 };
 
 /// Open `path` and validate its layout (datasets/SCHEMA.md). Throws input_error on any problem.
+/// A job calls it once and hands the result to open_input / load_input.
 input_info inspect_input(const std::string& path);
 
 /// Check that every /accounts/handle is valid UTF-8 (the message names the first bad row).
@@ -71,8 +72,14 @@ struct loaded_input {
 
 class row_feed;
 
-/// The first half of load_input: validate the file, read ids (duplicates refused), handles and
-/// truth, and size the views (rows all zero and invalid until read_views fills them).
+/// The first half of load_input, for the file `info` describes: `info` must come from
+/// inspect_input(info.path) (not inspected again: only checked, from the file's metadata, to
+/// still describe the file: the shapes of /accounts/id, the views, /accounts/handle and
+/// /truth/cluster). Refuses a load larger than this machine's memory; reads ids (duplicates and
+/// ids above 2^63-1 refused), checks handles (UTF-8) and reads truth, and sizes the views (rows
+/// all zero and invalid until read_views fills them).
+loaded_input open_input(const input_info& info, const load_options& opt);
+/// open_input(inspect_input(path), opt).
 loaded_input open_input(const std::string& path, const load_options& opt);
 
 /// The second half: read and prepare the views' rows block by block (both views interleaved),
@@ -83,6 +90,9 @@ void read_views(loaded_input& in, const load_options& opt, row_feed* feed = null
 
 /// Read the views the run needs, block by block, validating values (NaN/Inf name the first bad
 /// row; duplicate ids name both rows). Memory: one fp32 copy per view plus one block.
+/// open_input(info, opt) then read_views; `info` from inspect_input(info.path).
+loaded_input load_input(const input_info& info, const load_options& opt);
+/// load_input(inspect_input(path), opt).
 loaded_input load_input(const std::string& path, const load_options& opt);
 
 /// 64-bit hash of a file's bytes (input identity recorded in results).

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include "chorus/scan/backend.hpp"
 #include "chorus/graph/components.hpp"
+#include "chorus/scan/backend.hpp"
 
 namespace chorus {
 
@@ -40,7 +40,13 @@ struct results_content {
   const cluster_table* clusters = nullptr;
   const truth_match* truth = nullptr;  ///< null without ground truth
   std::vector<attribute> attributes;   ///< root attributes (parameters, identity, timings)
-  std::string evidence_input;  ///< when set: add /evidence from this input before the rename
+  /// When set: the input file the results were computed from; write_results then adds
+  /// /evidence (chorus/outputs/evidence.hpp) computed in-process from `labels`, `ids`,
+  /// `clusters`, the edges as they are written (or the shards), the "view", "threshold" and
+  /// "threshold_activity" attributes, and this input's /activity rows and /accounts/handle of
+  /// the accounts that have an edge (raw counts: the prepared activity view is centred and
+  /// normalised, so it cannot stand in for them). No read-back of the results file.
+  std::string evidence_input;
   /// Multi-process jobs: when set, the four /edges datasets are virtual datasets (HDF5 VDS)
   /// that concatenate these shard files in order (`edges`/`edge_stream` are then not written).
   /// Shard paths are relative to the results file's directory.

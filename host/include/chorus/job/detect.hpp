@@ -6,35 +6,35 @@
 #include <string>
 #include <vector>
 
-#include "chorus/scan/backend.hpp"
 #include "chorus/graph/components.hpp"
-#include "chorus/io/results.hpp"
 #include "chorus/io/input.hpp"
+#include "chorus/io/results.hpp"
+#include "chorus/scan/backend.hpp"
 
 namespace chorus {
 
 /// Everything `chorus detect` takes.
 struct detect_options {
   std::string input, output;
-  bool force = false;         ///< overwrite an existing results file
-  std::string view = "auto";  ///< auto|embedding|activity|both|fused
-  double threshold = 0.8;     ///< embedding (or fused) threshold
-  double threshold_activity = 0.8;
-  double weight = 0.5;  ///< fused: weight of the embedding view
+  bool force = false;                      ///< overwrite an existing results file
+  std::string view = "auto";               ///< auto|embedding|activity|both|fused
+  double threshold = defaults::threshold;  ///< embedding (or fused) threshold
+  double threshold_activity = defaults::threshold_activity;
+  double weight = defaults::weight;  ///< fused: weight of the embedding view
   activity_transform transform = activity_transform::none;
   std::int64_t topk = 0;  ///< 0: keep all edges
-  std::int64_t max_edges = 200'000'000;
+  std::int64_t max_edges = defaults::max_edges;
   int threads = 0;  ///< 0: all cores
   backend_kind backend = backend_kind::automatic;
   precision prec = precision::automatic;
-  std::int64_t tile_rows = 512, tile_cols = 2048;
-  std::uint64_t max_memory_mib = 0;           ///< --max-memory: host memory cap (0: none)
-  std::string checkpoint_dir;                 ///< --checkpoint DIR (empty: none)
-  double checkpoint_interval = 300;           ///< --checkpoint-interval seconds
-  bool resume = false;                        ///< --resume
-  int device = 0;                             ///< CUDA device ordinal
-  gpu_kernel kernel = gpu_kernel::automatic;  ///< --gpu-kernel
-  std::uint64_t gpu_memory_mib = 0;           ///< cap on device memory (0: what is free)
+  std::int64_t tile_rows = defaults::tile_rows, tile_cols = defaults::tile_cols;
+  std::uint64_t max_memory_mib = 0;  ///< --max-memory: host memory cap (0: none)
+  std::string checkpoint_dir;        ///< --checkpoint DIR (empty: none)
+  double checkpoint_interval = defaults::checkpoint_interval;  ///< --checkpoint-interval
+  bool resume = false;                                         ///< --resume
+  int device = 0;                                              ///< CUDA device ordinal
+  gpu_kernel kernel = gpu_kernel::automatic;                   ///< --gpu-kernel
+  std::uint64_t gpu_memory_mib = 0;  ///< cap on device memory (0: what is free)
   bool write_edges = true;
   bool evidence = true;  ///< add /evidence (co-active bins per edge, per-cluster evidence)
   /// Stage progress: (stage name, done, total). Unset: silent.
@@ -85,11 +85,5 @@ const char* to_string(gpu_kernel k);
 /// whose labels, edges and cluster tables equal a one-process run's. Any rank's failure ends
 /// every rank with that rank's error.
 detect_summary run_detect(const detect_options& opt);
-
-/// `v` as a JSON string literal (quotes, backslashes and control characters escaped).
-std::string json_quote(const std::string& v);
-
-/// One JSON object describing a summary (for --json).
-std::string to_json(const detect_summary& s);
 
 }  // namespace chorus

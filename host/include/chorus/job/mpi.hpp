@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "chorus/io/results.hpp"
+
 namespace chorus::mpi {
 
 /// RAII for the MPI environment: initialises MPI (MPI_THREAD_FUNNELED) when the process was
@@ -62,6 +64,10 @@ std::uint64_t broadcast(std::uint64_t v);
 std::vector<double> gather(const std::vector<double>& values);
 /// Collective: rank 0 gets every rank's string, others an empty vector.
 std::vector<std::string> gather(const std::string& value);
+
+/// Collective: rank 0 gets every rank's record, in rank order, each with its host name;
+/// other ranks get an empty vector.
+std::vector<rank_record> gather_records(const rank_record& mine);
 
 /// Collective: merge the union-find forests of all ranks. `roots` holds, on every rank, the
 /// root (smallest row) of each of the N rows' component in that rank's graph. Ranks exchange

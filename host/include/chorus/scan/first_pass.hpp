@@ -2,12 +2,23 @@
 // the CUDA backend's device-side first pass build the same rows).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "chorus/core/decision.hpp"
 #include "chorus/core/hd.hpp"
+#include "chorus/core/types.hpp"
 
 namespace chorus {
+
+/// Scales of the two halves of a fused first-pass row: we = sqrt(w), wa = sqrt(1 - w) in fp32,
+/// so that the row's dot product is w * embedding + (1 - w) * activity.
+struct fused_weights {
+  float we = 1, wa = 0;
+};
+CHORUS_HD fused_weights fused_row_weights(double w) {
+  return {static_cast<float>(sqrt(w)), static_cast<float>(sqrt(1.0 - w))};
+}
 
 /// Element k of the first-pass row of an account whose embedding row is `e` (de floats, `ev`:
 /// valid) and activity row `a` (da floats, `av`): the embedding row (embedding, both), the
@@ -27,4 +38,9 @@ CHORUS_HD float first_pass_value(view_mode mode, std::int64_t k, const float* e,
   }
 }
 
+/// Width of the first-pass rows: d, T, or d + T for the fused view.
+std::int64_t first_pass_width(const score_problem& pb);
+/// Row i of the first-pass operand in fp32: the view's row, or for --view fused the
+/// concatenation [sqrt(w) x_emb, sqrt(1-w) x_act] (zero when either row is invalid).
+void first_pass_row(const score_problem& pb, std::int64_t i, float* out);
 }  // namespace chorus

@@ -57,6 +57,15 @@ CHORUS_HD std::int64_t rows_pairs(std::int64_t a, std::int64_t b, std::int64_t n
   return cnt % 2 == 0 ? cnt / 2 * ends : ends / 2 * cnt;  // cnt * ends is even
 }
 
+/// Pairs i < j with i in [i0, i1) and j in [c0, c1): rows before c0 pair with every column,
+/// rows from c0 on with the columns after them.
+CHORUS_HD std::int64_t box_pairs(std::int64_t i0, std::int64_t i1, std::int64_t c0,
+                                 std::int64_t c1) {
+  if (c1 <= c0 || i1 <= i0) return 0;
+  const std::int64_t before = (i1 < c0 ? i1 : c0) - i0;
+  return (before > 0 ? before * (c1 - c0) : 0) + rows_pairs(i0 > c0 ? i0 : c0, i1, c1);
+}
+
 /// First row of part `r` of `parts` when rows are split into contiguous ranges with (almost)
 /// equal pair counts: the smallest row a with rows_pairs(0, a, n) >= r * total / parts. Part r
 /// owns rows [split_row(r), split_row(r + 1)); each part's pair count is within n of

@@ -1,0 +1,50 @@
+// chorus: the core types every layer shares: an edge, the scoring problem (views and decision)
+// and the run-time choices of backend, kernel and precision. Low-level units include this, not
+// the backend interface.
+#pragma once
+
+#include <cstdint>
+
+#include "chorus/core/decision.hpp"
+#include "chorus/core/defaults.hpp"
+#include "chorus/io/input.hpp"
+
+namespace chorus {
+
+/// One edge: rows src < dst and the float64-exact similarity per view (NaN for a view not used).
+struct edge {
+  std::int64_t src = 0, dst = 0;
+  float sim_embedding = 0, sim_activity = 0;
+};
+
+/// Edges in (src, dst) order, the order of every edge list chorus hands on.
+inline bool edge_order(const edge& a, const edge& b) {
+  return a.src != b.src ? a.src < b.src : a.dst < b.dst;
+}
+
+enum class backend_kind { automatic, cpu, cuda };
+/// CUDA first-pass kernel: the fused tensor-core kernel (bf16, threshold in registers) or cuBLAS
+/// tiles plus a threshold kernel; automatic takes fused for bf16 jobs whose rows stay resident.
+enum class gpu_kernel { automatic, fused, cublas };
+/// First-pass precision. Every precision gives the same edges: candidates are re-scored exactly.
+enum class precision { automatic, fp32, bf16, int8 };
+
+const char* to_string(backend_kind k);
+const char* to_string(precision p);
+
+class row_feed;
+
+/// What to score: the prepared views (null when the mode does not use them) and the decision.
+struct score_problem {
+  const view_matrix* embedding = nullptr;
+  const view_matrix* activity = nullptr;
+  decision_params params;
+  /// Set while the views are still being read (chorus/io/row_feed.hpp): rows at or past
+  /// feed->ready() must not be touched before feed->wait() covers them. Null: all rows are there.
+  const row_feed* feed = nullptr;
+  std::int64_t n() const { return embedding ? embedding->n : activity ? activity->n : 0; }
+  bool uses_embedding() const { return params.mode != view_mode::activity; }
+  bool uses_activity() const { return params.mode != view_mode::embedding; }
+};
+
+}  // namespace chorus
