@@ -21,6 +21,7 @@
 #include "chorus/io/row_feed.hpp"
 #include "chorus/io/run_facts.hpp"
 #include "chorus/job/mpi.hpp"
+#include "chorus/scan/backend.hpp"
 #include "chorus/scan/checkpoint.hpp"
 #include "chorus/scan/tiling.hpp"
 

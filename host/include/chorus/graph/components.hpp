@@ -5,7 +5,7 @@
 #include <functional>
 #include <vector>
 
-#include "chorus/scan/backend.hpp"
+#include "chorus/core/types.hpp"
 
 namespace chorus {
 

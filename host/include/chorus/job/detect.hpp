@@ -9,7 +9,7 @@
 #include "chorus/graph/components.hpp"
 #include "chorus/io/input.hpp"
 #include "chorus/io/results.hpp"
-#include "chorus/scan/backend.hpp"
+#include "chorus/core/types.hpp"
 
 namespace chorus {
 

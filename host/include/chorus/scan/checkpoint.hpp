@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "chorus/scan/backend.hpp"
+#include "chorus/core/types.hpp"
 
 namespace chorus {
 
