@@ -44,6 +44,7 @@ record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$T"; }
 echo "side_by_side: BASE $BASE"
 echo "side_by_side: NEW  $NEW"
 echo "side_by_side: $ROUNDS rounds, A B interleaved, $(nproc) cores, tolerance $TOL"
+echo "side_by_side: load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine makes the figures noisy)"
 
 run_demo() {  # run_demo SIDE BIN ROUND
   local dir=$W/demo-$1-$3 t0 t1 out
@@ -89,6 +90,7 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "side_by_side: round $r/$ROUNDS: $(awk -F'\t' -v r="$r" '$3 == r { printf "%s %s %.2fs  ", $1, $2, $4 }' "$T")"
 done
 
+echo "side_by_side: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 - "$T" "$TOL" <<'EOF'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]

@@ -15,6 +15,7 @@
 
 #include "chorus/core/bf16.hpp"
 #include "chorus/core/error.hpp"
+#include "chorus/io/input.hpp"
 #include "chorus/scan/backend.hpp"
 #include "chorus/scan/first_pass.hpp"
 #include "chorus/scan/margin.hpp"

@@ -136,7 +136,7 @@ struct backend::scan final : scan_results {
   }
 
   // Batch `id` has reported everything: its units and edges become pending; checkpoint when
-  // due (a stop, the last batch, or the interval).
+  // due (the last batch collected, also after a stop, or the interval).
   void collected(std::int64_t id, bool last) {
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -153,7 +153,7 @@ struct backend::scan final : scan_results {
     if (opt.progress) opt.progress(done_pairs, stats.pairs);
     if (over || !ckpt || pending_units.empty()) return;
     const double since = std::chrono::duration<double>(clock::now() - last_ckpt).count();
-    if (!(interrupted || last || since >= opt.checkpoint_interval)) return;
+    if (!(last || since >= opt.checkpoint_interval)) return;
     std::sort(pending_units.begin(), pending_units.end());
     ckpt->save(cstate, pending_units, pending);
     ++stats.checkpoints;
@@ -189,7 +189,8 @@ struct backend::scan final : scan_results {
       const std::int64_t id = oldest++;
       collected(id, oldest == submitted);
     }
-    // a stop while waiting for rows: what finished since the last checkpoint is saved too
+    // stopped (a signal, or while waiting for rows): what finished since the last checkpoint
+    // is saved once, after the batches in flight
     if (interrupted && ckpt && !over && !pending_units.empty()) collected(submitted, true);
   }
 };

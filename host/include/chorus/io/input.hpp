@@ -5,26 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "chorus/core/types.hpp"
+
 namespace chorus {
-
-/// Transform of activity counts before the Pearson correlation.
-enum class activity_transform { none, log1p, tfidf };
-
-/// One view, prepared: row i is the normalised vector (L2 norm 1 up to fp32 rounding) of
-/// account i, or all zeros when the account's row has zero norm (zero variance for activity).
-/// A rank of a multi-process job may hold only rows [first, n): `data` then starts at row
-/// `first`, and rows before it are marked invalid.
-struct view_matrix {
-  std::int64_t n = 0;               ///< rows (accounts)
-  std::int64_t d = 0;               ///< columns (embedding dimension or time bins)
-  std::int64_t first = 0;           ///< first row held in `data`
-  std::vector<float> data;          ///< row-major (n - first) x d
-  std::vector<double> inv_norm;     ///< 1 / ||stored fp32 row|| in float64, 0 for invalid rows
-  std::vector<std::uint8_t> valid;  ///< 1 when the row can get edges
-  std::int64_t invalid_rows = 0;    ///< rows with zero norm / zero variance
-  bool present() const { return d > 0; }
-  const float* row(std::int64_t i) const { return data.data() + (i - first) * d; }
-};
 
 /// What an input file holds, validated (shapes, dtypes, lengths) without reading the data.
 struct input_info {

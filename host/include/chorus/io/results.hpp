@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "chorus/graph/components.hpp"
-#include "chorus/scan/backend.hpp"
+#include "chorus/core/types.hpp"
 
 namespace chorus {
 
