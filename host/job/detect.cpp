@@ -142,8 +142,8 @@ view_mode choose_view(const detect_options& opt, const input_info& info) {
                                                  : view_mode::activity;
 }
 
-// Parameters, input and output, checked before any work: rank 0 probes the file and the output
-// paths; every rank then inspects the layout itself.
+// Parameters, input and output, checked before any work: rank 0 inspects the file (in a child
+// process) and the output paths; the other ranks inspect the layout themselves.
 job_plan plan_job(const detect_options& opt) {
   job_plan p;
   p.rank = mpi::rank();
@@ -154,13 +154,14 @@ job_plan plan_job(const detect_options& opt) {
   phase([&] {
     check_options(opt);
     if (p.rank != 0) return;
-    probe_input_isolated(opt.input);  // a file that crashes HDF5 ends here, with exit code 2
+    // inspected once, in a child: a file that crashes HDF5 ends here, with exit code 2
+    p.info = inspect_input_isolated(opt.input);
     check_output_path(opt.output, opt.force);
     for (int r = 0; p.keep_shards && r < p.ranks; ++r)
       check_output_path(edge_shard_path(opt.output, r, p.ranks), opt.force);
   });
   phase([&] {
-    p.info = inspect_input(opt.input);
+    if (p.rank != 0) p.info = inspect_input(opt.input);  // every rank checks the layout it reads
     p.mode = choose_view(opt, p.info);
     p.need_e = p.mode != view_mode::activity;
     p.need_a = p.mode != view_mode::embedding;

@@ -31,6 +31,10 @@ void check_handles(const std::string& path, std::int64_t block_rows = 16384);
 /// input_error (exit code 2) instead of a crash. Returns normally when the file passes (with
 /// `crash_only`, whenever the library did not crash: for callers that accept other files too).
 void probe_input_isolated(const std::string& path, bool crash_only = false);
+/// inspect_input in a child process (as probe_input_isolated): the layout the child found,
+/// handed back so that a job inspects its input once. Falls back to inspect_input in-process
+/// when no child can be started. Throws as inspect_input, or input_error when HDF5 crashed.
+input_info inspect_input_isolated(const std::string& path);
 
 /// Options of load_input.
 struct load_options {
