@@ -70,8 +70,8 @@ bool inspect_in_child(const std::string& path, bool crash_only, input_info* info
     return false;
   }
   if (pid == 0) {
-    // The child reports "OK<fields>" or "E<code>:<message>"; a child that ends without a report crashed
-    // (a signal, or a sanitizer's own exit after catching one).
+    // The child reports "OK<fields>" or "E<code>:<message>"; a child that ends without a report
+    // crashed (a signal, or a sanitizer's own exit after catching one).
     close(fds[0]);
     // what a crashing library (or a sanitizer catching the crash) prints stays out of chorus's
     // one-line error output

@@ -226,6 +226,7 @@ class cuda_backend final : public backend {
 
  private:
   enum class path { fused, resident, streamed };
+  static constexpr std::int64_t kFusedUnitTiles = 16384;  // 128 x 128 tiles per fused unit
   std::uint64_t row_bytes() const;
   void memory_plan();
   void release();
@@ -420,8 +421,8 @@ scan_plan cuda_backend::plan_() {
   nbr_ = tiling::blocks(re - rb, fused::kBM);
   fused_tiles_ = fused::trap_tiles(nbr_, tiling::blocks(n - rb, fused::kBN));
   grid_ = cuda::fused_grid(opt_->device);
-  // a checkpointed run's units must not depend on the device
-  fused_batch_ = opt_->checkpoint_dir.empty() ? std::max<std::int64_t>(grid_, 1) * 64 : 16384;
+  // units of a fixed size, not the device's: a checkpoint stays valid on another GPU
+  fused_batch_ = kFusedUnitTiles;
   p.units = (fused_tiles_ + fused_batch_ - 1) / fused_batch_;
   p.geometry = "cuda-fused batch=" + std::to_string(fused_batch_) +
                " order=columns rows=" + std::to_string(rb) + ".." + std::to_string(re);
