@@ -57,6 +57,9 @@ struct params {
   double thr = 0.8, thr_act = 0.8, weight = 0.5;
   transform tr = transform::none;
   std::int64_t topk = 0;
+  /// README "Views": an account whose activity counts sum to fewer posts than this is left out
+  /// of the activity view (default 5, as --min-activity).
+  double min_activity = 5;
 };
 
 /// A run's parameters from the names the command line uses.
@@ -167,13 +170,25 @@ inline std::set<pair_t> topk_of(std::int64_t n, const std::set<pair_t>& es,
   return keep;
 }
 
+/// The transformed activity with every row whose raw counts sum to less than `k` made constant
+/// (zero variance: it can get no edge), as --min-activity leaves such accounts out.
+inline rows without_sparse(const rows& raw, rows act, double k) {
+  for (std::int64_t i = 0; i < raw.n; ++i) {
+    double posts = 0;
+    for (std::int64_t t = 0; t < raw.d; ++t) posts += raw.x[i * raw.d + t];
+    if (posts < k)
+      for (std::int64_t t = 0; t < raw.d; ++t) act.x[i * raw.d + t] = 0;
+  }
+  return act;
+}
+
 /// Decide every pair i < j of the views present (either may be null when the mode ignores it).
 inline graph decide_all(const params& p, const rows* emb, const rows* act_raw) {
   graph g;
   g.n = emb ? emb->n : act_raw->n;
   const bool ue = p.mode != view::activity, ua = p.mode != view::embedding;
   rows act;
-  if (ua) act = transformed(*act_raw, p.tr);
+  if (ua) act = without_sparse(*act_raw, transformed(*act_raw, p.tr), p.min_activity);
   for (std::int64_t i = 0; i < g.n; ++i) {
     if (ue && std::isnan(similarity(*emb, i, i, false))) ++g.invalid_embedding;
     if (ua && std::isnan(similarity(act, i, i, true))) ++g.invalid_activity;
@@ -289,7 +304,7 @@ inline graph decide_sampled(const params& p, const rows* emb, const rows* act_ra
   g.n = emb ? emb->n : act_raw->n;
   const bool ue = p.mode != view::activity, ua = p.mode != view::embedding;
   rows act;
-  if (ua) act = transformed(*act_raw, p.tr);
+  if (ua) act = without_sparse(*act_raw, transformed(*act_raw, p.tr), p.min_activity);
   for (std::int64_t i : sample)
     for (std::int64_t j = 0; j < g.n; ++j) {
       if (j == i) continue;

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -215,35 +216,33 @@ TEST_F(Checkpoint, ResumeSkipsTheWorkAlreadyDone) {
 }
 
 // Every parameter that shapes the edges is part of the checkpoint's identity: a resume with
-// another view, weight, transform or activity threshold is refused, naming both settings.
+// another view, weight, transform or activity threshold is refused, naming the field that
+// differs with both settings (issue 15 item 15), not the two whole identities.
 TEST_F(Checkpoint, ResumeRefusesEveryParameterThatShapesTheEdges) {
   ASSERT_EQ(run_until_file(args(false), dir + "/ck/manifest"), 4);
   const std::vector<std::vector<std::string>> changes = {{"--view", "fused"},
-                                                         {"--weight", "0.7"},
+                                                         {"--view", "fused", "--weight", "0.7"},
                                                          {"--activity-transform", "log1p"},
                                                          {"--threshold-activity", "0.75"},
                                                          {"--threshold", "0.85"}};
-  // the refusal prints both identities (17 significant digits): the changed field must appear
-  // with the checkpoint's value and with the new one
-  auto num = [](double v) {
-    std::ostringstream o;
-    o.precision(17);
-    o << v;
-    return o.str();
-  };
-  const std::vector<std::pair<std::string, std::string>> both = {
-      {"view=both", "view=fused"},
-      {"weight=" + num(0.5), "weight=" + num(0.7)},
-      {"transform=none", "transform=log1p"},
-      {"threshold_activity=" + num(0.8), "threshold_activity=" + num(0.75)},
-      {" threshold=" + num(0.8), " threshold=" + num(0.85)}};
+  // the refusal names the changed field with the checkpoint's value and the new one, numbers
+  // in their shortest form, and nothing else of the identities
+  const std::vector<std::string> named = {"view (checkpoint both, this run fused)",
+                                          "weight (checkpoint 0.5, this run 0.7)",
+                                          "transform (checkpoint none, this run log1p)",
+                                          "threshold_activity (checkpoint 0.8, this run 0.75)",
+                                          ": threshold (checkpoint 0.8, this run 0.85)."};
   for (std::size_t c = 0; c < changes.size(); ++c) {
     SCOPED_TRACE(changes[c][0]);
     EXPECT_EQ(run_chorus(args(true, changes[c]), 0, 0, nullptr, "", dir + "/err.txt"), 2);
     const std::string err = slurp(dir + "/err.txt");
-    EXPECT_NE(err.find("chorus: error:"), std::string::npos) << err;
-    EXPECT_NE(err.find(both[c].first), std::string::npos) << err;
-    EXPECT_NE(err.find(both[c].second), std::string::npos) << err;
+    EXPECT_EQ(
+        err.rfind("chorus: error: the checkpoint in '" + dir + "/ck' belongs to another run", 0),
+        0u)
+        << err;
+    EXPECT_NE(err.find(named[c]), std::string::npos) << err;
+    EXPECT_EQ(err.find("checksum"), std::string::npos) << "only the fields that differ\n" << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   }
   EXPECT_EQ(run_chorus(args(true), 0, 0), 0) << "the checkpoint survives the refused resumes";
   expect_same_results(dir + "/ref.h5", dir + "/out.h5");
@@ -275,6 +274,35 @@ TEST_F(Checkpoint, TimedCheckpointsWithThreadsAndEveryPrecision) {
     EXPECT_EQ(json_int(slurp(dir + "/summary.json"), "resumed_units"), done);
     expect_same_results(dir + "/ref.h5", dir + "/out.h5");
   }
+}
+
+// Issue 15 item 13: the candidates count (pairs the first pass sent to the exact re-check) of
+// an interrupted and resumed run is the whole run's, the same as an uninterrupted run's, not
+// only the resumed part's.
+TEST_F(Checkpoint, ResumedRunCountsEveryCandidate) {
+  ASSERT_EQ(run_chorus(args(false, {"--json"}), 0, 0, nullptr, dir + "/whole.json"), 0);
+  const std::int64_t whole = json_int(slurp(dir + "/whole.json"), "candidates");
+  ASSERT_GT(whole, 0);
+  ASSERT_EQ(run_until_file(args(false), dir + "/ck/manifest"), 4) << "stopped mid-way";
+  ASSERT_EQ(run_chorus(args(true, {"--json"}), 0, 0, nullptr, dir + "/resumed.json"), 0);
+  const std::string json = slurp(dir + "/resumed.json");
+  ASSERT_GT(json_int(json, "resumed_units"), 0) << json;
+  EXPECT_EQ(json_int(json, "candidates"), whole) << json;
+  expect_same_results(dir + "/ref.h5", dir + "/out.h5");
+}
+
+// Issue 15 item 11: a run killed with SIGKILL leaves its lock record behind; the resumed run
+// takes the stale lock over, says so on stderr, and finishes.
+TEST_F(Checkpoint, StaleLockOfAKilledRunIsTakenOver) {
+  ASSERT_EQ(run_until_file(args(false), dir + "/ck/manifest", SIGKILL), 128 + SIGKILL);
+  ASSERT_EQ(run_chorus(args(true), 0, 0, nullptr, "", dir + "/err.txt"), 0);
+  const std::string err = slurp(dir + "/err.txt");
+  EXPECT_EQ(err.rfind("chorus: checkpoint directory '" + dir +
+                          "/ck': took over the stale lock of chorus process ",
+                      0),
+            0u)
+      << err;
+  expect_same_results(dir + "/ref.h5", dir + "/out.h5");
 }
 
 // SIGHUP (an ssh connection dropped, a tmux session killed) stops a run like SIGTERM: a

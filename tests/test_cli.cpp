@@ -7,9 +7,9 @@
 
 #include <cmath>
 
+#include "chorus/io/h5.hpp"
 #include "chorus/job/detect.hpp"
 #include "chorus/job/summary.hpp"
-#include "chorus/io/h5.hpp"
 #include "chorus/version.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
@@ -199,14 +199,20 @@ TEST_F(CliOptions, TextSummaryMatchesTheInput) {
   EXPECT_NE(r.out.find(", 6 edges, 2 clusters (6 accounts, largest 3)\n"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("\nbackend cpu ("), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("rows that cannot get edges: 2 zero embeddings, 3 constant activity rows\n"),
+  EXPECT_NE(r.out.find("rows that cannot get edges: 2 zero embeddings, 3 activity rows (constant, "
+                       "or under --min-activity)\n"),
+            std::string::npos)
+      << r.out;
+  // the thresholds in effect, only those the view uses (#15 item 3)
+  EXPECT_NE(r.out.find("\nthresholds in effect: embedding cosine >= 0.8 and activity correlation "
+                       ">= 0.8 (activity: accounts with >= 5 posts; "),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("against /truth/cluster: precision 1.000, recall 1.000, 2 of 2 planted "
                        "clusters recovered\n"),
             std::string::npos)
       << r.out;
-  EXPECT_EQ(lines_in(r.out), 4) << r.out;
+  EXPECT_EQ(lines_in(r.out), 5) << r.out;
   EXPECT_EQ(dataset_length(out, "/edges/src"), 6);
 
   // without truth and without invalid rows, those two lines are absent
@@ -218,7 +224,10 @@ TEST_F(CliOptions, TextSummaryMatchesTheInput) {
   ASSERT_EQ(p.code, 0) << p.err;
   EXPECT_EQ(p.out.find("rows that cannot get edges"), std::string::npos) << p.out;
   EXPECT_EQ(p.out.find("against /truth/cluster"), std::string::npos) << p.out;
-  EXPECT_EQ(lines_in(p.out), 2) << p.out;
+  EXPECT_NE(p.out.find("\nthreshold in effect: embedding cosine >= 0.8\n"), std::string::npos)
+      << p.out;
+  EXPECT_EQ(p.out.find("activity"), std::string::npos) << "no activity view here: " << p.out;
+  EXPECT_EQ(lines_in(p.out), 3) << p.out;
 }
 
 TEST_F(CliOptions, JsonSummaryMatchesTheInput) {
@@ -272,6 +281,7 @@ TEST(SummaryJson, EveryFieldAndEscape) {
   s.cluster_sizes = {3};
   s.threshold = 0.7, s.threshold_activity = 0.5, s.weight = 0.25, s.transform = "log1p";
   s.topk = 3, s.threads = 2, s.spilled = true;
+  s.min_activity = 5, s.below_min_activity = 4, s.warnings = {"a \"b\"", "c"};
   s.seconds_read = 0.5, s.seconds_score = NAN, s.seconds_components = INFINITY;
   s.seconds_write = 0.25, s.seconds_merge = 0, s.seconds_total = 1.125;
   s.ranks = 2;
@@ -291,7 +301,9 @@ TEST(SummaryJson, EveryFieldAndEscape) {
       "\"invalid_activity_rows\":2,\"resumed_units\":5,\"checkpoints\":6,"
       "\"thresholds\":{\"embedding\":0.7,\"activity\":0.5,\"weight\":0.25},"
       "\"views_used\":[\"embedding\",\"activity\"],\"activity_transform\":\"log1p\","
-      "\"topk\":3,\"threads\":2,\"edges_spilled\":true,\"cluster_sizes\":[3],"
+      "\"topk\":3,\"threads\":2,\"edges_spilled\":true,\"min_activity\":5,"
+      "\"accounts_below_min_activity\":4,\"warnings\":[\"a \\\"b\\\"\",\"c\"],"
+      "\"cluster_sizes\":[3],"
       "\"seconds\":{\"read\":0.5,\"score\":null,\"components\":null,\"write\":0.25,\"merge\":0,"
       "\"total\":1.125},\"ranks\":2,\"per_rank\":["
       "{\"rank\":0,\"host\":\"n1\",\"row_begin\":0,\"row_end\":4,\"pairs\":30,\"candidates\":5,"
@@ -423,7 +435,8 @@ TEST(CliProgress, BarOnATerminalOnly) {
   const cli_result piped =
       run_cli({"detect", "--force", "--input", in, "--out", dir + "/res.h5"}, dir);
   EXPECT_EQ(piped.code, 0);
-  EXPECT_EQ(piped.err, "") << "no progress bar on a pipe";
+  EXPECT_EQ(piped.err.find('\r'), std::string::npos) << "no progress bar on a pipe";
+  EXPECT_EQ(piped.err.find("score  ["), std::string::npos) << "no progress bar on a pipe";
 }
 
 }  // namespace

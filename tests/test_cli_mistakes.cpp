@@ -144,3 +144,58 @@ TEST_F(CliMistakes, RelativeInputIsStoredAbsolute) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 15 item 16: every numeric option of generate, export, report and demo refuses negative
+// and absurd values in one line with exit code 2, naming the option and the range (as detect's
+// --max-memory and --device do), before any work starts.
+TEST_F(CliMistakes, NegativeAndAbsurdNumbersAreRefusedByEveryCommand) {
+  const std::string res = dir + "/none.h5", out = dir + "/made";
+  // the rest of each command line is valid, so that only the value is wrong
+  const std::vector<std::vector<std::string>> cases = {
+      {"generate", "--out", out, "--accounts", "-5"},
+      {"generate", "--out", out, "--accounts", "1e13"},
+      {"generate", "--out", out, "--accounts", "50", "--dim", "-1"},
+      {"generate", "--out", out, "--accounts", "50", "--dim", "1000000"},
+      {"generate", "--out", out, "--accounts", "50", "--bins", "-3"},
+      {"generate", "--out", out, "--accounts", "50", "--clusters", "-2"},
+      {"generate", "--out", out, "--accounts", "50", "--dim", "4", "--seed", "-1"},
+      {"export", res, "--format", "csv", "--out", out, "--min-size", "-1"},
+      {"export", res, "--format", "csv", "--out", out, "--min-size", "0"},
+      {"report", res, "--out", out, "--top", "-1"},
+      {"report", res, "--out", out, "--top", "1e9"},
+      {"demo", "--workdir", out, "--accounts", "-1"},
+      {"demo", "--workdir", out, "--accounts", "10"},
+      {"demo", "--workdir", out, "--accounts", "100", "--threads", "-1"},
+      {"demo", "--workdir", out, "--accounts", "100", "--threads", "100000"},
+      {"demo", "--workdir", out, "--accounts", "100", "--seed", "-7"},
+  };
+  for (const auto& a : cases) {
+    const std::string opt = a[a.size() - 2], value = a.back();
+    SCOPED_TRACE(a[0] + " " + opt + " " + value);
+    const auto r = run_cli(a, dir);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(cli_test::lines_in(r.err), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("chorus: error: " + opt + ": '" + value + "' is not ", 0), 0u) << r.err;
+    EXPECT_FALSE(exists(out)) << "nothing made by a refused command";
+  }
+}
+
+// Issue 15 item 17: `chorus demo --workdir FILE` says the path is a file, in one line, exit 2.
+TEST_F(CliMistakes, DemoWorkdirThatIsAFileIsRefused) {
+  const std::string file = dir + "/in.h5";
+  const auto r = run_cli({"demo", "--workdir", file}, dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err, "chorus: error: --workdir '" + file +
+                       "' is a file: give a directory (one that does not exist is created)\n");
+  EXPECT_EQ(r.out, "");
+  const auto missing = run_cli({"demo", "--workdir", dir + "/no/such"}, dir);
+  EXPECT_EQ(missing.code, 2) << missing.err;
+  EXPECT_EQ(missing.err.rfind("chorus: error: cannot create --workdir '" + dir + "/no/such': ", 0),
+            0u)
+      << missing.err;
+  EXPECT_EQ(cli_test::lines_in(missing.err), 1) << missing.err;
+}
+
+}  // namespace

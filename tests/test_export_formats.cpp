@@ -12,12 +12,12 @@
 #include <limits>
 #include <sstream>
 
-#include "chorus/job/detect.hpp"
 #include "chorus/core/error.hpp"
-#include "chorus/outputs/evidence.hpp"
-#include "chorus/outputs/export.hpp"
 #include "chorus/io/h5.hpp"
 #include "chorus/io/input.hpp"
+#include "chorus/job/detect.hpp"
+#include "chorus/outputs/evidence.hpp"
+#include "chorus/outputs/export.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
 
@@ -94,6 +94,7 @@ class ExportFormats : public ::testing::Test {
     d.threads = 1;
     d.evidence = evidence;
     d.force = true;
+    d.min_activity = 0;  // a toy input: 4 bins of a few posts each
     run_detect(d);
     h5::handle f = h5::open_read(out);
     ASSERT_EQ(h5::read_all<std::int64_t>(h5::open_dataset(f, "/clusters/members")),

@@ -10,9 +10,9 @@
 #include "chorus/core/error.hpp"
 #include "chorus/generate/generate.hpp"
 #include "chorus/job/detect.hpp"
-#include "chorus/job/summary.hpp"
 #include "chorus/job/mpi.hpp"
 #include "chorus/job/progress.hpp"
+#include "chorus/job/summary.hpp"
 #include "chorus/outputs/export.hpp"
 #include "chorus/outputs/info.hpp"
 #include "chorus/outputs/report.hpp"
@@ -51,6 +51,11 @@ CLI::Validator within(double lo, double hi, const std::string& what) {
         return "";
       },
       what);
+}
+
+// A random seed: any 64-bit unsigned value (a negative one would wrap around).
+CLI::Validator seed_range() {
+  return within(0, 18446744073709551615.0, "a seed from 0 to 2^64 - 1");
 }
 
 // Edit distance of two option or command names (for "did you mean").
@@ -123,13 +128,19 @@ void add_generate(CLI::App& app, generate_command& c) {
   chorus::generate_options& g = c.opt;
   auto* gen =
       app.add_subcommand("generate", "write a synthetic election data set with planted clusters");
-  gen->add_option("--accounts", g.accounts, "number of accounts N")->required();
+  gen->add_option("--accounts", g.accounts, "number of accounts N")
+      ->check(within(0, 1099511627775.0, "a number of accounts from 0 to 2^40 - 1"))
+      ->required();
   gen->add_option("--dim", g.dim, "embedding dimension d (0: no /embedding)")
+      ->check(within(0, 65536, "an embedding dimension from 0 to 65536"))
       ->capture_default_str();
   gen->add_option("--bins", g.bins, "activity time bins T (0: no /activity)")
+      ->check(within(0, 1048576, "a number of time bins from 0 to 2^20"))
       ->capture_default_str();
-  gen->add_option("--clusters", g.clusters, "planted coordinated clusters")->capture_default_str();
-  gen->add_option("--seed", g.seed, "random seed")->capture_default_str();
+  gen->add_option("--clusters", g.clusters, "planted coordinated clusters")
+      ->check(within(0, 2147483647.0, "a number of clusters from 0 to 2^31 - 1"))
+      ->capture_default_str();
+  gen->add_option("--seed", g.seed, "random seed")->check(seed_range())->capture_default_str();
   gen->add_option("--out", g.out, "output HDF5 file")->required();
   gen->add_flag("--force", g.force, "overwrite an existing output");
   gen->add_flag("--quiet", c.quiet, "no progress bar");
@@ -180,6 +191,13 @@ void add_detect_scoring(CLI::App* det, detect_command& c) {
   det->add_option("--weight", d.weight, "fused: weight of the embedding view in [0, 1]")
       ->capture_default_str();
   det->add_option("--activity-transform", c.transform, "none|log1p|tfidf")->capture_default_str();
+  det->add_option("--min-activity", d.min_activity,
+                  "activity views: leave out accounts with fewer posts in all bins (a sparse row "
+                  "correlates perfectly by chance)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e12));
+  det->add_flag("--allow-empty-view", d.allow_empty_view,
+                "write results even when no account can get an edge in the chosen view");
   det->add_option("--topk", d.topk, "keep each account's k strongest edges (0: all)")
       ->capture_default_str();
   det->add_option("--max-edges", d.max_edges, "stop with exit code 3 beyond this many edges")
@@ -249,6 +267,24 @@ void print_rank_records(const chorus::detect_summary& s) {
 }
 
 // detect's text summary on stdout.
+// The thresholds the run's view uses (only those), and what --min-activity left out.
+void print_thresholds(const chorus::detect_summary& s) {
+  if (s.view == "embedding")
+    std::printf("threshold in effect: embedding cosine >= %g", s.threshold);
+  else if (s.view == "activity")
+    std::printf("threshold in effect: activity correlation >= %g", s.threshold_activity);
+  else if (s.view == "both")
+    std::printf("thresholds in effect: embedding cosine >= %g and activity correlation >= %g",
+                s.threshold, s.threshold_activity);
+  else
+    std::printf("threshold in effect: %g * embedding + %g * activity >= %g", s.weight,
+                1.0 - s.weight, s.threshold);
+  if (s.view != "embedding")
+    std::printf(" (activity: accounts with >= %g posts; %lld left out)", s.min_activity,
+                static_cast<long long>(s.below_min_activity));
+  std::printf("\n");
+}
+
 void print_detect_summary(const chorus::detect_summary& s) {
   std::printf(
       "%s: %lld accounts, view %s, %lld pairs, %lld candidates, %lld edges, %lld clusters "
@@ -260,11 +296,18 @@ void print_detect_summary(const chorus::detect_summary& s) {
   std::printf("backend %s (%s); %.2f s total: read %.2f, score %.2f, components %.2f, write %.2f\n",
               s.backend.c_str(), s.detail.c_str(), s.seconds_total, s.seconds_read, s.seconds_score,
               s.seconds_components, s.seconds_write);
+  print_thresholds(s);
   if (s.ranks > 1) print_rank_records(s);
-  if (s.invalid_embedding || s.invalid_activity)
-    std::printf("rows that cannot get edges: %lld zero embeddings, %lld constant activity rows\n",
-                static_cast<long long>(s.invalid_embedding),
-                static_cast<long long>(s.invalid_activity));
+  // only the views the run used (an input without /embedding has no "zero embeddings")
+  const bool used_e = s.view != "activity", used_a = s.view != "embedding";
+  if ((used_e && s.invalid_embedding) || (used_a && s.invalid_activity)) {
+    std::printf("rows that cannot get edges:");
+    if (used_e) std::printf(" %lld zero embeddings", static_cast<long long>(s.invalid_embedding));
+    if (used_a)
+      std::printf("%s %lld activity rows (constant, or under --min-activity)", used_e ? "," : "",
+                  static_cast<long long>(s.invalid_activity));
+    std::printf("\n");
+  }
   if (s.has_truth)
     std::printf(
         "against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted clusters "
@@ -273,7 +316,17 @@ void print_detect_summary(const chorus::detect_summary& s) {
         static_cast<long long>(s.truth.planted_clusters));
 }
 
-int run_detect_command(detect_command& c) {
+// --progress-interval (detect): seconds between plain progress lines when stderr is not a
+// terminal (a pipe, a SLURM log).
+void add_progress_interval(CLI::App* det, double& seconds) {
+  det->add_option("--progress-interval", seconds,
+                  "seconds between plain progress lines on stderr when it is not a terminal "
+                  "(0: at every step)")
+      ->check(within(0, 86400, "a number of seconds from 0 to 86400"))
+      ->capture_default_str();
+}
+
+int run_detect_command(detect_command& c, double progress_interval) {
   chorus::detect_options& d = c.opt;
   d.view = c.view;
   d.transform = chorus::parse_transform(c.transform);
@@ -282,13 +335,19 @@ int run_detect_command(detect_command& c) {
   d.kernel = chorus::parse_gpu_kernel(c.kernel);
   d.write_edges = !c.no_edges;
   d.evidence = !c.no_evidence;
+  d.threshold_given = c.app->count("--threshold") > 0;
+  d.threshold_activity_given = c.app->count("--threshold-activity") > 0;
+  d.weight_given = c.app->count("--weight") > 0;
   bool quiet = c.quiet, json = c.json;
   if (chorus::mpi::rank() != 0) quiet = true, json = false;  // rank 0 reports for the job
   chorus::progress_bar bar(!quiet);
+  bar.set_interval(progress_interval);
   if (!quiet)
     d.progress = [&](const char* s, std::int64_t a, std::int64_t b) { bar.update(s, a, b); };
   auto s = chorus::run_detect(d);
   bar.finish();
+  if (chorus::mpi::rank() == 0)  // warnings reach the user even with --quiet or --json
+    for (const auto& w : s.warnings) std::fprintf(stderr, "chorus: WARNING: %s\n", w.c_str());
   if (json) std::printf("%s\n", chorus::to_json(s).c_str());
   if (!quiet && !json) print_detect_summary(s);
   return 0;
@@ -309,6 +368,7 @@ void add_export(CLI::App& app, export_command& c) {
   exp->add_option("--format", c.format, "graphml|gexf|csv")->required();
   exp->add_option("--out", c.out, "output file (graphml, gexf) or directory (csv)")->required();
   exp->add_option("--min-size", c.min_size, "only clusters with at least this many members")
+      ->check(within(1, 1099511627776.0, "a cluster size from 1 to 2^40"))
       ->capture_default_str();
   exp->add_flag("--force", c.force, "overwrite existing output");
   c.app = exp;
@@ -332,7 +392,9 @@ void add_report(CLI::App& app, report_command& c) {
   rep->add_option("results", c.results, "results HDF5 file")->required();
   rep->add_option("--out", c.out, "HTML file to write")->required();
   rep->add_option("--input", c.input, "input file (default: the results' input_path attribute)");
-  rep->add_option("--top", c.top, "clusters shown in detail")->capture_default_str();
+  rep->add_option("--top", c.top, "clusters shown in detail")
+      ->check(within(0, 100000, "a number of clusters from 0 to 100000"))
+      ->capture_default_str();
   rep->add_flag("--force", c.force, "overwrite an existing report");
   c.app = rep;
 }
@@ -365,9 +427,15 @@ void add_demo(CLI::App& app, demo_command& c) {
   chorus::demo_options& demo = c.opt;
   auto* dm =
       app.add_subcommand("demo", "generate ~100k accounts with planted clusters and find them");
-  dm->add_option("--accounts", demo.accounts, "accounts")->capture_default_str();
-  dm->add_option("--threads", demo.threads, "worker threads (0: all cores)")->capture_default_str();
-  dm->add_option("--seed", demo.seed, "random seed")->capture_default_str();
+  // at least 3 accounts per planted cluster; beyond 10^9 the demo's data would not fit in memory
+  dm->add_option("--accounts", demo.accounts, "accounts")
+      ->check(within(3.0 * demo.clusters, 1e9,
+                     "a number of accounts from " + std::to_string(3 * demo.clusters) + " to 10^9"))
+      ->capture_default_str();
+  dm->add_option("--threads", demo.threads, "worker threads (0: all cores)")
+      ->check(within(0, 4096, "a number of threads from 0 to 4096"))
+      ->capture_default_str();
+  dm->add_option("--seed", demo.seed, "random seed")->check(seed_range())->capture_default_str();
   dm->add_option("--workdir", demo.workdir, "directory for the files (default: a new temp dir)");
   c.app = dm;
 }
@@ -380,11 +448,13 @@ struct commands {
   report_command report;
   info_command info;
   demo_command demo;
+  double progress_interval = chorus::progress_bar::default_interval;  // detect's
 };
 
 void add_commands(CLI::App& app, commands& c) {
   add_generate(app, c.generate);
   add_detect(app, c.detect);
+  add_progress_interval(c.detect.app, c.progress_interval);
   add_export(app, c.exp);
   add_report(app, c.report);
   add_info(app, c.info);
@@ -413,7 +483,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
 int run_command(commands& c) {
   try {
     if (*c.generate.app) return run_generate(c.generate);
-    if (*c.detect.app) return run_detect_command(c.detect);
+    if (*c.detect.app) return run_detect_command(c.detect, c.progress_interval);
     if (*c.exp.app) return run_export(c.exp);
     if (*c.report.app) return run_report(c.report);
     if (*c.info.app) {

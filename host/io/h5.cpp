@@ -135,6 +135,25 @@ bool exists(const handle& file, const std::string& path) {
   return true;
 }
 
+std::vector<std::string> children(const handle& file, const std::string& group) {
+  H5G_info_t gi;
+  check(H5Gget_info_by_name(file.get(), group.c_str(), &gi, H5P_DEFAULT),
+        "cannot list '" + group + "'");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < gi.nlinks && i < 4096; ++i) {  // a hostile file's count is not trusted
+    const ssize_t len = H5Lget_name_by_idx(file.get(), group.c_str(), H5_INDEX_NAME, H5_ITER_INC, i,
+                                           nullptr, 0, H5P_DEFAULT);
+    if (len < 0 || len > 4096) continue;
+    std::string name(static_cast<std::size_t>(len) + 1, '\0');
+    if (H5Lget_name_by_idx(file.get(), group.c_str(), H5_INDEX_NAME, H5_ITER_INC, i, &name[0],
+                           name.size(), H5P_DEFAULT) < 0)
+      continue;
+    name.resize(static_cast<std::size_t>(len));
+    names.push_back(name);
+  }
+  return names;
+}
+
 handle open_dataset(const handle& file, const std::string& path) {
   CHORUS_EXPECTS(exists(file, path), "dataset '", path, "' is missing");
   H5O_info_t oi;

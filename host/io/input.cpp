@@ -6,11 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <memory>
 
 #include "chorus/core/error.hpp"
 #include "chorus/io/h5.hpp"
@@ -138,6 +141,42 @@ std::int64_t check_view(const h5::handle& f, const char* name, const char* shape
 }
 }  // namespace
 
+namespace {
+
+// Edit distance of two short names (datasets are named by hand: typos, plurals, case).
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (same ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Top-level names chorus does not read, each with the closest name it does.
+std::vector<std::string> unrecognised_names(const h5::handle& f) {
+  static const char* kKnown[] = {"accounts", "embedding", "activity", "truth"};
+  std::vector<std::string> out;
+  for (const std::string& name : h5::children(f, "/")) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), name) != std::end(kKnown)) continue;
+    const char* best = kKnown[0];
+    for (const char* k : kKnown)
+      if (edit_distance(name, k) < edit_distance(name, best)) best = k;
+    out.push_back("/" + name + (edit_distance(name, best) <= 3 ? std::string(" -> /") + best : ""));
+  }
+  return out;
+}
+
+}  // namespace
+
 input_info inspect_input(const std::string& path) {
   input_info info;
   info.path = path;
@@ -182,8 +221,13 @@ input_info inspect_input(const std::string& path) {
                            });
     info.has_activity = true;
   }
-  CHORUS_EXPECTS(info.has_embedding || info.has_activity, "'", path,
-                 "' has neither /embedding nor /activity");
+  info.unrecognised = unrecognised_names(f);
+  if (!(info.has_embedding || info.has_activity)) {
+    std::string hint;
+    for (const std::string& u : info.unrecognised) hint += (hint.empty() ? "" : "; ") + u;
+    CHORUS_THROW(input_error, "'", path, "' has neither /embedding nor /activity",
+                 hint.empty() ? "" : " (it has " + hint + ": rename the dataset)");
+  }
   if (h5::exists(f, "/accounts/handle")) {
     auto h = h5::open_dataset(f, "/accounts/handle");
     auto hi = h5::describe(h);
@@ -496,6 +540,7 @@ void read_views(loaded_input& in, const load_options& opt, row_feed* feed) {
   h5::handle f = h5::open_read(path);
   std::vector<view_reader> readers;
   readers.reserve(2);
+  std::shared_ptr<std::atomic<std::int64_t>> sparse_rows;  // rows below --min-activity
   if (opt.embedding)
     readers.emplace_back(f, "/embedding", opt.block_rows, in.ids, in.embedding, [](double*) {});
   if (opt.activity) {
@@ -525,8 +570,21 @@ void read_views(loaded_input& in, const load_options& opt, row_feed* feed) {
             std::log((1.0 + static_cast<double>(n)) / (1.0 + static_cast<double>(df[t]))) + 1.0;
     }
     const auto tr = opt.transform;
+    const double min_posts = opt.min_activity;
+    auto sparse = std::make_shared<std::atomic<std::int64_t>>(0);
+    sparse_rows = sparse;
+    // a row with fewer posts than --min-activity is left out (all zero: invalid); then
     // transform, centre; a constant row (zero variance up to rounding of the mean) is invalid
-    auto prep = [tr, T, idf = std::move(idf)](double* x) {
+    auto prep = [tr, T, idf = std::move(idf), min_posts, sparse](double* x) {
+      if (min_posts > 0) {
+        double posts = 0;
+        for (std::int64_t t = 0; t < T; ++t) posts += x[t];
+        if (posts < min_posts) {
+          ++*sparse;
+          for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
+          return;
+        }
+      }
       if (tr == activity_transform::log1p) {
         for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]);
       } else if (tr == activity_transform::tfidf) {
@@ -551,6 +609,7 @@ void read_views(loaded_input& in, const load_options& opt, row_feed* feed) {
     for (auto& r : readers) r.read_block(r0, rows);
     if (feed) feed->publish(r0 + rows);
   }
+  if (sparse_rows) in.below_min_activity = sparse_rows->load();
   if (feed) feed->finish();
   if (opt.checksum) in.checksum = file_checksum(path);
 }

@@ -21,12 +21,16 @@ namespace {
 
 constexpr char kSep = '\x1f';  // between the fields of an input_info sent by the child
 
+constexpr char kListSep = '\x1e';  // between the entries of a list field
+
 std::string pack(const input_info& i) {
+  std::string names;
+  for (const std::string& u : i.unrecognised) names += u + kListSep;
   std::string s;
   for (const std::string& f :
        {std::to_string(i.file_size), std::to_string(i.n), std::to_string(i.has_embedding),
         std::to_string(i.has_activity), std::to_string(i.has_handles), std::to_string(i.has_truth),
-        std::to_string(i.dim), std::to_string(i.bins), i.embedding_dtype, i.activity_dtype})
+        std::to_string(i.dim), std::to_string(i.bins), i.embedding_dtype, i.activity_dtype, names})
     s += f + kSep;
   return s;
 }
@@ -37,7 +41,7 @@ bool unpack(const std::string& s, const std::string& path, input_info* out) {
   std::size_t at = 0;
   for (std::size_t sep; (sep = s.find(kSep, at)) != std::string::npos; at = sep + 1)
     f.push_back(s.substr(at, sep - at));
-  if (f.size() != 10) return false;
+  if (f.size() != 11) return false;
   try {
     out->path = path;
     out->file_size = std::stoull(f[0]);
@@ -50,6 +54,9 @@ bool unpack(const std::string& s, const std::string& path, input_info* out) {
     out->bins = std::stoll(f[7]);
     out->embedding_dtype = f[8];
     out->activity_dtype = f[9];
+    out->unrecognised.clear();
+    for (std::size_t a = 0, b; (b = f[10].find(kListSep, a)) != std::string::npos; a = b + 1)
+      out->unrecognised.push_back(f[10].substr(a, b - a));
   } catch (const std::exception&) {
     return false;
   }

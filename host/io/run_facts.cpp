@@ -44,6 +44,8 @@ std::vector<attribute> results_attributes(const run_facts& f) {
   count("clusters", static_cast<double>(f.clusters));
   count("invalid_embedding_rows", static_cast<double>(f.invalid_embedding_rows));
   count("invalid_activity_rows", static_cast<double>(f.invalid_activity_rows));
+  num("min_activity", f.min_activity);
+  count("accounts_below_min_activity", static_cast<double>(f.below_min_activity));
   num("seconds_read", f.seconds_read);
   num("seconds_score", f.seconds_score);
   num("seconds_components", f.seconds_components);

@@ -132,8 +132,38 @@ struct job_plan {
   std::string shard;       // this rank's edge shard (multi-process)
   std::string shard_tmp;   // its name while written: NAME.tmp (rank 0 reads every rank's)
   std::string checkpoint_dir;
+  std::vector<std::string> warnings;  // for the user (summary, stderr, --json)
   int worker_threads() const { return threads > 0 ? threads : omp_get_max_threads(); }
 };
+
+// A threshold or weight the chosen view does not use is an error naming the one to use: an
+// ignored option would silently run at the default.
+void check_view_options(const detect_options& opt, view_mode mode) {
+  const std::string v = std::string("--view ") + to_string(mode) +
+                        (opt.view == "auto" ? " (chosen by --view auto from the input)" : "");
+  CHORUS_EXPECTS(!(mode == view_mode::activity && opt.threshold_given),
+                 "--threshold is the embedding (or fused) threshold, which ", v,
+                 " does not use; set the activity threshold with --threshold-activity");
+  CHORUS_EXPECTS(
+      !((mode == view_mode::embedding || mode == view_mode::fused) && opt.threshold_activity_given),
+      "--threshold-activity is the activity threshold, which ", v, " does not use; use --threshold",
+      mode == view_mode::fused ? " (fused thresholds w * embedding + (1 - w) * activity)" : "");
+  CHORUS_EXPECTS(!(mode != view_mode::fused && opt.weight_given),
+                 "--weight applies to --view fused only, not to ", v);
+}
+
+// Top-level datasets the input has but chorus does not read.
+std::vector<std::string> input_warnings(const input_info& info) {
+  std::vector<std::string> w;
+  for (const std::string& u : info.unrecognised) {
+    const auto arrow = u.find(" -> ");
+    w.push_back("'" + u.substr(0, arrow) + "' in the input is not a dataset chorus reads" +
+                (arrow == std::string::npos ? std::string(": it is ignored")
+                                            : "; did you mean '" + u.substr(arrow + 4) +
+                                                  "'? (rename it, or the view is not used)"));
+  }
+  return w;
+}
 
 view_mode choose_view(const detect_options& opt, const input_info& info) {
   if (opt.view != "auto") return parse_view(opt.view);
@@ -163,6 +193,8 @@ job_plan plan_job(const detect_options& opt) {
   phase([&] {
     if (p.rank != 0) p.info = inspect_input(opt.input);  // every rank checks the layout it reads
     p.mode = choose_view(opt, p.info);
+    check_view_options(opt, p.mode);
+    p.warnings = input_warnings(p.info);
     p.need_e = p.mode != view_mode::activity;
     p.need_a = p.mode != view_mode::embedding;
     CHORUS_EXPECTS(!p.need_e || p.info.has_embedding, "--view ", to_string(p.mode),
@@ -321,6 +353,7 @@ load_options view_load_options(const detect_options& opt, const job_plan& p) {
   lo.transform = opt.transform;
   lo.row_begin = p.row_begin;
   lo.checksum = p.rank == 0;
+  lo.min_activity = opt.min_activity;
   if (test_hooks().read_block_rows > 0) lo.block_rows = test_hooks().read_block_rows;
   return lo;
 }
@@ -501,6 +534,9 @@ detect_summary summarise(const detect_options& opt, const job_plan& p, const sco
   s.checksum = sc.in->checksum;
   s.invalid_embedding = sc.in->embedding.invalid_rows;
   s.invalid_activity = sc.in->activity.invalid_rows;
+  s.min_activity = p.need_a ? opt.min_activity : 0;
+  s.below_min_activity = sc.in->below_min_activity;
+  s.warnings = p.warnings;
   s.rank_records = m.ranks;
   return s;
 }
@@ -516,6 +552,33 @@ void summarise_clusters(detect_summary& s, const scored& sc, const graph& g,
     s.cluster_sizes.push_back(table.size[c]);
   s.has_truth = !sc.in->truth.empty();
   if (s.has_truth) s.truth = match_truth(g.labels, g.clusters, sc.in->truth);
+}
+
+// A view that cannot give any edge ends the run (unless --allow-empty-view); one that loses
+// more than a tenth of its rows is a warning. Rank 0 holds every row.
+void check_views_usable(const detect_options& opt, const job_plan& p, const scored& sc,
+                        detect_summary& s) {
+  const std::int64_t n = sc.in->info.n;
+  auto check = [&](const char* name, std::int64_t invalid, const char* why) {
+    if (n == 0) return;
+    CHORUS_EXPECTS(invalid < n || opt.allow_empty_view, "no account can get an edge in --view ",
+                   to_string(p.mode), ": every ", name, " row is ", why,
+                   "; check the input (or pass --allow-empty-view to write empty results)");
+    if (static_cast<double>(invalid) > defaults::invalid_share_warning * static_cast<double>(n)) {
+      char pct[32];
+      std::snprintf(pct, sizeof pct, "%.1f%%", 100.0 * static_cast<double>(invalid) / n);
+      s.warnings.push_back(std::to_string(invalid) + " of " + std::to_string(n) + " accounts (" +
+                           pct + ") cannot get edges in --view " + to_string(p.mode) + ": their " +
+                           name + " row is " + why + "; they are left out of every network");
+    }
+  };
+  if (p.need_e) check("/embedding", sc.in->embedding.invalid_rows, "zero");
+  if (p.need_a) {
+    const std::string why = "constant (zero variance) or below --min-activity " +
+                            std::to_string(static_cast<long long>(opt.min_activity)) + " posts (" +
+                            std::to_string(sc.in->below_min_activity) + " accounts)";
+    check("/activity", sc.in->activity.invalid_rows, why.c_str());
+  }
 }
 
 // ---- phase 6: write the results file ----------------------------------------------------------
@@ -557,6 +620,8 @@ run_facts results_facts(const detect_options& opt, const job_plan& p, const scor
   f.clusters = s.clusters;
   f.invalid_embedding_rows = s.invalid_embedding;
   f.invalid_activity_rows = s.invalid_activity;
+  f.min_activity = s.min_activity;
+  f.below_min_activity = s.below_min_activity;
   f.seconds_read = s.seconds_read;
   f.seconds_score = s.seconds_score;
   f.seconds_components = s.seconds_components;
@@ -625,6 +690,7 @@ detect_summary run_detect(const detect_options& opt) {
   detect_summary s = summarise(opt, plan, sc, m);
   phase([&] {  // components, cluster tables and the results file: rank 0
     if (plan.rank != 0) return;
+    check_views_usable(opt, plan, sc, s);
     const auto t = clock_type::now();
     const graph g = find_components(opt, plan, sc, store, m);
     const cluster_table table =

@@ -57,7 +57,11 @@ std::string to_json(const detect_summary& s) {
     << ",\"activity\":" << num(s.threshold_activity) << ",\"weight\":" << num(s.weight) << "}"
     << ",\"views_used\":[" << views_used(s.view) << "],\"activity_transform\":" << str(s.transform)
     << ",\"topk\":" << s.topk << ",\"threads\":" << s.threads
-    << ",\"edges_spilled\":" << (s.spilled ? "true" : "false") << ",\"cluster_sizes\":[";
+    << ",\"edges_spilled\":" << (s.spilled ? "true" : "false")
+    << ",\"min_activity\":" << num(s.min_activity)
+    << ",\"accounts_below_min_activity\":" << s.below_min_activity << ",\"warnings\":[";
+  for (std::size_t i = 0; i < s.warnings.size(); ++i) o << (i ? "," : "") << str(s.warnings[i]);
+  o << "],\"cluster_sizes\":[";
   for (std::size_t i = 0; i < s.cluster_sizes.size(); ++i)
     o << (i ? "," : "") << s.cluster_sizes[i];
   o << "],\"seconds\":{\"read\":" << num(s.seconds_read) << ",\"score\":" << num(s.seconds_score)

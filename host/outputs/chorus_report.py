@@ -3,20 +3,32 @@
 
 Usage: chorus_report.py RESULTS --out report.html [--input INPUT] [--top 10] [--force]
 
+Written for the person who reads it (a journalist, an investigator): the page opens with the
+coordinated networks found (how many, how large, how sure), then each of the --top largest in
+detail (its accounts by handle, the accounts to start reading with, when they post together,
+the evidence behind the strongest links, an activity heatmap), then every other network in a
+compact table, then the plots, the comparison with ground truth where the input has one, what
+was sampled, and, in an appendix at the end, the run's settings (only those its view uses).
+
+Times: when the input's /activity carries the optional attributes `bin_start` (ISO 8601 UTC)
+and `bin_seconds` (datasets/SCHEMA.md), every time bin is shown as a date and time; otherwise
+as "bin N", and the page says that the input gives no clock.
+
 Needs Debian's python3 with python3-numpy, python3-h5py and python3-matplotlib. The page has
 no external references: plots are PNGs embedded as data: URIs, styles are inline, no scripts.
 
 Reads only what it shows, so it stays fast on large files: root attributes, the cluster table,
 a sample of at most --max-edges similarities (evenly spaced contiguous blocks of /edges), the
-members of the --top largest clusters, and the activity rows of at most --max-members members
-per cluster from the input (the results' input_path attribute, or --input). Every sample is
-stated on the page.
+members and the edges leaving at most --max-members members of each detailed cluster, and those
+members' activity rows from the input (the results' input_path attribute, or --input). Every
+sample is stated on the page.
 
 Exit codes: 0 ok, 2 bad input (not a results file, output exists without --force, ...).
 """
 
 import argparse
 import base64
+import datetime as dt
 import html
 import io
 import os
@@ -29,11 +41,19 @@ try:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
+    import matplotlib.dates as mdates
+    import matplotlib.ticker as mticker
 except ImportError as e:
     print(f"chorus report: error: {e} (install python3-numpy python3-h5py python3-matplotlib)",
           file=sys.stderr)
     sys.exit(1)
+
+LINKS_SHOWN = 15        # strongest links per detailed network
+HANDLES_INLINE = 30     # handles written out in a detailed network's summary
+MEMBERS_TABLE = 1000    # rows of a detailed network's account table
+EDGES_READ = 20000      # edges read per detailed network for its link table
+LIST_LIMIT = 10000      # networks in the compact table
+TIMES_PER_LINK = 6      # shared times written out per link
 
 
 class BadInput(Exception):
@@ -49,23 +69,34 @@ def fmt(v):
         v = v.decode("utf-8", "replace")
     if isinstance(v, (float, np.floating)):
         return "–" if np.isnan(v) else f"{v:.4g}"
+    if isinstance(v, (np.integer,)):
+        return str(int(v))
     if isinstance(v, np.ndarray):
         return ", ".join(fmt(x) for x in v.ravel()[:20])
     return str(v)
 
 
-def png(fig):
+def num(v, digits=2):
+    """A similarity or share for reading: 2 decimals, '–' for NaN."""
+    v = float(v)
+    return "–" if not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def png(fig, alt):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img class="plot" alt="plot" src="data:image/png;base64,{data}">'
+    return f'<img class="plot" alt="{esc(alt)}" src="data:image/png;base64,{data}">'
 
 
-def table(header, rows, cls=""):
+def table(header, rows, cls="", raw=False, row_ids=None):
+    """An HTML table; cells are escaped unless raw (then they are trusted HTML)."""
     out = [f'<table class="{cls}"><tr>' + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"]
-    for r in rows:
-        out.append("<tr>" + "".join(f"<td>{esc(fmt(v))}</td>" for v in r) + "</tr>")
+    for i, r in enumerate(rows):
+        rid = f' id="{row_ids[i]}"' if row_ids is not None else ""
+        cells = "".join(f"<td>{v if raw else esc(fmt(v))}</td>" for v in r)
+        out.append(f"<tr{rid}>{cells}</tr>")
     return "\n".join(out) + "</table>"
 
 
@@ -78,263 +109,886 @@ def sample_blocks(dset, total, limit, blocks=64):
     return np.concatenate([dset[s:s + run] for s in starts]), True
 
 
-def sim_hist(values, threshold, title):
-    v = values[np.isfinite(values)]
-    fig, ax = plt.subplots(figsize=(6, 2.8))
-    if len(v):
-        ax.hist(v, bins=60, color="#4472c4")
-    else:
-        ax.text(0.5, 0.5, "view not used (all NaN)", ha="center", transform=ax.transAxes)
-    if threshold is not None and np.isfinite(threshold):
-        ax.axvline(threshold, color="#c00000", ls="--", label=f"threshold {threshold:g}")
-        ax.legend(loc="upper left")
-    ax.set_title(title)
-    ax.set_xlabel("similarity")
-    ax.set_ylabel("edges")
-    return png(fig)
-
-
 def decode(a):
     return [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in a]
 
 
-def render(args):
-    t0 = time.time()
-    if not os.path.exists(args.results):
-        raise BadInput(f"results file '{args.results}' does not exist")
-    if os.path.exists(args.out) and not args.force:
-        raise BadInput(f"output '{args.out}' exists (use --force to overwrite)")
-    try:
-        f = h5py.File(args.results, "r")
-    except OSError as e:
-        raise BadInput(f"cannot open '{args.results}' as HDF5: {e}")
-    attrs = {k: f.attrs[k] for k in f.attrs}
-    if int(attrs.get("chorus_results", 0)) != 1:
-        raise BadInput(f"'{args.results}' is not a chorus results file")
-    notes = []
-    sec = []
+def integer_axis(axis):
+    axis.set_major_locator(mticker.MaxNLocator(integer=True))
 
-    def attr(name, default=None):
-        v = attrs.get(name, default)
+
+def plain_log_axis(axis):
+    """A log axis labelled 1, 2, 5, 10, 20, 50, ... (1, 10, 100, ... over more than 2.5 decades)
+    instead of 10^0 or 2 x 10^1. Call it after the data are plotted."""
+    lo, hi = sorted(axis.get_view_interval())
+    wide = np.log10(max(hi, 1e-9) / max(lo, 1e-9)) > 2.5
+    axis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0,) if wide else (1.0, 2.0, 5.0)))
+    axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    axis.set_minor_locator(mticker.LogLocator(base=10, subs=np.arange(2, 10)))
+    axis.set_minor_formatter(mticker.NullFormatter())
+
+
+# ---- time bins as dates and times ---------------------------------------------------------------
+
+class Clock:
+    """Turns an activity bin into text: a date and time when the input's /activity has
+    bin_start and bin_seconds, else "bin N". `note` says which, for the page."""
+
+    def __init__(self, start=None, seconds=None, note=""):
+        self.start, self.seconds, self.note = start, seconds, note
+
+    @classmethod
+    def from_activity(cls, ds, where):
+        a = ds.attrs
+        if "bin_start" not in a and "bin_seconds" not in a:
+            return cls(note=f"The input ({where}) gives no clock: its /activity has no bin_start and "
+                            "bin_seconds attributes (datasets/SCHEMA.md), so times are shown as "
+                            "bin numbers (bin 0 is the first time bin of the input).")
+        try:
+            s = a["bin_start"]
+            if isinstance(s, np.ndarray):
+                s = s.ravel()[0]
+            s = s.decode("utf-8") if isinstance(s, bytes) else str(s)
+            start = dt.datetime.fromisoformat(s.strip().replace("Z", "+00:00"))
+            if start.tzinfo is None:
+                start = start.replace(tzinfo=dt.timezone.utc)
+            start = start.astimezone(dt.timezone.utc)
+            sec = a["bin_seconds"]
+            sec = sec.ravel()[0] if isinstance(sec, np.ndarray) else sec
+            if float(sec) != int(sec) or int(sec) <= 0:
+                raise ValueError(f"bin_seconds = {sec} is not a positive whole number")
+            sec = int(sec)
+        except (KeyError, ValueError, TypeError, OverflowError) as ex:
+            return cls(note=f"The input's clock attributes on /activity cannot be used ({ex}); "
+                            "times are shown as bin numbers.")
+        c = cls(start, sec)
+        c.note = (f"Times are UTC. Each time bin is {c.width()}; bin 0 starts at "
+                  f"{c.at(0)} (from the input's /activity attributes bin_start and bin_seconds).")
+        return c
+
+    def width(self):
+        s = self.seconds
+        for unit, n in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if s % n == 0:
+                k = s // n
+                return f"1 {unit}" if k == 1 else f"{k} {unit}s"
+        return f"{s} seconds"
+
+    def time(self, b):
+        return self.start + dt.timedelta(seconds=int(b) * self.seconds)
+
+    def _stamp(self, t):
+        if self.seconds % 86400 == 0:
+            return t.strftime("%Y-%m-%d")
+        if self.seconds % 60 == 0:
+            return t.strftime("%Y-%m-%d %H:%M")
+        return t.strftime("%Y-%m-%d %H:%M:%S")
+
+    def at(self, b):
+        """Start of bin b (no 'UTC': the page says once that times are UTC)."""
+        return f"bin {int(b)}" if self.start is None else self._stamp(self.time(b))
+
+    def at_list(self, bins):
+        """Several bins in time order, each date written once: 2026-03-01 08:00, 15:00; 2026-03-02 11:00."""
+        bins = sorted(int(b) for b in bins)
+        if self.start is None:
+            return ("bins " if len(bins) > 1 else "bin ") + ", ".join(str(b) for b in bins)
+        if self.seconds % 86400 == 0:
+            return ", ".join(self.at(b) for b in bins)
+        days = {}
+        for b in bins:
+            t = self.time(b)
+            hm = t.strftime("%H:%M" if self.seconds % 60 == 0 else "%H:%M:%S")
+            days.setdefault(t.strftime("%Y-%m-%d"), []).append(hm)
+        return "; ".join(f"{d} {', '.join(v)}" for d, v in days.items())
+
+    def span(self, b):
+        """Bin b as an interval: 2026-03-04 18:00–19:00 UTC."""
+        if self.start is None:
+            return f"bin {int(b)}"
+        t0, t1 = self.time(b), self.time(int(b) + 1)
+        if self.seconds % 86400 == 0:
+            return self._stamp(t0) if self.seconds == 86400 else \
+                f"{self._stamp(t0)} – {self._stamp(t1 - dt.timedelta(days=1))}"
+        end = t1.strftime("%H:%M" if self.seconds % 60 == 0 else "%H:%M:%S")
+        if t1.date() != t0.date() and not (t1.hour == 0 and t1.minute == 0 and t1.second == 0):
+            end = self._stamp(t1)
+        return f"{self._stamp(t0)}–{end} UTC"
+
+
+# ---- edges of a row, found without reading all of /edges/src -----------------------------------
+
+class EdgeIndex:
+    """/edges is sorted by (src, dst): the edges leaving row r are one contiguous range, found
+    from every B-th src value (read once, strided) and one block read per bound."""
+    B = 4096
+
+    def __init__(self, f):
+        self.src = f["edges/src"]
+        self.e = int(self.src.shape[0])
+        self.coarse = self.src[::self.B] if self.e else np.zeros(0, np.int64)
+        self.blocks = {}  # block number -> its src values (a cluster's rows share blocks)
+
+    def first_at_least(self, r):
+        j = int(np.searchsorted(self.coarse, r, "left"))
+        if j == 0:
+            return 0
+        if j not in self.blocks:
+            if len(self.blocks) > 256:
+                self.blocks.clear()
+            self.blocks[j] = self.src[(j - 1) * self.B:min(j * self.B, self.e)]
+        return (j - 1) * self.B + int(np.searchsorted(self.blocks[j], r, "left"))
+
+    def rows(self, r):
+        return self.first_at_least(r), self.first_at_least(r + 1)
+
+
+# ---- the report -------------------------------------------------------------------------------
+
+class Report:
+    def __init__(self, args):
+        self.args = args
+        self.notes = []
+        if not os.path.exists(args.results):
+            raise BadInput(f"results file '{args.results}' does not exist")
+        if os.path.exists(args.out) and not args.force:
+            raise BadInput(f"output '{args.out}' exists (use --force to overwrite)")
+        try:
+            self.f = h5py.File(args.results, "r")
+        except OSError as e:
+            raise BadInput(f"cannot open '{args.results}' as HDF5: {e}")
+        f = self.f
+        self.attrs = {k: f.attrs[k] for k in f.attrs}
+        if int(self.attrs.get("chorus_results", 0)) != 1:
+            raise BadInput(f"'{args.results}' is not a chorus results file")
+        self.size = f["clusters/size"][:]
+        self.offsets = f["clusters/offsets"][:]
+        self.k = len(self.size)
+        self.n = int(f["labels"].shape[0])
+        self.e = int(f["edges/src"].shape[0])
+        self.cl = f["clusters"]
+        self.ev = f["evidence"] if "evidence" in f else None
+        self.truth = "truth_best" in self.cl
+        self.top = min(args.top, self.k)
+        self.view = self.attr("view") or "both"
+        self.use_emb = self.view in ("embedding", "both", "fused")
+        self.use_act = self.view in ("activity", "both", "fused")
+        self.input_note = ""
+        self.act, self.in_handles, self.clock = None, None, Clock()
+        self.open_input()
+        self.edges = None  # EdgeIndex, made on first use
+        self.rng = np.random.default_rng(0)
+
+    # -- small readers
+    def attr(self, name, default=None):
+        v = self.attrs.get(name, default)
         return v.decode() if isinstance(v, bytes) else v
 
-    # ---- parameters and identity
-    sec.append('<h2 id="parameters">Run parameters and input identity</h2>')
-    sec.append(table(["attribute", "value"], [(k, attrs[k]) for k in sorted(attrs)], "attrs"))
+    def ev_has(self, name):
+        return self.ev is not None and name in self.ev
 
-    # ---- overview
-    size = f["clusters/size"][:]
-    offsets = f["clusters/offsets"][:]
-    k = len(size)
-    n = int(f["labels"].shape[0])
-    e = int(f["edges/src"].shape[0])
-    flagged = int(size.sum())
-    sec.append('<h2 id="overview">Overview</h2>')
-    rows = [("accounts", n), ("flagged accounts (in a cluster)", flagged),
-            ("share flagged", f"{100.0 * flagged / max(n, 1):.3f} %"), ("clusters", k),
-            ("largest cluster", int(size[0]) if k else 0), ("edges in file", e),
-            ("view", attr("view")), ("threshold (embedding / fused)", attr("threshold")),
-            ("threshold (activity)", attr("threshold_activity")), ("backend", attr("backend"))]
-    if "truth_precision" in attrs:
-        rows += [("precision vs. ground truth (flagged accounts that were planted)", attr("truth_precision")),
-                 ("recall vs. ground truth (planted accounts flagged)", attr("truth_recall"))]
-    sec.append(table(["", ""], rows, "overview"))
+    def note(self, msg, sampling=True):
+        if sampling:
+            self.notes.append(msg)
+        return f'<p class="note">{esc(msg)}</p>'
 
-    # ---- cluster sizes
-    sec.append('<h2 id="sizes">Cluster-size distribution</h2>')
-    fig, ax = plt.subplots(figsize=(6, 2.8))
-    if k:
-        bins = np.unique(np.logspace(np.log10(max(size.min(), 1)), np.log10(size.max() + 1), 30).astype(int))
-        ax.hist(size, bins=bins if len(bins) > 1 else 10, color="#70ad47")
-        ax.set_xscale("log")
-    ax.set_xlabel("cluster size (members)")
-    ax.set_ylabel("clusters")
-    ax.set_title(f"{k} clusters")
-    sec.append(png(fig))
-
-    # ---- similarity histograms
-    sec.append('<h2 id="similarity">Similarity of edges per view</h2>')
-    if e == 0:
-        sec.append("<p>The results file holds no edges (run with --no-edges?).</p>")
-    else:
-        se, sampled = sample_blocks(f["edges/sim_embedding"], e, args.max_edges)
-        sa, _ = sample_blocks(f["edges/sim_activity"], e, args.max_edges)
-        if sampled:
-            msg = (f"Similarity histograms use a sample of {len(se):,} of {e:,} edges "
-                   f"(64 evenly spaced runs of /edges).")
-            notes.append(msg)
-            sec.append(f'<p class="note">{esc(msg)}</p>')
-        view = attr("view")
-        t_emb = attr("threshold") if view in ("embedding", "both") else None
-        t_act = attr("threshold_activity") if view in ("activity", "both") else None
-        sec.append(sim_hist(se, t_emb, "embedding cosine (sim_embedding)"))
-        sec.append(sim_hist(sa, t_act, "activity correlation (sim_activity)"))
-
-    # ---- largest clusters
-    top = min(args.top, k)
-    sec.append(f'<h2 id="clusters">The {top} largest clusters</h2>')
-    if k > top:
-        msg = f"Detailed sections cover the {top} largest of {k} clusters; the rest are summarised above."
-        notes.append(msg)
-        sec.append(f'<p class="note">{esc(msg)}</p>')
-    ev = f["evidence"] if "evidence" in f else None
-    if ev is None:
-        sec.append('<p class="note">No /evidence group in the results: evidence tables are limited.</p>')
-    input_path = args.input or attr("input_path")
-    if input_path and not args.input and not os.path.isabs(input_path) and not os.path.exists(input_path):
-        # results written before input paths were stored absolute: the input as typed, relative
-        # to where detect ran; the results file's folder is the best guess
-        beside = os.path.join(os.path.dirname(os.path.abspath(args.results)), input_path)
-        if os.path.exists(beside):
-            input_path = beside
-    if input_path and not os.path.exists(input_path):
-        print(f"chorus report: warning: input file {input_path} not found: the report has no "
-              "heatmaps (pass --input)", file=sys.stderr)
-    act = None
-    if input_path and os.path.exists(input_path):
+    def open_input(self):
+        args = self.args
+        path = args.input or self.attr("input_path")
+        if path and not args.input and not os.path.isabs(path) and not os.path.exists(path):
+            # results written before input paths were stored absolute: the input as typed,
+            # relative to where detect ran; the results file's folder is the best guess
+            beside = os.path.join(os.path.dirname(os.path.abspath(args.results)), path)
+            if os.path.exists(beside):
+                path = beside
+        self.input_path = path
+        if not path or not os.path.exists(path):
+            print(f"chorus report: warning: input file {path} not found: the report has no "
+                  "heatmaps and shows time bins as numbers (pass --input)", file=sys.stderr)
+            self.input_note = (f"Input file {path} not found (use --input): no heatmaps, and time "
+                               "bins are shown as numbers.")
+            self.clock.note = self.input_note
+            return
         try:
-            inp = h5py.File(input_path, "r")
-            if "activity" in inp and inp["activity"].shape[0] == n:
-                act = inp["activity"]
-            else:
-                sec.append('<p class="note">The input has no /activity of matching size: no heatmaps.</p>')
+            inp = h5py.File(path, "r")
         except OSError as ex:
-            sec.append(f'<p class="note">Cannot open input {esc(input_path)}: {esc(ex)}; no heatmaps.</p>')
-    else:
-        sec.append(f'<p class="note">Input file {esc(input_path)} not found (use --input): no heatmaps.</p>')
+            self.input_note = f"Cannot open input {path}: {ex}; no heatmaps."
+            self.clock.note = self.input_note
+            return
+        if "activity" in inp and inp["activity"].ndim == 2 and inp["activity"].shape[0] == self.n:
+            self.act = inp["activity"]
+            self.clock = Clock.from_activity(self.act, os.path.basename(path))
+        else:
+            self.input_note = "The input has no /activity of matching size: no heatmaps."
+            self.clock.note = "The input has no /activity: no time bins to show."
+        if "accounts/handle" in inp and inp["accounts/handle"].shape[0] == self.n:
+            self.in_handles = inp["accounts/handle"]
 
-    def col(group, name):
-        return group[name] if group is not None and name in group else None
+    # -- what links two accounts, in words
+    def thresholds(self):
+        """(label, value) of the settings the run's view uses, and only those."""
+        t, ta, w = self.attr("threshold"), self.attr("threshold_activity"), self.attr("weight")
+        out = []
+        if self.view in ("embedding", "both"):
+            out.append(("threshold (content, embedding cosine)", t))
+        if self.view in ("activity", "both"):
+            out.append(("threshold_activity (timing, activity correlation)", ta))
+        if self.view == "fused":
+            out += [("threshold (fused score)", t), ("weight (of content in the fused score)", w)]
+        return out
 
-    cl = f["clusters"]
-    truth = "truth_best" in cl
-    summary_rows = []
-    for c in range(top):
-        lo, hi = int(offsets[c]), int(offsets[c + 1])
-        row = [c, int(size[c]), int(cl["edges"][c]), cl["density"][c], cl["mean_sim_embedding"][c],
-               cl["mean_sim_activity"][c], cl["activity_synchrony"][c]]
-        if truth:
-            row += [int(cl["truth_best"][c]), cl["truth_precision"][c], cl["truth_recall"][c]]
-        summary_rows.append(row)
-    header = ["cluster", "size", "edges", "density", "mean sim emb.", "mean sim act.", "synchrony"]
-    if truth:
-        header += ["best planted cluster", "precision", "recall"]
-    sec.append(table(header, summary_rows, "clusters"))
+    def rule(self):
+        t, ta, w = self.attr("threshold"), self.attr("threshold_activity"), self.attr("weight")
+        transform = self.attr("activity_transform", "none")
+        tr = "" if transform in (None, "none") else f" (counts transformed by {transform} first)"
+        if self.view == "embedding":
+            return (f"two accounts are linked when their content is alike: the cosine similarity of "
+                    f"their embeddings is at least <b>{esc(fmt(t))}</b> (1 = identical). Posting times "
+                    "were not compared, so a network may also be ordinary users writing about the same topic.")
+        if self.view == "activity":
+            return (f"two accounts are linked when they post at the same times: the correlation of their "
+                    f"posting counts over time{esc(tr)} is at least <b>{esc(fmt(ta))}</b> (1 = in lockstep). "
+                    "Content was not compared, so a network may also be accounts reacting to the same events.")
+        if self.view == "fused":
+            return (f"two accounts are linked when <b>{esc(fmt(w))}</b> × content similarity (embedding "
+                    f"cosine) + <b>{esc(fmt(1 - float(w)))}</b> × timing correlation (posting counts over "
+                    f"time{esc(tr)}) is at least <b>{esc(fmt(t))}</b>.")
+        return (f"two accounts are linked when their content is alike (embedding cosine at least "
+                f"<b>{esc(fmt(t))}</b>) <b>and</b> they post at the same times (correlation of posting "
+                f"counts over time{esc(tr)} at least <b>{esc(fmt(ta))}</b>); 1 means identical or in lockstep.")
 
-    rng = np.random.default_rng(0)
-    for c in range(top):
-        lo, hi = int(offsets[c]), int(offsets[c + 1])
-        members = f["clusters/members"][lo:hi]
-        sec.append(f'<h3 id="cluster-{c}">Cluster {c}: {hi - lo} members</h3>')
-        ids = f["evidence/cluster_member_ids"][lo:hi] if ev is not None and "cluster_member_ids" in ev \
-            else f["accounts/id"][np.sort(members)] if len(members) else np.zeros(0)
-        handles = decode(ev["cluster_member_handles"][lo:hi]) if ev is not None and "cluster_member_handles" in ev else None
-        degree = ev["cluster_member_degree"][lo:hi] if ev is not None and "cluster_member_degree" in ev else None
-        # evidence table
-        rows = [("edges / density", f"{int(cl['edges'][c])} / {fmt(cl['density'][c])}"),
-                ("similarity embedding mean / min", f"{fmt(cl['mean_sim_embedding'][c])} / {fmt(cl['min_sim_embedding'][c])}"),
-                ("similarity activity mean / min", f"{fmt(cl['mean_sim_activity'][c])} / {fmt(cl['min_sim_activity'][c])}"),
-                ("activity synchrony", fmt(cl["activity_synchrony"][c]))]
-        if truth:
-            rows.append(("ground truth: best planted / precision / recall",
-                         f"{int(cl['truth_best'][c])} / {fmt(cl['truth_precision'][c])} / {fmt(cl['truth_recall'][c])}"))
-        if ev is not None:
-            if "cluster_top_bins" in ev:
-                tb, tc = ev["cluster_top_bins"][c], ev["cluster_top_bin_counts"][c]
-                rows.append(("busiest time bins (total posts)",
-                             ", ".join(f"{int(b)} ({fmt(x)})" for b, x in zip(tb, tc) if b >= 0) or "–"))
-            for view in ("embedding", "activity"):
-                name = f"cluster_sim_hist_{view}"
-                if name in ev:
-                    h = ev[name][c]
-                    lo_v = float(ev[name].attrs.get("lo", -1.0))
-                    if h.sum():
-                        w = (1 - lo_v) / len(h)
-                        nz = [f"[{lo_v + i * w:.2f},{lo_v + (i + 1) * w:.2f}): {int(x)}" for i, x in enumerate(h) if x]
-                        rows.append((f"internal edges by {view} similarity", "; ".join(nz)))
-            if "cluster_exemplars" in ev:
-                pos = {int(m): i for i, m in enumerate(members)}
-                ex = []
-                for r_ in ev["cluster_exemplars"][c]:
-                    if r_ < 0:
-                        continue
-                    i = pos.get(int(r_))
-                    lab = f"row {int(r_)}, id {int(ids[i])}" if i is not None else f"row {int(r_)}"
-                    if handles is not None and i is not None:
-                        lab += f", @{handles[i]}"
-                    if degree is not None and i is not None:
-                        lab += f", degree {int(degree[i])}"
-                    ex.append(lab)
-                rows.append(("exemplars (highest internal degree)", "; ".join(ex) or "–"))
-        sec.append(table(["evidence", ""], rows, "evidence"))
-        # members sample
-        m = len(members)
-        if m > args.max_members:
-            pick = np.sort(rng.choice(m, args.max_members, replace=False))
-            msg = f"cluster {c}: heatmap and member list show a random sample of {args.max_members} of {m} members"
-            notes.append(msg)
-            sec.append(f'<p class="note">{esc(msg)}.</p>')
+    # -- accounts
+    def cluster_members(self, c):
+        lo, hi = int(self.offsets[c]), int(self.offsets[c + 1])
+        return lo, hi, self.f["clusters/members"][lo:hi]
+
+    def labels_at(self, c, pos, members):
+        """'@handle' (or 'id N') of the members at positions `pos` (sorted) of cluster c."""
+        lo = int(self.offsets[c])
+        pos = np.asarray(pos, dtype=np.int64)
+        if len(pos) == 0:
+            return [], np.zeros(0, np.int64)
+        ids = self.f["evidence/cluster_member_ids"][lo + pos] if self.ev_has("cluster_member_ids") \
+            else self.f["accounts/id"][np.asarray(members)[pos]]
+        if self.ev_has("cluster_member_handles"):
+            hs = decode(self.ev["cluster_member_handles"][lo + pos])
+        elif self.in_handles is not None:
+            hs = decode(self.in_handles[np.asarray(members)[pos]])
+        else:
+            hs = [""] * len(pos)
+        return [f"@{h}" if h else f"id {int(i)}" for h, i in zip(hs, ids)], ids
+
+    def degree(self, c):
+        lo, hi = int(self.offsets[c]), int(self.offsets[c + 1])
+        return self.ev["cluster_member_degree"][lo:hi] if self.ev_has("cluster_member_degree") else None
+
+    # -- sections
+    def summary(self):
+        k, size, n = self.k, self.size, self.n
+        flagged = int(size.sum())
+        out = ['<section id="overview">']
+        if k == 0:
+            out.append(f'<p class="lead">chorus found <b>no coordinated network</b> among {n:,} accounts: '
+                       "no pair of accounts passed the test below.</p>")
+        else:
+            sizes = ", ".join(f"{int(s):,}" for s in size[:12])
+            if k > 12:
+                sizes += f" and {k - 12:,} smaller"
+            out.append(f'<p class="lead">chorus found <b>{k:,} coordinated network{"s" if k != 1 else ""}</b> '
+                       f"with <b>{flagged:,} accounts</b> in all ({100.0 * flagged / max(n, 1):.2g}% of the "
+                       f"{n:,} accounts examined). The largest has <b>{int(size[0]):,} accounts</b>. "
+                       f"Sizes: {sizes}.</p>")
+        left = int(self.attrs.get("accounts_below_min_activity", 0)) if self.use_act else 0
+        left_out = (f" {left:,} of the {n:,} accounts posted fewer than {fmt(self.attr('min_activity'))} times "
+                    "in all and were left out: too few posts to compare their timing."
+                    if left > 0 and self.attr("min_activity") else "")
+        out.append(f"<p><b>How accounts were linked:</b> {self.rule()} A network is a group of accounts "
+                   f"joined by such links, directly or through each other.{esc(left_out)}</p>")
+        if k:
+            out.append(f"<p><b>How sure:</b> {self.sureness()}</p>")
+        if "truth_precision" in self.attrs:
+            out.append(f'<p class="truthnote"><b>Checked against ground truth</b> (the input marks the planted '
+                       f"networks; synthetic data): precision {num(self.attr('truth_precision'))} (share of the "
+                       f"accounts found that were planted), recall {num(self.attr('truth_recall'))} (share "
+                       "of the planted accounts found). See <a href=\"#truth\">ground truth</a>.</p>")
+        out.append(f'<p class="clock">{esc(self.clock.note)}</p>')
+        out.append("</section>")
+        return "\n".join(out)
+
+    def sureness(self):
+        cl, parts = self.cl, []
+        ed = cl["edges"][:].astype(np.float64)
+        for view, name in (("embedding", "content similarity"), ("activity", "timing correlation")):
+            if not (self.use_emb if view == "embedding" else self.use_act):
+                continue
+            mean, mn = cl[f"mean_sim_{view}"][:], cl[f"min_sim_{view}"][:]
+            ok = np.isfinite(mean) & (ed > 0)
+            if ok.any():
+                avg = float((mean[ok] * ed[ok]).sum() / ed[ok].sum())
+                parts.append(f"{name} of the links averages <b>{num(avg)}</b> (weakest link {num(np.nanmin(mn[ok]))})")
+        dens = cl["density"][:]
+        txt = "; ".join(parts) + "." if parts else ""
+        big = int(np.argmax(self.size)) if self.k else 0
+        txt += (f" In the largest network {100 * float(dens[big]):.0f}% of all pairs of its accounts are "
+                "directly linked (100% = every account linked to every other).")
+        if self.use_act and "activity_synchrony" in cl:
+            sync = float(cl["activity_synchrony"][big])
+            if np.isfinite(sync):
+                txt += (f" Its accounts' posting follows the network's common rhythm with correlation "
+                        f"{num(sync)} on average (1 = all post in lockstep).")
+        return txt
+
+    def busiest(self, c, count=3):
+        """The cluster's busiest time bins as text, or None."""
+        if not self.ev_has("cluster_top_bins"):
+            return None
+        tb, tc = self.ev["cluster_top_bins"][c], self.ev["cluster_top_bin_counts"][c]
+        items = [(int(b), float(x)) for b, x in zip(tb, tc) if b >= 0][:count]
+        return "; ".join(f"{self.clock.span(b)} ({x:,.0f} posts)" for b, x in items) or "–"
+
+    def exemplar_labels(self, c, members):
+        if not self.ev_has("cluster_exemplars"):
+            return []
+        rows = [int(r) for r in self.ev["cluster_exemplars"][c] if r >= 0]
+        pos = sorted({int(np.searchsorted(members, r)) for r in rows})
+        labs, _ = self.labels_at(c, pos, members) if pos else ([], None)
+        by_row = dict(zip([int(members[p]) for p in pos], labs))
+        return [by_row[r] for r in rows if r in by_row]
+
+    def glance(self):
+        """One row per detailed network: the first screen's table."""
+        if self.top == 0:
+            return ""
+        header = ["network", "accounts", "accounts (most connected first)"]
+        if self.use_emb:
+            header.append("content similarity (mean / weakest)")
+        if self.use_act:
+            header.append("timing correlation (mean / weakest)")
+            header.append("most active together")
+        if self.truth:
+            header.append("ground truth (precision / recall)")
+        rows = []
+        for c in range(self.top):
+            _, _, members = self.cluster_members(c)
+            ex = self.exemplar_labels(c, members) or self.labels_at(c, np.arange(min(3, len(members))), members)[0]
+            more = int(self.size[c]) - len(ex)
+            r = [f'<a href="#cluster-{c}">network {c}</a>', f"{int(self.size[c]):,}",
+                 esc(", ".join(ex) + (f" +{more:,} more" if more > 0 else ""))]
+            if self.use_emb:
+                r.append(f"{num(self.cl['mean_sim_embedding'][c])} / {num(self.cl['min_sim_embedding'][c])}")
+            if self.use_act:
+                r.append(f"{num(self.cl['mean_sim_activity'][c])} / {num(self.cl['min_sim_activity'][c])}")
+                r.append(esc(self.busiest(c, 1) or "–"))
+            if self.truth:
+                r.append(f"{num(self.cl['truth_precision'][c])} / {num(self.cl['truth_recall'][c])}")
+            rows.append(r)
+        more = (f' The other {self.k - self.top:,} networks are listed in <a href="#others">a compact table</a> '
+                "below the detailed ones." if self.k > self.top else "")
+        return (f"<h2 id=\"glance\">{self.which()} at a glance</h2>"
+                f"<p>Details of each follow below.{more}</p>" + table(header, rows, "glance", raw=True))
+
+    def which(self):
+        """The detailed networks, named: 'The network', 'The 5 networks', 'The 10 largest networks'."""
+        if self.top == self.k:
+            return "The network" if self.k == 1 else f"The {self.k} networks"
+        return "The largest network" if self.top == 1 else f"The {self.top} largest networks"
+
+    # -- one network in detail
+    def network(self, c):
+        lo, hi, members = self.cluster_members(c)
+        m = hi - lo
+        out = [f'<h3 id="cluster-{c}">Network {c}: {m:,} accounts</h3>']
+        deg = self.degree(c)
+        order = np.argsort(-deg, kind="stable") if deg is not None else np.arange(m)
+        shown = np.sort(order[:MEMBERS_TABLE])
+        labs, ids = self.labels_at(c, shown, members)
+        lab_of = dict(zip(shown.tolist(), labs))
+        id_of = dict(zip(shown.tolist(), [int(i) for i in ids]))
+        inline = [lab_of[int(p)] for p in order[:HANDLES_INLINE]]
+        rest = m - len(inline)
+        more = f" and {rest:,} more" if rest > 0 else ""
+        out.append(f'<p class="handles"><b>Accounts</b> (most connected first): {esc(", ".join(inline))}{esc(more)}.</p>')
+        out.append(self.network_facts(c, members, m))
+        mrows = [(lab_of[int(p)], id_of[int(p)], int(deg[p]) if deg is not None else "–") for p in order[:MEMBERS_TABLE]]
+        cap = f" (the {MEMBERS_TABLE:,} most connected)" if m > MEMBERS_TABLE else ""
+        if m > MEMBERS_TABLE:
+            self.notes.append(f"network {c}: the account table lists the {MEMBERS_TABLE:,} most connected of {m:,} accounts")
+        out.append(f"<details><summary>all accounts of network {c}{esc(cap)}: handle, account id, links "
+                   "inside the network</summary>"
+                   + table(["account", "account id", "links inside the network"], mrows, "members") + "</details>")
+        if m > self.args.max_members:
+            pick = np.sort(self.rng.choice(m, self.args.max_members, replace=False))
+            out.append(self.note(f"network {c}: the heatmap and the link table use a random sample of "
+                                 f"{self.args.max_members} of {m} members"))
         else:
             pick = np.arange(m)
-        mrows = []
-        for i in pick[:args.max_members]:
-            r_ = [int(members[i]), int(ids[i])]
-            if handles is not None:
-                r_.append(handles[i])
-            if degree is not None:
-                r_.append(int(degree[i]))
-            mrows.append(r_)
-        mh = ["row", "account id"] + (["handle"] if handles is not None else []) + (["degree"] if degree is not None else [])
-        sec.append('<details><summary>members shown</summary>' + table(mh, mrows, "members") + "</details>")
-        if act is not None and len(pick):
-            rows_sel = np.asarray(members[pick], dtype=np.int64)  # ascending: members are sorted
-            data = act[rows_sel, :].astype(np.float64)
-            fig, ax = plt.subplots(figsize=(9, 0.6 + 0.09 * len(pick) + 1))
+        out.append(self.links(c, members, lab_of, pick))
+        out.append(self.heatmap(c, members, deg, pick))
+        return "\n".join(out)
+
+    def network_facts(self, c, members, m):
+        cl = self.cl
+        ne = int(cl["edges"][c])
+        rows = [("links", f"{ne:,} between its {m:,} accounts; {100 * float(cl['density'][c]):.0f}% of all "
+                          "pairs of its accounts are directly linked")]
+        ex = self.exemplar_labels(c, members)
+        if ex:
+            rows.append(("start reading with", ", ".join(ex) + " (the accounts with the most links inside "
+                         "the network: their posts show best what the network shares)"))
+        if self.use_emb:
+            rows.append(("content similarity of its links",
+                         f"mean {num(cl['mean_sim_embedding'][c])}, weakest {num(cl['min_sim_embedding'][c])} "
+                         "(embedding cosine, 1 = identical)"))
+        if self.use_act:
+            rows.append(("timing correlation of its links",
+                         f"mean {num(cl['mean_sim_activity'][c])}, weakest {num(cl['min_sim_activity'][c])} "
+                         "(1 = posting in lockstep)"))
+            sync = cl["activity_synchrony"][c]
+            if np.isfinite(sync):
+                rows.append(("synchrony", f"{num(sync)}: mean correlation of each account's posting with "
+                                          "the network's common rhythm"))
+        b = self.busiest(c, 5)
+        if b:
+            rows.append(("most active together (posts by its accounts)", b))
+        if self.truth:
+            tb = int(cl["truth_best"][c])
+            rows.append(("ground truth", (f"best match: planted network {tb}; precision {num(cl['truth_precision'][c])}, "
+                                          f"recall {num(cl['truth_recall'][c])}") if tb >= 0 else
+                         "matches no planted network: none of its accounts was planted (a false alarm on "
+                         "this synthetic data)"))
+        if self.ev is None:
+            rows.append(("evidence", "No /evidence group in the results: evidence is limited "
+                                     "(run detect without --no-evidence)."))
+        return table(["what they share", ""], rows, "evidence")
+
+    def edge_index(self):
+        if self.edges is None:
+            self.edges = EdgeIndex(self.f)
+        return self.edges
+
+    def read_links(self, members, pick_rows):
+        """The edges leaving the rows `pick_rows` (all of the cluster's when all are picked), at
+        most EDGES_READ: arrays src, dst, se, sa, cnt and the coactive bins per edge. Nearby
+        ranges are read together, so a cluster costs a few reads per dataset, not one per row."""
+        ei = self.edge_index()
+        ranges, total = [], 0
+        for r in np.sort(np.asarray(pick_rows, dtype=np.int64)):
+            a, b = ei.rows(int(r))
+            b = min(b, a + EDGES_READ - total)
+            if b > a:
+                ranges.append((int(r), a, b))
+                total += b - a
+            if total >= EDGES_READ:
+                break
+        if not ranges:
+            return None, 0
+        spans = [[ranges[0][1], ranges[0][2], [ranges[0]]]]
+        for rg in ranges[1:]:
+            if rg[1] - spans[-1][1] <= 65536 and rg[2] - spans[-1][0] <= 1 << 20:
+                spans[-1][1] = rg[2]
+                spans[-1][2].append(rg)
+            else:
+                spans.append([rg[1], rg[2], [rg]])
+        parts = [self.read_span(lo, hi, rgs) for lo, hi, rgs in spans]
+        out = {key: np.concatenate([p[key] for p in parts]) for key in parts[0] if key != "bins"}
+        if "bins" in parts[0]:
+            out["bins"] = [x for p in parts for x in p["bins"]]
+        return out, total
+
+    def read_span(self, lo, hi, rgs):
+        """Edges [lo, hi) read once, cut to the ranges (row, a, b) inside it."""
+        f = self.f
+        idx = np.concatenate([np.arange(a - lo, b - lo) for _, a, b in rgs])
+        d = {"src": np.concatenate([np.full(b - a, r, np.int64) for r, a, b in rgs]),
+             "dst": f["edges/dst"][lo:hi][idx], "se": f["edges/sim_embedding"][lo:hi][idx],
+             "sa": f["edges/sim_activity"][lo:hi][idx]}
+        if self.ev_has("edge_coactive_offsets"):
+            off = self.ev["edge_coactive_offsets"][lo:hi + 1]
+            d["cnt"] = self.ev["edge_coactive_count"][lo:hi][idx]
+            allb = self.ev["edge_coactive_bins"][int(off[0]):int(off[-1])]
+            base = int(off[0])
+            d["bins"] = [allb[int(off[i]) - base:int(off[i + 1]) - base] for i in idx]
+        return d
+
+    def no_edges(self):
+        if int(self.attrs.get("edges", 0)) == 0:
+            return "<p>No pair of accounts passed the test: there are no links.</p>"
+        return ("<p>The results file holds no links (detect ran with --no-edges): no per-link evidence "
+                "and no similarity histograms.</p>")
+
+    @staticmethod
+    def diverse(L, order, per_account=3):
+        """The strongest links, each account in at most `per_account` of them while others are
+        left (so the table shows more of the network than one hub's links)."""
+        seen, best, rest = {}, [], []
+        for j in order:
+            a, b = int(L["src"][j]), int(L["dst"][j])
+            if len(best) >= LINKS_SHOWN:
+                break
+            if seen.get(a, 0) < per_account and seen.get(b, 0) < per_account:
+                best.append(j)
+                seen[a], seen[b] = seen.get(a, 0) + 1, seen.get(b, 0) + 1
+            elif len(rest) < LINKS_SHOWN:
+                rest.append(j)
+        best += rest[:LINKS_SHOWN - len(best)]
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        return sorted(best, key=lambda j: rank[j])
+
+    def links(self, c, members, lab_of, pick):
+        ne = int(self.cl["edges"][c])
+        if self.e == 0:
+            return self.no_edges()
+        m = len(members)
+        L, read = self.read_links(members, members[pick])
+        if L is None:
+            return ""
+        strength = np.zeros(len(L["src"]))
+        if self.use_emb:
+            strength += np.nan_to_num(L["se"], nan=0.0)
+        if self.use_act:
+            strength += np.nan_to_num(L["sa"], nan=0.0)
+        best = self.diverse(L, np.argsort(-strength, kind="stable"))
+        pos = {int(r): i for i, r in enumerate(members)}
+        need = sorted({pos[int(r)] for j in best for r in (L["src"][j], L["dst"][j])} - set(lab_of))
+        if need:
+            extra, _ = self.labels_at(c, need, members)
+            lab_of = {**lab_of, **dict(zip(need, extra))}
+        header = ["account", "account"] + (["content similarity"] if self.use_emb else []) + \
+            (["timing correlation"] if self.use_act else [])
+        if "cnt" in L:
+            header += ["time bins both posted in", "when both posted (up to 6 of the busiest shared bins, in time order)"]
+        rows = []
+        for j in best:
+            r = [lab_of[pos[int(L["src"][j])]], lab_of[pos[int(L["dst"][j])]]]
+            if self.use_emb:
+                r.append(num(L["se"][j], 3))
+            if self.use_act:
+                r.append(num(L["sa"][j], 3))
+            if "cnt" in L:
+                bins = L["bins"][j]
+                r.append(f"{int(L['cnt'][j]):,}")
+                shown = bins[:TIMES_PER_LINK]
+                txt = self.clock.at_list(shown)
+                if int(L["cnt"][j]) > len(shown):
+                    txt += f" (+{int(L['cnt'][j]) - len(shown):,} more)"
+                r.append(txt or "–")
+            rows.append(r)
+        where = "all its links" if m <= self.args.max_members and read < EDGES_READ else \
+            f"{read:,} links leaving a sample of {len(pick)} of its accounts"
+        head = (f"<p><b>Evidence per link</b>: the {len(rows)} strongest of {ne:,} links (from {where}); "
+                "every link in a network passed the test above. All links: "
+                "<code>chorus export RESULTS --format csv</code>.</p>")
+        if read >= EDGES_READ:
+            self.notes.append(f"network {c}: the link table picks the strongest among {where}")
+        return head + table(header, rows, "links")
+
+    def heatmap(self, c, members, deg, pick):
+        m = len(members)
+        if self.act is None:
+            return ""
+        out = []
+        if deg is not None:  # most connected at the top
+            pick = pick[np.argsort(-deg[pick], kind="stable")]
+        rows_sel = np.asarray(members[pick], dtype=np.int64)
+        order = np.argsort(rows_sel)
+        data = np.empty((len(pick), self.act.shape[1]))
+        data[order] = self.act[rows_sel[order], :].astype(np.float64)
+        labs, _ = self.labels_at(c, np.sort(pick), members)
+        lab_of = dict(zip(np.sort(pick).tolist(), labs))
+        ylabs = [lab_of[int(p)] for p in pick]
+        fig, ax = plt.subplots(figsize=(10, 1.3 + 0.17 * len(pick)))
+        t = data.shape[1]
+        if self.clock.start is not None:
+            x0 = mdates.date2num(self.clock.time(0))
+            x1 = mdates.date2num(self.clock.time(t))
+            im = ax.imshow(data, aspect="auto", interpolation="nearest", cmap="magma",
+                           extent=(x0, x1, len(pick) - 0.5, -0.5))
+            loc = mdates.AutoDateLocator(tz=dt.timezone.utc)
+            ax.xaxis.set_major_locator(loc)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc, tz=dt.timezone.utc))
+            ax.set_xlabel("time (UTC)")
+        else:
             im = ax.imshow(data, aspect="auto", interpolation="nearest", cmap="magma")
-            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-            ax.set_xlabel("time bin")
-            ax.set_ylabel("member (sampled)" if m > len(pick) else "member")
-            ax.set_title(f"cluster {c}: activity of {len(pick)} members")
-            fig.colorbar(im, ax=ax, label="posts")
-            sec.append(png(fig))
+            integer_axis(ax.xaxis)
+            ax.set_xlabel("time bin (the input gives no clock)")
+        ax.set_yticks(range(len(pick)))
+        ax.set_yticklabels(ylabs, fontsize=7)
+        ax.set_title(f"network {c}: posts per time bin of {len(pick)} of its accounts"
+                     if m > len(pick) else f"network {c}: posts per time bin of its {m} accounts")
+        cb = fig.colorbar(im, ax=ax, label="posts per bin", pad=0.01)
+        if np.all(data == np.round(data)):
+            cb.locator = mticker.MaxNLocator(integer=True)
+            cb.update_ticks()
+        out.append(png(fig, f"activity heatmap of network {c}"))
+        return "\n".join(out)
 
-    # ---- ground truth
-    sec.append('<h2 id="truth">Ground truth</h2>')
-    if truth or "truth_precision" in attrs:
-        sec.append(table(["", ""], [("precision (flagged accounts that were planted)", attr("truth_precision")),
-                                    ("recall (planted accounts flagged)", attr("truth_recall"))], "truth"))
-        if truth and k:
-            fig, ax = plt.subplots(figsize=(6, 2.8))
-            kk = min(k, 200)
-            ax.plot(cl["truth_precision"][:kk], "o", ms=3, label="precision")
-            ax.plot(cl["truth_recall"][:kk], "s", ms=3, label="recall")
-            ax.set_xlabel("cluster (by size)")
-            ax.set_ylim(-0.05, 1.05)
-            ax.legend()
-            ax.set_title(f"per cluster (first {kk})")
-            sec.append(png(fig))
-    else:
-        sec.append("<p>The input had no /truth/cluster: no comparison.</p>")
+    # -- every other network
+    def others(self):
+        k, top = self.k, self.top
+        if k <= top:
+            return ""
+        last = min(k, top + LIST_LIMIT)
+        out = [f'<h2 id="others">The other {k - top:,} networks</h2>' if top else
+               f'<h2 id="others">All {k:,} networks</h2>']
+        if last < k:
+            out.append(self.note(f"The compact table lists networks {top} to {last - 1} of {k:,}; "
+                                 "all of them: chorus export RESULTS --format csv"))
+        lo, hi = int(self.offsets[top]), int(self.offsets[last])
+        bulk = hi - lo <= 2_000_000
+        if bulk:
+            members = self.f["clusters/members"][lo:hi]
+            hs = decode(self.ev["cluster_member_handles"][lo:hi]) if self.ev_has("cluster_member_handles") else None
+            ids = self.ev["cluster_member_ids"][lo:hi] if self.ev_has("cluster_member_ids") else None
+        ex = self.ev["cluster_exemplars"][top:last] if self.ev_has("cluster_exemplars") else None
+        tb = self.ev["cluster_top_bins"][top:last, 0] if self.ev_has("cluster_top_bins") else None
+        cols = {name: self.cl[name][top:last] for name in
+                ("mean_sim_embedding", "mean_sim_activity", "truth_precision", "truth_recall", "truth_best")
+                if name in self.cl}
+        header = ["network", "accounts", "accounts (most connected first)"] + \
+            (["content similarity (mean)"] if self.use_emb else []) + \
+            (["timing correlation (mean)", "busiest time"] if self.use_act else []) + \
+            (["ground truth (precision / recall)"] if self.truth else [])
+        rows, ids_row = [], []
+        for c in range(top, last):
+            i = c - top
+            s, e_ = int(self.offsets[c]) - lo, int(self.offsets[c + 1]) - lo
+            if bulk:
+                labs = self.short_labels(members[s:e_], hs[s:e_] if hs else None,
+                                         ids[s:e_] if ids is not None else None,
+                                         ex[i] if ex is not None else [])
+            else:
+                mem = self.f["clusters/members"][lo + s:lo + min(e_, s + 3)]
+                labs, _ = self.labels_at(c, np.arange(len(mem)), mem)
+            more = int(self.size[c]) - len(labs)
+            r = [str(c), f"{int(self.size[c]):,}", ", ".join(labs) + (f" +{more:,} more" if more > 0 else "")]
+            if self.use_emb:
+                r.append(num(cols["mean_sim_embedding"][i]))
+            if self.use_act:
+                r.append(num(cols["mean_sim_activity"][i]))
+                r.append(self.clock.span(tb[i]) if tb is not None and tb[i] >= 0 else "–")
+            if self.truth:
+                r.append(f"{num(cols['truth_precision'][i])} / {num(cols['truth_recall'][i])}")
+            rows.append(r)
+            ids_row.append(f"cluster-{c}")
+        out.append(table(header, rows, "others", row_ids=ids_row))
+        return "\n".join(out)
 
-    sec.append('<h2 id="sampling">What was sampled</h2>')
-    sec.append("<ul>" + "".join(f"<li>{esc(x)}</li>" for x in notes) + "</ul>" if notes
-               else "<p>Nothing: every number and plot uses all of the data.</p>")
-    sec.append(f'<p class="footer">chorus report, {esc(os.path.basename(args.results))}, '
-               f"rendered in {time.time() - t0:.1f} s.</p>")
+    def short_labels(self, members, hs, ids, ex_rows):
+        """Up to 3 labels of one cluster: its exemplars, else its first members."""
+        pos = [int(np.searchsorted(members, r)) for r in ex_rows if r >= 0] or list(range(min(3, len(members))))
+        out = []
+        for p in pos[:3]:
+            h = hs[p] if hs else ""
+            out.append(f"@{h}" if h else f"id {int(ids[p]) if ids is not None else int(members[p])}")
+        return out
 
-    title = f"chorus report: {os.path.basename(args.results)}"
-    nav = " · ".join(f'<a href="#{a}">{b}</a>' for a, b in (
-        ("parameters", "parameters"), ("overview", "overview"), ("sizes", "cluster sizes"),
-        ("similarity", "similarity"), ("clusters", "largest clusters"), ("truth", "ground truth"),
-        ("sampling", "sampling")))
-    style = ("body{font-family:sans-serif;margin:1.5em;max-width:1100px;color:#222}"
-             "table{border-collapse:collapse;margin:.5em 0;font-size:13px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}"
-             "th{background:#eee}.note{color:#8a5a00}.plot{display:block;margin:.5em 0;max-width:100%}"
-             "h3{margin-top:1.6em;border-top:1px solid #ddd;padding-top:.6em}")
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
-            f"<style>{style}</style></head><body><h1>{esc(title)}</h1><p>{nav}</p>\n"
-            + "\n".join(sec) + "\n</body></html>\n")
+    # -- plots
+    def sizes_plot(self):
+        k, size = self.k, self.size
+        fig, ax = plt.subplots(figsize=(7, 2.8))
+        if k <= 40:
+            bars = ax.bar(np.arange(k), size, color="#70ad47")
+            if k <= 20:
+                ax.bar_label(bars, labels=[f"{int(v):,}" for v in size], fontsize=8, padding=1)
+                ax.margins(y=0.12)
+            ax.set_xlabel("network (largest first)")
+            ax.set_ylabel("accounts")
+            integer_axis(ax.xaxis)
+            integer_axis(ax.yaxis)
+            if size.max() / max(size.min(), 1) > 50:
+                ax.set_yscale("log")
+                plain_log_axis(ax.yaxis)
+        else:
+            smax = int(size.max())
+            if smax <= 40:
+                vals, counts = np.unique(size, return_counts=True)
+                ax.bar(vals, counts, color="#70ad47", width=0.8)
+                integer_axis(ax.xaxis)
+            else:
+                # bin edges halfway between whole sizes, so that a bar of small sizes sits on its size
+                edges = np.unique(np.round(np.logspace(np.log10(2), np.log10(smax + 1), 30))) - 0.5
+                ax.hist(size, bins=edges, color="#70ad47", edgecolor="white", linewidth=0.5)
+                ax.set_xscale("log")
+                plain_log_axis(ax.xaxis)
+            ax.set_xlabel("network size (accounts)")
+            ax.set_ylabel("networks")
+            counts_max = np.bincount(size).max()
+            if counts_max > 100:
+                ax.set_yscale("log")
+                plain_log_axis(ax.yaxis)
+            else:
+                integer_axis(ax.yaxis)
+        ax.set_title(f"{k:,} networks" + (": accounts in each" if 0 < k <= 40 else ": how many of each size"))
+        return png(fig, "network sizes")
+
+    def sim_hist(self, values, threshold, title, xlabel):
+        v = values[np.isfinite(values)]
+        fig, ax = plt.subplots(figsize=(6, 2.8))
+        ax.hist(v, bins=60, color="#4472c4")
+        if threshold is not None and np.isfinite(threshold):
+            ax.axvline(threshold, color="#c00000", ls="--", label=f"threshold {threshold:g}")
+            ax.legend(loc="upper left")
+        integer_axis(ax.yaxis)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("links")
+        return png(fig, title)
+
+    def similarity(self):
+        out = ['<h2 id="similarity">How similar the linked accounts are</h2>']
+        if self.e == 0:
+            return out[0] + self.no_edges()
+        se, sampled = sample_blocks(self.f["edges/sim_embedding"], self.e, self.args.max_edges)
+        sa, _ = sample_blocks(self.f["edges/sim_activity"], self.e, self.args.max_edges)
+        if sampled:
+            out.append(self.note(f"Similarity histograms use a sample of {len(se):,} of {self.e:,} links "
+                                 f"(64 evenly spaced runs of /edges)."))
+        out.append("<p>Every link of every network, by how alike its two accounts are; the dashed line is "
+                   "the threshold a link had to reach.</p>")
+        t, ta = self.attr("threshold"), self.attr("threshold_activity")
+        if self.use_emb and np.isfinite(se).any():
+            out.append(self.sim_hist(se, t if self.view in ("embedding", "both") else None,
+                                     "content: embedding cosine of linked accounts", "cosine similarity (1 = identical)"))
+        if self.use_act and np.isfinite(sa).any():
+            out.append(self.sim_hist(sa, ta if self.view in ("activity", "both") else None,
+                                     "timing: activity correlation of linked accounts",
+                                     "Pearson correlation (1 = lockstep)"))
+        if self.view == "fused" and np.isfinite(se).any():
+            w = float(self.attr("weight"))
+            out.append(self.sim_hist(w * se + (1 - w) * sa, t, "fused score of linked accounts",
+                                     f"{w:g} × content + {1 - w:g} × timing"))
+        return "\n".join(out)
+
+    def truth_section(self):
+        out = ['<h2 id="truth">Ground truth</h2>']
+        if not (self.truth or "truth_precision" in self.attrs):
+            return out[0] + "<p>The input had no /truth/cluster (planted networks): no comparison.</p>"
+        out.append(table(["", ""], [("precision (share of the accounts found that were planted)",
+                                     num(self.attr("truth_precision"), 3)),
+                                    ("recall (share of the planted accounts found)",
+                                     num(self.attr("truth_recall"), 3))], "truth"))
+        if self.truth and self.k:
+            out.append(self.truth_plot())
+        return "\n".join(out)
+
+    def truth_plot(self):
+        """Precision and recall per network. Up to 40 networks: side by side in one panel (recall
+        a hollow triangle right of the precision dot); more: one panel each, so no marker hides
+        another. The legend sits outside the axes."""
+        kk = min(self.k, 200)
+        x = np.arange(kk)
+        prec, rec = self.cl["truth_precision"][:kk], self.cl["truth_recall"][:kk]
+        title = "per network, against its best-matching planted network" + \
+            (f" (the {kk} largest)" if self.k > kk else "")
+        if kk <= 40:
+            fig, ax = plt.subplots(figsize=(7, 2.8))
+            ax.plot(x - 0.18, prec, "o", ms=5, color="#2f5597", label="precision")
+            ax.plot(x + 0.18, rec, "^", ms=6, mfc="none", mew=1.4, color="#c55a11", label="recall")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+            axes = [ax]
+        else:
+            fig, axes = plt.subplots(2, 1, figsize=(7, 3.6), sharex=True)
+            for ax, v, lab, col in ((axes[0], prec, "precision", "#2f5597"), (axes[1], rec, "recall", "#c55a11")):
+                ax.vlines(x, 0, v, color=col, lw=1)
+                ax.plot(x, v, "o", ms=2.5, color=col)
+                ax.set_ylabel(lab)
+        for ax in axes:
+            ax.set_ylim(-0.05, 1.1)
+            ax.set_xlim(-0.7, kk - 0.3)
+            ax.set_yticks([0, 0.5, 1])
+            integer_axis(ax.xaxis)
+        axes[-1].set_xlabel("network (largest first)")
+        axes[0].set_title(title)
+        return png(fig, "precision and recall per network")
+
+    def settings(self):
+        """Appendix: the run's settings and facts, grouped; unused thresholds left out."""
+        a = self.attrs
+        used = {name.split(" ")[0] for name, _ in self.thresholds()}
+        skip = {"threshold", "threshold_activity", "weight"} - used
+        if not self.use_act:
+            skip |= {"activity_transform", "min_activity", "accounts_below_min_activity"}
+        if self.attr("backend") != "cuda":
+            skip |= {"device", "gpu_kernel_requested"}
+        groups = [
+            ("input", ["input_path", "input_size_bytes", "input_checksum", "accounts", "embedding_dim",
+                       "activity_bins"]),
+            ("what makes a link", ["view", "threshold", "threshold_activity", "weight", "activity_transform",
+                                   "min_activity", "topk"]),
+            ("counts", ["pairs", "candidates", "edges_before_topk", "edges", "edges_written", "clusters",
+                        "invalid_embedding_rows", "invalid_activity_rows", "accounts_below_min_activity",
+                        "truth_precision", "truth_recall"]),
+            ("computation", ["backend", "backend_detail", "precision_requested", "precision_used",
+                             "gpu_kernel_requested", "device", "threads", "ranks", "tile_rows", "tile_cols",
+                             "max_edges", "max_memory_mib", "edges_spilled"]),
+            ("timings (seconds)", ["seconds_read", "seconds_score", "seconds_components"]),
+        ]
+        seen, rows = set(skip), []
+        for g, names in groups:
+            for name in names:
+                if name in a and name not in seen:
+                    rows.append((g, name, a[name]))
+                    seen.add(name)
+        rows += [("file", name, a[name]) for name in sorted(a) if name not in seen]
+        out = ['<h2 id="parameters">Appendix: run settings and input identity</h2>',
+               "<p>The results file's root attributes (datasets/SCHEMA.md)."]
+        if skip & {"threshold", "threshold_activity", "weight"}:
+            out.append(f" Settings the view “{esc(self.view)}” does not use are left out.")
+        out.append("</p>")
+        out.append(table(["group", "attribute", "value"], rows, "attrs"))
+        return "\n".join(out)
+
+    # -- the page
+    def page(self, t0):
+        top, k = self.top, self.k
+        body = [self.summary(), self.glance()]
+        if top:
+            body.append(f'<h2 id="clusters">{self.which()} in detail</h2>')
+        else:
+            body.append('<h2 id="clusters">Networks in detail</h2><p>' +
+                        ("None: no network was found.</p>" if k == 0 else
+                         "None detailed (--top 0): every network is listed in the table below.</p>"))
+        if self.input_note:
+            body.append(f'<p class="note">{esc(self.input_note)}</p>')
+        for c in range(top):
+            body.append(self.network(c))
+        body.append(self.others())
+        body.append('<h2 id="sizes">Network sizes</h2>' + (self.sizes_plot() if k else "<p>No networks.</p>"))
+        body.append(self.similarity())
+        body.append(self.truth_section())
+        body.append('<h2 id="sampling">What was sampled</h2>')
+        body.append("<ul>" + "".join(f"<li>{esc(x)}</li>" for x in self.notes) + "</ul>" if self.notes
+                    else "<p>Nothing: every number and plot uses all of the data.</p>")
+        body.append(self.settings())
+        body.append(f'<p class="footer">chorus report, {esc(os.path.basename(self.args.results))}, '
+                    f"rendered in {time.time() - t0:.1f} s.</p>")
+        name = os.path.basename(self.input_path) if self.input_path else os.path.basename(self.args.results)
+        title = f"Coordinated networks in {name}"
+        links = [("overview", "summary"), ("glance", "at a glance"), ("clusters", "networks in detail")]
+        if k > top:
+            links.append(("others", f"all other networks ({k - top:,})"))
+        links += [("sizes", "sizes"), ("similarity", "similarity"), ("truth", "ground truth"),
+                  ("sampling", "sampling"), ("parameters", "appendix: settings")]
+        nav = " · ".join(f'<a href="#{a}">{b}</a>' for a, b in links if a != "glance" or top)
+        style = ("body{font-family:sans-serif;margin:1.2em 1.5em;max-width:1150px;color:#222;line-height:1.35}"
+                 "h1{margin:.2em 0 .1em}nav{font-size:13px;margin-bottom:.6em}"
+                 ".lead{font-size:19px;margin:.5em 0}"
+                 "table{border-collapse:collapse;margin:.5em 0;font-size:13px}"
+                 "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}"
+                 "th{background:#eee}.note{color:#8a5a00}.clock{color:#555;font-size:13px}"
+                 ".plot{display:block;margin:.5em 0;max-width:100%}.truthnote{color:#1e5e1e}"
+                 ".handles{font-size:14px}table.evidence td:first-child{font-weight:bold;width:14em}"
+                 "h3{margin-top:1.6em;border-top:2px solid #bbb;padding-top:.6em}"
+                 "details{margin:.4em 0;font-size:13px}code{background:#f3f3f3;padding:0 3px}")
+        return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+                f"<style>{style}</style></head><body><h1>{esc(title)}</h1><nav>{nav}</nav>\n"
+                + "\n".join(x for x in body if x) + "\n</body></html>\n")
+
+
+def render(args):
+    t0 = time.time()
+    page = Report(args).page(t0)
     tmp = f"{args.out}.tmp.{os.getpid()}"
     try:
         with open(tmp, "w", encoding="utf-8") as out:
@@ -354,8 +1008,8 @@ def main(argv=None):
     p.add_argument("results")
     p.add_argument("--out", required=True, help="HTML file to write")
     p.add_argument("--input", help="input file (default: the results' input_path attribute)")
-    p.add_argument("--top", type=int, default=10, help="largest clusters to detail [10]")
-    p.add_argument("--max-members", type=int, default=50, help="members per heatmap [50]")
+    p.add_argument("--top", type=int, default=10, help="largest networks to detail [10]; the rest are listed compactly")
+    p.add_argument("--max-members", type=int, default=50, help="members per heatmap and link sample [50]")
     p.add_argument("--max-edges", type=int, default=2_000_000, help="edges sampled for histograms [2M]")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
     args = p.parse_args(argv)

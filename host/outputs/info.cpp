@@ -4,19 +4,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iomanip>
 
-#include "chorus/job/detect.hpp"
 #include "chorus/core/error.hpp"
 #include "chorus/generate/generate.hpp"
 #include "chorus/io/h5.hpp"
-#include "chorus/job/progress.hpp"
-#include "chorus/io/results.hpp"
 #include "chorus/io/input.hpp"
+#include "chorus/io/results.hpp"
+#include "chorus/job/detect.hpp"
+#include "chorus/job/progress.hpp"
 
 namespace chorus {
 
@@ -74,7 +76,14 @@ int run_demo(const demo_options& opt, std::ostream& os) {
     CHORUS_EXPECTS(mkdtemp(buf.data()) != nullptr, "cannot create a temporary directory");
     dir = buf.data();
   } else {
-    ::mkdir(dir.c_str(), 0755);  // an existing directory is fine; failures surface when writing
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0)  // an existing directory is used as it is
+      CHORUS_EXPECTS(S_ISDIR(st.st_mode), "--workdir '", dir, "' is ",
+                     S_ISREG(st.st_mode) ? "a file" : "not a directory",
+                     ": give a directory (one that does not exist is created)");
+    else
+      CHORUS_EXPECTS(::mkdir(dir.c_str(), 0755) == 0, "cannot create --workdir '", dir,
+                     "': ", std::strerror(errno));
   }
   const std::string input = dir + "/demo_input.h5", output = dir + "/demo_results.h5";
   progress_bar bar(opt.progress);

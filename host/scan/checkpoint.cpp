@@ -6,12 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "chorus/core/error.hpp"
 #include "chorus/core/test_hooks.hpp"
@@ -74,7 +77,140 @@ std::uint64_t fnv(const void* data, std::size_t n) {
   return h;
 }
 
+std::string this_host() {
+  char h[256] = {};
+  if (::gethostname(h, sizeof h - 1) != 0) return "?";
+  return h;
+}
+
+// The owner a lock file records: "pid host\n" (empty when none).
+std::string read_record(int fd) {
+  char buf[512];
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  std::string r(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+  while (!r.empty() && (r.back() == '\n' || r.back() == ' ')) r.pop_back();
+  return r;
+}
+
+std::string my_record() { return std::to_string(::getpid()) + " " + this_host(); }
+
+bool parse_record(const std::string& record, long& pid, std::string& host) {
+  std::istringstream in(record);
+  return static_cast<bool>(in >> pid >> host) && pid > 0;
+}
+
+// "chorus process 1234 on host node7", for messages.
+std::string owner_words(const std::string& record) {
+  long pid = 0;
+  std::string host;
+  if (!parse_record(record, pid, host)) return "another chorus process";
+  return "chorus process " + std::to_string(pid) + " on host " + host;
+}
+
+void write_record(int fd, const std::string& record) {
+  if (::ftruncate(fd, 0) != 0) return;  // the record only helps messages: best effort
+  const std::string line = record.empty() ? record : record + "\n";
+  if (!line.empty()) (void)!::pwrite(fd, line.data(), line.size(), 0);
+}
+
+// Lock dir/.lock for this process (see checkpoint::checkpoint); returns its descriptor.
+int lock_directory(const std::string& dir) {
+  const std::string lock = dir + "/.lock";
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  CHORUS_EXPECTS(fd >= 0, "cannot create '", lock, "': ", std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    const std::string owner = read_record(fd);
+    if (err == EWOULDBLOCK || err == EINTR) {
+      ::close(fd);
+      CHORUS_THROW(input_error, "checkpoint directory '", dir, "' is in use by ",
+                   owner_words(owner), " (it holds '", lock,
+                   "'); wait for it to end or stop it, or use another --checkpoint directory");
+    }
+    // the file system has no flock (some NFS and Lustre mounts): the recorded pid decides
+    if (!lock_owner_gone(owner)) {
+      ::close(fd);
+      CHORUS_THROW(input_error, "checkpoint directory '", dir, "' is in use by ",
+                   owner_words(owner), " (this file system does not support flock, so chorus ",
+                   "goes by the pid in '", lock, "'; delete that file if the process is gone)");
+    }
+  }
+  // locked: a record left behind is a process that died holding the lock (kill -9, a crash,
+  // a node lost); one that ends normally clears its record
+  const std::string left = read_record(fd);
+  if (!left.empty() && left != my_record())
+    std::fprintf(stderr,
+                 "chorus: checkpoint directory '%s': took over the stale lock of %s, which is no "
+                 "longer running\n",
+                 dir.c_str(), owner_words(left).c_str());
+  write_record(fd, my_record());
+  return fd;
+}
+
+// A field's value as shown in a message: numbers in their shortest exact form.
+std::string shown(const std::string& v) {
+  if (v.empty() || v.find_first_not_of("0123456789.eE+-") != std::string::npos ||
+      v.find_first_of(".eE") == std::string::npos)
+    return v;
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (end != v.c_str() + v.size()) return v;
+  char buf[40];
+  for (int p = 1; p <= 17; ++p) {
+    std::snprintf(buf, sizeof buf, "%.*g", p, x);
+    if (std::strtod(buf, nullptr) == x) break;
+  }
+  return buf;
+}
+
+// "key=value key=value ...": (key, value) in order; a bare word is its own key and value.
+std::vector<std::pair<std::string, std::string>> identity_fields(const std::string& id) {
+  std::vector<std::pair<std::string, std::string>> f;
+  std::istringstream in(id);
+  std::string w;
+  while (in >> w) {
+    const auto eq = w.find('=');
+    if (eq == std::string::npos)
+      f.emplace_back(w, w);
+    else
+      f.emplace_back(w.substr(0, eq), w.substr(eq + 1));
+  }
+  return f;
+}
+
+const std::string* field(const std::vector<std::pair<std::string, std::string>>& f,
+                         const std::string& key) {
+  for (const auto& kv : f)
+    if (kv.first == key) return &kv.second;
+  return nullptr;
+}
+
 }  // namespace
+
+std::string identity_differences(const std::string& recorded, const std::string& current) {
+  const auto a = identity_fields(recorded), b = identity_fields(current);
+  std::string out;
+  std::vector<std::string> named;
+  auto differ = [&](const std::string& key) {
+    const std::string *x = field(a, key), *y = field(b, key);
+    if ((x && y && *x == *y) || std::find(named.begin(), named.end(), key) != named.end()) return;
+    named.push_back(key);
+    std::string sx = x ? shown(*x) : "none", sy = y ? shown(*y) : "none";
+    if (x && y && sx == sy) sx = *x, sy = *y;  // one number written two ways: show them as written
+    out += (out.empty() ? "" : "; ") + key + " (checkpoint " + sx + ", this run " + sy + ")";
+  };
+  for (const auto& kv : a) differ(kv.first);
+  for (const auto& kv : b) differ(kv.first);
+  return out;
+}
+
+bool lock_owner_gone(const std::string& record) {
+  long pid = 0;
+  std::string host;
+  if (!parse_record(record, pid, host)) return true;  // no owner recorded
+  if (host != this_host()) return false;              // cannot tell: presume it runs
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
 
 void install_stop_handlers() {
   struct sigaction sa {};
@@ -99,16 +235,14 @@ checkpoint::checkpoint(std::string dir, std::string identity, std::int64_t units
   }
   CHORUS_EXPECTS(access(dir_.c_str(), W_OK) == 0, "checkpoint directory '", dir_,
                  "' is not writable");
-  // one process per checkpoint directory: an advisory lock held for the life of the process
-  const std::string lock = dir_ + "/.lock";
-  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT, 0644);
-  CHORUS_EXPECTS(lock_fd_ >= 0, "cannot create '", lock, "'");
-  CHORUS_EXPECTS(::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0, "checkpoint directory '", dir_,
-                 "' is in use by another chorus process");
+  // one process per checkpoint directory: an advisory lock held for the life of the object
+  lock_fd_ = lock_directory(dir_);
 }
 
 checkpoint::~checkpoint() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);
+  if (lock_fd_ < 0) return;
+  write_record(lock_fd_, "");  // ended normally: no stale owner left behind
+  ::close(lock_fd_);
 }
 
 bool checkpoint::load(checkpoint_state& state, std::vector<edge>& edges) const {
@@ -124,11 +258,13 @@ bool checkpoint::load(checkpoint_state& state, std::vector<edge>& edges) const {
   std::getline(in, line);
   CHORUS_EXPECTS(line.rfind("identity ", 0) == 0, "damaged checkpoint manifest in '", dir_, "'");
   const std::string identity = line.substr(9);
-  CHORUS_EXPECTS(identity == identity_, "the checkpoint in '", dir_,
-                 "' belongs to another run (different input or "
-                 "parameters); it records: ",
-                 identity, "; this run is: ", identity_,
+  if (identity != identity_) {
+    const std::string diff = identity_differences(identity, identity_);
+    CHORUS_THROW(input_error, "the checkpoint in '", dir_,
+                 "' belongs to another run (different input or parameters): ",
+                 diff.empty() ? "it records: " + identity + "; this run is: " + identity_ : diff,
                  ". Use another --checkpoint directory, or the same input and parameters");
+  }
   state.identity = identity;
   std::int64_t units = 0, nshards = 0;
   std::string done_hex;
@@ -166,11 +302,16 @@ bool checkpoint::load(checkpoint_state& state, std::vector<edge>& edges) const {
     state.shard_edges.push_back(count);
     state.shard_sums.push_back(sum);
   }
+  // the candidates of the completed units (absent from manifests of older versions: 0)
+  state.candidates = 0;
+  if (in >> key && key == "candidates")
+    CHORUS_EXPECTS(in >> state.candidates && state.candidates >= 0,
+                   "damaged checkpoint manifest in '", dir_, "'");
   return true;
 }
 
 void checkpoint::save(checkpoint_state& state, const std::vector<std::int64_t>& newly_done,
-                      const std::vector<edge>& edges) {
+                      const std::vector<edge>& edges, std::int64_t candidates) {
   if (state.done.empty()) {
     state.identity = identity_;
     state.units = units_;
@@ -197,8 +338,11 @@ void checkpoint::save(checkpoint_state& state, const std::vector<std::int64_t>& 
   m << "\nshards " << shards.size() << "\n";
   for (std::size_t s = 0; s < shards.size(); ++s)
     m << shards[s] << " " << counts[s] << " " << std::hex << sums[s] << std::dec << "\n";
+  // last, so that older versions, which stop after the shards, still read the manifest
+  m << "candidates " << state.candidates + candidates << "\n";
   const std::string text = m.str();
   atomic_write(dir_, "manifest", text.data(), text.size());
+  state.candidates += candidates;
   state.done = std::move(done);
   state.shards = std::move(shards);
   state.shard_edges = std::move(counts);

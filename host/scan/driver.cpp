@@ -37,10 +37,13 @@ struct backend::scan final : scan_results {
   // per batch in flight: its edges held for the next checkpoint, and its finished units
   std::map<std::int64_t, std::vector<edge>> held;
   std::map<std::int64_t, std::vector<std::int64_t>> finished;
+  std::map<std::int64_t, std::int64_t> finished_candidates;
   std::vector<edge> pending;  // edges of the finished units since the last checkpoint
   std::vector<std::int64_t> pending_units;
-  std::int64_t kept = 0;  // edges of the result so far (resumed, kept, held)
-  std::int64_t done_pairs = 0, candidates = 0;
+  std::int64_t pending_candidates = 0;  // candidates of pending_units
+  std::int64_t kept = 0;                // edges of the result so far (resumed, kept, held)
+  std::int64_t done_pairs = 0;
+  std::int64_t candidates = 0;     // of the whole run: those of resumed units included
   std::int64_t filled = 0;         // rows handed to rows_ready_ so far: [begin, filled)
   const row_feed* feed = nullptr;  // rows still arriving
   std::atomic<bool> over{false};
@@ -82,6 +85,7 @@ struct backend::scan final : scan_results {
     candidates += cand;
     done_pairs += plan.pairs(unit);
     finished[batch].push_back(unit);
+    finished_candidates[batch] += cand;
   }
 
   void open_checkpoint() {
@@ -94,6 +98,7 @@ struct backend::scan final : scan_results {
     done = cstate.done;
     for (std::int64_t u = 0; u < plan.units; ++u)
       if (done[u]) ++stats.resumed_units, done_pairs += plan.pairs(u);
+    candidates += cstate.candidates;  // the resumed units' share of the run's candidates
     be.absorb_(resumed);
     kept += static_cast<std::int64_t>(resumed.size());
     keep(resumed);
@@ -143,6 +148,8 @@ struct backend::scan final : scan_results {
       auto& u = finished[id];
       pending_units.insert(pending_units.end(), u.begin(), u.end());
       finished.erase(id);
+      pending_candidates += finished_candidates[id];
+      finished_candidates.erase(id);
       auto h = held.find(id);
       if (h != held.end()) {
         pending.insert(pending.end(), h->second.begin(), h->second.end());
@@ -155,11 +162,12 @@ struct backend::scan final : scan_results {
     const double since = std::chrono::duration<double>(clock::now() - last_ckpt).count();
     if (!(last || since >= opt.checkpoint_interval)) return;
     std::sort(pending_units.begin(), pending_units.end());
-    ckpt->save(cstate, pending_units, pending);
+    ckpt->save(cstate, pending_units, pending, pending_candidates);
     ++stats.checkpoints;
     last_ckpt = clock::now();
     keep(pending);
     pending_units.clear();
+    pending_candidates = 0;
   }
 
   // Batches in order; with plan.depth > 0 the next batch is submitted before the previous one

@@ -55,6 +55,8 @@ handle open_rw(const std::string& path);
 bool exists(const handle& file, const std::string& path);
 /// Open a dataset; throws input_error naming `path` when it is missing or not a dataset.
 handle open_dataset(const handle& file, const std::string& path);
+/// Names of the links in `group` ("/" for the root), in name order (at most 4096).
+std::vector<std::string> children(const handle& file, const std::string& group);
 /// Describe a dataset.
 dataset_info describe(const handle& dset);
 /// Create a group and its missing parents.

@@ -17,6 +17,10 @@ struct input_info {
   bool has_embedding = false, has_activity = false, has_handles = false, has_truth = false;
   std::int64_t dim = 0, bins = 0;
   std::string embedding_dtype, activity_dtype;
+  /// Top-level datasets and groups chorus does not read, by path, each followed by the name it
+  /// probably meant when one is close ("/embeddings -> /embedding"); a job warns about them,
+  /// since a misnamed view silently changes the analysis.
+  std::vector<std::string> unrecognised;
 };
 
 /// Open `path` and validate its layout (datasets/SCHEMA.md). Throws input_error on any problem.
@@ -46,6 +50,8 @@ struct load_options {
   /// i >= row_begin); ids, truth and validation of the ids cover all rows.
   std::int64_t row_begin = 0;
   bool checksum = true;  ///< hash the file's bytes (loaded_input::checksum; 0 when false)
+  /// Activity rows whose raw counts sum to less are left out (all zero, invalid); 0: none.
+  double min_activity = 0;
 };
 
 /// A loaded input: ids, prepared views, optional truth.
@@ -53,6 +59,8 @@ struct loaded_input {
   input_info info;
   std::vector<std::int64_t> ids;
   view_matrix embedding, activity;
+  /// Activity rows left out by load_options::min_activity (counted in activity.invalid_rows).
+  std::int64_t below_min_activity = 0;
   std::vector<std::int64_t> truth;  ///< empty when the input has no /truth/cluster
   std::uint64_t checksum = 0;       ///< 64-bit hash of the file's bytes
 };

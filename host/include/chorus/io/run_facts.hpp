@@ -28,6 +28,8 @@ struct run_facts {
   std::uint64_t max_memory_mib = 0;
   bool edges_spilled = false;
   std::int64_t clusters = 0, invalid_embedding_rows = 0, invalid_activity_rows = 0;
+  double min_activity = 0;              ///< --min-activity (0 when the view has no activity)
+  std::int64_t below_min_activity = 0;  ///< accounts it left out
   double seconds_read = 0, seconds_score = 0, seconds_components = 0;
   const truth_match* truth = nullptr;  ///< adds truth_precision and truth_recall
 };

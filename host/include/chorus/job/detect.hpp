@@ -21,6 +21,15 @@ struct detect_options {
   double threshold = defaults::threshold;  ///< embedding (or fused) threshold
   double threshold_activity = defaults::threshold_activity;
   double weight = defaults::weight;  ///< fused: weight of the embedding view
+  /// Set when the user gave the value (the CLI's --threshold, --threshold-activity, --weight):
+  /// a value the chosen view does not use is then an error, never silently ignored.
+  bool threshold_given = false, threshold_activity_given = false, weight_given = false;
+  /// --min-activity: an account whose activity row sums to fewer posts is left out of the
+  /// activity view (a sparse row correlates perfectly by chance; README, "Views").
+  double min_activity = defaults::min_activity;
+  /// --allow-empty-view: write results even when a view the run uses has no row that can get
+  /// an edge (otherwise an input_error: such a run cannot find anything).
+  bool allow_empty_view = false;
   activity_transform transform = activity_transform::none;
   std::int64_t topk = 0;  ///< 0: keep all edges
   std::int64_t max_edges = defaults::max_edges;
@@ -53,6 +62,10 @@ struct detect_summary {
   std::int64_t invalid_embedding = 0, invalid_activity = 0;
   std::int64_t resumed_units = 0, checkpoints = 0;
   bool spilled = false;  ///< the edge list passed --max-memory and went through disk
+  double min_activity = 0;              ///< --min-activity in effect (activity views)
+  std::int64_t below_min_activity = 0;  ///< accounts it left out of the activity view
+  /// What the user must know about this run (misnamed datasets, views that lose many rows).
+  std::vector<std::string> warnings;
   double seconds_read = 0, seconds_score = 0, seconds_components = 0, seconds_write = 0,
          seconds_total = 0;
   bool has_truth = false;

@@ -23,12 +23,19 @@ struct checkpoint_state {
   std::vector<std::string> shards;  ///< shard file names, in order
   std::vector<std::int64_t> shard_edges;
   std::vector<std::uint64_t> shard_sums;  ///< FNV-1a of each shard's bytes
+  /// Candidates (pairs the first pass sent to the exact re-check) of the completed units, so
+  /// that a resumed run reports the whole run's count. Manifests written before this field
+  /// existed load as 0.
+  std::int64_t candidates = 0;
 };
 
 /// Reads and writes one checkpoint directory.
 class checkpoint {
  public:
-  /// `dir` is created when missing. `identity` must match on resume.
+  /// `dir` is created when missing. `identity` must match on resume. The directory is locked
+  /// for the life of the object (flock on `dir/.lock`, which records "pid host" of its owner):
+  /// a live owner is refused naming its pid; a lock left by a process that is gone is taken
+  /// over with a note on stderr.
   checkpoint(std::string dir, std::string identity, std::int64_t units);
   ~checkpoint();
   checkpoint(const checkpoint&) = delete;
@@ -42,9 +49,10 @@ class checkpoint {
   /// checkpoint found without it is refused with input_error. Returns true when one was loaded.
   bool resume(checkpoint_state& state, std::vector<edge>& edges, bool resume) const;
 
-  /// Persist the units in `newly_done` and their `edges` as a new shard, then the manifest.
+  /// Persist the units in `newly_done`, their `edges` as a new shard and their `candidates`,
+  /// then the manifest.
   void save(checkpoint_state& state, const std::vector<std::int64_t>& newly_done,
-            const std::vector<edge>& edges);
+            const std::vector<edge>& edges, std::int64_t candidates = 0);
 
   /// Remove the directory's chorus files (after the results file is written).
   void remove() const;
@@ -63,6 +71,16 @@ class checkpoint {
 
 /// Remove the chorus files of a checkpoint directory, and the directory when it is then empty.
 void remove_checkpoint(const std::string& dir);
+
+/// The fields in which two checkpoint identities ("key=value key=value ...") differ, each as
+/// "key (checkpoint A, this run B)", joined by "; " (a field one side lacks shows "none").
+/// Numbers are shown in their shortest exact form. Empty when no field differs.
+std::string identity_differences(const std::string& recorded, const std::string& current);
+
+/// Whether the owner a lock file records ("pid host") is gone: a process of this host that no
+/// longer runs, or no owner recorded. An owner on another host is presumed alive. Used where
+/// the file system refuses flock() (some NFS and Lustre mounts).
+bool lock_owner_gone(const std::string& record);
 
 /// Graceful stop. The first SIGTERM or SIGINT sets a flag that the scoring loop polls (it
 /// finishes the units in flight, writes a checkpoint and stops with exit code 4); a second one
