@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -94,6 +96,38 @@ TEST(MpiVsReference, EveryRankCountGivesTheReferenceGraph) {
     const result_edges got = read_results(out);
     const auto problems = oracle::compare(ref, got.src, got.dst, got.labels);
     EXPECT_TRUE(problems.empty()) << oracle::join(problems);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// #15 item 18: a rank that stops because a peer failed must never win the error agreement
+// (exit 4 tells a batch script to resume the job, again and again). Every rank's scan is slowed
+// so that the failure notice reaches the others mid-scan; each failing rank, repeatedly.
+TEST(MpiAgreement, FailureWinsOverTheStopsItCauses) {
+  const std::string bin = CHORUS_BINARY, build = bin.substr(0, bin.rfind('/'));
+  if (configured_off(build, "CHORUS_MPI")) GTEST_SKIP() << "built with -DCHORUS_MPI=OFF";
+  const std::string launch = mpirun();
+  if (launch.empty()) CHORUS_SKIP_MISSING_TOOL("mpirun not found (install openmpi-bin)");
+  const std::string dir = scratch_dir("mpi_agree");
+  const std::int64_t n = 360;
+  dense e = clustered(n, 24, 71);
+  write_input(dir + "/in.h5", n, &e, nullptr);
+  for (int fail : {1, 2, 1, 2}) {
+    std::ostringstream cmd;
+    cmd << launch << " -np 3 -x CHORUS_TEST_FAIL_RANK=" << fail
+        << " -x CHORUS_TEST_PROGRESS_DELAY_MS=30 " << bin
+        << " detect --quiet --backend cpu --input " << dir << "/in.h5 --out " << dir
+        << "/out.h5 --force --tile-rows 16 --tile-cols 32 --threads 1 2>" << dir << "/err.txt";
+    auto [rc, out] = shell(cmd.str());
+    std::ifstream f(dir + "/err.txt");
+    const std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    SCOPED_TRACE("failing rank " + std::to_string(fail));
+    EXPECT_EQ(rc, 1) << "a failing rank ends the job with exit code 1, not a stop's 4\n" << err;
+    EXPECT_NE(err.find("test failure injected on rank " + std::to_string(fail)), std::string::npos)
+        << err;
   }
 }
 

@@ -13,6 +13,8 @@ const test_hook_values& test_hooks() {
 #if CHORUS_TEST_HOOKS
     if (const char* e = std::getenv("CHORUS_TEST_CRASH_AT")) h.crash_at_write = std::atoi(e);
     if (const char* e = std::getenv("CHORUS_TEST_FAIL_RANK")) h.fail_rank = std::atoi(e);
+    if (const char* e = std::getenv("CHORUS_TEST_PROGRESS_DELAY_MS"))
+      h.progress_delay_ms = std::max(0, std::atoi(e));
     if (const char* e = std::getenv("CHORUS_TEST_READ_BLOCK_ROWS"))
       h.read_block_rows = std::max(1, std::atoi(e));
     if (const char* e = std::getenv("CHORUS_READ_OVERLAP")) h.read_overlap = std::strcmp(e, "0");

@@ -299,8 +299,10 @@ score_options scan_options(const detect_options& opt, const job_plan& p, const b
   if (p.multi) id << " ranks=" << p.ranks << " rank=" << p.rank;
   so.identity = id.str();
   so.gpu_memory = opt.gpu_memory_mib << 20;
-  if (opt.progress || p.multi)
+  if (opt.progress || p.multi || test_hooks().progress_delay_ms > 0)
     so.progress = [&opt](std::int64_t d, std::int64_t n) {
+      if (test_hooks().progress_delay_ms > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(test_hooks().progress_delay_ms));
       if (mpi::peer_failed()) request_stop();  // another rank failed: stop early
       if (opt.progress) opt.progress("score", d, n);
     };

@@ -198,9 +198,17 @@ void agree(std::exception_ptr local) {
   int code = 0;
   std::string msg;
   if (local) describe(local, code, msg);
-  // a first-hand failure outranks a stop caused by a peer's notice
-  const bool secondhand = local && g_notice_seen && !g_notified;
-  const int key = !local ? 2 * g_size : secondhand ? g_size + g_rank : g_rank;
+  // A failure outranks any stop: a stop is either a signal (every rank has one) or second-hand,
+  // caused by a peer's failure notice, and it must never win, or the job would exit 4 (resume
+  // me) for a real failure. (A rank that stopped also notified its peers, so "did it notify"
+  // cannot tell the two apart.) Among failures, one seen first-hand outranks one that followed
+  // a peer's notice.
+  const bool stop = local && code == static_cast<int>(exit_code::interrupted);
+  const bool secondhand = local && !stop && g_notice_seen && !g_notified;
+  const int key = !local       ? 3 * g_size
+                  : stop       ? 2 * g_size + g_rank
+                  : secondhand ? g_size + g_rank
+                               : g_rank;
   int best = 0;
   check(MPI_Allreduce(&key, &best, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "Allreduce");
   // Drain the abort notices of this phase so that none is left pending: every rank learns how
@@ -230,7 +238,7 @@ void agree(std::exception_ptr local) {
     g_notified = false;
     post_notice_recv();
   }
-  if (best == 2 * g_size) return;
+  if (best == 3 * g_size) return;
   const int from = best % g_size;
   int head[2] = {code, static_cast<int>(msg.size())};
   check(MPI_Bcast(head, 2, MPI_INT, from, MPI_COMM_WORLD), "Bcast");

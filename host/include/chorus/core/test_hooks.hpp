@@ -18,6 +18,9 @@ struct test_hook_values {
   /// CHORUS_TEST_FAIL_RANK=r: rank r of a multi-process job fails when it starts scoring (error
   /// agreement tests). -1: none.
   int fail_rank = -1;
+  /// CHORUS_TEST_PROGRESS_DELAY_MS=t: every progress report of the scan sleeps t ms, so that a
+  /// peer's failure reaches a rank in the middle of its scan (error agreement races).
+  int progress_delay_ms = 0;
   /// CHORUS_TEST_READ_BLOCK_ROWS=k: the input is read k rows at a time (the reader/scorer
   /// handshake with many small blocks). 0: the reader's own block size.
   std::int64_t read_block_rows = 0;
