@@ -203,9 +203,9 @@ job_plan plan_job(const detect_options& opt) {
                    " needs /activity, which '", opt.input, "' does not have");
     // with --max-memory a job that cannot fit says so before any work
     p.fixed_bytes = fixed_memory(opt, p.info, p.need_e, p.need_a);
-    if (opt.max_memory_mib > 0)
-      CHORUS_EXPECTS(p.fixed_bytes + (16ull << 20) <= (opt.max_memory_mib << 20),
-                     "this job needs about ", (p.fixed_bytes >> 20) + 16,
+    if (opt.max_memory_mib > 0 && p.fixed_bytes + (16ull << 20) > (opt.max_memory_mib << 20))
+      CHORUS_THROW(limit_error,  // a limit (exit 3), like --max-edges
+                   "this job needs about ", (p.fixed_bytes >> 20) + 16,
                      " MiB of host memory besides "
                      "its edges (views, first-pass rows, labels, tiles), more than --max-memory ",
                      opt.max_memory_mib,
