@@ -233,6 +233,28 @@ def main():
     ext = page_requests(ctl_log) or []
     check(any("chorus-control.invalid" in u for u in ext), "control: an external <img> is detected by the network-log check")
 
+    print("== a relative input path; the report run from another folder (#15 item 5)")
+    exe = os.path.abspath(chorus)
+    sub, elsewhere = os.path.join(work, "rel"), os.path.join(work, "elsewhere")
+    os.makedirs(sub)
+    os.makedirs(elsewhere)
+    shutil.copyfile(inp, os.path.join(sub, "election.h5"))
+    p = subprocess.run([exe, "detect", "--quiet", "--input", "election.h5", "--out", "rel.h5",
+                        "--threads", "2"], cwd=sub, capture_output=True, text=True)
+    check(p.returncode == 0, f"detect with a relative input path ({p.stderr[-300:]})")
+    rel_res = os.path.join(sub, "rel.h5")
+    p = subprocess.run([exe, "report", rel_res, "--out", "rel.html"], cwd=elsewhere,
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and p.stderr == "", f"report from another folder, no warning ({p.stderr[-300:]})")
+    rel_page = open(os.path.join(elsewhere, "rel.html"), encoding="utf-8").read()
+    rel_imgs = re.findall(r'<img[^>]*src="data:image/png;base64,', rel_page)
+    check(len(rel_imgs) == want, f"from another folder the heatmaps are there ({len(rel_imgs)} of {want} plots)")
+    os.remove(os.path.join(sub, "election.h5"))
+    p = subprocess.run([exe, "report", rel_res, "--out", "rel.html", "--force"], cwd=elsewhere,
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and "election.h5" in p.stderr,
+          f"a missing input is said on stderr, naming it ({p.stderr[-300:]})")
+
     print("== errors")
     p = run([py, tool, res, "--out", out], expect=2)
     check("exists" in p.stderr, "refuses to overwrite without --force")
