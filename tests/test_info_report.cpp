@@ -145,9 +145,14 @@ TEST_F(InfoCommand, RefusesWhatIsNeither) {
     h5::handle h = h5::create(no_view);
     h5::write_vector(h, "/accounts/id", std::vector<std::int64_t>{1, 2});
   }
+  // any HDF5 file is described (#15 item 8): its datasets, and why it is not a chorus input
   r = run_cli({"info", no_view}, dir);
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("has neither /embedding nor /activity"), std::string::npos) << r.err;
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(
+      r.out.find("not a chorus input: '" + no_view + "' has neither /embedding nor /activity"),
+      std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("/accounts/id"), std::string::npos) << r.out;
   r = run_cli({"info", dir + "/missing.h5"}, dir);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("no such file"), std::string::npos) << r.err;

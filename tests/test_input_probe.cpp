@@ -22,6 +22,7 @@ void expect_same(const input_info& a, const input_info& b) {
   EXPECT_EQ(a.embedding_dtype, b.embedding_dtype);
   EXPECT_EQ(a.activity_dtype, b.activity_dtype);
   EXPECT_EQ(a.unrecognised, b.unrecognised);
+  EXPECT_EQ(a.id_dtype, b.id_dtype);
 }
 
 TEST(InputProbe, ChildInspectionEqualsInProcess) {

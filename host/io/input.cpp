@@ -28,8 +28,6 @@ std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what) {
   return r;
 }
 
-namespace {
-
 std::string dtype_name(const h5::dataset_info& di) {
   switch (di.cls) {
     case h5::kind::floating:
@@ -42,6 +40,18 @@ std::string dtype_name(const h5::dataset_info& di) {
       return di.type_name.empty() ? "unsupported" : di.type_name;
   }
 }
+
+std::int64_t account_id_of_string(const std::string& s) {
+  // FNV-1a 64 (offset basis 14695981039346656037, prime 1099511628211), top bit cleared
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return static_cast<std::int64_t>(h & 0x7fffffffffffffffull);
+}
+
+namespace {
 
 // Length of the valid UTF-8 prefix of s (s.size() when all of it is valid): no overlong forms,
 // no surrogates, nothing above U+10FFFF.
@@ -194,13 +204,14 @@ input_info inspect_input(const std::string& path) {
                  "' has no /accounts/id dataset (see datasets/SCHEMA.md)");
   auto ids = h5::open_dataset(f, "/accounts/id");
   auto idi = h5::describe(ids);
-  CHORUS_EXPECTS(idi.rank() == 1 && idi.cls == h5::kind::integer,
+  CHORUS_EXPECTS(idi.rank() == 1 && (idi.cls == h5::kind::integer || idi.cls == h5::kind::string),
                  "/accounts/id must be a rank-1 integer dataset, found ", dtype_name(idi), " ",
-                 shape_str(idi));
+                 shape_str(idi), " (rank-1 strings are accepted too: see datasets/SCHEMA.md)");
   CHORUS_EXPECTS(
       idi.dims[0] <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 4),
       "/accounts/id declares an impossible length ", idi.dims[0]);
   info.n = static_cast<std::int64_t>(idi.dims[0]);
+  info.id_dtype = dtype_name(idi);
 
   if (h5::exists(f, "/embedding")) {
     info.dim = check_view(f, "/embedding", "[N, d]", "columns", info.n,
@@ -420,28 +431,146 @@ class view_reader {
 
 }  // namespace
 
-static void check_handles(const h5::handle& f, const std::vector<std::int64_t>& ids,
-                          std::int64_t block_rows) {
-  // Handles only label reports, but a report must never carry invalid UTF-8.
-  auto h = h5::open_dataset(f, "/accounts/handle");
-  const std::int64_t n = static_cast<std::int64_t>(ids.size());
-  for (std::int64_t r0 = 0; r0 < n; r0 += block_rows) {
-    const std::int64_t rows = std::min(block_rows, n - r0);
-    const auto block = h5::read_strings(h, r0, rows);
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const std::size_t ok = utf8_valid_prefix(block[r]);
-      CHORUS_EXPECTS(ok == block[r].size(), "/accounts/handle row ", r0 + r, " (account id ",
-                     ids[r0 + r], ") is not valid UTF-8 (bad byte at offset ", ok,
-                     "): re-encode the handles as UTF-8");
+namespace {
+
+// A string id for a one-line message: quoted, control bytes (and, when it is not UTF-8, bytes
+// above 0x7f) escaped, cut after 80 bytes.
+std::string quoted_id(const std::string& s) {
+  const bool utf8 = utf8_valid_prefix(s) == s.size();
+  std::size_t end = std::min<std::size_t>(s.size(), 80);
+  while (utf8 && end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  std::string q = "'";
+  for (std::size_t i = 0; i < end; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f || (c > 0x7f && !utf8)) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      q += hex;
+    } else {
+      q += s[i];
     }
   }
+  return q + (end < s.size() ? "...'" : "'");
+}
+
+// String ids of rows [r0, r0 + block.size()) hashed into `out`; each must be non-empty UTF-8.
+void hash_string_ids(const std::vector<std::string>& block, std::int64_t r0, std::int64_t* out) {
+  for (std::size_t r = 0; r < block.size(); ++r) {
+    const std::size_t ok = utf8_valid_prefix(block[r]);
+    CHORUS_EXPECTS(!block[r].empty(), "/accounts/id row ", r0 + static_cast<std::int64_t>(r),
+                   " is an empty string: every account needs an id");
+    CHORUS_EXPECTS(ok == block[r].size(), "/accounts/id row ", r0 + static_cast<std::int64_t>(r),
+                   " (", quoted_id(block[r]), ") is not valid UTF-8 (bad byte at offset ", ok,
+                   "): re-encode the ids as UTF-8");
+    out[r] = account_id_of_string(block[r]);
+  }
+}
+
+// Ids of rows [r0, r0 + rows) into `out`, validated: string ids hashed (hash_string_ids),
+// unsigned 64-bit ids above 2^63-1 refused (HDF5 would saturate them converting to int64).
+void read_id_block(const h5::handle& ids, const h5::dataset_info& idi, std::int64_t r0,
+                   std::int64_t rows, std::int64_t* out) {
+  if (idi.cls == h5::kind::string) {
+    hash_string_ids(h5::read_strings(ids, r0, rows), r0, out);
+    return;
+  }
+  if (!idi.is_signed && idi.elem_size >= 8) {
+    std::vector<std::uint64_t> buf(static_cast<std::size_t>(rows));
+    h5::read_rows<std::uint64_t>(ids, r0, rows, buf.data());
+    for (std::int64_t r = 0; r < rows; ++r)
+      CHORUS_EXPECTS(buf[r] <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
+                     "/accounts/id row ", r0 + r, " holds ", buf[r],
+                     ", which does not fit a signed 64-bit id");
+  }
+  h5::read_rows<std::int64_t>(ids, r0, rows, out);
+}
+
+// /accounts/handle rows [r0, r0 + block.size()) must be UTF-8; `ids` are their account ids.
+void check_handle_block(const std::vector<std::string>& block, std::int64_t r0,
+                        const std::int64_t* ids) {
+  // Handles only label reports, but a report must never carry invalid UTF-8.
+  for (std::size_t r = 0; r < block.size(); ++r) {
+    const std::size_t ok = utf8_valid_prefix(block[r]);
+    CHORUS_EXPECTS(ok == block[r].size(), "/accounts/handle row ",
+                   r0 + static_cast<std::int64_t>(r), " (account id ", ids[r],
+                   ") is not valid UTF-8 (bad byte at offset ", ok,
+                   "): re-encode the handles as UTF-8");
+  }
+}
+
+// All n ids of the input, validated (read_id_block), in blocks of block_rows.
+std::vector<std::int64_t> read_ids(const h5::handle& f, std::int64_t n, std::int64_t block_rows) {
+  const h5::handle ids = h5::open_dataset(f, "/accounts/id");
+  const h5::dataset_info idi = h5::describe(ids);
+  std::vector<std::int64_t> out(static_cast<std::size_t>(n));
+  for (std::int64_t r0 = 0; r0 < n; r0 += block_rows)
+    read_id_block(ids, idi, r0, std::min(block_rows, n - r0), out.data() + r0);
+  return out;
+}
+
+// Ids must be unique. String ids are compared as strings where their derived ids are equal:
+// the same string twice is a duplicate, two strings with one derived id a collision; both are
+// refused, naming the strings and their rows.
+void check_unique_ids(const h5::handle& f, const std::vector<std::int64_t>& ids, bool string_ids) {
+  const auto n = static_cast<std::int64_t>(ids.size());
+  std::vector<std::pair<std::int64_t, std::int64_t>> sorted(n);
+  for (std::int64_t i = 0; i < n; ++i) sorted[i] = {ids[i], i};
+  std::sort(sorted.begin(), sorted.end());
+  for (std::int64_t i = 1; i < n; ++i) {
+    if (sorted[i].first != sorted[i - 1].first) continue;
+    const std::int64_t a = sorted[i - 1].second, b = sorted[i].second;
+    CHORUS_EXPECTS(string_ids, "duplicate account id ", sorted[i].first, " at rows ", a, " and ",
+                   b);
+    const h5::handle d = h5::open_dataset(f, "/accounts/id");
+    const std::string sa = h5::read_strings(d, a, 1).at(0), sb = h5::read_strings(d, b, 1).at(0);
+    CHORUS_EXPECTS(sa != sb, "duplicate account id ", quoted_id(sa), " at rows ", a, " and ", b);
+    CHORUS_THROW(input_error, "account ids ", quoted_id(sa), " (row ", a, ") and ", quoted_id(sb),
+                 " (row ", b, ") both map to the int64 id ", sorted[i].first,
+                 " (FNV-1a of the string, datasets/SCHEMA.md): rename one, or store integer ids");
+  }
+}
+
+}  // namespace
+
+std::vector<std::int64_t> read_account_ids(const h5::handle& f, std::uint64_t row0,
+                                           std::uint64_t rows) {
+  const h5::handle ids = h5::open_dataset(f, "/accounts/id");
+  std::vector<std::int64_t> out(static_cast<std::size_t>(rows));
+  if (h5::describe(ids).cls != h5::kind::string) {
+    if (rows > 0) h5::read_rows<std::int64_t>(ids, row0, rows, out.data());
+    return out;
+  }
+  const std::vector<std::string> block = h5::read_strings(ids, row0, rows);
+  for (std::size_t r = 0; r < block.size(); ++r) out[r] = account_id_of_string(block[r]);
+  return out;
+}
+
+std::string account_names_dataset(const h5::handle& f) {
+  if (h5::exists(f, "/accounts/handle")) return "/accounts/handle";
+  if (h5::exists(f, "/accounts/id") &&
+      h5::describe(h5::open_dataset(f, "/accounts/id")).cls == h5::kind::string)
+    return "/accounts/id";
+  return "";
 }
 
 void check_handles(const std::string& path, std::int64_t block_rows) {
   h5::handle f = h5::open_read(path);
-  if (!h5::exists(f, "/accounts/handle")) return;
-  const auto ids = h5::read_all<std::int64_t>(h5::open_dataset(f, "/accounts/id"));
-  check_handles(f, ids, block_rows);
+  const bool handles = h5::exists(f, "/accounts/handle");
+  const h5::handle ids = h5::open_dataset(f, "/accounts/id");
+  const h5::dataset_info idi = h5::describe(ids);
+  if (!handles && idi.cls != h5::kind::string) return;
+  CHORUS_EXPECTS(block_rows >= 1 && idi.rank() == 1, "/accounts/id must be rank 1");
+  const auto n = static_cast<std::int64_t>(idi.dims[0]);
+  h5::handle h;
+  if (handles) h = h5::open_dataset(f, "/accounts/handle");
+  // block by block: memory stays O(block_rows) whatever length the file declares
+  std::vector<std::int64_t> block_ids;
+  for (std::int64_t r0 = 0; r0 < n; r0 += block_rows) {
+    const std::int64_t rows = std::min(block_rows, n - r0);
+    block_ids.resize(static_cast<std::size_t>(rows));
+    read_id_block(ids, idi, r0, rows, block_ids.data());
+    if (handles) check_handle_block(h5::read_strings(h, r0, rows), r0, block_ids.data());
+  }
 }
 
 namespace {
@@ -493,33 +622,14 @@ loaded_input open_input(const input_info& info, const load_options& opt) {
   }
   h5::handle f = h5::open_read(path);
   check_still_described(f, in.info);
-  {
-    auto ids = h5::open_dataset(f, "/accounts/id");
-    const auto idi = h5::describe(ids);
-    if (!idi.is_signed && idi.elem_size >= 8) {
-      // HDF5 would saturate ids above 2^63-1 when converting to int64; refuse them instead.
-      std::vector<std::uint64_t> buf(static_cast<std::size_t>(std::min(opt.block_rows, n)));
-      for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows) {
-        const std::int64_t rows = std::min(opt.block_rows, n - r0);
-        h5::read_rows<std::uint64_t>(ids, r0, rows, buf.data());
-        for (std::int64_t r = 0; r < rows; ++r)
-          CHORUS_EXPECTS(
-              buf[r] <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
-              "/accounts/id row ", r0 + r, " holds ", buf[r],
-              ", which does not fit a signed 64-bit id");
-      }
-    }
-    in.ids = h5::read_all<std::int64_t>(ids);
+  in.ids = read_ids(f, n, opt.block_rows);
+  check_unique_ids(f, in.ids, in.info.string_ids());
+  if (in.info.has_handles) {
+    const h5::handle h = h5::open_dataset(f, "/accounts/handle");
+    for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows)
+      check_handle_block(h5::read_strings(h, r0, std::min(opt.block_rows, n - r0)), r0,
+                         in.ids.data() + r0);
   }
-  {
-    std::vector<std::pair<std::int64_t, std::int64_t>> sorted(n);
-    for (std::int64_t i = 0; i < n; ++i) sorted[i] = {in.ids[i], i};
-    std::sort(sorted.begin(), sorted.end());
-    for (std::int64_t i = 1; i < n; ++i)
-      CHORUS_EXPECTS(sorted[i].first != sorted[i - 1].first, "duplicate account id ",
-                     sorted[i].first, " at rows ", sorted[i - 1].second, " and ", sorted[i].second);
-  }
-  if (in.info.has_handles) check_handles(f, in.ids, opt.block_rows);
   if (in.info.has_truth)
     in.truth = h5::read_all<std::int64_t>(h5::open_dataset(f, "/truth/cluster"));
 

@@ -30,7 +30,8 @@ std::string pack(const input_info& i) {
   for (const std::string& f :
        {std::to_string(i.file_size), std::to_string(i.n), std::to_string(i.has_embedding),
         std::to_string(i.has_activity), std::to_string(i.has_handles), std::to_string(i.has_truth),
-        std::to_string(i.dim), std::to_string(i.bins), i.embedding_dtype, i.activity_dtype, names})
+        std::to_string(i.dim), std::to_string(i.bins), i.embedding_dtype, i.activity_dtype, names,
+        i.id_dtype})
     s += f + kSep;
   return s;
 }
@@ -41,7 +42,7 @@ bool unpack(const std::string& s, const std::string& path, input_info* out) {
   std::size_t at = 0;
   for (std::size_t sep; (sep = s.find(kSep, at)) != std::string::npos; at = sep + 1)
     f.push_back(s.substr(at, sep - at));
-  if (f.size() != 11) return false;
+  if (f.size() != 12) return false;
   try {
     out->path = path;
     out->file_size = std::stoull(f[0]);
@@ -57,6 +58,7 @@ bool unpack(const std::string& s, const std::string& path, input_info* out) {
     out->unrecognised.clear();
     for (std::size_t a = 0, b; (b = f[10].find(kListSep, a)) != std::string::npos; a = b + 1)
       out->unrecognised.push_back(f[10].substr(a, b - a));
+    out->id_dtype = f[11];
   } catch (const std::exception&) {
     return false;
   }
@@ -87,7 +89,7 @@ bool inspect_in_child(const std::string& path, bool crash_only, input_info* info
     std::string report;
     try {
       const input_info info = inspect_input(path);
-      if (info.has_handles) check_handles(path);
+      if (info.has_handles || info.string_ids()) check_handles(path);
       report = "OK" + pack(info);
     } catch (const error& e) {
       report = "E" + std::to_string(static_cast<int>(e.code())) + ":" + e.what();

@@ -9,6 +9,7 @@
 
 #include "chorus/core/error.hpp"
 #include "chorus/io/h5.hpp"
+#include "chorus/io/input.hpp"
 
 namespace chorus {
 
@@ -168,8 +169,7 @@ void evidence_builder::state::check_input_ids() const {
   std::vector<std::int64_t> buf;
   for (std::uint64_t r0 = 0; r0 < n; r0 += kRowBlock) {
     const std::uint64_t m = std::min<std::uint64_t>(kRowBlock, n - r0);
-    buf.resize(m);
-    h5::read_rows<std::int64_t>(in_ids, r0, m, buf.data());
+    buf = read_account_ids(input, r0, m);  // string ids: their derived int64 ids
     for (std::uint64_t k = 0; k < m; ++k)
       CHORUS_EXPECTS(buf[k] == ids[r0 + k], "input '", input_path, "' row ", r0 + k,
                      " has account id ", buf[k], " but the results say ", ids[r0 + k],
@@ -296,7 +296,8 @@ void evidence_builder::state::add_chunk(const edge* es, std::uint64_t m,
 // The handles of the members, from the input's /accounts/handle.
 std::vector<std::string> evidence_builder::state::member_handles() const {
   const std::vector<std::int64_t>& members = *in.members;
-  h5::handle hd = h5::open_dataset(input, "/accounts/handle");
+  // /accounts/handle, or the string ids when the input has no handles
+  h5::handle hd = h5::open_dataset(input, account_names_dataset(input));
   std::vector<std::string> handles(flagged_rows.size());
   for_flagged_ranges(flagged_rows,
                      [&](std::size_t a, std::size_t b, std::int64_t row0, std::int64_t nrows) {
@@ -363,7 +364,7 @@ evidence_tables evidence_builder::finish() {
   t.has_activity = s.has_activity;
   t.member_ids.resize(members.size());
   for (std::size_t q = 0; q < members.size(); ++q) t.member_ids[q] = (*s.in.ids)[members[q]];
-  t.has_handles = h5::exists(s.input, "/accounts/handle");
+  t.has_handles = !account_names_dataset(s.input).empty();
   if (t.has_handles) t.member_handles = s.member_handles();
   t.lo_embedding = s.lo_emb;
   t.lo_activity = s.lo_act;

@@ -1,7 +1,10 @@
 // chorus: `chorus info` and `chorus demo`.
 #include "chorus/outputs/info.hpp"
 
+#include <fcntl.h>
+#include <hdf5.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <map>
 
 #include "chorus/core/error.hpp"
 #include "chorus/generate/generate.hpp"
@@ -21,6 +25,159 @@
 #include "chorus/job/progress.hpp"
 
 namespace chorus {
+
+namespace {
+
+constexpr std::size_t kMaxListed = 200;  // objects listed for a file that is not chorus's
+
+std::string dims_text(const std::vector<std::uint64_t>& dims) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+// The object at `path`: its type and, for telling hard links to one object apart, its address
+// ("" when it cannot be read).
+std::string object_at(const h5::handle& f, const std::string& path, H5O_type_t& type) {
+  H5O_info_t oi;
+#if H5_VERSION_GE(1, 12, 0)
+  if (H5Oget_info_by_name3(f.get(), path.c_str(), &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return "";
+  type = oi.type;
+  return std::string(reinterpret_cast<const char*>(&oi.token), sizeof oi.token);
+#else
+  if (H5Oget_info_by_name2(f.get(), path.c_str(), &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return "";
+  type = oi.type;
+  return std::to_string(oi.fileno) + ":" + std::to_string(oi.addr);
+#endif
+}
+
+// One line per object under `group` ("  /path  [3, 2] float64" for a dataset, "  /path/  group"
+// for a group, whose objects follow), in name order; soft and external links are named, never
+// followed; a group reached again through another hard link is named, not listed again
+// (`groups`: the groups listed, by object address); at most kMaxListed lines, 32 groups deep.
+void list_group(const h5::handle& f, const std::string& group, int depth,
+                std::map<std::string, std::string>& groups, std::vector<std::string>& out) {
+  std::vector<std::string> names;
+  try {
+    names = h5::children(f, group);
+  } catch (const error&) {
+    out.push_back("  " + group + "  (group cannot be listed)");
+    return;
+  }
+  for (const std::string& name : names) {
+    if (out.size() >= kMaxListed) return;
+    const std::string path = (group == "/" ? "" : group) + "/" + name;
+    H5L_info_t li;
+    if (H5Lget_info(f.get(), path.c_str(), &li, H5P_DEFAULT) < 0) {
+      out.push_back("  " + path + "  (unreadable link)");
+      continue;
+    }
+    if (li.type != H5L_TYPE_HARD) {
+      out.push_back("  " + path + (li.type == H5L_TYPE_SOFT ? "  soft link" : "  external link"));
+      continue;
+    }
+    H5O_type_t type = H5O_TYPE_UNKNOWN;
+    const std::string addr = object_at(f, path, type);
+    if (addr.empty()) {
+      out.push_back("  " + path + "  (unreadable object)");
+    } else if (type == H5O_TYPE_GROUP) {
+      const auto seen = groups.emplace(addr, path);
+      out.push_back("  " + path + "/  group" +
+                    (seen.second ? "" : " (the same group as " + seen.first->second + "/)"));
+      if (seen.second && depth < 32) list_group(f, path, depth + 1, groups, out);
+    } else if (type == H5O_TYPE_DATASET) {
+      try {
+        const h5::dataset_info di = h5::describe(h5::open_dataset(f, path));
+        out.push_back("  " + path + "  " + dims_text(di.dims) + " " + dtype_name(di));
+      } catch (const error&) {
+        out.push_back("  " + path + "  (unreadable dataset)");
+      }
+    } else {
+      out.push_back("  " + path + "  named datatype");
+    }
+  }
+}
+
+// The listing of `path` (list_group from "/"), made in a child process: HDF5 may crash on
+// damaged metadata that the input checks never reached, and `chorus info` must not. Throws
+// input_error naming the file as damaged when the child crashed; returns false when the
+// listing failed otherwise.
+bool listing_in_child(const std::string& path, std::vector<std::string>& lines) {
+  const auto list = [&path](std::vector<std::string>& out) {
+    const h5::handle f = h5::open_read(path);
+    H5O_type_t type = H5O_TYPE_UNKNOWN;
+    std::map<std::string, std::string> groups{{object_at(f, "/", type), ""}};
+    list_group(f, "/", 0, groups, out);
+  };
+  int fds[2];
+  if (pipe(fds) != 0) {
+    list(lines);  // no isolation available: in-process
+    return true;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]), close(fds[1]);
+    list(lines);
+    return true;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    const int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, STDERR_FILENO);
+    std::string text;
+    try {
+      std::vector<std::string> out;
+      list(out);
+      for (const std::string& l : out) text += l + "\n";
+      text += "END\n";
+    } catch (...) {
+      text = "FAILED\n";
+    }
+    for (std::size_t at = 0; at < text.size();) {
+      const ssize_t w = write(fds[1], text.data() + at, text.size() - at);
+      if (w <= 0 && errno != EINTR) break;
+      if (w > 0) at += static_cast<std::size_t>(w);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t got; (got = read(fds[0], buf, sizeof buf)) != 0;) {
+    if (got > 0)
+      text.append(buf, static_cast<std::size_t>(got));
+    else if (errno != EINTR)
+      break;
+  }
+  close(fds[0]);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (text == "FAILED\n") return false;
+  CHORUS_EXPECTS(text.size() >= 4 && text.compare(text.size() - 4, 4, "END\n") == 0, "'", path,
+                 "' is damaged: the HDF5 library crashed listing its contents");
+  text.resize(text.size() - 4);
+  for (std::size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(text.substr(at, nl - at));
+  return true;
+}
+
+// An HDF5 file that is neither a chorus input nor a results file: its objects, and `why` chorus
+// cannot read it as an input. A file that does not open as HDF5 at all throws as before.
+void describe_other(const std::string& path, const std::string& why, std::ostream& os) {
+  h5::open_read(path);  // missing, not HDF5, truncated: the same error (exit code 2) as before
+  std::vector<std::string> lines;
+  if (!listing_in_child(path, lines)) CHORUS_THROW(input_error, why);
+  struct stat st {};
+  const auto bytes = stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+  os << path << ": HDF5 file, " << bytes << " bytes, not a chorus input or results file\n";
+  if (lines.empty()) os << "  (no datasets or groups)\n";
+  for (const std::string& l : lines) os << l << "\n";
+  if (lines.size() >= kMaxListed) os << "  ... (only the first " << kMaxListed << " listed)\n";
+  os << "not a chorus input: " << why << "\n";
+}
+
+}  // namespace
 
 void describe_file(const std::string& path, std::ostream& os) {
   probe_input_isolated(path, /*crash_only=*/true);
@@ -47,7 +204,13 @@ void describe_file(const std::string& path, std::ostream& os) {
     os << "\n";
     return;
   }
-  input_info in = inspect_input(path);
+  input_info in;
+  try {
+    in = inspect_input(path);
+  } catch (const input_error& e) {
+    describe_other(path, e.what(), os);
+    return;
+  }
   os << path << ": chorus input, " << in.n << " accounts, " << in.file_size << " bytes\n";
   if (in.has_embedding)
     os << "  /embedding  [" << in.n << ", " << in.dim << "] " << in.embedding_dtype << "\n";
@@ -57,7 +220,13 @@ void describe_file(const std::string& path, std::ostream& os) {
     os << "  /activity   [" << in.n << ", " << in.bins << "] " << in.activity_dtype << "\n";
   else
     os << "  /activity   absent\n";
-  os << "  /accounts/handle " << (in.has_handles ? "present" : "absent") << "\n";
+  if (in.string_ids())
+    os << "  /accounts/id     strings, hashed to int64 ids (FNV-1a, see datasets/SCHEMA.md)\n";
+  os << "  /accounts/handle "
+     << (in.has_handles    ? "present"
+         : in.string_ids() ? "absent (the string ids serve as handles)"
+                           : "absent")
+     << "\n";
   os << "  /truth/cluster   " << (in.has_truth ? "present" : "absent") << "\n";
   os << "  default view: "
      << (in.has_embedding && in.has_activity ? "both"

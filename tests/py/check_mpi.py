@@ -275,10 +275,11 @@ def main():
     run([CHORUS, "generate", "--accounts", "2", "--dim", "8", "--bins", "8", "--clusters", "0",
          "--seed", "1", "--out", "two.h5", "--quiet"])
     rc1, _, _ = run([CHORUS, "detect", "--input", "two.h5", "--out", "two-1.h5", "--quiet",
-                     "--threshold", "-1", "--threshold-activity", "-1"])
+                     "--threshold", "-1", "--threshold-activity", "-1", "--min-activity", "0"])
     rcp, _, err = run(LAUNCH + ["-np", str(P + 1), CHORUS, "detect", "--input", "two.h5",
                                 "--out", "two-p.h5", "--quiet", "--threshold", "-1",
-                                "--threshold-activity", "-1", "--threads", "1"])
+                                "--threshold-activity", "-1", "--min-activity", "0",
+                                "--threads", "1"])
     check(rc1 == 0 and rcp == 0, f"{P + 1} ranks on 2 accounts succeed {err[-300:]}")
     if rc1 == 0 and rcp == 0:
         same_results("two-1.h5", "two-p.h5", "more ranks than accounts")

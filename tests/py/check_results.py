@@ -60,6 +60,9 @@ def run(cmd):
 
 
 # ------------------------------------------------------------------------ float64 reference
+MIN_ACTIVITY = 5  # chorus detect's default --min-activity (README, "Views")
+
+
 def unit_rows(m):
     """Rows scaled to unit L2 norm in float64; zero rows (no defined similarity) flagged."""
     nrm = np.linalg.norm(m, axis=1)
@@ -86,11 +89,15 @@ def load_reference(path):
     check(act.shape == (N, BINS) and act.dtype == np.int32, f"input /activity int32 {act.shape}")
     se, bad_e = similarity(emb.astype(np.float64))
     a = act.astype(np.float64)
-    sa, bad_a = similarity(a - a.mean(axis=1, keepdims=True))
+    # README "Views": accounts with fewer than --min-activity posts (default 5) are left out
+    sparse = a.sum(axis=1) < MIN_ACTIVITY
+    centred = a - a.mean(axis=1, keepdims=True)
+    centred[sparse] = 0
+    sa, bad_a = similarity(centred)
     print(f"  reference: float64 cosine / Pearson of all {N * (N - 1) // 2} pairs "
           f"(rows without a defined similarity: embedding {bad_e}, activity {bad_a})")
     return {"emb": se, "act": sa, "truth": truth, "invalid_embedding_rows": bad_e,
-            "invalid_activity_rows": bad_a}
+            "invalid_activity_rows": bad_a, "sparse_activity_rows": int(np.sum(sparse))}
 
 
 # ------------------------------------------------------------------------ results checks
@@ -329,7 +336,7 @@ def main():
     with h5py.File(edge, "r+") as f:
         emb, act, truth = f["embedding"][...], f["activity"][...], f["truth/cluster"][...]
         planted = np.nonzero(truth >= 0)[0]
-        organic = np.nonzero(truth < 0)[0]
+        organic = np.nonzero((truth < 0) & (act.sum(axis=1) >= MIN_ACTIVITY))[0]
         emb[planted[0]] = 0                # zero embedding inside a planted cluster
         act[planted[1]] = 3                # constant activity inside a planted cluster
         act[planted[2]] = 0                # empty activity inside a planted cluster
@@ -340,8 +347,10 @@ def main():
     print(f"edge-case input {edge}: zero embedding row {planted[0]}, constant activity row "
           f"{planted[1]}, empty activity row {planted[2]}, identical rows {organic[0]}/{organic[1]}")
     ref = load_reference(edge)
-    check(ref["invalid_embedding_rows"] == 1 and ref["invalid_activity_rows"] == 2,
-          "edge-case input has 1 invalid embedding row and 2 invalid activity rows")
+    check(ref["invalid_embedding_rows"] == 1 and
+          ref["invalid_activity_rows"] == ref["sparse_activity_rows"] + 1,
+          "edge-case input has 1 invalid embedding row, and as invalid activity rows the sparse "
+          "ones (the empty row among them) and the constant one")
     for view, name, extra in runs[:3]:
         res = os.path.join(work, "edge_" + name)
         p = run([chorus, "detect", "--input", edge, "--out", res, "--force", "--quiet", "--json"] + extra)

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "chorus/core/types.hpp"
+#include "chorus/io/h5.hpp"
 
 namespace chorus {
 
@@ -17,6 +18,10 @@ struct input_info {
   bool has_embedding = false, has_activity = false, has_handles = false, has_truth = false;
   std::int64_t dim = 0, bins = 0;
   std::string embedding_dtype, activity_dtype;
+  /// dtype of /accounts/id: an integer type ("int64", "uint32", ...), or "string": string ids,
+  /// which chorus turns into int64 ids with account_id_of_string (datasets/SCHEMA.md).
+  std::string id_dtype;
+  bool string_ids() const { return id_dtype == "string"; }
   /// Top-level datasets and groups chorus does not read, by path, each followed by the name it
   /// probably meant when one is close ("/embeddings -> /embedding"); a job warns about them,
   /// since a misnamed view silently changes the analysis.
@@ -27,8 +32,24 @@ struct input_info {
 /// A job calls it once and hands the result to open_input / load_input.
 input_info inspect_input(const std::string& path);
 
-/// Check that every /accounts/handle is valid UTF-8 (the message names the first bad row).
+/// Check that every /accounts/handle, and every string /accounts/id, is valid UTF-8 (the message
+/// names the first bad row; an empty string id is refused too).
 void check_handles(const std::string& path, std::int64_t block_rows = 16384);
+
+/// The int64 account id chorus derives from a string account id: FNV-1a 64 of its UTF-8 bytes
+/// with the top bit cleared, so always >= 0 (datasets/SCHEMA.md gives the same in Python).
+std::int64_t account_id_of_string(const std::string& s);
+/// Account ids of rows [row0, row0 + rows) of the input file `f`: integer ids as stored
+/// (converted to int64), string ids through account_id_of_string. Validates nothing (open_input
+/// does): for readers that check a file against ids chorus already loaded from it.
+std::vector<std::int64_t> read_account_ids(const h5::handle& f, std::uint64_t row0,
+                                           std::uint64_t rows);
+/// The input dataset that names accounts for people: "/accounts/handle" when `f` has it,
+/// "/accounts/id" when the ids are strings (they serve as handles), "" otherwise.
+std::string account_names_dataset(const h5::handle& f);
+/// A dataset's element type as chorus names it: "float32", "int64", "uint8", "string",
+/// "compound", ...
+std::string dtype_name(const h5::dataset_info& di);
 
 /// inspect_input (and check_handles, whose variable-length strings HDF5 reads from its global
 /// heap) in a child process first: a file that crashes the HDF5 library itself gives
@@ -71,8 +92,9 @@ class row_feed;
 /// inspect_input(info.path) (not inspected again: only checked, from the file's metadata, to
 /// still describe the file: the shapes of /accounts/id, the views, /accounts/handle and
 /// /truth/cluster). Refuses a load larger than this machine's memory; reads ids (duplicates and
-/// ids above 2^63-1 refused), checks handles (UTF-8) and reads truth, and sizes the views (rows
-/// all zero and invalid until read_views fills them).
+/// ids above 2^63-1 refused; string ids hashed by account_id_of_string, refused when empty, not
+/// UTF-8, duplicated or when two hash alike), checks handles (UTF-8) and reads truth, and sizes
+/// the views (rows all zero and invalid until read_views fills them).
 loaded_input open_input(const input_info& info, const load_options& opt);
 /// open_input(inspect_input(path), opt).
 loaded_input open_input(const std::string& path, const load_options& opt);

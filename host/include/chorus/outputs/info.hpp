@@ -7,7 +7,9 @@
 namespace chorus {
 
 /// Describe an input file (views, shapes, dtypes, truth) or a results file (parameters,
-/// identity, counts, largest clusters) on `os`. Throws input_error when it is neither.
+/// identity, counts, largest clusters) on `os`. Any other HDF5 file gets a listing of its
+/// datasets and a line saying why it is not a chorus input; throws input_error only when the
+/// file cannot be read as HDF5.
 void describe_file(const std::string& path, std::ostream& os);
 
 /// Options of `chorus demo`.
