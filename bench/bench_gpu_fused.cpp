@@ -179,8 +179,9 @@ void BM_FusedAllPairs(benchmark::State& state) {
   state.counters["pairs"] = double(tiling::pair_count(n));
 }
 
-// int8 operands made from the same synthetic rows: quantised on the host (chorus/scan/quantize.hpp),
-// with the per-row scale and margin bounds of the int8 epilogue, [scale | err | qnorm | rnorm].
+// int8 operands made from the same synthetic rows: quantised on the host
+// (chorus/scan/quantize.hpp), with the per-row scale and margin bounds of the int8 epilogue,
+// [scale | err | qnorm | rnorm].
 struct device_rows_int8 {
   cuda::device_buffer<std::int8_t> q;
   cuda::device_buffer<float> side;

@@ -6,8 +6,8 @@
 
 #include <cstdint>
 
-#include "chorus/scan/backend.hpp"
 #include "chorus/core/decision.hpp"
+#include "chorus/core/types.hpp"
 
 namespace chorus::cuda {
 

@@ -142,9 +142,9 @@ TEST_F(CliOptions, ParameterRangesAreChecked) {
                  "--checkpoint-interval must be >= 0");
   expect_refused({"--resume"}, "--resume needs --checkpoint DIR");
   {  // a job that cannot fit --max-memory is a limit (exit 3, like --max-edges), said up front
-    const cli_result m = run_cli({"detect", "--quiet", "--input", input, "--out", dir + "/out.h5",
-                                  "--max-memory", "1"},
-                                 dir);
+    const cli_result m = run_cli(
+        {"detect", "--quiet", "--input", input, "--out", dir + "/out.h5", "--max-memory", "1"},
+        dir);
     EXPECT_EQ(m.code, 3) << m.err;
     EXPECT_NE(m.err.find("MiB of host memory besides its edges"), std::string::npos) << m.err;
     EXPECT_FALSE(exists(dir + "/out.h5"));

@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "chorus/scan/backend.hpp"
 #include "chorus/core/error.hpp"
+#include "chorus/scan/backend.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
 

@@ -1,9 +1,9 @@
 // Generate a small election data set, detect, and recover the planted clusters.
 #include <gtest/gtest.h>
 
-#include "chorus/job/detect.hpp"
 #include "chorus/generate/generate.hpp"
 #include "chorus/io/h5.hpp"
+#include "chorus/job/detect.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "chorus/job/detect.hpp"
 #include "chorus/core/error.hpp"
-#include "chorus/outputs/evidence.hpp"
 #include "chorus/generate/generate.hpp"
 #include "chorus/io/h5.hpp"
+#include "chorus/job/detect.hpp"
+#include "chorus/outputs/evidence.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

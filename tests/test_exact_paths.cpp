@@ -14,16 +14,16 @@
 #include <set>
 #include <thread>
 
-#include "chorus/scan/backend.hpp"
-#include "chorus/scan/first_pass.hpp"
-#include "chorus/scan/checkpoint.hpp"
-#include "chorus/graph/components.hpp"
 #include "chorus/core/decision.hpp"
 #include "chorus/core/error.hpp"
-#include "chorus/scan/margin.hpp"
-#include "chorus/io/row_feed.hpp"
-#include "chorus/scan/tiling.hpp"
+#include "chorus/graph/components.hpp"
 #include "chorus/io/input.hpp"
+#include "chorus/io/row_feed.hpp"
+#include "chorus/scan/backend.hpp"
+#include "chorus/scan/checkpoint.hpp"
+#include "chorus/scan/first_pass.hpp"
+#include "chorus/scan/margin.hpp"
+#include "chorus/scan/tiling.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

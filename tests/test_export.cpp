@@ -5,12 +5,12 @@
 #include <set>
 #include <sstream>
 
-#include "chorus/job/detect.hpp"
 #include "chorus/core/error.hpp"
-#include "chorus/outputs/evidence.hpp"
-#include "chorus/outputs/export.hpp"
 #include "chorus/generate/generate.hpp"
 #include "chorus/io/h5.hpp"
+#include "chorus/job/detect.hpp"
+#include "chorus/outputs/evidence.hpp"
+#include "chorus/outputs/export.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

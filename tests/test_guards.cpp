@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "chorus/scan/checkpoint.hpp"
 #include "chorus/core/error.hpp"
+#include "chorus/scan/checkpoint.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

@@ -8,12 +8,12 @@
 #include <sstream>
 #include <thread>
 
+#include "chorus/core/error.hpp"
+#include "chorus/io/input.hpp"
+#include "chorus/io/row_feed.hpp"
+#include "chorus/job/detect.hpp"
 #include "chorus/scan/backend.hpp"
 #include "chorus/scan/checkpoint.hpp"
-#include "chorus/job/detect.hpp"
-#include "chorus/core/error.hpp"
-#include "chorus/io/row_feed.hpp"
-#include "chorus/io/input.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "chorus/core/bf16.hpp"
-#include "chorus/graph/components.hpp"
 #include "chorus/core/decision.hpp"
+#include "chorus/graph/components.hpp"
+#include "chorus/graph/union_find.hpp"
 #include "chorus/scan/first_pass.hpp"
 #include "chorus/scan/margin.hpp"
 #include "chorus/scan/quantize.hpp"
 #include "chorus/scan/tiling.hpp"
-#include "chorus/graph/union_find.hpp"
 #include "reference.hpp"
 
 using namespace chorus;

@@ -8,9 +8,9 @@
 #include <limits>
 #include <map>
 
+#include "chorus/io/h5.hpp"
 #include "chorus/job/detect.hpp"
 #include "chorus/outputs/evidence.hpp"
-#include "chorus/io/h5.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;

@@ -12,13 +12,13 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/scan/backend.hpp"
 #include "chorus/core/decision.hpp"
 #include "chorus/core/error.hpp"
 #include "chorus/generate/generate.hpp"
 #include "chorus/io/h5.hpp"
-#include "chorus/io/row_feed.hpp"
 #include "chorus/io/input.hpp"
+#include "chorus/io/row_feed.hpp"
+#include "chorus/scan/backend.hpp"
 
 namespace chorus::test {
 

@@ -206,11 +206,11 @@ job_plan plan_job(const detect_options& opt) {
     if (opt.max_memory_mib > 0 && p.fixed_bytes + (16ull << 20) > (opt.max_memory_mib << 20))
       CHORUS_THROW(limit_error,  // a limit (exit 3), like --max-edges
                    "this job needs about ", (p.fixed_bytes >> 20) + 16,
-                     " MiB of host memory besides "
-                     "its edges (views, first-pass rows, labels, tiles), more than --max-memory ",
-                     opt.max_memory_mib,
-                     " MiB; raise --max-memory, use fewer --threads or smaller "
-                     "tiles, or run on a machine with more memory");
+                   " MiB of host memory besides "
+                   "its edges (views, first-pass rows, labels, tiles), more than --max-memory ",
+                   opt.max_memory_mib,
+                   " MiB; raise --max-memory, use fewer --threads or smaller "
+                   "tiles, or run on a machine with more memory");
     p.be = make_backend(opt.backend);
   });
   p.threads = opt.threads;
