@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "chorus/core/error.hpp"
+#include "chorus/core/text.hpp"
 #include "chorus/generate/generate.hpp"
 #include "chorus/job/detect.hpp"
 #include "chorus/job/mpi.hpp"
@@ -58,28 +59,12 @@ CLI::Validator seed_range() {
   return within(0, 18446744073709551615.0, "a seed from 0 to 2^64 - 1");
 }
 
-// Edit distance of two option or command names (for "did you mean").
-std::size_t distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // The closest of `names` to `word`, when it is close enough to be a likely typo.
 std::string closest(const std::string& word, const std::vector<std::string>& names) {
   std::string best;
   std::size_t bd = word.size() / 3 + 2;  // a few edits, more for long words
   for (const auto& n : names) {
-    const std::size_t dd = distance(word, n);
+    const std::size_t dd = chorus::edit_distance(word, n);
     if (dd < bd) bd = dd, best = n;
   }
   return best;

@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "chorus/core/error.hpp"
+#include "chorus/core/text.hpp"
 #include "chorus/io/h5.hpp"
 #include "chorus/io/row_feed.hpp"
 
@@ -149,27 +150,6 @@ std::int64_t check_view(const h5::handle& f, const char* name, const char* shape
   checked_mul(n, cols * 4, name);
   return cols;
 }
-}  // namespace
-
-namespace {
-
-// Edit distance of two short names (datasets are named by hand: typos, plurals, case).
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                        std::tolower(static_cast<unsigned char>(b[j - 1]));
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (same ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 // Top-level names chorus does not read, each with the closest name it does.
 std::vector<std::string> unrecognised_names(const h5::handle& f) {
@@ -179,8 +159,9 @@ std::vector<std::string> unrecognised_names(const h5::handle& f) {
     if (std::find(std::begin(kKnown), std::end(kKnown), name) != std::end(kKnown)) continue;
     const char* best = kKnown[0];
     for (const char* k : kKnown)
-      if (edit_distance(name, k) < edit_distance(name, best)) best = k;
-    out.push_back("/" + name + (edit_distance(name, best) <= 3 ? std::string(" -> /") + best : ""));
+      if (edit_distance(name, k, true) < edit_distance(name, best, true)) best = k;
+    out.push_back("/" + name +
+                  (edit_distance(name, best, true) <= 3 ? std::string(" -> /") + best : ""));
   }
   return out;
 }

@@ -34,14 +34,16 @@ struct backend::scan final : scan_results {
   std::vector<std::uint8_t> done;  // per unit: taken from a checkpoint
   std::vector<std::int64_t> todo;  // units to score, in the order they run
   std::mutex mu;                   // guards what backend threads report into
-  // per batch in flight: its edges held for the next checkpoint, and its finished units
-  std::map<std::int64_t, std::vector<edge>> held;
-  std::map<std::int64_t, std::vector<std::int64_t>> finished;
-  std::map<std::int64_t, std::int64_t> finished_candidates;
-  std::vector<edge> pending;  // edges of the finished units since the last checkpoint
-  std::vector<std::int64_t> pending_units;
-  std::int64_t pending_candidates = 0;  // candidates of pending_units
-  std::int64_t kept = 0;                // edges of the result so far (resumed, kept, held)
+  // What some batches reported: their finished units, the units' candidates and, in a
+  // checkpointed run, their edges (held until a checkpoint has them).
+  struct report {
+    std::vector<edge> edges;
+    std::vector<std::int64_t> units;
+    std::int64_t candidates = 0;
+  };
+  std::map<std::int64_t, report> in_flight;  // per batch not yet collected
+  report pending;                            // collected since the last checkpoint
+  std::int64_t kept = 0;                     // edges of the result so far (resumed, kept, held)
   std::int64_t done_pairs = 0;
   std::int64_t candidates = 0;     // of the whole run: those of resumed units included
   std::int64_t filled = 0;         // rows handed to rows_ready_ so far: [begin, filled)
@@ -74,7 +76,7 @@ struct backend::scan final : scan_results {
       keep(es);  // nothing to keep consistent with a checkpoint: hand the edges over now
       return true;
     }
-    auto& h = held[batch];
+    auto& h = in_flight[batch].edges;
     h.insert(h.end(), es.begin(), es.end());
     es.clear();
     return true;
@@ -84,8 +86,9 @@ struct backend::scan final : scan_results {
     std::lock_guard<std::mutex> lock(mu);
     candidates += cand;
     done_pairs += plan.pairs(unit);
-    finished[batch].push_back(unit);
-    finished_candidates[batch] += cand;
+    report& r = in_flight[batch];
+    r.units.push_back(unit);
+    r.candidates += cand;
   }
 
   void open_checkpoint() {
@@ -145,29 +148,27 @@ struct backend::scan final : scan_results {
   void collected(std::int64_t id, bool last) {
     {
       std::lock_guard<std::mutex> lock(mu);
-      auto& u = finished[id];
-      pending_units.insert(pending_units.end(), u.begin(), u.end());
-      finished.erase(id);
-      pending_candidates += finished_candidates[id];
-      finished_candidates.erase(id);
-      auto h = held.find(id);
-      if (h != held.end()) {
-        pending.insert(pending.end(), h->second.begin(), h->second.end());
-        held.erase(h);
+      auto it = in_flight.find(id);
+      if (it != in_flight.end()) {
+        report& r = it->second;
+        pending.edges.insert(pending.edges.end(), r.edges.begin(), r.edges.end());
+        pending.units.insert(pending.units.end(), r.units.begin(), r.units.end());
+        pending.candidates += r.candidates;
+        in_flight.erase(it);
       }
     }
     if (stop_requested()) interrupted = true;
     if (opt.progress) opt.progress(done_pairs, stats.pairs);
-    if (over || !ckpt || pending_units.empty()) return;
+    if (!ckpt) pending = report{};  // its edges were kept as they came
+    if (over || !ckpt || pending.units.empty()) return;
     const double since = std::chrono::duration<double>(clock::now() - last_ckpt).count();
     if (!(last || since >= opt.checkpoint_interval)) return;
-    std::sort(pending_units.begin(), pending_units.end());
-    ckpt->save(cstate, pending_units, pending, pending_candidates);
+    std::sort(pending.units.begin(), pending.units.end());
+    ckpt->save(cstate, pending.units, pending.edges, pending.candidates);
     ++stats.checkpoints;
     last_ckpt = clock::now();
-    keep(pending);
-    pending_units.clear();
-    pending_candidates = 0;
+    keep(pending.edges);
+    pending = report{};
   }
 
   // Batches in order; with plan.depth > 0 the next batch is submitted before the previous one
@@ -199,7 +200,7 @@ struct backend::scan final : scan_results {
     }
     // stopped (a signal, or while waiting for rows): what finished since the last checkpoint
     // is saved once, after the batches in flight
-    if (interrupted && ckpt && !over && !pending_units.empty()) collected(submitted, true);
+    if (interrupted && ckpt && !over && !pending.units.empty()) collected(submitted, true);
   }
 };
 
@@ -228,7 +229,7 @@ std::vector<edge> backend::find_edges(const score_problem& pb, const score_optio
   sc.done.assign(static_cast<std::size_t>(sc.plan.units), 0);
   sc.open_checkpoint();
   sc.order_units();
-  if (!sc.interrupted) sc.run_batches();
+  sc.run_batches();
   if (sc.over) throw_too_many_edges(opt.max_edges);
   if (sc.interrupted) throw_interrupted(sc.done_pairs, stats.pairs, sc.ckpt != nullptr);
   finish_(stats);
