@@ -115,6 +115,18 @@ TEST_F(SilentAnswers, EmptyViewIsAnErrorAndALossyOneAWarning) {
   EXPECT_NE(r.out.find("\"warnings\":[\"5 of 10 accounts (50.0%)"), std::string::npos) << r.out;
 }
 
+// An input without accounts gives empty results (tests elsewhere rely on that), said loudly.
+TEST_F(SilentAnswers, InputWithoutAccountsIsWarnedAbout) {
+  const std::string in = dir + "/none.h5";
+  write(in, 0, 24, {});
+  cli_result r = detect(in, {"--json"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("WARNING: '" + in + "' has no accounts (/accounts/id is empty)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("\"warnings\":[\"'" + in + "' has no accounts"), std::string::npos) << r.out;
+}
+
 // Item 3: a threshold the view does not use ran silently at the default.
 TEST_F(SilentAnswers, ThresholdTheViewIgnoresIsRefused) {
   const std::string in = dir + "/in.h5";

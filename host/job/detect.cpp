@@ -194,7 +194,11 @@ job_plan plan_job(const detect_options& opt) {
     if (p.rank != 0) p.info = inspect_input(opt.input);  // every rank checks the layout it reads
     p.mode = choose_view(opt, p.info);
     check_view_options(opt, p.mode);
+
     p.warnings = input_warnings(p.info);
+    if (p.info.n == 0)  // empty results are right, but rarely what the user meant
+      p.warnings.push_back("'" + opt.input +
+                           "' has no accounts (/accounts/id is empty): the results are empty");
     p.need_e = p.mode != view_mode::activity;
     p.need_a = p.mode != view_mode::embedding;
     CHORUS_EXPECTS(!p.need_e || p.info.has_embedding, "--view ", to_string(p.mode),
