@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "chorus/core/error.hpp"
+#include "chorus/core/hash.hpp"
 #include "chorus/core/text.hpp"
 #include "chorus/io/h5.hpp"
 #include "chorus/io/row_feed.hpp"
@@ -43,13 +44,8 @@ std::string dtype_name(const h5::dataset_info& di) {
 }
 
 std::int64_t account_id_of_string(const std::string& s) {
-  // FNV-1a 64 (offset basis 14695981039346656037, prime 1099511628211), top bit cleared
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (const char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
-  }
-  return static_cast<std::int64_t>(h & 0x7fffffffffffffffull);
+  // FNV-1a 64 of the UTF-8 bytes, top bit cleared (datasets/SCHEMA.md)
+  return static_cast<std::int64_t>(fnv1a64(s.data(), s.size()) & 0x7fffffffffffffffull);
 }
 
 namespace {

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "chorus/core/error.hpp"
+#include "chorus/core/hash.hpp"
 #include "chorus/core/test_hooks.hpp"
 
 namespace chorus {
@@ -68,13 +69,6 @@ void atomic_write(const std::string& dir, const std::string& name, const void* b
     ::fsync(dfd);
     ::close(dfd);
   }
-}
-
-std::uint64_t fnv(const void* data, std::size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
 }
 
 std::string this_host() {
@@ -295,7 +289,7 @@ bool checkpoint::load(checkpoint_state& state, std::vector<edge>& edges) const {
     sh.read(reinterpret_cast<char*>(part.data()),
             static_cast<std::streamsize>(count * sizeof(edge)));
     CHORUS_EXPECTS(sh.gcount() == static_cast<std::streamsize>(count * sizeof(edge)) &&
-                       fnv(part.data(), part.size() * sizeof(edge)) == sum,
+                       fnv1a64(part.data(), part.size() * sizeof(edge)) == sum,
                    "checkpoint shard '", name, "' in '", dir_, "' is damaged");
     edges.insert(edges.end(), part.begin(), part.end());
     state.shards.push_back(name);
@@ -334,7 +328,7 @@ void checkpoint::save(checkpoint_state& state, const std::vector<std::int64_t>& 
   std::vector<std::uint64_t> sums = state.shard_sums;
   shards.push_back(name);
   counts.push_back(static_cast<std::int64_t>(edges.size()));
-  sums.push_back(fnv(edges.data(), edges.size() * sizeof(edge)));
+  sums.push_back(fnv1a64(edges.data(), edges.size() * sizeof(edge)));
   m << "\nshards " << shards.size() << "\n";
   for (std::size_t s = 0; s < shards.size(); ++s)
     m << shards[s] << " " << counts[s] << " " << std::hex << sums[s] << std::dec << "\n";
