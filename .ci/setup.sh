@@ -10,6 +10,10 @@ packages=(
   libdnnl-dev                 # oneDNN: fp32 / bf16 / int8 GEMM tiles of the CPU backend
   ocl-icd-opencl-dev          # Debian's oneDNN CMake config requires OpenCL (it only Recommends it)
   libcli11-dev                # command-line parsing
+  zlib1g-dev libzstd-dev      # chorus ingest: gzip and zstd posts files
+  libsimdjson-dev             # chorus ingest: JSON lines (X/Twitter API v1.1 / v2)
+  libutf8proc-dev             # chorus ingest: Unicode NFKC normalisation and case folding
+  libxxhash-dev               # chorus ingest: hashed n-gram features
   libgtest-dev libbenchmark-dev
   openmpi-bin libopenmpi-dev  # multi-process jobs (mpirun -np P chorus detect), tests labelled mpi
   libopenblas0-pthread        # an optimised system BLAS for numpy and faiss (the comparison baseline)

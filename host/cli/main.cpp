@@ -1,4 +1,4 @@
-// chorus: command-line interface (generate, detect, info, demo).
+// chorus: command-line interface (generate, ingest, detect, export, report, info, demo).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include "chorus/core/error.hpp"
 #include "chorus/core/text.hpp"
 #include "chorus/generate/generate.hpp"
+#include "chorus/generate/posts.hpp"
 #include "chorus/job/detect.hpp"
 #include "chorus/job/mpi.hpp"
 #include "chorus/job/progress.hpp"
@@ -19,6 +20,7 @@
 #include "chorus/outputs/report.hpp"
 #include "chorus/scan/checkpoint.hpp"
 #include "chorus/version.hpp"
+#include "ingest_command.hpp"
 
 namespace {
 
@@ -105,6 +107,8 @@ std::string explain_parse_error(const CLI::App& app, const CLI::ParseError& e, i
 // generate
 struct generate_command {
   chorus::generate_options opt;
+  chorus::posts_options posts;
+  bool posts_mode = false;
   bool quiet = false, no_handles = false;
   CLI::App* app = nullptr;
 };
@@ -130,10 +134,68 @@ void add_generate(CLI::App& app, generate_command& c) {
   gen->add_flag("--force", g.force, "overwrite an existing output");
   gen->add_flag("--quiet", c.quiet, "no progress bar");
   gen->add_flag("--no-handles", c.no_handles, "do not write /accounts/handle");
+  gen->add_flag("--posts", c.posts_mode,
+                "write a posts corpus (CSV in the QUT toolkit's layout, .gz/.zst by name) and "
+                "its truth CSV instead of vectors");
+  gen->add_option("--days", c.posts.days, "--posts: days covered")
+      ->check(within(1, 3660, "a number of days from 1 to 3660"))
+      ->capture_default_str();
+  gen->add_option("--campaigns", c.posts.campaigns, "--posts: planted coordinated campaigns")
+      ->check(within(0, 100000, "a number of campaigns from 0 to 100000"))
+      ->capture_default_str();
+  gen->add_option("--posts-per-account", c.posts.posts_per_account,
+                  "--posts: mean posts per organic account")
+      ->check(within(1, 100000, "a mean from 1 to 100000"))
+      ->capture_default_str();
+  gen->add_option("--truth-out", c.posts.truth_out,
+                  "--posts: truth CSV (default: next to --out, ending .truth.csv)");
+  gen->add_option("--threads", c.posts.threads, "--posts: worker threads (0: all cores)")
+      ->check(within(0, 4096, "a number of threads from 0 to 4096"))
+      ->capture_default_str();
   c.app = gen;
 }
 
+// Options of one generate mode given to the other are mistakes, never silently ignored.
+void check_generate_mode(const generate_command& c) {
+  const char* vec_only[] = {"--dim", "--bins", "--clusters", "--no-handles"};
+  const char* posts_only[] = {"--days", "--campaigns", "--posts-per-account", "--truth-out",
+                              "--threads"};
+  if (c.posts_mode) {
+    for (const char* o : vec_only)
+      if (c.app->count(o))
+        CHORUS_THROW(chorus::input_error, "generate --posts does not take ", o,
+                     " (it writes posts; chorus ingest makes the vectors)");
+  } else {
+    for (const char* o : posts_only)
+      if (c.app->count(o))
+        CHORUS_THROW(chorus::input_error, o, " needs --posts (a posts corpus)");
+  }
+}
+
+int run_generate_posts(generate_command& c) {
+  chorus::posts_options& p = c.posts;
+  p.accounts = c.opt.accounts;
+  p.seed = c.opt.seed;
+  p.out = c.opt.out;
+  p.force = c.opt.force;
+  chorus::progress_bar bar(!c.quiet);
+  auto s = chorus::generate_posts(
+      p, [&](double f) { bar.update("generate", static_cast<std::int64_t>(f * 1000), 1000); });
+  bar.finish();
+  if (!c.quiet)
+    std::fprintf(stderr,
+                 "wrote %s: %lld posts by %lld accounts, %lld coordinated in %zu campaigns, "
+                 "%lld fans (decoys), %lld news bots (decoys)\n",
+                 p.out.c_str(), static_cast<long long>(s.posts),
+                 static_cast<long long>(s.accounts), static_cast<long long>(s.coordinated),
+                 s.campaign_sizes.size(), static_cast<long long>(s.fans),
+                 static_cast<long long>(s.news_bots));
+  return 0;
+}
+
 int run_generate(generate_command& c) {
+  check_generate_mode(c);
+  if (c.posts_mode) return run_generate_posts(c);
   chorus::generate_options& g = c.opt;
   g.handles = !c.no_handles;
   chorus::progress_bar bar(!c.quiet);
@@ -410,10 +472,19 @@ struct demo_command {
 
 void add_demo(CLI::App& app, demo_command& c) {
   chorus::demo_options& demo = c.opt;
-  auto* dm =
-      app.add_subcommand("demo", "generate ~100k accounts with planted clusters and find them");
+  auto* dm = app.add_subcommand(
+      "demo",
+      "generate a posts corpus with planted campaigns and decoys, ingest it, find the campaigns");
+  dm->add_option("--accounts", demo.posts_accounts, "accounts (posts demo)")
+      ->check(within(1000, 1e8, "a number of accounts from 1000 to 10^8"))
+      ->capture_default_str();
+  dm->add_option("--campaigns", demo.campaigns, "planted campaigns (posts demo)")
+      ->check(within(1, 10000, "a number of campaigns from 1 to 10000"))
+      ->capture_default_str();
+  dm->add_flag("--vectors", demo.vectors,
+               "the vector demo: ~100k generated accounts' vectors, no posts");
   // at least 3 accounts per planted cluster; beyond 10^9 the demo's data would not fit in memory
-  dm->add_option("--accounts", demo.accounts, "accounts")
+  dm->add_option("--vector-accounts", demo.accounts, "accounts (--vectors)")
       ->check(within(3.0 * demo.clusters, 1e9,
                      "a number of accounts from " + std::to_string(3 * demo.clusters) + " to 10^9"))
       ->capture_default_str();
@@ -425,9 +496,19 @@ void add_demo(CLI::App& app, demo_command& c) {
   c.app = dm;
 }
 
+// Options of the other demo are mistakes, never silently ignored.
+void check_demo_mode(const demo_command& c) {
+  if (c.opt.vectors && (c.app->count("--accounts") || c.app->count("--campaigns")))
+    CHORUS_THROW(chorus::input_error,
+                 "demo --vectors takes --vector-accounts, not --accounts or --campaigns");
+  if (!c.opt.vectors && c.app->count("--vector-accounts"))
+    CHORUS_THROW(chorus::input_error, "--vector-accounts needs --vectors");
+}
+
 // Every subcommand's options, registered with the parser (which keeps pointers to them).
 struct commands {
   generate_command generate;
+  chorus::cli::ingest_command ingest;
   detect_command detect;
   export_command exp;
   report_command report;
@@ -438,6 +519,7 @@ struct commands {
 
 void add_commands(CLI::App& app, commands& c) {
   add_generate(app, c.generate);
+  chorus::cli::add_ingest(app, c.ingest);
   add_detect(app, c.detect);
   add_progress_interval(c.detect.app, c.progress_interval);
   add_export(app, c.exp);
@@ -468,6 +550,7 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {
 int run_command(commands& c) {
   try {
     if (*c.generate.app) return run_generate(c.generate);
+    if (*c.ingest.app) return chorus::cli::run_ingest_command(c.ingest);
     if (*c.detect.app) return run_detect_command(c.detect, c.progress_interval);
     if (*c.exp.app) return run_export(c.exp);
     if (*c.report.app) return run_report(c.report);
@@ -475,7 +558,10 @@ int run_command(commands& c) {
       chorus::describe_file(c.info.path, std::cout);
       return 0;
     }
-    if (*c.demo.app) return chorus::run_demo(c.demo.opt, std::cout);
+    if (*c.demo.app) {
+      check_demo_mode(c.demo);
+      return chorus::run_demo(c.demo.opt, std::cout);
+    }
   } catch (const chorus::error& e) {
     return fail(static_cast<int>(e.code()), e.what());
   } catch (const std::bad_alloc&) {

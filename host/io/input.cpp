@@ -149,7 +149,7 @@ std::int64_t check_view(const h5::handle& f, const char* name, const char* shape
 
 // Top-level names chorus does not read, each with the closest name it does.
 std::vector<std::string> unrecognised_names(const h5::handle& f) {
-  static const char* kKnown[] = {"accounts", "embedding", "activity", "truth"};
+  static const char* kKnown[] = {"accounts", "embedding", "activity", "truth", "posts"};
   std::vector<std::string> out;
   for (const std::string& name : h5::children(f, "/")) {
     if (std::find(std::begin(kKnown), std::end(kKnown), name) != std::end(kKnown)) continue;

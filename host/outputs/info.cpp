@@ -235,8 +235,8 @@ void describe_file(const std::string& path, std::ostream& os) {
      << "\n";
 }
 
-int run_demo(const demo_options& opt, std::ostream& os) {
-  std::string dir = opt.workdir;
+std::string demo_workdir(const std::string& workdir) {
+  std::string dir = workdir;
   if (dir.empty()) {
     const char* tmp = std::getenv("TMPDIR");
     std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/chorus-demo-XXXXXX";
@@ -254,6 +254,12 @@ int run_demo(const demo_options& opt, std::ostream& os) {
       CHORUS_EXPECTS(::mkdir(dir.c_str(), 0755) == 0, "cannot create --workdir '", dir,
                      "': ", std::strerror(errno));
   }
+  return dir;
+}
+
+int run_demo(const demo_options& opt, std::ostream& os) {
+  if (!opt.vectors) return run_posts_demo(opt, os);
+  const std::string dir = demo_workdir(opt.workdir);
   const std::string input = dir + "/demo_input.h5", output = dir + "/demo_results.h5";
   progress_bar bar(opt.progress);
   os << "chorus demo: " << opt.accounts << " accounts, " << opt.dim << "-d embeddings, " << opt.bins

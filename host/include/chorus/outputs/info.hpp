@@ -20,10 +20,21 @@ struct demo_options {
   int threads = 0;
   std::string workdir;  ///< empty: a fresh directory under $TMPDIR or /tmp
   bool progress = true;
+  bool vectors = false;  ///< the vector demo (generate vectors, detect) instead of posts
+  std::int64_t posts_accounts = 20000;  ///< accounts of the posts demo
+  int campaigns = 12;                   ///< planted campaigns of the posts demo
 };
 
 /// Generate a data set with planted clusters, detect on the best backend present, print the
 /// clusters found with their precision/recall against the planted truth. Returns 0.
 int run_demo(const demo_options& opt, std::ostream& os);
+
+/// The analyst's path: generate a posts corpus with planted campaigns and decoys, ingest it,
+/// detect with the recommended settings, print precision and recall against the campaigns and
+/// the decoys flagged (host/job/demo_posts.cpp). Returns 0.
+int run_posts_demo(const demo_options& opt, std::ostream& os);
+
+/// The demo's working directory: `workdir` (created when missing) or a fresh temporary one.
+std::string demo_workdir(const std::string& workdir);
 
 }  // namespace chorus

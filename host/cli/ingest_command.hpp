@@ -1,0 +1,27 @@
+// chorus CLI: the ingest subcommand (posts files -> an input file).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "chorus/ingest/ingest.hpp"
+
+namespace chorus::cli {
+
+/// `chorus ingest`'s options as typed.
+struct ingest_command {
+  ingest::ingest_options opt;
+  std::string format = "auto", preset = "auto", bin = "auto", from, to;
+  bool json = false, quiet = false;
+  CLI::App* app = nullptr;
+};
+
+/// Register `chorus ingest` on `app`.
+void add_ingest(CLI::App& app, ingest_command& c);
+/// Run it: prints the summary (text or --json); returns the exit code.
+int run_ingest_command(ingest_command& c);
+
+/// A duration such as 5m, 1h, 2d or 3600 (seconds); input_error otherwise.
+std::int64_t parse_duration(const std::string& s, const char* option);
+
+}  // namespace chorus::cli

@@ -1,0 +1,304 @@
+// chorus ingest end to end: a posts file in, an input file out, checked against values worked
+// out by hand from the posts (no chorus code computes the references).
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "chorus/core/error.hpp"
+#include "chorus/ingest/ingest.hpp"
+#include "chorus/io/h5.hpp"
+#include "cli_support.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using chorus::cli_test::run_cli;
+namespace ing = chorus::ingest;
+namespace h5 = chorus::h5;
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary);
+  f << text;
+}
+
+// Seven accounts in the QUT toolkit's layout. Times are hours after 2026-03-01T00:00:00Z
+// (1772323200). "10" posts 6 times, "11" 5 times, "12" 5 times, "13" twice (below the default
+// --min-posts 5), "14" 5 times (one post outside a later window), "15" once, "16" five times.
+std::string qut_csv() {
+  std::string s = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n";
+  const long long t0 = 1772323200;
+  long long id = 1000;
+  auto row = [&](const char* user, const char* name, int hour, const std::string& text,
+                 const std::string& repost = "", const std::string& urls = "") {
+    s += std::to_string(id++) + "," + user + "," + name + "," + repost + ",," + text + "," +
+         std::to_string(t0 + hour * 3600LL + 59) + "," + urls + "\n";
+  };
+  for (int k = 0; k < 6; ++k) row("10", "alice", k, "\"vote early, vote #often\"", "", "https://a.example/x");
+  for (int k = 0; k < 5; ++k) row("11", "bob", k, "vote early vote #often @alice", "1000");
+  for (int k = 0; k < 5; ++k) row("12", "carol", 2 * k, "the weather is nice today");
+  for (int k = 0; k < 2; ++k) row("13", "dan", k, "quiet account");
+  for (int k = 0; k < 5; ++k) row("14", "erin", 10 + k, "cats and dogs");
+  row("15", "frank", 3, "hello");
+  for (int k = 0; k < 5; ++k) row("16", "gina", 24 + k, "\"multi\nline, with \"\"quotes\"\"\"");
+  return s;
+}
+
+ing::ingest_options options(const std::string& in, const std::string& out) {
+  ing::ingest_options o;
+  o.inputs = {in};
+  o.out = out;
+  o.dim = 4;
+  o.threads = 2;
+  return o;
+}
+
+TEST(Ingest, QutCsvAccountsPostsAndHourlyActivityMatchTheFile) {
+  const std::string dir = chorus::test::scratch_dir("ingest_qut");
+  write_text(dir + "/posts.csv", qut_csv());
+  const ing::ingest_summary s = ing::run_ingest(options(dir + "/posts.csv", dir + "/in.h5"));
+  EXPECT_EQ(s.read.posts, 29);
+  EXPECT_EQ(s.accounts_seen, 7);
+  EXPECT_EQ(s.accounts, 5);  // 13 and 15 have fewer than 5 posts
+  EXPECT_EQ(s.accounts_below_min_posts, 2);
+  EXPECT_EQ(s.posts_of_dropped, 3);
+  EXPECT_EQ(s.posts, 26);
+  EXPECT_FALSE(s.string_ids);
+  EXPECT_EQ(s.bin_seconds, 3600);  // 29 hours of data: 1 h bins
+  EXPECT_EQ(s.from, 1772323200);   // the hour boundary at or before the first post
+  EXPECT_EQ(s.bins, 29);           // hours 0..28
+
+  h5::handle f = h5::open_read(dir + "/in.h5");
+  EXPECT_EQ(h5::read_all<std::int64_t>(h5::open_dataset(f, "/accounts/id")),
+            (std::vector<std::int64_t>{10, 11, 12, 14, 16}));
+  EXPECT_EQ(h5::read_strings(h5::open_dataset(f, "/accounts/handle")),
+            (std::vector<std::string>{"alice", "bob", "carol", "erin", "gina"}));
+  EXPECT_EQ(h5::read_all<std::int64_t>(h5::open_dataset(f, "/accounts/posts")),
+            (std::vector<std::int64_t>{6, 5, 5, 5, 5}));
+  // activity: row r, hour h
+  std::vector<std::int32_t> act(5 * 29);
+  h5::read_rows<std::int32_t>(h5::open_dataset(f, "/activity"), 0, 5, act.data());
+  std::map<std::pair<int, int>, int> expect;
+  for (int k = 0; k < 6; ++k) expect[{0, k}] = 1;
+  for (int k = 0; k < 5; ++k) expect[{1, k}] = 1, expect[{2, 2 * k}] = 1, expect[{3, 10 + k}] = 1,
+                              expect[{4, 24 + k}] = 1;
+  for (int r = 0; r < 5; ++r)
+    for (int h = 0; h < 29; ++h)
+      EXPECT_EQ(act[static_cast<std::size_t>(r * 29 + h)], expect.count({r, h}) ? 1 : 0)
+          << "row " << r << " hour " << h;
+  std::string start;
+  ASSERT_TRUE(h5::get_attr(h5::open_dataset(f, "/activity"), "bin_start", start));
+  EXPECT_EQ(start, "2026-03-01T00:00:00Z");
+  // posts: the kept accounts' posts in file order, with reposts, urls, hashtags, mentions
+  const auto acc = h5::read_all<std::int64_t>(h5::open_dataset(f, "/posts/account"));
+  ASSERT_EQ(acc.size(), 26u);
+  EXPECT_EQ(acc[0], 0);
+  EXPECT_EQ(acc[6], 1);
+  EXPECT_EQ(acc[25], 4);
+  const auto ids = h5::read_all<std::int64_t>(h5::open_dataset(f, "/posts/id"));
+  EXPECT_EQ(ids[0], 1000);
+  EXPECT_EQ(ids[6], 1006);
+  EXPECT_EQ(ids[16], 1018);  // posts 1016, 1017 (account 13) are left out
+  const auto rep = h5::read_all<std::int64_t>(h5::open_dataset(f, "/posts/repost"));
+  EXPECT_EQ(rep[0], -1);
+  EXPECT_EQ(rep[6], 1000);
+  const auto uo = h5::read_all<std::int64_t>(h5::open_dataset(f, "/posts/urls_offsets"));
+  ASSERT_EQ(uo.size(), 27u);
+  EXPECT_EQ(uo[6], 6);  // one link in each of alice's 6 posts
+  EXPECT_EQ(uo[26], 6);
+  EXPECT_EQ(h5::read_strings(h5::open_dataset(f, "/posts/urls"))[0], "https://a.example/x");
+  const auto tags = h5::read_strings(h5::open_dataset(f, "/posts/hashtags"));
+  ASSERT_EQ(tags.size(), 11u);  // alice 6, bob 5
+  EXPECT_EQ(tags[0], "often");
+  const auto ments = h5::read_strings(h5::open_dataset(f, "/posts/mentions"));
+  ASSERT_EQ(ments.size(), 5u);
+  EXPECT_EQ(ments[0], "alice");
+  // the same normalised text, the same hash: alice's posts are alike, gina's differ from them
+  const auto th = h5::read_all<std::uint64_t>(h5::open_dataset(f, "/posts/text_hash"));
+  EXPECT_EQ(th[0], th[5]);
+  EXPECT_NE(th[0], th[25]);
+}
+
+TEST(Ingest, ContentVectorsSeparateAccountsThatWriteAlike) {
+  const std::string dir = chorus::test::scratch_dir("ingest_content");
+  write_text(dir + "/posts.csv", qut_csv());
+  ing::ingest_options o = options(dir + "/posts.csv", dir + "/in.h5");
+  o.dim = 3;
+  ing::run_ingest(o);
+  h5::handle f = h5::open_read(dir + "/in.h5");
+  std::vector<float> e(5 * 3);
+  h5::read_rows<float>(h5::open_dataset(f, "/embedding"), 0, 5, e.data());
+  auto cos = [&](int a, int b) {
+    double d = 0, na = 0, nb = 0;
+    for (int k = 0; k < 3; ++k) d += e[a * 3 + k] * e[b * 3 + k], na += e[a * 3 + k] * e[a * 3 + k],
+                                nb += e[b * 3 + k] * e[b * 3 + k];
+    return d / std::sqrt(na * nb);
+  };
+  // alice and bob write "vote early vote often"; carol writes about the weather
+  EXPECT_GT(cos(0, 1), 0.9);
+  EXPECT_LT(cos(0, 2), 0.5);
+}
+
+TEST(Ingest, StringKeysGetFnvIdsAndKeepTheKey) {
+  const std::string dir = chorus::test::scratch_dir("ingest_strings");
+  std::string csv = "account,time,text\n";
+  for (int k = 0; k < 5; ++k) csv += "user_a," + std::to_string(1772323200 + k * 3600) + ",hi\n";
+  for (int k = 0; k < 5; ++k) csv += "42," + std::to_string(1772323200 + k * 3600) + ",yo\n";
+  write_text(dir + "/p.csv", csv);
+  const auto s = ing::run_ingest(options(dir + "/p.csv", dir + "/in.h5"));
+  EXPECT_TRUE(s.string_ids);
+  auto fnv = [](const std::string& k) {  // datasets/SCHEMA.md's rule, written out again
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (unsigned char c : k) h = (h ^ c) * 0x100000001b3ULL;
+    return static_cast<std::int64_t>(h & 0x7fffffffffffffffULL);
+  };
+  h5::handle f = h5::open_read(dir + "/in.h5");
+  EXPECT_EQ(h5::read_all<std::int64_t>(h5::open_dataset(f, "/accounts/id")),
+            (std::vector<std::int64_t>{fnv("user_a"), fnv("42")}));
+  EXPECT_EQ(h5::read_strings(h5::open_dataset(f, "/accounts/key")),
+            (std::vector<std::string>{"user_a", "42"}));
+  EXPECT_EQ(h5::read_strings(h5::open_dataset(f, "/accounts/handle")),
+            (std::vector<std::string>{"user_a", "42"}));
+}
+
+TEST(Ingest, KeyIdsAreNumbersOrHashes) {
+  EXPECT_EQ(ing::key_id("123"), 123);
+  EXPECT_EQ(ing::key_id("9223372036854775807"), 9223372036854775807LL);
+  EXPECT_NE(ing::key_id("9223372036854775808"), -1);  // too large: hashed
+  EXPECT_FALSE(ing::is_numeric_key("9223372036854775808"));
+  EXPECT_FALSE(ing::is_numeric_key("0123"));
+  EXPECT_FALSE(ing::is_numeric_key("-5"));
+  EXPECT_TRUE(ing::is_numeric_key("0"));
+  EXPECT_EQ(ing::key_id(""), -1);
+}
+
+TEST(Ingest, BinRuleCoarsensLongSpansAndFoldsOnRequest) {
+  EXPECT_EQ(ing::automatic_bins(14 * 86400).first, 3600);
+  EXPECT_EQ(ing::automatic_bins(100 * 86400).first, 3600);   // 2400 bins exactly
+  EXPECT_EQ(ing::automatic_bins(101 * 86400).first, 3 * 3600);
+  EXPECT_EQ(ing::automatic_bins(6 * 365 * 86400).first, 86400);  // a 6-year archive: days
+  EXPECT_EQ(ing::automatic_bins(20 * 365 * 86400LL).first, 7 * 86400);
+  const std::string dir = chorus::test::scratch_dir("ingest_fold");
+  write_text(dir + "/posts.csv", qut_csv());
+  ing::ingest_options o = options(dir + "/posts.csv", dir + "/in.h5");
+  o.fold = "week";
+  const auto s = ing::run_ingest(o);
+  EXPECT_EQ(s.bins, 168);
+  // 2026-03-01 is a Sunday: hour 0 of it is hour 6*24 of the Monday-based week
+  h5::handle f = h5::open_read(dir + "/in.h5");
+  std::vector<std::int32_t> row(168);
+  h5::read_rows<std::int32_t>(h5::open_dataset(f, "/activity"), 0, 1, row.data());
+  for (int h = 0; h < 168; ++h) EXPECT_EQ(row[h], h >= 144 && h < 150 ? 1 : 0) << h;
+}
+
+TEST(Ingest, WindowLeavesOutLaterPostsAndCountsThem) {
+  const std::string dir = chorus::test::scratch_dir("ingest_window");
+  write_text(dir + "/posts.csv", qut_csv());
+  ing::ingest_options o = options(dir + "/posts.csv", dir + "/in.h5");
+  o.has_from = true, o.from = 1772323200;
+  o.has_to = true, o.to = 1772323200 + 14 * 3600;  // hours 0..13
+  const auto s = ing::run_ingest(o);
+  EXPECT_EQ(s.bins, 14);
+  EXPECT_EQ(s.posts_outside_window, 1 + 5);  // erin's hour 14, all of gina's
+}
+
+TEST(Ingest, SameInputFileForAnyThreadCount) {
+  const std::string dir = chorus::test::scratch_dir("ingest_threads");
+  write_text(dir + "/posts.csv", qut_csv());
+  std::vector<std::vector<float>> emb;
+  for (int t : {1, 2, 5}) {
+    ing::ingest_options o = options(dir + "/posts.csv", dir + "/in" + std::to_string(t) + ".h5");
+    o.threads = t;
+    o.max_memory_mib = t == 5 ? 1 : 0;
+    ing::run_ingest(o);
+    h5::handle f = h5::open_read(o.out);
+    std::vector<float> e(5 * 4);
+    h5::read_rows<float>(h5::open_dataset(f, "/embedding"), 0, 5, e.data());
+    emb.push_back(e);
+  }
+  EXPECT_EQ(std::memcmp(emb[0].data(), emb[1].data(), emb[0].size() * 4), 0);
+  EXPECT_EQ(std::memcmp(emb[0].data(), emb[2].data(), emb[0].size() * 4), 0);
+}
+
+TEST(Ingest, ExistingOutputIsKeptWithoutForce) {
+  const std::string dir = chorus::test::scratch_dir("ingest_force");
+  write_text(dir + "/posts.csv", qut_csv());
+  write_text(dir + "/in.h5", "precious");
+  const auto r = run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/in.h5"}, dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  EXPECT_EQ(chorus::cli_test::slurp(dir + "/in.h5"), "precious");
+  const auto ok = run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--force",
+                           "--dim", "4", "--quiet"},
+                          dir);
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(chorus::cli_test::slurp(dir + "/in.h5"), "precious");
+}
+
+TEST(Ingest, BadSecondFileLeavesNoOutput) {
+  const std::string dir = chorus::test::scratch_dir("ingest_bad_second");
+  write_text(dir + "/a.csv", qut_csv());
+  write_text(dir + "/b.csv", "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
+                             "1,2,x,,,\"never closed,1772323200,\n");
+  const auto r = run_cli({"ingest", dir + "/a.csv", dir + "/b.csv", "--out", dir + "/in.h5"}, dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(chorus::cli_test::lines_in(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("b.csv"), std::string::npos) << r.err;
+  EXPECT_FALSE(chorus::cli_test::exists(dir + "/in.h5"));
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().find(".chorus-ingest"), std::string::npos)
+        << "temporary file left: " << e.path();
+}
+
+TEST(Ingest, DetectReadsTheIngestedFileWithoutWarnings) {
+  const std::string dir = chorus::test::scratch_dir("ingest_detect");
+  write_text(dir + "/posts.csv", qut_csv());
+  ASSERT_EQ(run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--dim", "4",
+                     "--quiet"},
+                    dir)
+                .code,
+            0);
+  const auto r = run_cli({"detect", "--input", dir + "/in.h5", "--out", dir + "/res.h5",
+                          "--view", "embedding", "--quiet"},
+                         dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("unrecognised"), std::string::npos) << r.err;
+}
+
+TEST(Ingest, OptionMistakesAreOneLineErrors) {
+  const std::string dir = chorus::test::scratch_dir("ingest_mistakes");
+  write_text(dir + "/posts.csv", qut_csv());
+  const std::string in = dir + "/posts.csv", out = dir + "/in.h5";
+  const std::vector<std::vector<std::string>> cases = {
+      {"ingest", in, "--out", out, "--bin", "1x"},
+      {"ingest", in, "--out", out, "--bin", "1m"},
+      {"ingest", in, "--out", out, "--bin", "2d"},
+      {"ingest", in, "--out", out, "--fold", "month"},
+      {"ingest", in, "--out", out, "--fold", "day", "--bin", "7h"},
+      {"ingest", in, "--out", out, "--from", "yesterday"},
+      {"ingest", in, "--out", out, "--from", "2026-03-02T00:00:00Z", "--to", "2026-03-01T00:00:00Z"},
+      {"ingest", in, "--out", out, "--preset", "twitter"},
+      {"ingest", in, "--out", out, "--min-posts", "100"},
+      {"ingest", dir + "/missing.csv", "--out", out},
+      {"ingest", dir + "/*.json", "--out", out},
+      {"ingest", in, "--out", dir + "/no/such/dir/in.h5"},
+      {"generate", "--posts", "--accounts", "100", "--dim", "8", "--out", dir + "/g.csv"},
+      {"generate", "--accounts", "100", "--campaigns", "3", "--out", dir + "/g.h5"},
+  };
+  for (const auto& args : cases) {
+    const auto r = run_cli(args, dir);
+    std::string cmd;
+    for (const auto& a : args) cmd += a + " ";
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.err;
+    EXPECT_EQ(chorus::cli_test::lines_in(r.err), 1) << cmd << "\n" << r.err;
+    EXPECT_FALSE(chorus::cli_test::exists(out)) << cmd;
+  }
+}
+
+}  // namespace
