@@ -167,9 +167,9 @@ TEST_F(CliMistakes, NegativeAndAbsurdNumbersAreRefusedByEveryCommand) {
       {"report", res, "--out", out, "--top", "1e9"},
       {"demo", "--workdir", out, "--accounts", "-1"},
       {"demo", "--workdir", out, "--accounts", "10"},
-      {"demo", "--workdir", out, "--accounts", "100", "--threads", "-1"},
-      {"demo", "--workdir", out, "--accounts", "100", "--threads", "100000"},
-      {"demo", "--workdir", out, "--accounts", "100", "--seed", "-7"},
+      {"demo", "--workdir", out, "--accounts", "2000", "--threads", "-1"},
+      {"demo", "--workdir", out, "--accounts", "2000", "--threads", "100000"},
+      {"demo", "--workdir", out, "--accounts", "2000", "--seed", "-7"},
   };
   for (const auto& a : cases) {
     const std::string opt = a[a.size() - 2], value = a.back();

@@ -141,6 +141,65 @@ TEST(IngestCounts, ManySpilledRunsAreMergedInLevels) {
   EXPECT_EQ(rmdir(dir.c_str()), 0);  // empty
 }
 
+TEST(IngestCounts, OnDiskResultSpansManyBlocksAndLongRows) {
+  // 250k rows (more than one block of rows), every third one empty, and one row of 100k
+  // distinct features (more entries than a block holds): on disk with a 1-byte budget
+  const int hash_bits = 18;
+  const std::uint32_t n_accounts = 250000;
+  batch b;
+  cell_map ref;
+  std::mt19937_64 rng(5);
+  for (std::uint32_t a = 0; a < n_accounts; ++a) {
+    if (a % 3 == 1) continue;
+    b.accounts.push_back(a);
+    const int nf = a == 100000 ? 100000 : static_cast<int>(rng() % 5) + 1;
+    for (int j = 0; j < nf; ++j) {
+      const auto f = static_cast<std::uint32_t>(a == 100000 ? 2 * j + 1 : rng() % (1u << 18));
+      b.feats.push_back(f);
+      ++ref[{a, f}];
+    }
+    b.offsets.push_back(static_cast<std::int64_t>(b.feats.size()));
+  }
+  for (const std::size_t budget : {std::size_t{1}, std::size_t{1} << 30}) {
+    SCOPED_TRACE("budget " + std::to_string(budget));
+    feature_counts acc(hash_bits, budget, "/tmp", 2);
+    acc.add_batch(b.accounts, b.offsets, b.feats);
+    acc.add_batch(b.accounts, b.offsets, b.feats);  // every count doubles
+    const auto m = acc.finish(n_accounts + 1);
+    EXPECT_EQ(acc.bytes_spilled() > 0, budget == 1);
+    int blocks = 0;
+    m->for_each_block([&](const count_block&) { ++blocks; });
+    EXPECT_GE(blocks, 4);
+    cell_map want;
+    for (const auto& [cell, count] : ref) want[cell] = 2 * count;
+    EXPECT_TRUE(read_back(*m) == want);
+  }
+}
+
+TEST(IngestCounts, WideFeatureSpacesMatchMapReference) {
+  // more than 20 hash bits: rows are summed by sorting, not in a dense array
+  for (const int hash_bits : {21, 32}) {
+    SCOPED_TRACE("hash bits " + std::to_string(hash_bits));
+    cell_map ref;
+    auto batches = random_batches(4, 3000, 700, 12, ref, 9);
+    cell_map wide;  // spread the features over the whole space, keeping them distinct
+    for (auto& b : batches)
+      for (auto& f : b.feats) f = f * 4099u % (1u << 12) << (hash_bits - 12) | (f & 1);
+    for (const auto& b : batches)
+      for (std::size_t p = 0; p + 1 < b.offsets.size(); ++p)
+        for (std::int64_t j = b.offsets[p]; j < b.offsets[p + 1]; ++j)
+          ++wide[{b.accounts[p], b.feats[static_cast<std::size_t>(j)]}];
+    EXPECT_EQ(wide.size(), ref.size());
+    for (const std::size_t budget : {std::size_t{1}, std::size_t{1} << 30}) {
+      feature_counts acc(hash_bits, budget, "/tmp", 2);
+      for (const auto& b : batches) acc.add_batch(b.accounts, b.offsets, b.feats);
+      const auto m = acc.finish(700);
+      EXPECT_EQ(m->cols(), std::int64_t{1} << hash_bits);
+      EXPECT_TRUE(read_back(*m) == wide);
+    }
+  }
+}
+
 TEST(IngestCounts, UnseenAccountsGetEmptyRowsAndTooFewAccountsIsAnError) {
   feature_counts acc(4, 1 << 20, "/tmp", 1);
   acc.add_batch({7, 2, 7}, {0, 2, 3, 5}, {1, 1, 15, 1, 0});

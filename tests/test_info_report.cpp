@@ -202,7 +202,7 @@ TEST(DemoCommand, SmallDemoReportsWhatItWrote) {
   const std::string dir = test::scratch_dir("demo");
   const std::string work = dir + "/work";
   const cli_result r = run_cli(
-      {"demo", "--accounts", "1500", "--threads", "2", "--seed", "11", "--workdir", work}, dir);
+      {"demo", "--vectors", "--vector-accounts", "1500", "--threads", "2", "--seed", "11", "--workdir", work}, dir);
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string in = work + "/demo_input.h5", res = work + "/demo_results.h5";
   ASSERT_TRUE(exists(in) && exists(res)) << r.out;
@@ -254,7 +254,8 @@ TEST(DemoCommand, SmallDemoReportsWhatItWrote) {
 TEST(DemoCommand, DefaultWorkdirIsANewDirectoryUnderTmpdir) {
   const std::string dir = test::scratch_dir("demo_tmpdir");
   const cli_result r =
-      run_cli({"demo", "--accounts", "400", "--threads", "1"}, dir, {"TMPDIR=" + dir});
+      run_cli({"demo", "--vectors", "--vector-accounts", "400", "--threads", "1"}, dir,
+              {"TMPDIR=" + dir});
   ASSERT_EQ(r.code, 0) << r.err;
   std::vector<std::string> made;
   for (const auto& e : entries(dir))
@@ -272,6 +273,7 @@ TEST(DemoCommand, DefaultWorkdirIsANewDirectoryUnderTmpdir) {
 TEST(DemoCommand, LibraryEntryPointWritesTheSameTable) {
   const std::string dir = test::scratch_dir("demo_lib");
   demo_options o;
+  o.vectors = true;
   o.accounts = 500;
   o.threads = 1;
   o.workdir = dir + "/w";
@@ -281,6 +283,43 @@ TEST(DemoCommand, LibraryEntryPointWritesTheSameTable) {
   const auto sizes = read_vec<std::int64_t>(o.workdir + "/demo_results.h5", "/clusters/size");
   EXPECT_NE(os.str().find(", " + std::to_string(sizes.size()) + " clusters\n"), std::string::npos)
       << os.str();
+}
+
+// The analyst's path: posts -> ingest -> detect. Precision and recall as printed equal those
+// computed here from the labels and the planted truth; the decoys are counted from /truth/kind.
+TEST(DemoCommand, PostsDemoFindsTheCampaignsAndSaysWhatItFlagged) {
+  const std::string dir = test::scratch_dir("demo_posts");
+  const std::string work = dir + "/work";
+  const cli_result r = run_cli({"demo", "--accounts", "3000", "--campaigns", "4", "--threads",
+                                "2", "--seed", "5", "--workdir", work},
+                               dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string in = work + "/demo_input.h5", res = work + "/demo_results.h5";
+  ASSERT_TRUE(exists(work + "/demo_posts.csv") && exists(in) && exists(res)) << r.out;
+  const auto labels = read_vec<std::int64_t>(res, "/labels");
+  const auto truth = read_vec<std::int64_t>(in, "/truth/cluster");
+  const auto kind = read_vec<std::int8_t>(in, "/truth/kind");
+  std::int64_t flagged = 0, hit = 0, planted = 0, fans = 0, fans_flagged = 0;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    planted += truth[i] >= 0;
+    flagged += labels[i] >= 0;
+    hit += labels[i] >= 0 && truth[i] >= 0;
+    fans += kind[i] == 2;
+    fans_flagged += kind[i] == 2 && labels[i] >= 0;
+  }
+  ASSERT_GT(planted, 0);
+  ASSERT_GT(flagged, 0);
+  char line[200];
+  std::snprintf(line, sizeof line, "against the planted campaigns: precision %.3f", double(hit) / double(flagged));
+  EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  std::snprintf(line, sizeof line, "recall %.3f", double(hit) / double(planted));
+  EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  EXPECT_NE(r.out.find("decoys flagged: " + std::to_string(fans_flagged) + " of " +
+                       std::to_string(fans) + " fans"),
+            std::string::npos)
+      << r.out;
+  EXPECT_GE(double(hit) / double(flagged), 0.9) << r.out;
+  EXPECT_GE(double(hit) / double(planted), 0.9) << r.out;
 }
 
 // ---- chorus report: how the tool is found and started, and how its end is reported

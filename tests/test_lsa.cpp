@@ -219,17 +219,36 @@ TEST(IngestLsa, PlantedTopicsSeparateByCosine) {
   EXPECT_GE(nn_right, 597);
 }
 
-/// Checks lsa_embed on the 300 x 512 planted matrix against the dense reference: singular values
-/// to sv_tol (relative), the principal angles of the column spaces, and every vector entry.
+/// Like decaying_topics, but over `cols` features: each topic's features are scattered over the
+/// whole feature range and every row has `noise` tokens drawn from all features, so rows have
+/// entries in many cache bands of lsa_embed (and far apart in its compact feature order).
+counts scattered_topics(std::int64_t cols, int noise) {
+  counts c = decaying_topics();
+  std::mt19937_64 rng(23);
+  std::vector<std::uint32_t> perm(static_cast<std::size_t>(cols));
+  for (std::size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<std::uint32_t>(i);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  c.cols = cols;
+  std::uniform_int_distribution<std::uint32_t> any(0, static_cast<std::uint32_t>(cols - 1));
+  for (auto& row : c.rows) {
+    for (auto& e : row) e.first = perm[e.first];
+    for (int d = 0; d < noise; ++d) row.emplace_back(any(rng), 1 + static_cast<int>(rng() % 2));
+  }
+  return c;
+}
+
+/// Checks lsa_embed on a planted matrix (by default the 300 x 512 one) against the dense
+/// reference: singular values to sv_tol (relative), the principal angles of the column spaces,
+/// and every vector entry.
 void expect_matches_reference(const lsa_options& opt, double sv_tol, double cos2_tol,
-                              double entry_tol) {
-  const counts c = decaying_topics();
-  const int n = 300, f = 512, k = opt.dim;
+                              double entry_tol, const counts& c = decaying_topics()) {
+  const int n = static_cast<int>(c.rows.size()), f = static_cast<int>(c.cols), k = opt.dim;
   const std::vector<double> a = dense_tfidf(c);
   std::vector<double> s(static_cast<std::size_t>(n) * n, 0.0);  // A A^T
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < n; ++j)
-      for (int p = 0; p < f; ++p) s[i * n + j] += a[i * f + p] * a[j * f + p];
+      for (std::size_t p = 0; p < static_cast<std::size_t>(f); ++p)
+        s[i * n + j] += a[i * f + p] * a[j * f + p];
   std::vector<double> val;
   std::vector<std::vector<double>> vec;
   reference_eigen(s, n, val, vec);
@@ -275,6 +294,51 @@ TEST(IngestLsa, ConvergesToTheDenseReferenceWithMorePowerIterations) {
   lsa_options o = options(8);
   o.power_iterations = 10;
   expect_matches_reference(o, 1e-6, 1e-8, 2e-5);
+}
+
+// 6000 features (about 5000 present): rows straddle many feature bands of both sparse products.
+TEST(IngestLsa, MatchesDenseReferenceWhenRowsSpanManyFeatureBands) {
+  lsa_options o = options(8);
+  o.power_iterations = 10;
+  expect_matches_reference(o, 1e-6, 1e-8, 2e-5, scattered_topics(6000, 25));
+}
+
+// More rows than one row tile of either sparse product, long rows spanning every band, rows
+// confined to one band (a single frequent feature, or a few rare ones), and empty rows.
+TEST(IngestLsa, ByteIdenticalAcrossThreadsAndBlockSizesWithManyTilesAndBands) {
+  std::mt19937_64 rng(17);
+  counts c;
+  c.cols = 1 << 15;
+  for (int i = 0; i < 9000; ++i) {
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> row;
+    const int kind = static_cast<int>(rng() % 10);
+    const int len = kind == 0 ? 0 : kind == 1 ? 1 : kind < 4 ? 300 : static_cast<int>(rng() % 30);
+    for (int d = 0; d < len; ++d) {
+      const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+      row.emplace_back(static_cast<std::uint32_t>(kind == 1 ? 5 : 32767 * u * u), 1 + rng() % 4);
+    }
+    if (kind == 2)  // a few rare features only
+      row.assign({{32000u + static_cast<std::uint32_t>(i % 700), 1u}, {32760u, 2u}});
+    c.rows.push_back(row);
+  }
+  lsa_options o = options(24);
+  o.oversample = 5;
+  o.power_iterations = 0;  // one pass of each sparse product
+  o.threads = 1;
+  const lsa_result base = lsa_embed(c.matrix(), o);
+  ASSERT_EQ(base.dim, 24);
+  double norms = 0;
+  for (float v : base.vectors) norms += double(v) * v;
+  EXPECT_NEAR(norms, 9000 - base.empty_rows, 1e-2);
+  for (int threads : {2, 3})
+    for (std::int64_t block : {777, 4097}) {
+      o.threads = threads;
+      const lsa_result r = lsa_embed(c.matrix(block), o);
+      ASSERT_EQ(r.vectors.size(), base.vectors.size());
+      EXPECT_EQ(0, std::memcmp(r.vectors.data(), base.vectors.data(), r.vectors.size() * 4))
+          << threads << " threads, block " << block;
+      EXPECT_EQ(r.singular_values, base.singular_values);
+    }
 }
 
 TEST(IngestLsa, ByteIdenticalAcrossThreadsAndBlockSizes) {

@@ -89,9 +89,10 @@ void print_summary(const ingest::ingest_summary& s) {
               s.bin_rule.c_str(), s.fold.c_str(), ingest::iso_utc(s.from).c_str(),
               ingest::iso_utc(s.to).c_str());
   if (s.dim > 0)
-    std::printf("content: %d dimensions (%s) in %.1f s; %lld accounts without text features\n",
-                s.dim, s.content.c_str(), s.seconds_content,
-                static_cast<long long>(s.empty_content_rows));
+    std::printf("content: %d dimensions (%s, %lld feature entries) in %.1f s; %lld accounts "
+                "without text features\n",
+                s.dim, s.content.c_str(), static_cast<long long>(s.feature_entries),
+                s.seconds_content, static_cast<long long>(s.empty_content_rows));
   else
     std::printf("content: none (--dim 0)\n");
   if (s.truth_accounts) std::printf("truth: %lld accounts\n", static_cast<long long>(s.truth_accounts));

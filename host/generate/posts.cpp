@@ -289,6 +289,7 @@ struct account {
   double peak = 20, amp = 0.5, repost_share = 0, reply_share = 0, fan_share = 0;
   i64 n_own = 0;  // own posts k = 0..n_own-1 (meaning depends on the role)
   int period = 1, phase = 0, minute = 0, act_from = 0, act_len = 24;  // news bots
+  int beats[2] = {0, 0};  ///< a news bot's other two topics (of its language when it has three)
 };
 
 struct model {
@@ -382,8 +383,19 @@ void build_language(model& m) {
     tp.lang = kTopicLang[t];
     const stream s(m.seed, p_topic, t);
     u64 i = 0;
-    for (int w = 0; w < 300; ++w)
-      tp.words.push_back(make_word(tp.lang, s, i, 2 + static_cast<int>(s.below(i++, 3))));
+    // a topic's words come from its own 12 of the language's 36 syllables, so topics differ in
+    // their character n-grams as real topics do in their vocabulary
+    int subset[12];
+    for (int k = 0, taken = 0; taken < 12; ++k) {
+      const int c = static_cast<int>(s.below(i++, kLangs[tp.lang].nsyl));
+      if (std::find(subset, subset + taken, c) == subset + taken) subset[taken++] = c;
+    }
+    for (int w = 0; w < 300; ++w) {
+      std::string word;
+      const int n = 2 + static_cast<int>(s.below(i++, 3));
+      for (int k = 0; k < n; ++k) word += kLangs[tp.lang].syl[subset[s.below(i++, 12)]];
+      tp.words.push_back(word);
+    }
     for (int w = 0; w < 6; ++w) {
       std::string tag = make_word(0, s, i, 2 + static_cast<int>(s.below(i++, 2)));
       if (s.uniform(i++) < 0.5) capitalize_first(tag, 0);
@@ -534,7 +546,14 @@ void describe_volume(const model& m, const stream& s, account& a) {
     case account_kind::timing_decoy: {
       // one of about n_bots / 10 shared schedules: bots of a schedule post at the same times
       static const int periods[] = {1, 1, 1, 2, 3, 4, 6};
-      const stream sch(m.seed, p_schedule, static_cast<u64>(s.below(21, (m.n_bots + 9) / 10)));
+      // bot b follows schedule b mod S, and bots of one schedule cover different topics (and so
+      // often languages): outlets that post at the same minute, each with its own news
+      const i64 n_sched = (m.n_bots + 9) / 10, b = a.pos - m.pos_bots;
+      const stream sch(m.seed, p_schedule, static_cast<u64>(b % n_sched));
+      a.topic = static_cast<int>((b / n_sched + b % n_sched) % kTopics);
+      a.lang = m.topics[a.topic].lang;
+      for (int k = 0; k < 2; ++k)  // two more topics, any language's: words of other scripts
+        a.beats[k] = static_cast<int>(s.below(40 + k, kTopics));
       a.period = periods[sch.below(0, 7)];
       a.phase = static_cast<int>(sch.below(1, a.period));
       a.minute = sch.uniform(2) < 0.8 ? 0 : 30;
@@ -795,8 +814,12 @@ void headline_text(const model& m, const account& a, u64 k, std::string& text, s
     if (w) text += ' ';
     if (w == quote) text += '"';
     const std::size_t at = text.size();
+    // a general-news outlet: each headline word from one of its three beats (three topics of
+    // its language), so two outlets rarely cover the same mix
+    const u64 beat = s.below(i++, 3);
     text += s.uniform(i++) < 0.3 ? m.common[a.lang][zipf(s.uniform(i++), 120)]
-                                 : m.topics[a.topic].words[s.below(i++, 300)];
+                                 : m.topics[beat == 0 ? a.topic : a.beats[beat - 1]]
+                                       .words[s.below(i++, 300)];
     if (L.ascii_caps) capitalize_first(text, at);
     if (quote >= 0 && w == quote + 1) text += '"';
     if (w == colon)

@@ -1,5 +1,6 @@
-// chorus ingest: per-account feature counts as sorted runs of (account:feature, count), merged in
-// memory and spilled to unlinked temporary files past the memory budget.
+// chorus ingest: per-account feature counts as sorted runs, one per batch, delta- and
+// varint-encoded in memory and spilled raw to unlinked temporary files past the memory budget;
+// runs are merged row by row (a dense per-row accumulator, no comparison merge of entries).
 #include "chorus/ingest/feature_counts.hpp"
 
 #include <fcntl.h>
@@ -9,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <limits>
 #include <utility>
 
@@ -17,23 +20,223 @@
 namespace chorus::ingest {
 namespace {
 
-constexpr std::size_t kRecordBytes = 12;       // a run file record: key (8 bytes), count (4)
-constexpr std::size_t kFanIn = 16;             // run files merged at once
+constexpr std::size_t kFanIn = 64;             // file runs merged at once (and kept at most)
 constexpr std::int64_t kMaxBlockRows = 65536;  // rows per block of an on-disk matrix
+constexpr int kDenseBits = 20;                 // up to this many hash bits rows use a dense array
+constexpr std::size_t kMaxEntryBytes = 10;     // an encoded entry or group header, at most
+constexpr std::uint32_t kMaxCount = std::numeric_limits<std::uint32_t>::max();
+constexpr std::ptrdiff_t kPrefetch = 16;  // features ahead whose counts are prefetched
 
-std::uint32_t saturate(std::uint64_t v) {
-  return v > std::numeric_limits<std::uint32_t>::max() ? std::numeric_limits<std::uint32_t>::max()
-                                                       : static_cast<std::uint32_t>(v);
-}
+// Run format: groups in strictly ascending account order; a group is varint(account),
+// varint(n), then n entries in strictly ascending feature order, each varint((f - prev) << 1 |
+// (count > 1)) followed by varint(count) when count > 1 (prev starts at 0 in each group).
 
-int bit_width(std::uint64_t v) {
-  int b = 0;
-  while (v != 0) {
-    ++b;
-    v >>= 1;
+inline std::uint8_t* put_varint(std::uint8_t* p, std::uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<std::uint8_t>(v | 0x80);
+    v >>= 7;
   }
-  return b;
+  *p++ = static_cast<std::uint8_t>(v);
+  return p;
 }
+
+inline const std::uint8_t* get_varint(const std::uint8_t* p, std::uint64_t& v) {
+  std::uint64_t x = *p++;
+  if (x < 0x80) {
+    v = x;
+    return p;
+  }
+  x &= 0x7F;
+  for (int shift = 7;; shift += 7) {
+    const std::uint64_t b = *p++;
+    x |= (b & 0x7F) << shift;
+    if (b < 0x80) break;
+  }
+  v = x;
+  return p;
+}
+
+inline std::uint32_t add_saturated(std::uint32_t a, std::uint32_t b) {
+  const std::uint32_t s = a + b;
+  return s < a ? kMaxCount : s;
+}
+
+inline std::uint8_t* put_entry(std::uint8_t* p, std::uint32_t delta, std::uint32_t count) {
+  p = put_varint(p, (std::uint64_t{delta} << 1) | (count > 1 ? 1u : 0u));
+  return count > 1 ? put_varint(p, count) : p;
+}
+
+/// A growable byte buffer that keeps its memory between uses (no zero filling).
+class byte_buffer {
+ public:
+  std::uint8_t* data() { return data_.get(); }
+  std::size_t size() const { return size_; }
+  std::size_t capacity() const { return cap_; }
+  void clear() { size_ = 0; }
+  /// Room for `more` bytes past size(); returns where they go.
+  std::uint8_t* reserve_more(std::size_t more) {
+    if (cap_ - size_ < more) {
+      const std::size_t cap = std::max(size_ + more, cap_ + cap_ / 2);
+      std::unique_ptr<std::uint8_t[]> d(new std::uint8_t[cap]);
+      if (size_ > 0) std::memcpy(d.get(), data_.get(), size_);
+      data_ = std::move(d);
+      cap_ = cap;
+    }
+    return data_.get() + size_;
+  }
+  void set_end(const std::uint8_t* end) { size_ = static_cast<std::size_t>(end - data_.get()); }
+  void release() {
+    data_.reset();
+    size_ = cap_ = 0;
+  }
+
+ private:
+  std::unique_ptr<std::uint8_t[]> data_;
+  std::size_t size_ = 0, cap_ = 0;
+};
+
+/// Sums the counts of one row (account) by feature and hands them out in ascending feature
+/// order: a dense array of counts of type T with a two-level bitmap of touched features when
+/// hash_bits is at most kDenseBits, else a list sorted at the end. Batches use 16-bit counts
+/// (half the cache footprint) for rows of fewer than 2^16 - 1 features, merges 32-bit ones.
+template <class T>
+class row_accumulator {
+ public:
+  explicit row_accumulator(int hash_bits)
+      : dense_(hash_bits <= kDenseBits),
+        mask_(static_cast<std::uint32_t>((std::uint64_t{1} << hash_bits) - 1)) {
+    if (!dense_) return;
+    const std::size_t cols = std::size_t{1} << hash_bits;
+    acc_.assign(cols, 0);
+    words_.assign(std::max<std::size_t>(cols / 64, 1), 0);
+    top_.assign((words_.size() + 63) / 64, 0);
+  }
+  std::size_t bytes() const {
+    return acc_.capacity() * sizeof(T) + (words_.capacity() + top_.capacity()) * 8 +
+           list_.capacity() * sizeof(list_[0]);
+  }
+
+  /// Counts each of [f, e) once (the row's total must stay below the largest T); features are
+  /// taken modulo 2^hash_bits, and the bits of all of them are or-ed into `seen`.
+  void add_ones(const std::uint32_t* f, const std::uint32_t* e, std::uint32_t& seen) {
+    std::uint32_t all = 0;
+    if (!dense_) {
+      for (; f != e; ++f) {
+        all |= *f;
+        list_.emplace_back(*f & mask_, 1);
+      }
+      seen |= all;
+      return;
+    }
+    T* acc = acc_.data();
+    std::uint64_t* words = words_.data();
+    std::uint64_t* top = top_.data();
+    std::size_t fresh = 0;
+    for (; f != e; ++f) {
+      if (e - f > kPrefetch) __builtin_prefetch(acc + (f[kPrefetch] & mask_), 1);
+      all |= *f;
+      const std::uint32_t x = *f & mask_;
+      const T a = acc[x];
+      acc[x] = static_cast<T>(a + 1);
+      fresh += a == 0;
+      words[x >> 6] |= std::uint64_t{1} << (x & 63);
+      top[x >> 12] |= std::uint64_t{1} << ((x >> 6) & 63);
+    }
+    distinct_ += fresh;
+    seen |= all;
+  }
+  /// Adds count c to feature f (< 2^hash_bits), saturating at the largest T.
+  void add(std::uint32_t x, std::uint32_t c) {
+    if (!dense_) {
+      list_.emplace_back(x, c);
+      return;
+    }
+    const T a = acc_[x];
+    const std::uint64_t sum = std::uint64_t{a} + c;
+    acc_[x] = static_cast<T>(std::min<std::uint64_t>(sum, std::numeric_limits<T>::max()));
+    distinct_ += a == 0;
+    words_[x >> 6] |= std::uint64_t{1} << (x & 63);
+    top_[x >> 12] |= std::uint64_t{1} << ((x >> 6) & 63);
+  }
+  /// Ends the row's input; returns its number of distinct features.
+  std::size_t close_row() {
+    if (dense_) return distinct_;
+    std::sort(list_.begin(), list_.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < list_.size(); ++i) {
+      if (n > 0 && list_[n - 1].first == list_[i].first) {
+        list_[n - 1].second = add_saturated(list_[n - 1].second, list_[i].second);
+      } else {
+        list_[n++] = list_[i];
+      }
+    }
+    list_.resize(n);
+    return n;
+  }
+
+  /// After close_row: fn(feature, count) in ascending feature order; leaves the row empty.
+  template <class Fn>
+  void emit(Fn&& fn) {
+    if (!dense_) {
+      for (const auto& [f, c] : list_) fn(f, c);
+      list_.clear();
+      return;
+    }
+    for (std::size_t t = 0; t < top_.size(); ++t) {
+      std::uint64_t tw = top_[t];
+      top_[t] = 0;
+      while (tw != 0) {
+        const std::size_t w = t * 64 + static_cast<std::size_t>(__builtin_ctzll(tw));
+        tw &= tw - 1;
+        std::uint64_t bits = words_[w];
+        words_[w] = 0;
+        while (bits != 0) {
+          const auto f = static_cast<std::uint32_t>(w * 64 + __builtin_ctzll(bits));
+          bits &= bits - 1;
+          fn(f, acc_[f]);
+          acc_[f] = 0;
+        }
+      }
+    }
+    distinct_ = 0;
+  }
+
+ private:
+  bool dense_;
+  std::uint32_t mask_;
+  std::vector<T> acc_;
+  std::vector<std::uint64_t> words_, top_;
+  std::size_t distinct_ = 0;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> list_;
+};
+
+/// Encodes rows: header then entries, into a byte_buffer.
+class row_encoder {
+ public:
+  explicit row_encoder(byte_buffer& out) : out_(out) {}
+  /// Starts a row of n entries (room is made for all of them).
+  void begin_row(std::uint32_t account, std::uint64_t n) {
+    if (p_ != nullptr) out_.set_end(p_);
+    p_ = out_.reserve_more(2 * kMaxEntryBytes + n * kMaxEntryBytes);
+    p_ = put_varint(p_, account);
+    p_ = put_varint(p_, n);
+    prev_ = 0;
+  }
+  void entry(std::uint32_t f, std::uint32_t c) {
+    p_ = put_entry(p_, f - prev_, c);
+    prev_ = f;
+  }
+  void done() {
+    if (p_ != nullptr) out_.set_end(p_);
+    p_ = nullptr;
+  }
+
+ private:
+  byte_buffer& out_;
+  std::uint8_t* p_ = nullptr;
+  std::uint32_t prev_ = 0;
+};
 
 /// A temporary file in `dir`, unlinked as soon as it exists: it goes away with its descriptor.
 class temp_file {
@@ -84,303 +287,225 @@ class temp_file {
   std::int64_t size_ = 0;
 };
 
-/// A sorted run held in memory: unique ascending keys and their counts.
+/// A run held in memory (the encoded bytes of one batch).
 struct mem_run {
-  std::vector<std::uint64_t> keys;
-  std::vector<std::uint32_t> counts;
-  std::size_t size() const { return keys.size(); }
-  std::size_t bytes() const { return keys.capacity() * 8 + counts.capacity() * 4; }
+  std::unique_ptr<std::uint8_t[]> bytes;
+  std::size_t size = 0;
+  std::int64_t groups = 0, entries = 0;
 };
 
-/// A sorted run in a file of 12-byte records.
+/// A run stored in a temporary file (several runs may share one file).
 struct file_run {
-  std::unique_ptr<temp_file> file;
-  std::int64_t entries = 0;
-  int level = 0;  // how many merges of level-0 spills it went through
+  std::shared_ptr<temp_file> file;
+  std::int64_t offset = 0, size = 0, groups = 0, entries = 0;
 };
 
-/// Buffered writer of run records.
-class run_writer {
+/// Writes encoded runs to a temporary file through a fixed buffer.
+class file_run_writer {
  public:
-  run_writer(temp_file& f, std::size_t buffer_bytes)
-      : f_(f), buf_(std::max<std::size_t>(buffer_bytes / kRecordBytes, 1) * kRecordBytes) {}
-  void put(std::uint64_t key, std::uint32_t count) {
-    std::memcpy(buf_.data() + used_, &key, 8);
-    std::memcpy(buf_.data() + used_ + 8, &count, 4);
-    used_ += kRecordBytes;
+  file_run_writer(std::shared_ptr<temp_file> f, std::size_t buffer_bytes)
+      : f_(std::move(f)),
+        cap_(std::max<std::size_t>(buffer_bytes, 4 * kMaxEntryBytes)),
+        buf_(new std::uint8_t[cap_]),
+        start_(f_->size()) {}
+  void begin_row(std::uint32_t account, std::uint64_t n) {
+    room();
+    p_ = put_varint(put_varint(p_, account), n);
+    prev_ = 0;
+    ++groups_;
+  }
+  void entry(std::uint32_t f, std::uint32_t c) {
+    room();
+    p_ = put_entry(p_, f - prev_, c);
+    prev_ = f;
     ++entries_;
-    if (used_ == buf_.size()) flush();
   }
-  void flush() {
-    if (used_ > 0) f_.append(buf_.data(), used_);
-    used_ = 0;
+  /// Flushes and describes what was written.
+  file_run done() {
+    flush();
+    return file_run{f_, start_, f_->size() - start_, groups_, entries_};
   }
-  std::int64_t entries() const { return entries_; }
 
  private:
-  temp_file& f_;
-  std::vector<char> buf_;
-  std::size_t used_ = 0;
-  std::int64_t entries_ = 0;
+  void room() {
+    if (static_cast<std::size_t>(buf_.get() + cap_ - p_) < 2 * kMaxEntryBytes) flush();
+  }
+  void flush() {
+    if (p_ != buf_.get()) f_->append(buf_.get(), static_cast<std::size_t>(p_ - buf_.get()));
+    p_ = buf_.get();
+  }
+  std::shared_ptr<temp_file> f_;
+  std::size_t cap_;
+  std::unique_ptr<std::uint8_t[]> buf_;
+  std::uint8_t* p_ = buf_.get();
+  std::int64_t start_, groups_ = 0, entries_ = 0;
+  std::uint32_t prev_ = 0;
 };
 
-/// A position in a sorted sequence of (key, count): a memory slice, or a run file read in chunks.
-struct cursor {
-  const std::uint64_t* k = nullptr;
-  const std::uint32_t* c = nullptr;
-  std::size_t pos = 0, end = 0;
-  // file-backed cursors only
-  const temp_file* file = nullptr;
-  std::int64_t next_record = 0, records_left = 0;
-  std::size_t chunk = 0;
-  std::vector<std::uint64_t> kb;
-  std::vector<std::uint32_t> cb;
-  std::vector<char> raw;
+/// Reads a run group by group: a memory run directly, a file run through a buffer.
+class run_cursor {
+ public:
+  run_cursor(const mem_run& r) : p_(r.bytes.get()), end_(p_ + r.size), groups_left_(r.groups) {}
+  run_cursor(const file_run& r, std::size_t buffer_bytes)
+      : file_(r.file.get()),
+        file_pos_(r.offset),
+        file_left_(r.size),
+        cap_(std::max<std::size_t>(buffer_bytes, 4 * kMaxEntryBytes)),
+        buf_(new std::uint8_t[cap_]),
+        groups_left_(r.groups) {
+    p_ = end_ = buf_.get();
+  }
 
-  bool valid() const { return pos < end; }
-  /// Moves on; false when exhausted.
-  bool advance() { return ++pos < end || refill(); }
-  bool refill() {
-    if (file == nullptr || records_left == 0) return false;
-    const std::size_t n = static_cast<std::size_t>(
-        std::min<std::int64_t>(records_left, static_cast<std::int64_t>(chunk)));
-    raw.resize(n * kRecordBytes);
-    kb.resize(n);
-    cb.resize(n);
-    file->read(next_record * static_cast<std::int64_t>(kRecordBytes), raw.data(), raw.size());
-    for (std::size_t i = 0; i < n; ++i) {
-      std::memcpy(&kb[i], raw.data() + i * kRecordBytes, 8);
-      std::memcpy(&cb[i], raw.data() + i * kRecordBytes + 8, 4);
-    }
-    next_record += static_cast<std::int64_t>(n);
-    records_left -= static_cast<std::int64_t>(n);
-    k = kb.data();
-    c = cb.data();
-    pos = 0;
-    end = n;
+  std::uint32_t account = 0;  ///< of the current group
+  std::uint64_t left = 0;     ///< entries of the current group not read yet
+
+  /// Moves to the next group; false at the end of the run.
+  bool next_group() {
+    if (groups_left_ == 0) return false;
+    --groups_left_;
+    ensure();
+    std::uint64_t v;
+    p_ = get_varint(p_, v);
+    account = static_cast<std::uint32_t>(v);
+    p_ = get_varint(p_, left);
+    prev_ = 0;
     return true;
   }
+  /// Reads the next entry of the current group (left > 0).
+  void next_entry(std::uint32_t& f, std::uint32_t& c) {
+    ensure();
+    std::uint64_t v;
+    p_ = get_varint(p_, v);
+    f = prev_ + static_cast<std::uint32_t>(v >> 1);
+    prev_ = f;
+    if (v & 1) {
+      p_ = get_varint(p_, v);
+      c = static_cast<std::uint32_t>(v);
+    } else {
+      c = 1;
+    }
+    --left;
+  }
+
+ private:
+  /// At least two encoded items are readable at p_ (or the run ends before).
+  void ensure() {
+    if (static_cast<std::size_t>(end_ - p_) >= 2 * kMaxEntryBytes || file_left_ == 0) return;
+    const auto tail = static_cast<std::size_t>(end_ - p_);
+    std::memmove(buf_.get(), p_, tail);
+    const auto n = static_cast<std::size_t>(
+        std::min<std::int64_t>(file_left_, static_cast<std::int64_t>(cap_ - tail)));
+    file_->read(file_pos_, buf_.get() + tail, n);
+    file_pos_ += static_cast<std::int64_t>(n);
+    file_left_ -= static_cast<std::int64_t>(n);
+    p_ = buf_.get();
+    end_ = p_ + tail + n;
+  }
+
+  const std::uint8_t* p_ = nullptr;
+  const std::uint8_t* end_ = nullptr;
+  const temp_file* file_ = nullptr;
+  std::int64_t file_pos_ = 0, file_left_ = 0;
+  std::size_t cap_ = 0;
+  std::unique_ptr<std::uint8_t[]> buf_;
+  std::int64_t groups_left_ = 0;
+  std::uint32_t prev_ = 0;
 };
 
-cursor memory_cursor(const std::uint64_t* k, const std::uint32_t* c, std::size_t n) {
-  cursor cur;
-  cur.k = k;
-  cur.c = c;
-  cur.end = n;
-  return cur;
-}
-
-cursor file_cursor(const file_run& r, std::size_t chunk) {
-  cursor cur;
-  cur.file = r.file.get();
-  cur.records_left = r.entries;
-  cur.chunk = chunk;
-  cur.refill();
-  return cur;
-}
-
-/// Merges sorted cursors, summing equal keys; emit(key, count) sees unique ascending keys.
-template <class Emit>
-void merge_cursors(std::vector<cursor>& cs, Emit&& emit) {
-  using item = std::pair<std::uint64_t, std::size_t>;  // current key, cursor
+/// Merges runs row by row: out.begin_row(account, n) then n x out.entry(feature, count), rows in
+/// ascending account order, features ascending, counts of equal cells summed (saturating). A row
+/// found in one run only is passed through without the accumulator.
+template <class Out>
+void merge_rows(std::vector<run_cursor>& cs, row_accumulator<std::uint32_t>& acc, Out& out) {
+  using item = std::pair<std::uint32_t, std::uint32_t>;  // account, cursor
   std::vector<item> heap;
   for (std::size_t i = 0; i < cs.size(); ++i)
-    if (cs[i].valid()) heap.emplace_back(cs[i].k[cs[i].pos], i);
-  const auto later = [](const item& a, const item& b) { return a.first > b.first; };
+    if (cs[i].next_group()) heap.emplace_back(cs[i].account, static_cast<std::uint32_t>(i));
+  const auto later = [](const item& a, const item& b) { return a > b; };
   std::make_heap(heap.begin(), heap.end(), later);
-  bool have = false;
-  std::uint64_t cur = 0, acc = 0;
+  std::uint32_t f = 0, c = 0;
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), later);
-    const auto [key, i] = heap.back();
-    heap.pop_back();
-    cursor& cs_i = cs[i];
-    // take the whole stretch of this cursor below the next smallest key
-    const std::uint64_t limit =
-        heap.empty() ? std::numeric_limits<std::uint64_t>::max() : heap.front().first;
-    std::uint64_t k = key;
-    bool more = true;
-    while (true) {
-      const std::uint32_t c = cs_i.c[cs_i.pos];
-      if (have && k == cur) {
-        acc += c;
-      } else {
-        if (have) emit(cur, saturate(acc));
-        cur = k;
-        acc = c;
-        have = true;
+    const std::uint32_t account = heap.back().first;
+    run_cursor* cur = &cs[heap.back().second];
+    if (heap.size() == 1 || heap.front().first != account) {  // one run has this row
+      out.begin_row(account, cur->left);
+      while (cur->left > 0) {
+        cur->next_entry(f, c);
+        out.entry(f, c);
       }
-      if (!cs_i.advance()) {
-        more = false;
-        break;
+    } else {
+      while (true) {
+        while (cur->left > 0) {
+          cur->next_entry(f, c);
+          acc.add(f, c);
+        }
+        if (heap.size() == 1 || heap.front().first != account) break;
+        if (cur->next_group()) {
+          heap.back().first = cur->account;
+          std::push_heap(heap.begin(), heap.end(), later);
+        } else {
+          heap.pop_back();
+        }
+        std::pop_heap(heap.begin(), heap.end(), later);
+        cur = &cs[heap.back().second];
       }
-      k = cs_i.k[cs_i.pos];
-      if (k > limit) break;
+      out.begin_row(account, acc.close_row());
+      acc.emit([&](std::uint32_t ff, std::uint32_t cc) { out.entry(ff, cc); });
     }
-    if (more) {
-      heap.emplace_back(k, i);
+    if (cur->next_group()) {
+      heap.back().first = cur->account;
       std::push_heap(heap.begin(), heap.end(), later);
-    }
-  }
-  if (have) emit(cur, saturate(acc));
-}
-
-/// Merges two in-memory cursors (unique keys each), summing equal keys.
-template <class Emit>
-void merge_two(const cursor& a, const cursor& b, Emit&& emit) {
-  std::size_t i = a.pos, j = b.pos;
-  while (i < a.end && j < b.end) {
-    const std::uint64_t ka = a.k[i], kb = b.k[j];
-    if (ka < kb) {
-      emit(ka, a.c[i++]);
-    } else if (kb < ka) {
-      emit(kb, b.c[j++]);
     } else {
-      emit(ka, saturate(std::uint64_t{a.c[i++]} + b.c[j++]));
+      heap.pop_back();
     }
   }
-  for (; i < a.end; ++i) emit(a.k[i], a.c[i]);
-  for (; j < b.end; ++j) emit(b.k[j], b.c[j]);
 }
 
-/// Merges in-memory runs into one, split by key range across `threads` threads.
-mem_run merge_memory_runs(const std::vector<const mem_run*>& runs, int threads) {
-  std::size_t total = 0, largest = 0;
-  for (std::size_t r = 0; r < runs.size(); ++r) {
-    total += runs[r]->size();
-    if (runs[r]->size() > runs[largest]->size()) largest = r;
-  }
-  const int parts = total < (1u << 16) ? 1 : threads;
-  // part p covers keys [split[p], split[p+1]); splitters are keys of the largest run
-  std::vector<std::uint64_t> split(static_cast<std::size_t>(parts) + 1, 0);
-  split[static_cast<std::size_t>(parts)] = std::numeric_limits<std::uint64_t>::max();
-  for (int p = 1; p < parts; ++p)
-    split[static_cast<std::size_t>(p)] =
-        runs[largest]->keys[runs[largest]->size() * static_cast<std::size_t>(p) /
-                            static_cast<std::size_t>(parts)];
-  std::vector<mem_run> piece(static_cast<std::size_t>(parts));
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
-  for (int p = 0; p < parts; ++p) {
-    std::vector<cursor> cs;
-    std::size_t bound = 0;
-    for (const mem_run* r : runs) {
-      const auto lo = std::lower_bound(r->keys.begin(), r->keys.end(), split[p]) - r->keys.begin();
-      const auto hi =
-          p + 1 == parts
-              ? static_cast<std::ptrdiff_t>(r->size())
-              : std::lower_bound(r->keys.begin(), r->keys.end(), split[p + 1]) - r->keys.begin();
-      cs.push_back(memory_cursor(r->keys.data() + lo, r->counts.data() + lo,
-                                 static_cast<std::size_t>(hi - lo)));
-      bound += static_cast<std::size_t>(hi - lo);
-    }
-    mem_run& out = piece[static_cast<std::size_t>(p)];
-    out.keys.resize(bound);
-    out.counts.resize(bound);
-    std::size_t n = 0;
-    const auto emit = [&](std::uint64_t k, std::uint32_t c) {
-      out.keys[n] = k;
-      out.counts[n++] = c;
-    };
-    if (cs.size() == 2) {
-      merge_two(cs[0], cs[1], emit);
-    } else {
-      merge_cursors(cs, emit);
-    }
-    out.keys.resize(n);
-    out.counts.resize(n);
-  }
-  if (parts == 1) return std::move(piece[0]);
-  std::vector<std::size_t> at(static_cast<std::size_t>(parts) + 1, 0);
-  for (int p = 0; p < parts; ++p) at[p + 1] = at[p] + piece[p].size();
-  mem_run out;
-  out.keys.resize(at.back());
-  out.counts.resize(at.back());
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
-  for (int p = 0; p < parts; ++p) {
-    std::copy(piece[p].keys.begin(), piece[p].keys.end(), out.keys.begin() + at[p]);
-    std::copy(piece[p].counts.begin(), piece[p].counts.end(), out.counts.begin() + at[p]);
-    mem_run().keys.swap(piece[p].keys);
-    mem_run().counts.swap(piece[p].counts);
-  }
-  return out;
-}
+/// Where a block of rows of an on-disk matrix starts.
+struct block_start {
+  std::int64_t row = 0, byte = 0;
+};
 
-/// LSD radix sort of keys below 2^bits (result in `keys`; `tmp` is scratch), on `threads`.
-void radix_sort(std::vector<std::uint64_t>& keys, std::vector<std::uint64_t>& tmp, int bits,
-                int threads) {
-  const std::size_t n = keys.size();
-  if (n < 1024 || bits == 0) {
-    std::sort(keys.begin(), keys.end());
-    return;
-  }
-  const int passes = (bits + 10) / 11;
-  const int digit = (bits + passes - 1) / passes;
-  const std::size_t buckets = std::size_t{1} << digit;
-  const int nt = n < (1u << 16) ? 1 : threads;
-  tmp.resize(n);
-  std::vector<std::size_t> hist(buckets * static_cast<std::size_t>(nt));
-  std::uint64_t* src = keys.data();
-  std::uint64_t* dst = tmp.data();
-#pragma omp parallel num_threads(nt)
-  {
-    const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
-    const std::size_t ts = static_cast<std::size_t>(omp_get_num_threads());
-    const std::size_t lo = n * t / ts, hi = n * (t + 1) / ts;
-    std::uint64_t* s = src;
-    std::uint64_t* d = dst;
-    for (int pass = 0; pass < passes; ++pass) {
-      const int shift = pass * digit;
-      std::size_t* h = hist.data() + t * buckets;
-      std::fill(h, h + buckets, 0);
-      for (std::size_t i = lo; i < hi; ++i) ++h[(s[i] >> shift) & (buckets - 1)];
-#pragma omp barrier
-#pragma omp single
-      {
-        std::size_t run = 0;
-        for (std::size_t b = 0; b < buckets; ++b)
-          for (std::size_t u = 0; u < ts; ++u) {
-            const std::size_t c = hist[u * buckets + b];
-            hist[u * buckets + b] = run;
-            run += c;
-          }
-      }
-      for (std::size_t i = lo; i < hi; ++i) d[h[(s[i] >> shift) & (buckets - 1)]++] = s[i];
-#pragma omp barrier
-      std::swap(s, d);
-    }
-  }
-  if (passes % 2 == 1) keys.swap(tmp);
-}
-
-/// An account x feature matrix in an unlinked file of (col, count) pairs, read in row blocks.
+/// An account x feature matrix in an unlinked file, read in row blocks: each row's entries
+/// encoded like a run's (without the group header; offsets give the row lengths).
 class disk_count_matrix final : public count_matrix {
  public:
   disk_count_matrix(std::unique_ptr<temp_file> file, std::int64_t cols,
-                    std::vector<std::int64_t> offsets, std::int64_t block_nnz)
-      : file_(std::move(file)), cols_(cols), offsets_(std::move(offsets)), block_nnz_(block_nnz) {}
+                    std::vector<std::int64_t> offsets, std::vector<block_start> blocks)
+      : file_(std::move(file)),
+        cols_(cols),
+        offsets_(std::move(offsets)),
+        blocks_(std::move(blocks)) {}
   std::int64_t rows() const override { return static_cast<std::int64_t>(offsets_.size()) - 1; }
   std::int64_t cols() const override { return cols_; }
   std::int64_t nnz() const override { return offsets_.back(); }
   void for_each_block(const std::function<void(const count_block&)>& fn) const override {
     std::vector<std::int64_t> rel;
-    std::vector<std::uint32_t> pairs, colidx, counts;
-    for (std::int64_t b = 0; b < rows();) {
-      std::int64_t e = b + 1;  // at least one row, however long
-      while (e < rows() && e - b < kMaxBlockRows && offsets_[e + 1] - offsets_[b] <= block_nnz_)
-        ++e;
+    std::vector<std::uint32_t> colidx, counts;
+    std::vector<std::uint8_t> bytes;
+    for (std::size_t k = 0; k + 1 < blocks_.size(); ++k) {
+      const std::int64_t b = blocks_[k].row, e = blocks_[k + 1].row;
       const auto nz = static_cast<std::size_t>(offsets_[e] - offsets_[b]);
-      pairs.resize(2 * nz);
-      if (nz > 0) file_->read(offsets_[b] * 8, pairs.data(), nz * 8);
+      bytes.resize(static_cast<std::size_t>(blocks_[k + 1].byte - blocks_[k].byte));
+      if (!bytes.empty()) file_->read(blocks_[k].byte, bytes.data(), bytes.size());
       colidx.resize(nz);
       counts.resize(nz);
-      for (std::size_t i = 0; i < nz; ++i) {
-        colidx[i] = pairs[2 * i];
-        counts[i] = pairs[2 * i + 1];
+      const std::uint8_t* p = bytes.data();
+      for (std::int64_t r = b; r < e; ++r) {
+        std::uint32_t prev = 0;
+        for (std::int64_t j = offsets_[r] - offsets_[b]; j < offsets_[r + 1] - offsets_[b]; ++j) {
+          std::uint64_t v, c = 1;
+          p = get_varint(p, v);
+          prev += static_cast<std::uint32_t>(v >> 1);
+          colidx[static_cast<std::size_t>(j)] = prev;
+          if (v & 1) p = get_varint(p, c);
+          counts[static_cast<std::size_t>(j)] = static_cast<std::uint32_t>(c);
+        }
       }
       rel.assign(offsets_.begin() + b, offsets_.begin() + e + 1);
       for (auto& o : rel) o -= offsets_[b];
       fn(count_block{b, e, rel.data(), colidx.data(), counts.data()});
-      b = e;
     }
   }
 
@@ -388,7 +513,7 @@ class disk_count_matrix final : public count_matrix {
   std::unique_ptr<temp_file> file_;
   std::int64_t cols_;
   std::vector<std::int64_t> offsets_;
-  std::int64_t block_nnz_;
+  std::vector<block_start> blocks_;  // and one past the last row
 };
 
 /// A view of the rows `keep` of another matrix.
@@ -396,8 +521,11 @@ class selected_rows final : public count_matrix {
  public:
   selected_rows(std::shared_ptr<const count_matrix> m, std::vector<std::int64_t> keep)
       : m_(std::move(m)), keep_(std::move(keep)) {
-    m_->for_each_block([&](const count_block& b) {
-      visit(b, [&](const count_block& s) { nnz_ += s.offsets[s.row_end - s.row_begin]; });
+    m_->for_each_block([&](const count_block& b) {  // counts only, nothing copied
+      const auto first = std::lower_bound(keep_.begin(), keep_.end(), b.row_begin);
+      const auto last = std::lower_bound(first, keep_.end(), b.row_end);
+      for (auto it = first; it != last; ++it)
+        nnz_ += b.offsets[*it - b.row_begin + 1] - b.offsets[*it - b.row_begin];
     });
   }
   std::int64_t rows() const override { return static_cast<std::int64_t>(keep_.size()); }
@@ -431,138 +559,282 @@ class selected_rows final : public count_matrix {
   std::int64_t nnz_ = 0;
 };
 
+/// The result of finish as it is built: a CSR in memory while it fits `room` entries, else
+/// encoded rows in a file, cut into blocks of at most kMaxBlockRows rows and about block_nnz
+/// entries.
+class csr_builder {
+ public:
+  csr_builder(std::int64_t n_accounts, std::size_t room, std::size_t upper, std::size_t io_bytes,
+              std::int64_t block_nnz, const std::string& spill_dir)
+      : offsets_(static_cast<std::size_t>(n_accounts) + 1, 0),
+        room_(room),
+        io_bytes_(std::max<std::size_t>(io_bytes, 64 * kMaxEntryBytes)),
+        block_nnz_(block_nnz),
+        spill_dir_(spill_dir) {
+    colidx_.reserve(std::min(room, upper));
+    counts_.reserve(std::min(room, upper));
+  }
+  void begin_row(std::uint32_t account, std::uint64_t n) {
+    offsets_[std::size_t{account} + 1] = static_cast<std::int64_t>(n);
+    if (!file_ && colidx_.size() + n > room_) to_file();
+    if (file_) file_row(account, n);
+    prev_ = 0;
+  }
+  void entry(std::uint32_t f, std::uint32_t c) {
+    if (!file_) {
+      colidx_.push_back(f);
+      counts_.push_back(c);
+      return;
+    }
+    if (static_cast<std::size_t>(buf_.get() + io_bytes_ - p_) < kMaxEntryBytes) flush();
+    p_ = put_entry(p_, f - prev_, c);
+    prev_ = f;
+  }
+  std::unique_ptr<count_matrix> done(int hash_bits, std::int64_t& spilled) {
+    const std::int64_t n_cols = std::int64_t{1} << hash_bits;
+    if (!file_) {
+      for (std::size_t r = 1; r < offsets_.size(); ++r) offsets_[r] += offsets_[r - 1];
+      return std::make_unique<memory_count_matrix>(n_cols, std::move(offsets_), std::move(colidx_),
+                                                   std::move(counts_));
+    }
+    while (next_row_ < rows()) skip_rows(rows() - next_row_);
+    flush();
+    blocks_.push_back(block_start{rows(), file_->size()});
+    for (std::size_t r = 1; r < offsets_.size(); ++r) offsets_[r] += offsets_[r - 1];
+    spilled += file_->size();
+    return std::make_unique<disk_count_matrix>(std::move(file_), n_cols, std::move(offsets_),
+                                               std::move(blocks_));
+  }
+
+ private:
+  std::int64_t rows() const { return static_cast<std::int64_t>(offsets_.size()) - 1; }
+  /// Over the budget: the rows held so far go to the file first.
+  void to_file() {
+    file_ = std::make_unique<temp_file>(spill_dir_);
+    buf_.reset(new std::uint8_t[io_bytes_]);
+    p_ = buf_.get();
+    std::size_t at = 0;
+    for (std::int64_t r = 0; at < colidx_.size(); ++r) {
+      const auto n = static_cast<std::size_t>(offsets_[static_cast<std::size_t>(r) + 1]);
+      file_row(static_cast<std::uint32_t>(r), n);
+      prev_ = 0;
+      for (std::size_t j = at; j < at + n; ++j) entry(colidx_[j], counts_[j]);
+      at += n;
+    }
+    std::vector<std::uint32_t>().swap(colidx_);
+    std::vector<std::uint32_t>().swap(counts_);
+  }
+  /// Starts row `account` of n entries in the file, after the empty rows before it.
+  void file_row(std::uint32_t account, std::uint64_t n) {
+    if (next_row_ < account) skip_rows(account - next_row_);
+    if (block_rows_ == kMaxBlockRows ||
+        (block_rows_ > 0 && block_nz_ + static_cast<std::int64_t>(n) > block_nnz_))
+      new_block();
+    ++block_rows_;
+    block_nz_ += static_cast<std::int64_t>(n);
+    next_row_ = std::int64_t{account} + 1;
+  }
+  /// Adds k empty rows to the current blocks.
+  void skip_rows(std::int64_t k) {
+    while (k > 0) {
+      if (block_rows_ == kMaxBlockRows) new_block();
+      const std::int64_t take = std::min(k, kMaxBlockRows - block_rows_);
+      block_rows_ += take;
+      next_row_ += take;
+      k -= take;
+    }
+  }
+  void new_block() {
+    flush();
+    blocks_.push_back(block_start{next_row_, file_->size()});
+    block_rows_ = 0;
+    block_nz_ = 0;
+  }
+  void flush() {
+    if (p_ != buf_.get()) file_->append(buf_.get(), static_cast<std::size_t>(p_ - buf_.get()));
+    p_ = buf_.get();
+  }
+
+  std::vector<std::int64_t> offsets_;  // row lengths, summed at the end
+  std::vector<std::uint32_t> colidx_, counts_;
+  std::size_t room_, io_bytes_;
+  std::int64_t block_nnz_;
+  const std::string& spill_dir_;
+  std::unique_ptr<temp_file> file_;
+  std::unique_ptr<std::uint8_t[]> buf_;
+  std::uint8_t* p_ = nullptr;
+  std::uint32_t prev_ = 0;
+  std::vector<block_start> blocks_{block_start{}};
+  std::int64_t next_row_ = 0, block_rows_ = 0, block_nz_ = 0;
+};
+
 }  // namespace
 
 struct feature_counts::impl {
-  int hash_bits;
-  std::size_t budget;
+  int hash_bits = 0;
+  std::size_t budget = 0;
   std::string spill_dir;
-  int threads;
-  std::vector<mem_run> runs;             // in memory, sizes roughly halving
-  std::vector<file_run> files;           // spilled
-  std::vector<std::uint64_t> keys, tmp;  // batch scratch
+  int threads = 1;
+  std::vector<mem_run> runs;    // in memory, one per batch since the last spill
+  std::vector<file_run> files;  // spilled
+  std::size_t run_bytes = 0;
+  // batch scratch, kept between batches
+  std::vector<std::uint64_t> order;  // account << 32 | post, sorted
+  std::vector<std::unique_ptr<row_accumulator<std::uint16_t>>> accs;  // one per thread
+  std::unique_ptr<row_accumulator<std::uint32_t>> merge_acc;
+  std::vector<std::uint32_t> row_max;  // most entries of any run's group, by account
+  bool row_max_valid = true;           // false after a failed batch
+  std::vector<byte_buffer> parts;
   std::int64_t spilled = 0;
   std::int64_t max_account = -1;
   bool finished = false;
 
-  std::size_t run_bytes() const {
-    std::size_t b = 0;
-    for (const auto& r : runs) b += r.bytes();
+  std::size_t scratch_bytes() const {
+    std::size_t b = order.capacity() * 8;
+    for (const auto& a : accs) b += a->bytes();
+    if (merge_acc) b += merge_acc->bytes();
+    b += row_max.capacity() * 4;
+    for (const auto& p : parts) b += p.capacity();
     return b;
   }
   std::size_t io_buffer_bytes() const {
     return std::clamp<std::size_t>(budget / 8, std::size_t{64} << 10, std::size_t{1} << 20);
   }
-  /// Records per read chunk when k cursors read files at once.
-  std::size_t chunk_records(std::size_t k) const {
-    return std::clamp<std::size_t>(budget / (2 * kRecordBytes * (k + 1)), 4096, 1u << 18);
+  /// Read buffer of each of k file cursors read at once.
+  std::size_t cursor_buffer_bytes(std::size_t k) const {
+    return std::clamp<std::size_t>(budget / (4 * (k + 1)), std::size_t{64} << 10,
+                                   std::size_t{4} << 20);
+  }
+  row_accumulator<std::uint32_t>& merge_accumulator() {
+    if (!merge_acc) merge_acc = std::make_unique<row_accumulator<std::uint32_t>>(hash_bits);
+    return *merge_acc;
   }
 
-  void build_keys(const std::vector<std::uint32_t>& accounts,
-                  const std::vector<std::int64_t>& offsets,
-                  const std::vector<std::uint32_t>& feats);
-  void add_run(mem_run run);
+  void check_batch(const std::vector<std::uint32_t>& accounts,
+                   const std::vector<std::int64_t>& offsets,
+                   const std::vector<std::uint32_t>& feats) const;
+  void sort_posts(const std::vector<std::uint32_t>& accounts,
+                  const std::vector<std::int64_t>& offsets);
+  void encode_groups(std::size_t begin, std::size_t end, const std::vector<std::int64_t>& offsets,
+                     const std::vector<std::uint32_t>& feats, row_accumulator<std::uint16_t>& acc,
+                     byte_buffer& out, std::int64_t& groups, std::int64_t& entries,
+                     std::uint32_t& seen);
   void spill();
-  void merge_files(std::vector<file_run> group, int level);
   void limit_files(std::size_t max_files);
 };
 
-void feature_counts::impl::build_keys(const std::vector<std::uint32_t>& accounts,
-                                      const std::vector<std::int64_t>& offsets,
-                                      const std::vector<std::uint32_t>& feats) {
-  const auto posts = static_cast<std::int64_t>(accounts.size());
+void feature_counts::impl::check_batch(const std::vector<std::uint32_t>& accounts,
+                                       const std::vector<std::int64_t>& offsets,
+                                       const std::vector<std::uint32_t>& feats) const {
   CHORUS_EXPECTS(offsets.size() == accounts.size() + 1 && offsets[0] == 0 &&
                      offsets.back() == static_cast<std::int64_t>(feats.size()),
                  "feature batch: offsets must have one entry per post plus one, from 0 to the "
                  "number of features");
-  keys.resize(feats.size());
-  const std::uint64_t feat_limit = std::uint64_t{1} << hash_bits;
-  std::int64_t bad = 0, top = max_account;
-#pragma omp parallel for num_threads(threads) reduction(+ : bad) reduction(max : top)
-  for (std::int64_t p = 0; p < posts; ++p) {
-    const std::int64_t lo = offsets[p], hi = offsets[p + 1];
-    if (lo > hi) {
-      ++bad;
-      continue;
-    }
-    const std::uint64_t acc = static_cast<std::uint64_t>(accounts[p]) << hash_bits;
-    if (lo < hi) top = std::max<std::int64_t>(top, accounts[p]);
-    for (std::int64_t j = lo; j < hi; ++j) {
-      bad += feats[j] >= feat_limit;
-      keys[j] = acc | feats[j];
-    }
-  }
-  CHORUS_EXPECTS(bad == 0,
-                 "feature batch: offsets must not decrease and features must be below "
-                 "2^",
-                 hash_bits);
-  max_account = top;
+  std::int64_t bad = 0;
+  for (std::size_t p = 0; p < accounts.size(); ++p) bad += offsets[p] > offsets[p + 1];
+  CHORUS_EXPECTS(bad == 0, "feature batch: offsets must not decrease");
 }
 
-void feature_counts::impl::add_run(mem_run run) {
-  runs.push_back(std::move(run));
-  while (runs.size() >= 2 && runs[runs.size() - 2].size() <= 2 * runs.back().size()) {
-    mem_run& a = runs[runs.size() - 2];
-    const mem_run& b = runs.back();
-    // merging needs room for the output besides everything held
-    if (run_bytes() + a.bytes() + b.bytes() > budget) break;
-    mem_run merged = merge_memory_runs({&a, &b}, threads);
-    runs.pop_back();
-    runs.back() = std::move(merged);
-  }
-  if (run_bytes() + (keys.capacity() + tmp.capacity()) * 8 > budget) spill();
+/// order = the posts with features, by account (then post).
+void feature_counts::impl::sort_posts(const std::vector<std::uint32_t>& accounts,
+                                      const std::vector<std::int64_t>& offsets) {
+  order.clear();
+  for (std::size_t p = 0; p < accounts.size(); ++p)
+    if (offsets[p + 1] > offsets[p]) order.push_back(std::uint64_t{accounts[p]} << 32 | p);
+  if (!std::is_sorted(order.begin(), order.end())) std::sort(order.begin(), order.end());
 }
 
+/// Prefetches the first features of post p (posts are visited out of order).
+inline void prefetch_post(std::uint32_t p, const std::vector<std::int64_t>& offsets,
+                          const std::vector<std::uint32_t>& feats) {
+  const std::uint32_t* f = feats.data() + offsets[p];
+  const std::int64_t n = std::min<std::int64_t>(offsets[p + 1] - offsets[p], 256);
+  for (std::int64_t k = 0; k < n; k += 16) __builtin_prefetch(f + k);
+}
+
+/// Encodes the account groups in order[begin, end) into `out`; ors all features into `seen`.
+void feature_counts::impl::encode_groups(std::size_t begin, std::size_t end,
+                                         const std::vector<std::int64_t>& offsets,
+                                         const std::vector<std::uint32_t>& feats,
+                                         row_accumulator<std::uint16_t>& acc, byte_buffer& out,
+                                         std::int64_t& groups, std::int64_t& entries,
+                                         std::uint32_t& seen) {
+  out.clear();
+  row_encoder enc(out);
+  std::unique_ptr<row_accumulator<std::uint32_t>> big;  // for rows of 2^16 - 1 features or more
+  const auto emit = [&](std::uint32_t f, std::uint32_t c) { enc.entry(f, c); };
+  for (std::size_t i = begin; i < end;) {
+    const auto account = static_cast<std::uint32_t>(order[i] >> 32);
+    std::size_t j = i;
+    std::int64_t total = 0;
+    for (; j < end && order[j] >> 32 == account; ++j) {
+      const auto p = static_cast<std::uint32_t>(order[j]);
+      total += offsets[p + 1] - offsets[p];
+    }
+    std::size_t n = 0;
+    if (total < std::numeric_limits<std::uint16_t>::max()) {
+      for (std::size_t k = i; k < j; ++k) {
+        const auto p = static_cast<std::uint32_t>(order[k]);
+        if (k + 1 < end) prefetch_post(static_cast<std::uint32_t>(order[k + 1]), offsets, feats);
+        acc.add_ones(feats.data() + offsets[p], feats.data() + offsets[p + 1], seen);
+      }
+      n = acc.close_row();
+      enc.begin_row(account, n);
+      acc.emit(emit);
+    } else {
+      if (!big) big = std::make_unique<row_accumulator<std::uint32_t>>(hash_bits);
+      const std::uint32_t mask = static_cast<std::uint32_t>((std::uint64_t{1} << hash_bits) - 1);
+      for (std::size_t k = i; k < j; ++k) {
+        const auto p = static_cast<std::uint32_t>(order[k]);
+        for (std::int64_t q = offsets[p]; q < offsets[p + 1]; ++q) {
+          seen |= feats[q];
+          big->add(feats[q] & mask, 1);
+        }
+      }
+      n = big->close_row();
+      enc.begin_row(account, n);
+      big->emit(emit);
+    }
+    ++groups;
+    entries += static_cast<std::int64_t>(n);
+    // parts cover disjoint accounts, so threads write disjoint elements
+    row_max[account] =
+        std::max(row_max[account], static_cast<std::uint32_t>(std::min<std::size_t>(n, kMaxCount)));
+    i = j;
+  }
+  enc.done();
+}
+
+/// Writes the memory runs, as they are, to a new temporary file.
 void feature_counts::impl::spill() {
   if (runs.empty()) return;
-  std::vector<cursor> cs;
-  for (const auto& r : runs) cs.push_back(memory_cursor(r.keys.data(), r.counts.data(), r.size()));
-  file_run out{std::make_unique<temp_file>(spill_dir), 0, 0};
-  run_writer w(*out.file, io_buffer_bytes());
-  merge_cursors(cs, [&](std::uint64_t k, std::uint32_t c) { w.put(k, c); });
-  w.flush();
-  out.entries = w.entries();
-  spilled += out.file->size();
-  std::vector<mem_run>().swap(runs);
-  files.push_back(std::move(out));
-  // keep the number of open files small: merge kFanIn files of one level into one
-  for (int level = 0;; ++level) {
-    std::vector<file_run> group, rest;
-    for (auto& f : files) (f.level == level ? group : rest).push_back(std::move(f));
-    files = std::move(rest);
-    if (group.size() < kFanIn) {
-      for (auto& f : group) files.push_back(std::move(f));
-      if (group.empty()) break;
-      continue;
-    }
-    merge_files(std::move(group), level + 1);
+  auto file = std::make_shared<temp_file>(spill_dir);
+  for (const mem_run& r : runs) {
+    const std::int64_t at = file->append(r.bytes.get(), r.size);
+    files.push_back(file_run{file, at, static_cast<std::int64_t>(r.size), r.groups, r.entries});
   }
+  spilled += file->size();
+  std::vector<mem_run>().swap(runs);
+  run_bytes = 0;
+  limit_files(kFanIn);
 }
 
-void feature_counts::impl::merge_files(std::vector<file_run> group, int level) {
-  std::vector<cursor> cs;
-  const std::size_t chunk = chunk_records(group.size());
-  for (const auto& f : group) cs.push_back(file_cursor(f, chunk));
-  file_run out{std::make_unique<temp_file>(spill_dir), 0, level};
-  run_writer w(*out.file, io_buffer_bytes());
-  merge_cursors(cs, [&](std::uint64_t k, std::uint32_t c) { w.put(k, c); });
-  w.flush();
-  out.entries = w.entries();
-  spilled += out.file->size();
-  files.push_back(std::move(out));
-}
-
+/// Merges the smallest file runs, kFanIn at most at once, until at most max_files remain.
 void feature_counts::impl::limit_files(std::size_t max_files) {
   while (files.size() > max_files) {
     std::sort(files.begin(), files.end(),
-              [](const file_run& a, const file_run& b) { return a.entries < b.entries; });
+              [](const file_run& a, const file_run& b) { return a.size < b.size; });
     const std::size_t take = std::min(kFanIn, files.size() - max_files + 1);
-    std::vector<file_run> group;
-    for (std::size_t i = 0; i < take; ++i) group.push_back(std::move(files[i]));
+    std::vector<run_cursor> cs;
+    cs.reserve(take);
+    for (std::size_t i = 0; i < take; ++i) cs.emplace_back(files[i], cursor_buffer_bytes(take));
+    file_run_writer w(std::make_shared<temp_file>(spill_dir), io_buffer_bytes());
+    merge_rows(cs, merge_accumulator(), w);
+    file_run out = w.done();
+    spilled += out.size;
+    cs.clear();
     files.erase(files.begin(), files.begin() + static_cast<std::ptrdiff_t>(take));
-    int level = 0;
-    for (const auto& f : group) level = std::max(level, f.level + 1);
-    merge_files(std::move(group), level);
+    files.push_back(std::move(out));
   }
 }
 
@@ -585,23 +857,65 @@ void feature_counts::add_batch(const std::vector<std::uint32_t>& accounts,
                                const std::vector<std::uint32_t>& feats) {
   impl& s = *impl_;
   CHORUS_ENSURES(!s.finished, "add_batch after finish");
-  s.build_keys(accounts, offsets, feats);
-  if (s.keys.empty()) return;
-  radix_sort(s.keys, s.tmp, s.hash_bits + bit_width(static_cast<std::uint64_t>(s.max_account)),
-             s.threads);
-  mem_run run;  // run-length encode the sorted keys
-  std::size_t distinct = 1;
-  for (std::size_t i = 1; i < s.keys.size(); ++i) distinct += s.keys[i] != s.keys[i - 1];
-  run.keys.reserve(distinct);
-  run.counts.reserve(distinct);
-  for (std::size_t i = 0; i < s.keys.size();) {
-    std::size_t j = i + 1;
-    while (j < s.keys.size() && s.keys[j] == s.keys[i]) ++j;
-    run.keys.push_back(s.keys[i]);
-    run.counts.push_back(saturate(j - i));
-    i = j;
+  s.check_batch(accounts, offsets, feats);
+  s.sort_posts(accounts, offsets);
+  if (s.order.empty()) return;
+  // split the groups into parts of about equal feature counts, one per thread
+  const std::size_t parts =
+      feats.size() < (std::size_t{1} << 16) ? 1 : static_cast<std::size_t>(s.threads);
+  std::vector<std::size_t> cut(parts + 1, s.order.size());
+  cut[0] = 0;
+  for (std::size_t k = 1, i = 0, seen = 0; k < parts; ++k) {
+    const std::size_t want = feats.size() * k / parts;
+    while (i < s.order.size() && seen < want) {
+      const auto p = static_cast<std::uint32_t>(s.order[i++]);
+      seen += static_cast<std::size_t>(offsets[p + 1] - offsets[p]);
+    }
+    while (i < s.order.size() && i > 0 && s.order[i] >> 32 == s.order[i - 1] >> 32) ++i;
+    cut[k] = std::max(i, cut[k - 1]);
   }
-  s.add_run(std::move(run));
+  if (s.parts.size() < parts) s.parts.resize(parts);
+  while (s.accs.size() < parts)
+    s.accs.push_back(std::make_unique<row_accumulator<std::uint16_t>>(s.hash_bits));
+  std::vector<std::int64_t> groups(parts, 0), entries(parts, 0);
+  std::vector<std::uint32_t> seen(parts, 0);
+  if (s.row_max.size() <= s.order.back() >> 32) s.row_max.resize((s.order.back() >> 32) + 1, 0);
+  std::vector<std::exception_ptr> failed(parts);
+  const int n_parts = static_cast<int>(parts);
+#pragma omp parallel for num_threads(n_parts) schedule(static, 1)
+  for (int k = 0; k < n_parts; ++k) {
+    try {
+      s.encode_groups(cut[k], cut[k + 1], offsets, feats, *s.accs[k], s.parts[k], groups[k],
+                      entries[k], seen[k]);
+    } catch (...) {  // nothing may leave an OpenMP region
+      failed[k] = std::current_exception();
+    }
+  }
+  std::uint32_t all = 0;
+  for (const std::uint32_t v : seen) all |= v;
+  const bool any_failed =
+      std::any_of(failed.begin(), failed.end(), [](const auto& e) { return e; });
+  if (std::uint64_t{all} >> s.hash_bits != 0 || any_failed)
+    s.row_max_valid = false;  // some groups of this batch may have been noted
+  for (const auto& e : failed)
+    if (e) std::rethrow_exception(e);
+  CHORUS_EXPECTS(std::uint64_t{all} >> s.hash_bits == 0, "feature batch: features must be below 2^",
+                 s.hash_bits);
+  s.max_account =
+      std::max<std::int64_t>(s.max_account, static_cast<std::int64_t>(s.order.back() >> 32));
+  mem_run run;
+  for (std::size_t k = 0; k < parts; ++k) {
+    run.size += s.parts[k].size();
+    run.groups += groups[k];
+    run.entries += entries[k];
+  }
+  run.bytes.reset(new std::uint8_t[std::max<std::size_t>(run.size, 1)]);
+  for (std::size_t k = 0, at = 0; k < parts; at += s.parts[k++].size())
+    if (s.parts[k].size() > 0)
+      std::memcpy(run.bytes.get() + at, s.parts[k].data(), s.parts[k].size());
+  s.run_bytes += run.size;
+  s.runs.push_back(std::move(run));
+  if (s.run_bytes + s.scratch_bytes() > s.budget) s.spill();
 }
 
 std::unique_ptr<count_matrix> feature_counts::finish(std::int64_t n_accounts) {
@@ -610,84 +924,46 @@ std::unique_ptr<count_matrix> feature_counts::finish(std::int64_t n_accounts) {
   CHORUS_EXPECTS(n_accounts > s.max_account, "feature counts: account ", s.max_account,
                  " seen but only ", n_accounts, " accounts");
   s.finished = true;
-  std::vector<std::uint64_t>().swap(s.keys);
-  std::vector<std::uint64_t>().swap(s.tmp);
+  std::vector<std::uint64_t>().swap(s.order);
+  std::vector<byte_buffer>().swap(s.parts);
+  s.accs.clear();
   s.limit_files(kFanIn);
-  std::vector<cursor> cs;
+  std::vector<run_cursor> cs;
+  cs.reserve(s.runs.size() + s.files.size());
   std::size_t upper = 0;
-  if (s.files.empty() && s.runs.size() > 1) {  // one in-memory run, merged on all threads
-    std::vector<const mem_run*> all;
-    for (const auto& r : s.runs) all.push_back(&r);
-    mem_run merged = merge_memory_runs(all, s.threads);
-    s.runs.clear();
-    s.runs.push_back(std::move(merged));
-  }
   for (const auto& r : s.runs) {
-    cs.push_back(memory_cursor(r.keys.data(), r.counts.data(), r.size()));
-    upper += r.size();
+    cs.emplace_back(r);
+    upper += static_cast<std::size_t>(r.entries);
   }
-  const std::size_t chunk = s.chunk_records(s.files.size());
   for (const auto& f : s.files) {
-    cs.push_back(file_cursor(f, chunk));
+    cs.emplace_back(f, s.cursor_buffer_bytes(s.files.size()));
     upper += static_cast<std::size_t>(f.entries);
   }
   // the CSR stays in memory while it fits what the budget leaves, else goes to a file
   const std::size_t rows_bytes = static_cast<std::size_t>(n_accounts + 1) * 8;
-  const std::size_t held = s.run_bytes() + rows_bytes;
-  const std::size_t room = s.budget > held ? (s.budget - held) / 8 : 0;
-  std::vector<std::int64_t> offsets(static_cast<std::size_t>(n_accounts) + 1, 0);
-  std::vector<std::uint32_t> colidx, counts;
-  colidx.reserve(std::min(room, upper));
-  counts.reserve(std::min(room, upper));
-  std::unique_ptr<temp_file> file;
-  std::vector<std::uint32_t> pairs;
-  const std::uint64_t mask = (std::uint64_t{1} << s.hash_bits) - 1;
-  const std::size_t pair_buffer = s.io_buffer_bytes() / 8;
-  auto flush_pairs = [&] {
-    if (!pairs.empty()) file->append(pairs.data(), pairs.size() * 4);
-    pairs.clear();
-  };
-  merge_cursors(cs, [&](std::uint64_t k, std::uint32_t c) {
-    ++offsets[static_cast<std::size_t>(k >> s.hash_bits) + 1];
-    if (!file && colidx.size() < room) {
-      colidx.push_back(static_cast<std::uint32_t>(k & mask));
-      counts.push_back(c);
-      return;
-    }
-    if (!file) {  // over the budget: what is held goes to the file first
-      file = std::make_unique<temp_file>(s.spill_dir);
-      for (std::size_t i = 0; i < colidx.size(); ++i) {
-        pairs.push_back(colidx[i]);
-        pairs.push_back(counts[i]);
-        if (pairs.size() >= 2 * pair_buffer) flush_pairs();
-      }
-      std::vector<std::uint32_t>().swap(colidx);
-      std::vector<std::uint32_t>().swap(counts);
-    }
-    pairs.push_back(static_cast<std::uint32_t>(k & mask));
-    pairs.push_back(c);
-    if (pairs.size() >= 2 * pair_buffer) flush_pairs();
-  });
-  for (std::size_t r = 1; r < offsets.size(); ++r) offsets[r] += offsets[r - 1];
+  const std::size_t held = s.run_bytes + rows_bytes;
+  std::size_t room = s.budget > held ? (s.budget - held) / 8 : 0;
+  std::size_t lower = 0;  // no fewer cells than the largest group of each row
+  if (s.row_max_valid)
+    for (const std::uint32_t n : s.row_max) lower += n;
+  std::vector<std::uint32_t>().swap(s.row_max);
+  if (lower > room) room = 0;  // it cannot fit: straight to the file
+  const auto block_nnz = static_cast<std::int64_t>(std::max<std::size_t>(s.budget / 16, 1u << 16));
+  csr_builder out(n_accounts, room, upper, s.io_buffer_bytes(), block_nnz, s.spill_dir);
+  merge_rows(cs, s.merge_accumulator(), out);
   cs.clear();
   std::vector<mem_run>().swap(s.runs);
+  s.run_bytes = 0;
   s.files.clear();
-  const std::int64_t n_cols = std::int64_t{1} << s.hash_bits;
-  if (!file)
-    return std::make_unique<memory_count_matrix>(n_cols, std::move(offsets), std::move(colidx),
-                                                 std::move(counts));
-  flush_pairs();
-  s.spilled += file->size();
-  const auto block_nnz = static_cast<std::int64_t>(std::max<std::size_t>(s.budget / 16, 1u << 16));
-  return std::make_unique<disk_count_matrix>(std::move(file), n_cols, std::move(offsets),
-                                             block_nnz);
+  s.merge_acc.reset();
+  return out.done(s.hash_bits, s.spilled);
 }
 
 std::int64_t feature_counts::bytes_spilled() const { return impl_->spilled; }
 
 std::int64_t feature_counts::entries_in_memory() const {
   std::int64_t n = 0;
-  for (const auto& r : impl_->runs) n += static_cast<std::int64_t>(r.size());
+  for (const auto& r : impl_->runs) n += r.entries;
   return n;
 }
 

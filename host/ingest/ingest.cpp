@@ -152,6 +152,7 @@ std::vector<float> build_content(const ingest_options& o, int threads, read_stat
     std::shared_ptr<const count_matrix> all = st.counts->finish(st.accounts.size());
     s.bytes_spilled = st.counts->bytes_spilled();
     std::unique_ptr<count_matrix> kept = select_rows(all, sel.keep);
+    s.feature_entries = kept->nnz();
     lsa_options lo;
     lo.dim = o.dim;
     lo.seed = o.seed;
@@ -243,6 +244,7 @@ std::string to_json(const ingest_summary& s) {
     << ",\"bin_rule\":" << json_quote(s.bin_rule) << ",\"dim\":" << s.dim
     << ",\"content\":" << json_quote(s.content) << ",\"empty_content_rows\":" << s.empty_content_rows
     << ",\"truth_accounts\":" << s.truth_accounts << ",\"bytes_spilled\":" << s.bytes_spilled
+    << ",\"feature_entries\":" << s.feature_entries
     << ",\"seconds\":{\"read\":" << s.seconds_read << ",\"content\":" << s.seconds_content
     << ",\"write\":" << s.seconds_write << ",\"total\":" << s.seconds_total << "},\"warnings\":[";
   for (std::size_t i = 0; i < s.warnings.size(); ++i)

@@ -20,7 +20,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }
 
 // The recommended settings for an ingested corpus (README, "From posts to a report").
-constexpr double kContentThreshold = 0.8, kActivityThreshold = 0.5;
+constexpr double kContentThreshold = 0.95, kActivityThreshold = 0.6;
 
 // Accounts of each kind flagged (in a cluster), from the results' labels and the input's truth.
 void print_decoys(const std::string& input, const std::string& output, std::ostream& os) {

@@ -53,6 +53,7 @@ struct ingest_summary {
   std::int64_t pooled_posts = 0, unmatched_post_embeddings = 0;  ///< --post-embeddings
   std::int64_t truth_accounts = 0;
   std::int64_t bytes_spilled = 0;
+  std::int64_t feature_entries = 0;  ///< nonzeros of the kept accounts' feature counts
   double seconds_read = 0, seconds_content = 0, seconds_write = 0, seconds_total = 0;
   std::vector<std::string> warnings;
 };

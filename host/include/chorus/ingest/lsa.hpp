@@ -38,7 +38,8 @@ struct lsa_result {
 /// df > 0). The result depends on the data, the options and the seed only: it is byte-identical
 /// for any thread count and any block size of `m`. `m` is read only through for_each_block
 /// (2 * power_iterations + 3 passes). Memory: about rows x (dim + oversample) floats plus
-/// features x (dim + oversample) x 12 bytes.
+/// features x (dim + oversample) x 12 bytes, 12 bytes per entry of the largest block, and about
+/// 4096 x (dim + oversample) doubles per thread.
 ///
 /// progress(fraction in [0, 1]) is called from the calling thread between blocks; it may throw
 /// to cancel. Throws input_error for bad options or a malformed matrix.
