@@ -364,3 +364,110 @@ TEST(IngestMemory, PeakResidentSetStaysBoundedAndResultsMatchAnUncappedRun) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 16, "Bad input": every malformed file ends with one line naming the file (and the line
+// where there is one), exit code 2, and no output file.
+TEST(IngestBadInput, EveryMalformedFileIsOneLineExitTwoAndNoOutput) {
+  const std::string dir = chorus::test::scratch_dir("ingest_bad_input");
+  const std::string head = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n";
+  const std::string good = head + "1,2,x,,,hello,1772323200,\n";
+  // a gzip stream cut in half: the first bytes of a real gzip member of `good`
+  std::string gz;
+  {
+    const std::string plain = dir + "/g.csv";
+    write_text(plain, good + good.substr(head.size()) + good.substr(head.size()));
+    ASSERT_EQ(std::system(("gzip -k -f '" + plain + "'").c_str()), 0);
+    gz = chorus::cli_test::slurp(plain + ".gz");
+  }
+  struct bad_case {
+    std::string name, bytes, must_say;
+    std::vector<std::string> extra;
+  };
+  const std::vector<bad_case> cases = {
+      {"truncated.csv.gz", gz.substr(0, gz.size() / 2), "truncated.csv.gz", {}},
+      {"quote.csv", head + "1,2,x,,,\"never closed,1772323200,\n3,4,y,,,z,1772323200,\n",
+       "quote.csv:2", {}},
+      {"notjson.jsonl", "{\"account\": \"a\", \"time\": 1772323200}\n{not json}\n", "notjson.jsonl:2",
+       {}},
+      {"missing_column.csv", head + "1,2,x,,,hi,1772323200,\n", "no_such_column",
+       {"--text", "no_such_column"}},
+      {"empty.csv", "", "empty.csv", {}},
+      {"header_only.csv", head, "header_only.csv", {}},
+      {"binary.csv", std::string("message_id,user_id\n\x01\x02\x00\x03", 23), "binary.csv", {}},
+      {"future.csv", head + "1,2,x,,,hi,5000000000,\n", "future.csv:2", {}},
+  };
+  for (const bad_case& c : cases) {
+    SCOPED_TRACE(c.name);
+    write_text(dir + "/" + c.name, c.bytes);
+    std::vector<std::string> args = {"ingest", dir + "/" + c.name, "--out", dir + "/out.h5"};
+    args.insert(args.end(), c.extra.begin(), c.extra.end());
+    const auto r = run_cli(args, dir);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(chorus::cli_test::lines_in(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(c.must_say), std::string::npos) << r.err;
+    EXPECT_FALSE(chorus::cli_test::exists(dir + "/out.h5"));
+  }
+}
+
+// Rows whose account or time cannot be read are counted and skipped (the summary shows the
+// first with its line); --strict makes the first one an error.
+TEST(IngestBadInput, UnreadableRowsAreCountedAndStrictRefusesThem) {
+  const std::string dir = chorus::test::scratch_dir("ingest_bad_rows");
+  std::string csv = "account,time,text\n";
+  for (int k = 0; k < 6; ++k) csv += "a," + std::to_string(1772323200 + 60 * k) + ",hi\n";
+  csv += "b,yesterday,hi\n,1772323200,hi\n";
+  write_text(dir + "/p.csv", csv);
+  const auto r = run_cli({"ingest", dir + "/p.csv", "--out", dir + "/in.h5", "--dim", "0"}, dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("6 posts read (2 rows skipped)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("p.csv:8"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("WARNING: 2 of 8 rows skipped"), std::string::npos) << r.err;
+  const auto s = run_cli(
+      {"ingest", dir + "/p.csv", "--out", dir + "/strict.h5", "--dim", "0", "--strict"}, dir);
+  EXPECT_EQ(s.code, 2) << s.err;
+  EXPECT_NE(s.err.find("p.csv:8"), std::string::npos) << s.err;
+  EXPECT_FALSE(chorus::cli_test::exists(dir + "/strict.h5"));
+}
+
+// Presets and compressions end to end: the same posts as QUT CSV (zstd) and as X/Twitter v2
+// JSON lines (gzip) give the same accounts and activity.
+TEST(IngestFormats, QutCsvAndTwitterV2JsonGiveTheSameAccountsAndActivity) {
+  const std::string dir = chorus::test::scratch_dir("ingest_formats");
+  std::string csv = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n";
+  std::string json;
+  for (int u = 0; u < 3; ++u)
+    for (int k = 0; k < 5; ++k) {
+      const long long t = 1772323200LL + 3600LL * (u + 2 * k);
+      const std::string id = std::to_string(100 * u + k + 1), user = std::to_string(7 + u);
+      csv += id + "," + user + ",h" + user + ",,,post " + id + "," + std::to_string(t) + ",\n";
+      char iso[64];
+      std::snprintf(iso, sizeof iso, "2026-03-01T%02lld:00:00.000Z", (t - 1772323200LL) / 3600);
+      json += "{\"id\":\"" + id + "\",\"author_id\":\"" + user + "\",\"created_at\":\"" + iso +
+              "\",\"text\":\"post " + id + "\"}\n";
+    }
+  write_text(dir + "/p.csv", csv);
+  write_text(dir + "/p.jsonl", json);
+  ASSERT_EQ(std::system(("zstd -q -f '" + dir + "/p.csv' -o '" + dir + "/p.csv.zst'").c_str()), 0);
+  ASSERT_EQ(std::system(("gzip -f '" + dir + "/p.jsonl'").c_str()), 0);
+  for (const char* f : {"p.csv.zst", "p.jsonl.gz"}) {
+    const auto r = run_cli({"ingest", dir + "/" + f, "--out", dir + "/" + f + ".h5", "--dim",
+                            "0"},
+                           dir);
+    ASSERT_EQ(r.code, 0) << f << r.err;
+  }
+  h5::handle a = h5::open_read(dir + "/p.csv.zst.h5"), b = h5::open_read(dir + "/p.jsonl.gz.h5");
+  EXPECT_EQ(h5::read_all<std::int64_t>(h5::open_dataset(a, "/accounts/id")),
+            (std::vector<std::int64_t>{7, 8, 9}));
+  EXPECT_EQ(h5::read_all<std::int64_t>(h5::open_dataset(b, "/accounts/id")),
+            (std::vector<std::int64_t>{7, 8, 9}));
+  std::vector<std::int32_t> x(3 * 11), y(3 * 11);
+  h5::read_rows<std::int32_t>(h5::open_dataset(a, "/activity"), 0, 3, x.data());
+  h5::read_rows<std::int32_t>(h5::open_dataset(b, "/activity"), 0, 3, y.data());
+  EXPECT_EQ(x, y);
+  for (int u = 0; u < 3; ++u)
+    for (int k = 0; k < 5; ++k) EXPECT_EQ(x[static_cast<std::size_t>(u * 11 + u + 2 * k)], 1);
+}
+
+}  // namespace

@@ -77,7 +77,7 @@ void print_summary(const ingest::ingest_summary& s) {
     std::printf(", %lld invalid UTF-8 bytes replaced",
                 static_cast<long long>(s.read.invalid_utf8_bytes));
   std::printf(") in %.1f s\n", s.seconds_read);
-  for (const auto& k : s.read.first_skipped) std::printf("  skipped: %s\n", k.reason.c_str());
+  for (const auto& k : s.skipped_examples) std::printf("  skipped %s\n", k.c_str());
   std::printf("%lld accounts kept of %lld (%lld with fewer than --min-posts posts left out, %lld "
               "posts)%s\n",
               static_cast<long long>(s.accounts), static_cast<long long>(s.accounts_seen),

@@ -88,7 +88,8 @@ struct read_state {
 void read_posts(const ingest_options& o, int threads, const std::string& tmp_dir,
                 read_state& st, ingest_summary& s) {
   const auto t0 = clock_type::now();
-  post_reader reader(expand_inputs(o.inputs), o.reader);
+  s.paths = expand_inputs(o.inputs);
+  post_reader reader(s.paths, o.reader);
   s.files = reader.describe();
   st.spool = std::make_unique<post_spool>(tmp_dir);
   const bool lsa = o.dim > 0 && o.post_embeddings.empty();
@@ -101,14 +102,16 @@ void read_posts(const ingest_options& o, int threads, const std::string& tmp_dir
                  o.progress);
   st.spool->seal();
   s.read = reader.stats();
+  for (const skipped_row& k : s.read.first_skipped)
+    s.skipped_examples.push_back(
+        (k.file >= 0 && k.file < static_cast<int>(s.paths.size()) ? s.paths[k.file] : "?") +
+        ":" + std::to_string(k.line) + ": " + k.reason);
   s.accounts_seen = st.accounts.size();
   s.seconds_read = since(t0);
   if (s.read.posts == 0)
     CHORUS_THROW(input_error, "ingest: no post could be read (", s.read.skipped,
                  " rows skipped; the first: ",
-                 s.read.first_skipped.empty() ? std::string("none")
-                                              : s.read.first_skipped[0].reason,
-                 ")");
+                 s.skipped_examples.empty() ? std::string("none") : s.skipped_examples[0], ")");
 }
 
 // Phase: keep the accounts with enough posts; count what was dropped.
@@ -176,7 +179,7 @@ void add_warnings(const ingest_options& o, ingest_summary& s) {
     s.warnings.push_back(std::to_string(s.read.skipped) + " of " +
                          std::to_string(s.read.records) +
                          " rows skipped (time or account missing or unreadable); the first: " +
-                         (s.read.first_skipped.empty() ? "" : s.read.first_skipped[0].reason));
+                         (s.skipped_examples.empty() ? "" : s.skipped_examples[0]));
   if (s.read.invalid_utf8_bytes > 0)
     s.warnings.push_back(std::to_string(s.read.invalid_utf8_bytes) +
                          " bytes of invalid UTF-8 replaced by U+FFFD");
@@ -231,8 +234,8 @@ std::string to_json(const ingest_summary& s) {
   for (std::size_t i = 0; i < s.files.size(); ++i) j << (i ? "," : "") << json_quote(s.files[i]);
   j << "],\"records\":" << s.read.records << ",\"posts_read\":" << s.read.posts
     << ",\"rows_skipped\":" << s.read.skipped << ",\"skipped_examples\":[";
-  for (std::size_t i = 0; i < s.read.first_skipped.size(); ++i)
-    j << (i ? "," : "") << json_quote(s.read.first_skipped[i].reason);
+  for (std::size_t i = 0; i < s.skipped_examples.size(); ++i)
+    j << (i ? "," : "") << json_quote(s.skipped_examples[i]);
   j << "],\"invalid_utf8_bytes\":" << s.read.invalid_utf8_bytes
     << ",\"accounts_seen\":" << s.accounts_seen << ",\"accounts\":" << s.accounts
     << ",\"accounts_below_min_posts\":" << s.accounts_below_min_posts << ",\"posts\":" << s.posts

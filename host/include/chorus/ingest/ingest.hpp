@@ -39,6 +39,9 @@ struct ingest_options {
 struct ingest_summary {
   std::string out;
   std::vector<std::string> files;  ///< one line per input file: compression, format, preset
+  std::vector<std::string> paths;  ///< the input files read (globs expanded), in order
+  /// "FILE:LINE: reason" for the first rows skipped (at most 5)
+  std::vector<std::string> skipped_examples;
   reader_stats read;
   std::int64_t accounts_seen = 0, accounts = 0, accounts_below_min_posts = 0;
   std::int64_t posts = 0;               ///< posts written (of kept accounts)
