@@ -471,3 +471,96 @@ TEST(IngestFormats, QutCsvAndTwitterV2JsonGiveTheSameAccountsAndActivity) {
 }
 
 }  // namespace
+
+namespace {
+
+// Found trying chorus ingest as a user (issue 16): mistakes that gave exit 0 with a quietly
+// different result now refuse or warn.
+TEST(IngestMistakes, OutputThatIsAnInputIsRefusedEvenWithForce) {
+  const std::string dir = chorus::test::scratch_dir("ingest_out_is_input");
+  write_text(dir + "/posts.csv", qut_csv());
+  const auto r = run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/posts.csv", "--force"}, dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("is one of the input files"), std::string::npos) << r.err;
+  EXPECT_EQ(chorus::cli_test::slurp(dir + "/posts.csv"), qut_csv());
+}
+
+TEST(IngestMistakes, RepeatedPostIdsAreCountedOnceAndWarned) {
+  const std::string dir = chorus::test::scratch_dir("ingest_dups");
+  write_text(dir + "/posts.csv", qut_csv());
+  const auto once = ing::run_ingest(options(dir + "/posts.csv", dir + "/once.h5"));
+  ing::ingest_options o = options(dir + "/posts.csv", dir + "/twice.h5");
+  o.inputs = {dir + "/posts.csv", dir + "/posts.csv"};
+  const auto twice = ing::run_ingest(o);
+  EXPECT_EQ(twice.duplicate_posts, 29);
+  EXPECT_EQ(twice.posts, once.posts);
+  ASSERT_FALSE(twice.warnings.empty());
+  EXPECT_NE(twice.warnings.back().find("29 posts repeat the id"), std::string::npos);
+  h5::handle a = h5::open_read(dir + "/once.h5"), b = h5::open_read(dir + "/twice.h5");
+  std::vector<std::int32_t> x(5 * 29), y(5 * 29);
+  h5::read_rows<std::int32_t>(h5::open_dataset(a, "/activity"), 0, 5, x.data());
+  h5::read_rows<std::int32_t>(h5::open_dataset(b, "/activity"), 0, 5, y.data());
+  EXPECT_EQ(x, y);
+}
+
+TEST(IngestMistakes, AStrayTimeDoesNotStretchTheWindow) {
+  const std::string dir = chorus::test::scratch_dir("ingest_stray");
+  std::string csv = qut_csv();
+  // one post of alice's dated 1970-01-02 (a broken export)
+  csv += "5000,10,alice,,,stray,86400,\n";
+  // enough ordinary posts that one stray time is under 0.1% of them
+  for (int k = 0; k < 1100; ++k)
+    csv += std::to_string(6000 + k) + ",20,zed,,,filler " + std::to_string(k) + "," +
+           std::to_string(1772323200 + 60 * (k % 1000)) + ",\n";
+  write_text(dir + "/posts.csv", csv);
+  const auto s = ing::run_ingest(options(dir + "/posts.csv", dir + "/in.h5"));
+  EXPECT_EQ(s.posts_outside_data, 1);
+  EXPECT_EQ(s.bin_seconds, 3600);
+  EXPECT_GE(s.from, 1772323200 - 86400);
+  bool warned = false;
+  for (const auto& w : s.warnings) warned |= w.find("far outside") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST(IngestMistakes, OneLineErrorsNameTheUsualCauses) {
+  const std::string dir = chorus::test::scratch_dir("ingest_causes");
+  const std::string head = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n";
+  struct c {
+    std::string file, bytes, says;
+    std::vector<std::string> extra;
+  };
+  const std::vector<c> cases = {
+      {"array.json", "[{\"account\":\"a\",\"time\":1772323200}]\n", "a JSON array", {}},
+      {"ms.csv", head + "1,2,x,,,hi,1772323200000,\n", "looks like milliseconds", {}},
+      {"semi.csv", "account;time;text\na;1772323200;hi\n", "semicolon-separated", {}},
+      {"nozone.csv", "account,time,text\na,2026-03-01 10:00:00,hi\n", "no time zone", {"--strict"}},
+      {"onebin.csv", head + "1,2,x,,,hi,1772323200,\n2,2,x,,,hi,1772323201,\n3,2,x,,,hi,1772323202,\n"
+                     "4,2,x,,,hi,1772323203,\n5,2,x,,,hi,1772323204,\n",
+       "at least 2", {"--fold", "day", "--bin", "1d"}},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.file);
+    write_text(dir + "/" + k.file, k.bytes);
+    std::vector<std::string> args = {"ingest", dir + "/" + k.file, "--out", dir + "/o.h5"};
+    args.insert(args.end(), k.extra.begin(), k.extra.end());
+    const auto r = run_cli(args, dir);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(chorus::cli_test::lines_in(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(k.says), std::string::npos) << r.err;
+    EXPECT_FALSE(chorus::cli_test::exists(dir + "/o.h5"));
+  }
+}
+
+TEST(IngestMistakes, TruthOfAnotherCorpusIsRefused) {
+  const std::string dir = chorus::test::scratch_dir("ingest_truth");
+  write_text(dir + "/posts.csv", qut_csv());
+  write_text(dir + "/truth.csv", "user_id,username,cluster,kind\n999,zz,0,1\n");
+  const auto r = run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--truth",
+                          dir + "/truth.csv"},
+                         dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("names none of the accounts"), std::string::npos) << r.err;
+  EXPECT_FALSE(chorus::cli_test::exists(dir + "/in.h5"));
+}
+
+}  // namespace

@@ -6,6 +6,7 @@
 #include "chorus/core/error.hpp"
 #include "chorus/ingest/time_parse.hpp"
 #include "chorus/job/progress.hpp"
+#include "chorus/scan/checkpoint.hpp"
 
 namespace chorus::cli {
 
@@ -76,6 +77,8 @@ void print_summary(const ingest::ingest_summary& s) {
   if (s.read.invalid_utf8_bytes)
     std::printf(", %lld invalid UTF-8 bytes replaced",
                 static_cast<long long>(s.read.invalid_utf8_bytes));
+  if (s.duplicate_posts)
+    std::printf(", %lld repeated post ids left out", static_cast<long long>(s.duplicate_posts));
   std::printf(") in %.1f s\n", s.seconds_read);
   for (const auto& k : s.skipped_examples) std::printf("  skipped %s\n", k.c_str());
   std::printf("%lld accounts kept of %lld (%lld with fewer than --min-posts posts left out, %lld "
@@ -131,7 +134,7 @@ void add_ingest(CLI::App& app, ingest_command& c) {
   in->add_option("--seed", o.seed, "seed of the content projection")->capture_default_str();
   in->add_option("--post-embeddings", o.post_embeddings,
                  "HDF5 with /post_id and /embedding per post: mean-pooled per account");
-  in->add_option("--truth", o.truth, "truth CSV (user_id,cluster,kind) from generate --posts");
+  in->add_option("--truth", o.truth, "truth CSV of chorus generate --posts (user_id,username,cluster,kind)");
   in->add_option("--threads", o.threads, "worker threads (0: all cores)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
@@ -153,7 +156,12 @@ int run_ingest_command(ingest_command& c) {
   if (!c.from.empty()) o.has_from = true, o.from = parse_when(c.from, "--from");
   if (!c.to.empty()) o.has_to = true, o.to = parse_when(c.to, "--to");
   progress_bar bar(!c.quiet && !c.json);
-  o.progress = [&](const char* s, std::int64_t a, std::int64_t b) { bar.update(s, a, b); };
+  o.progress = [&](const char* s, std::int64_t a, std::int64_t b) {
+    // SIGINT/SIGTERM: stop at the next step; nothing is written (exit code 4)
+    if (stop_requested())
+      CHORUS_THROW(interrupted_error, "ingest stopped by a signal; nothing was written");
+    bar.update(s, a, b);
+  };
   const ingest::ingest_summary s = ingest::run_ingest(o);
   bar.finish();
   for (const auto& w : s.warnings) std::fprintf(stderr, "chorus: WARNING: %s\n", w.c_str());

@@ -578,7 +578,8 @@ int main(int argc, char** argv) {
   // MPI only when started by an MPI launcher (mpirun, srun); otherwise one process
   chorus::mpi::environment mpi_env(&argc, &argv);
   // detect stops gracefully on SIGTERM/SIGINT (checkpoint, exit code 4); install at once
-  if (argc > 1 && std::string(argv[1]) == "detect") chorus::install_stop_handlers();
+  if (argc > 1 && (std::string(argv[1]) == "detect" || std::string(argv[1]) == "ingest"))
+    chorus::install_stop_handlers();
   for (int k = 1; k < argc; ++k) g_json |= std::string(argv[k]) == "--json";
   CLI::App app{"chorus: finds coordinated networks of accounts by exact all-pairs similarity"};
   app.set_version_flag("--version", CHORUS_VERSION);

@@ -85,6 +85,31 @@ bin_plan plan_bins(std::int64_t first, std::int64_t last, bool has_from, std::in
   return p;
 }
 
+std::pair<std::int64_t, std::int64_t> bulk_of_times(const post_spool& spool,
+                                                    const account_selection& sel,
+                                                    std::int64_t first, std::int64_t last,
+                                                    std::int64_t& far) {
+  far = 0;
+  const std::int64_t d0 = floor_div(first, kDay), days = floor_div(last, kDay) - d0 + 1;
+  std::vector<std::int64_t> per_day(static_cast<std::size_t>(days), 0);
+  std::int64_t total = 0;
+  spool.for_each_block(1 << 16, false, [&](const std::vector<spooled_post>& recs,
+                                           const std::vector<spooled_strings>&) {
+    for (const spooled_post& r : recs)
+      if (sel.new_row[r.account] >= 0) ++per_day[static_cast<std::size_t>(floor_div(r.time, kDay) - d0)], ++total;
+  });
+  const std::int64_t cut = total / 1000;  // 0.1% at each end
+  std::int64_t lo = 0, hi = days - 1, seen = 0;
+  while (lo < hi && seen + per_day[static_cast<std::size_t>(lo)] <= cut) seen += per_day[static_cast<std::size_t>(lo++)];
+  seen = 0;
+  while (hi > lo && seen + per_day[static_cast<std::size_t>(hi)] <= cut) seen += per_day[static_cast<std::size_t>(hi--)];
+  const std::int64_t bulk = (hi - lo + 1) * kDay;
+  if (last - first + 1 <= 2 * bulk + kDay) return {first, last};
+  for (std::int64_t d = 0; d < days; ++d)
+    if (d < lo || d > hi) far += per_day[static_cast<std::size_t>(d)];
+  return {(d0 + lo) * kDay, (d0 + hi + 1) * kDay - 1};
+}
+
 std::int64_t count_activity(const post_spool& spool, const account_selection& sel,
                             const bin_plan& plan, std::int64_t row0, std::int64_t row1,
                             std::vector<std::int32_t>& out) {

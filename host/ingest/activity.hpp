@@ -27,6 +27,15 @@ bin_plan plan_bins(std::int64_t data_first, std::int64_t data_last, bool has_fro
                    std::int64_t from, bool has_to, std::int64_t to, std::int64_t bin_seconds,
                    const std::string& fold);
 
+/// The span of the bulk of the kept accounts' posts: [first, last] unless a few posts lie far
+/// away (the 0.1% earliest and latest posts span more than twice the rest plus a day: a stray
+/// time such as 1970-01-02 in a 2026 campaign); then the days from the 0.1th to the 99.9th
+/// percentile, and `far` counts the posts left outside.
+std::pair<std::int64_t, std::int64_t> bulk_of_times(const post_spool& spool,
+                                                    const account_selection& sel,
+                                                    std::int64_t first, std::int64_t last,
+                                                    std::int64_t& far);
+
 /// Fill rows [row0, row1) of the activity matrix (new rows; int32 counts, row-major) from the
 /// spool; returns the posts of those rows outside the window.
 std::int64_t count_activity(const post_spool& spool, const account_selection& sel,

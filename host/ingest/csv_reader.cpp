@@ -163,9 +163,16 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// The header's columns for a message, cut to about 200 characters; a header with semicolons or
+// tabs and no commas says which separator it has (only commas are read).
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  if (v.size() == 1 && v[0].find(';') != std::string::npos)
+    s = "one column: the file looks semicolon-separated; chorus reads comma-separated CSV";
+  else if (v.size() == 1 && v[0].find('\t') != std::string::npos)
+    s = "one column: the file looks tab-separated; chorus reads comma-separated CSV";
+  if (s.size() > 200) s = s.substr(0, 200) + "...";
   return s;
 }
 
@@ -348,7 +355,7 @@ class csv_reader final : public record_reader {
     if (p.account.empty()) return ctx_.skip(line_, "empty account");
     set(time_text_, m_time);
     if (!parse_time(time_text_, p.time))
-      return ctx_.skip(line_, "time '" + time_text_.substr(0, 64) + "' does not parse");
+      return ctx_.skip(line_, "time '" + time_text_.substr(0, 64) + "' does not parse" + time_hint(time_text_));
     ctx_.check_range(line_, p.time, time_text_);
     set_trimmed(p.handle, m_handle);
     set(p.text, m_text);

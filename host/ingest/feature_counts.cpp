@@ -462,50 +462,35 @@ void merge_rows(std::vector<run_cursor>& cs, row_accumulator<std::uint32_t>& acc
   }
 }
 
-/// Where a block of rows of an on-disk matrix starts.
-struct block_start {
-  std::int64_t row = 0, byte = 0;
-};
-
-/// An account x feature matrix in an unlinked file, read in row blocks: each row's entries
-/// encoded like a run's (without the group header; offsets give the row lengths).
+/// An account x feature matrix in an unlinked file of (col, count) pairs, read in row blocks.
 class disk_count_matrix final : public count_matrix {
  public:
   disk_count_matrix(std::unique_ptr<temp_file> file, std::int64_t cols,
-                    std::vector<std::int64_t> offsets, std::vector<block_start> blocks)
-      : file_(std::move(file)),
-        cols_(cols),
-        offsets_(std::move(offsets)),
-        blocks_(std::move(blocks)) {}
+                    std::vector<std::int64_t> offsets, std::int64_t block_nnz)
+      : file_(std::move(file)), cols_(cols), offsets_(std::move(offsets)), block_nnz_(block_nnz) {}
   std::int64_t rows() const override { return static_cast<std::int64_t>(offsets_.size()) - 1; }
   std::int64_t cols() const override { return cols_; }
   std::int64_t nnz() const override { return offsets_.back(); }
   void for_each_block(const std::function<void(const count_block&)>& fn) const override {
     std::vector<std::int64_t> rel;
-    std::vector<std::uint32_t> colidx, counts;
-    std::vector<std::uint8_t> bytes;
-    for (std::size_t k = 0; k + 1 < blocks_.size(); ++k) {
-      const std::int64_t b = blocks_[k].row, e = blocks_[k + 1].row;
+    std::vector<std::uint32_t> pairs, colidx, counts;
+    for (std::int64_t b = 0; b < rows();) {
+      std::int64_t e = b + 1;  // at least one row, however long
+      while (e < rows() && e - b < kMaxBlockRows && offsets_[e + 1] - offsets_[b] <= block_nnz_)
+        ++e;
       const auto nz = static_cast<std::size_t>(offsets_[e] - offsets_[b]);
-      bytes.resize(static_cast<std::size_t>(blocks_[k + 1].byte - blocks_[k].byte));
-      if (!bytes.empty()) file_->read(blocks_[k].byte, bytes.data(), bytes.size());
+      pairs.resize(2 * nz);
+      if (nz > 0) file_->read(offsets_[b] * 8, pairs.data(), nz * 8);
       colidx.resize(nz);
       counts.resize(nz);
-      const std::uint8_t* p = bytes.data();
-      for (std::int64_t r = b; r < e; ++r) {
-        std::uint32_t prev = 0;
-        for (std::int64_t j = offsets_[r] - offsets_[b]; j < offsets_[r + 1] - offsets_[b]; ++j) {
-          std::uint64_t v, c = 1;
-          p = get_varint(p, v);
-          prev += static_cast<std::uint32_t>(v >> 1);
-          colidx[static_cast<std::size_t>(j)] = prev;
-          if (v & 1) p = get_varint(p, c);
-          counts[static_cast<std::size_t>(j)] = static_cast<std::uint32_t>(c);
-        }
+      for (std::size_t i = 0; i < nz; ++i) {
+        colidx[i] = pairs[2 * i];
+        counts[i] = pairs[2 * i + 1];
       }
       rel.assign(offsets_.begin() + b, offsets_.begin() + e + 1);
       for (auto& o : rel) o -= offsets_[b];
       fn(count_block{b, e, rel.data(), colidx.data(), counts.data()});
+      b = e;
     }
   }
 
@@ -513,7 +498,7 @@ class disk_count_matrix final : public count_matrix {
   std::unique_ptr<temp_file> file_;
   std::int64_t cols_;
   std::vector<std::int64_t> offsets_;
-  std::vector<block_start> blocks_;  // and one past the last row
+  std::int64_t block_nnz_;
 };
 
 /// A view of the rows `keep` of another matrix.
@@ -559,113 +544,66 @@ class selected_rows final : public count_matrix {
   std::int64_t nnz_ = 0;
 };
 
-/// The result of finish as it is built: a CSR in memory while it fits `room` entries, else
-/// encoded rows in a file, cut into blocks of at most kMaxBlockRows rows and about block_nnz
-/// entries.
+/// The result of finish as it is built: in memory while it fits `room` entries, else in a file.
 class csr_builder {
  public:
-  csr_builder(std::int64_t n_accounts, std::size_t room, std::size_t upper, std::size_t io_bytes,
-              std::int64_t block_nnz, const std::string& spill_dir)
+  csr_builder(std::int64_t n_accounts, std::size_t room, std::size_t upper, std::size_t pair_buffer,
+              const std::string& spill_dir)
       : offsets_(static_cast<std::size_t>(n_accounts) + 1, 0),
         room_(room),
-        io_bytes_(std::max<std::size_t>(io_bytes, 64 * kMaxEntryBytes)),
-        block_nnz_(block_nnz),
+        pair_buffer_(std::max<std::size_t>(pair_buffer, 1024)),
         spill_dir_(spill_dir) {
     colidx_.reserve(std::min(room, upper));
     counts_.reserve(std::min(room, upper));
   }
   void begin_row(std::uint32_t account, std::uint64_t n) {
     offsets_[std::size_t{account} + 1] = static_cast<std::int64_t>(n);
-    if (!file_ && colidx_.size() + n > room_) to_file();
-    if (file_) file_row(account, n);
-    prev_ = 0;
   }
   void entry(std::uint32_t f, std::uint32_t c) {
-    if (!file_) {
+    if (!file_ && colidx_.size() < room_) {
       colidx_.push_back(f);
       counts_.push_back(c);
       return;
     }
-    if (static_cast<std::size_t>(buf_.get() + io_bytes_ - p_) < kMaxEntryBytes) flush();
-    p_ = put_entry(p_, f - prev_, c);
-    prev_ = f;
+    if (!file_) to_file();
+    pairs_.push_back(f);
+    pairs_.push_back(c);
+    if (pairs_.size() >= 2 * pair_buffer_) flush_pairs();
   }
-  std::unique_ptr<count_matrix> done(int hash_bits, std::int64_t& spilled) {
+  std::unique_ptr<count_matrix> done(int hash_bits, std::size_t budget, std::int64_t& spilled) {
+    for (std::size_t r = 1; r < offsets_.size(); ++r) offsets_[r] += offsets_[r - 1];
     const std::int64_t n_cols = std::int64_t{1} << hash_bits;
-    if (!file_) {
-      for (std::size_t r = 1; r < offsets_.size(); ++r) offsets_[r] += offsets_[r - 1];
+    if (!file_)
       return std::make_unique<memory_count_matrix>(n_cols, std::move(offsets_), std::move(colidx_),
                                                    std::move(counts_));
-    }
-    while (next_row_ < rows()) skip_rows(rows() - next_row_);
-    flush();
-    blocks_.push_back(block_start{rows(), file_->size()});
-    for (std::size_t r = 1; r < offsets_.size(); ++r) offsets_[r] += offsets_[r - 1];
+    flush_pairs();
     spilled += file_->size();
+    const auto block_nnz = static_cast<std::int64_t>(std::max<std::size_t>(budget / 16, 1u << 16));
     return std::make_unique<disk_count_matrix>(std::move(file_), n_cols, std::move(offsets_),
-                                               std::move(blocks_));
+                                               block_nnz);
   }
 
  private:
-  std::int64_t rows() const { return static_cast<std::int64_t>(offsets_.size()) - 1; }
-  /// Over the budget: the rows held so far go to the file first.
+  /// Over the budget: what is held goes to the file first.
   void to_file() {
     file_ = std::make_unique<temp_file>(spill_dir_);
-    buf_.reset(new std::uint8_t[io_bytes_]);
-    p_ = buf_.get();
-    std::size_t at = 0;
-    for (std::int64_t r = 0; at < colidx_.size(); ++r) {
-      const auto n = static_cast<std::size_t>(offsets_[static_cast<std::size_t>(r) + 1]);
-      file_row(static_cast<std::uint32_t>(r), n);
-      prev_ = 0;
-      for (std::size_t j = at; j < at + n; ++j) entry(colidx_[j], counts_[j]);
-      at += n;
+    for (std::size_t i = 0; i < colidx_.size(); ++i) {
+      pairs_.push_back(colidx_[i]);
+      pairs_.push_back(counts_[i]);
+      if (pairs_.size() >= 2 * pair_buffer_) flush_pairs();
     }
     std::vector<std::uint32_t>().swap(colidx_);
     std::vector<std::uint32_t>().swap(counts_);
   }
-  /// Starts row `account` of n entries in the file, after the empty rows before it.
-  void file_row(std::uint32_t account, std::uint64_t n) {
-    if (next_row_ < account) skip_rows(account - next_row_);
-    if (block_rows_ == kMaxBlockRows ||
-        (block_rows_ > 0 && block_nz_ + static_cast<std::int64_t>(n) > block_nnz_))
-      new_block();
-    ++block_rows_;
-    block_nz_ += static_cast<std::int64_t>(n);
-    next_row_ = std::int64_t{account} + 1;
+  void flush_pairs() {
+    if (!pairs_.empty()) file_->append(pairs_.data(), pairs_.size() * 4);
+    pairs_.clear();
   }
-  /// Adds k empty rows to the current blocks.
-  void skip_rows(std::int64_t k) {
-    while (k > 0) {
-      if (block_rows_ == kMaxBlockRows) new_block();
-      const std::int64_t take = std::min(k, kMaxBlockRows - block_rows_);
-      block_rows_ += take;
-      next_row_ += take;
-      k -= take;
-    }
-  }
-  void new_block() {
-    flush();
-    blocks_.push_back(block_start{next_row_, file_->size()});
-    block_rows_ = 0;
-    block_nz_ = 0;
-  }
-  void flush() {
-    if (p_ != buf_.get()) file_->append(buf_.get(), static_cast<std::size_t>(p_ - buf_.get()));
-    p_ = buf_.get();
-  }
-
-  std::vector<std::int64_t> offsets_;  // row lengths, summed at the end
-  std::vector<std::uint32_t> colidx_, counts_;
-  std::size_t room_, io_bytes_;
-  std::int64_t block_nnz_;
+  std::vector<std::int64_t> offsets_;
+  std::vector<std::uint32_t> colidx_, counts_, pairs_;
+  std::size_t room_, pair_buffer_;
   const std::string& spill_dir_;
   std::unique_ptr<temp_file> file_;
-  std::unique_ptr<std::uint8_t[]> buf_;
-  std::uint8_t* p_ = nullptr;
-  std::uint32_t prev_ = 0;
-  std::vector<block_start> blocks_{block_start{}};
-  std::int64_t next_row_ = 0, block_rows_ = 0, block_nz_ = 0;
 };
 
 }  // namespace
@@ -948,15 +886,14 @@ std::unique_ptr<count_matrix> feature_counts::finish(std::int64_t n_accounts) {
     for (const std::uint32_t n : s.row_max) lower += n;
   std::vector<std::uint32_t>().swap(s.row_max);
   if (lower > room) room = 0;  // it cannot fit: straight to the file
-  const auto block_nnz = static_cast<std::int64_t>(std::max<std::size_t>(s.budget / 16, 1u << 16));
-  csr_builder out(n_accounts, room, upper, s.io_buffer_bytes(), block_nnz, s.spill_dir);
+  csr_builder out(n_accounts, room, upper, s.io_buffer_bytes() / 8, s.spill_dir);
   merge_rows(cs, s.merge_accumulator(), out);
   cs.clear();
   std::vector<mem_run>().swap(s.runs);
   s.run_bytes = 0;
   s.files.clear();
   s.merge_acc.reset();
-  return out.done(s.hash_bits, s.spilled);
+  return out.done(s.hash_bits, s.budget, s.spilled);
 }
 
 std::int64_t feature_counts::bytes_spilled() const { return impl_->spilled; }

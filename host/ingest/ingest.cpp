@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 
 #include "accounts.hpp"
@@ -84,11 +85,22 @@ struct read_state {
   std::unique_ptr<feature_counts> counts;
 };
 
+// --out must not be one of the inputs (even with --force: the posts would be lost).
+void check_out_is_not_an_input(const std::string& out, const std::vector<std::string>& paths) {
+  std::error_code ec;
+  if (!fs::exists(out, ec)) return;
+  for (const std::string& p : paths)
+    if (fs::equivalent(out, p, ec))
+      CHORUS_THROW(input_error, "ingest: --out '", out, "' is one of the input files ('", p,
+                   "'); choose another output");
+}
+
 // Phase: stream every post into the account table, the feature counts and the spool.
 void read_posts(const ingest_options& o, int threads, const std::string& tmp_dir,
                 read_state& st, ingest_summary& s) {
   const auto t0 = clock_type::now();
   s.paths = expand_inputs(o.inputs);
+  check_out_is_not_an_input(o.out, s.paths);
   post_reader reader(s.paths, o.reader);
   s.files = reader.describe();
   st.spool = std::make_unique<post_spool>(tmp_dir);
@@ -98,8 +110,9 @@ void read_posts(const ingest_options& o, int threads, const std::string& tmp_dir
                                                  threads);
   feature_config cfg;
   cfg.hash_bits = o.hash_bits;
-  read_all_posts(reader, cfg, threads, read_sinks{st.accounts, *st.spool, st.counts.get()},
-                 o.progress);
+  read_sinks sinks{st.accounts, *st.spool, st.counts.get()};
+  read_all_posts(reader, cfg, threads, sinks, o.progress);
+  s.duplicate_posts = sinks.duplicates;
   st.spool->seal();
   s.read = reader.stats();
   for (const skipped_row& k : s.read.first_skipped)
@@ -122,7 +135,7 @@ account_selection choose_accounts(const ingest_options& o, const read_state& st,
   s.accounts_below_min_posts = s.accounts_seen - s.accounts;
   for (const account_entry& e : st.accounts.entries())
     if (e.posts < o.min_posts) s.posts_of_dropped += e.posts;
-  s.posts = s.read.posts - s.posts_of_dropped;
+  s.posts = s.read.posts - s.duplicate_posts - s.posts_of_dropped;
   if (s.accounts == 0)
     CHORUS_THROW(input_error, "ingest: no account has --min-posts ", o.min_posts, " posts (",
                  s.accounts_seen, " accounts, ", s.read.posts,
@@ -140,6 +153,21 @@ std::pair<std::int64_t, std::int64_t> time_range(const read_state& st,
     hi = std::max(hi, e.last);
   }
   return {lo, hi};
+}
+
+// Phase: the activity window and bins (stray far-away times do not stretch the window).
+bin_plan choose_bins(const ingest_options& o, const read_state& st, const account_selection& sel,
+                     ingest_summary& s) {
+  auto [first, last] = time_range(st, sel);
+  if (!o.has_from && !o.has_to)
+    std::tie(first, last) = bulk_of_times(*st.spool, sel, first, last, s.posts_outside_data);
+  const bin_plan plan =
+      plan_bins(first, last, o.has_from, o.from, o.has_to, o.to, o.bin_seconds, o.fold);
+  if (plan.bins < 2 && (o.bin_seconds > 0 || o.fold != "none" || o.has_from || o.has_to))
+    CHORUS_THROW(input_error, "ingest: these options give ", plan.bins,
+                 " activity bin: the activity view needs at least 2 (a finer --bin, another "
+                 "--fold, or a wider --from/--to)");
+  return plan;
 }
 
 // Phase: the content view, LSA of the feature counts (or --post-embeddings pooled).
@@ -193,6 +221,25 @@ void add_warnings(const ingest_options& o, ingest_summary& s) {
   if (s.posts_outside_window * 10 > s.posts)
     s.warnings.push_back(std::to_string(s.posts_outside_window) +
                          " posts lie outside the activity window (--from/--to)");
+  if (s.duplicate_posts > 0)
+    s.warnings.push_back(std::to_string(s.duplicate_posts) +
+                         " posts repeat the id of an earlier post (the same file twice, or "
+                         "overlapping exports) and were left out");
+  if (s.posts_outside_data > 0)
+    s.warnings.push_back(std::to_string(s.posts_outside_data) +
+                         " posts lie far outside the time span of the others (stray times?): "
+                         "the activity window is " + iso_utc(s.from) + " .. " + iso_utc(s.to) +
+                         "; give --from/--to to choose it");
+  if (s.bins < 2)
+    s.warnings.push_back("the activity view has only 1 time bin: every account's activity is "
+                         "constant (all posts within one bin?)");
+  if (!o.truth.empty() && s.truth_accounts < s.accounts)
+    s.warnings.push_back("--truth names " + std::to_string(s.truth_accounts) + " of the " +
+                         std::to_string(s.accounts) +
+                         " accounts kept; the others count as organic in precision and recall");
+  if (!o.post_embeddings.empty() && s.pooled_posts < s.posts)
+    s.warnings.push_back("only " + std::to_string(s.pooled_posts) + " of the " +
+                         std::to_string(s.posts) + " posts kept have a vector in --post-embeddings");
   if (!o.post_embeddings.empty() && s.unmatched_post_embeddings > 0)
     s.warnings.push_back(std::to_string(s.unmatched_post_embeddings) +
                          " post embeddings match no post read");
@@ -210,9 +257,7 @@ ingest_summary run_ingest(const ingest_options& o) {
   read_state st;
   read_posts(o, threads, tmp_dir, st, s);
   const account_selection sel = choose_accounts(o, st, s);
-  const auto [first, last] = time_range(st, sel);
-  const bin_plan plan =
-      plan_bins(first, last, o.has_from, o.from, o.has_to, o.to, o.bin_seconds, o.fold);
+  const bin_plan plan = choose_bins(o, st, sel, s);
   s.bins = plan.bins;
   s.bin_seconds = plan.bin_seconds;
   s.from = plan.from;
@@ -241,6 +286,8 @@ std::string to_json(const ingest_summary& s) {
     << ",\"accounts_below_min_posts\":" << s.accounts_below_min_posts << ",\"posts\":" << s.posts
     << ",\"posts_of_dropped_accounts\":" << s.posts_of_dropped
     << ",\"posts_outside_window\":" << s.posts_outside_window
+    << ",\"duplicate_posts\":" << s.duplicate_posts
+    << ",\"posts_far_outside_the_others\":" << s.posts_outside_data
     << ",\"string_ids\":" << (s.string_ids ? "true" : "false") << ",\"bins\":" << s.bins
     << ",\"bin_seconds\":" << s.bin_seconds << ",\"from\":" << json_quote(iso_utc(s.from))
     << ",\"to\":" << json_quote(iso_utc(s.to)) << ",\"fold\":" << json_quote(s.fold)

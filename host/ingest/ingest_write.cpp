@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -153,6 +154,9 @@ void write_truth(const h5::handle& f, const std::string& path, const account_tab
     kind[static_cast<std::size_t>(it->second)] = static_cast<std::int8_t>(r.kind);
     ++s.truth_accounts;
   }
+  if (s.truth_accounts == 0)
+    CHORUS_THROW(input_error, "ingest: --truth '", path,
+                 "' names none of the accounts read (a truth file of another corpus?)");
   h5::write_vector<std::int64_t>(f, "/truth/cluster", cluster);
   h5::write_vector<std::int8_t>(f, "/truth/kind", kind);
 }
@@ -220,6 +224,10 @@ void write_input(const ingest_options& o, const account_table& accounts, const p
 std::vector<float> pool_post_embeddings(const std::string& path, const post_spool& spool,
                                         const account_selection& sel, ingest_summary& s) {
   h5::handle f = h5::open_read(path);
+  for (const char* ds : {"/post_id", "/embedding"})
+    if (!h5::exists(f, ds))
+      CHORUS_THROW(input_error, "ingest: --post-embeddings '", path, "' has no ", ds,
+                   " (it needs /post_id [P] and /embedding [P, d])");
   h5::handle ids_ds = h5::open_dataset(f, "/post_id");
   h5::handle emb = h5::open_dataset(f, "/embedding");
   const h5::dataset_info ei = h5::describe(emb), ii = h5::describe(ids_ds);
@@ -237,6 +245,14 @@ std::vector<float> pool_post_embeddings(const std::string& path, const post_spoo
     ids = h5::read_all<std::int64_t>(ids_ds);
   } else {
     CHORUS_THROW(input_error, "ingest: --post-embeddings '", path, "': /post_id must be integers or strings");
+  }
+  {
+    std::vector<std::int64_t> sorted = ids;
+    std::sort(sorted.begin(), sorted.end());
+    const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+    if (dup != sorted.end())
+      CHORUS_THROW(input_error, "ingest: --post-embeddings '", path, "': post id ", *dup,
+                   " has two vectors");
   }
   std::unordered_map<std::int64_t, std::int64_t> row_of_post;  // post id -> kept account row
   spool.for_each_block(1 << 16, false, [&](const auto& recs, const auto&) {
@@ -263,6 +279,9 @@ std::vector<float> pool_post_embeddings(const std::string& path, const post_spoo
       }
     }
   }
+  if (s.pooled_posts == 0)
+    CHORUS_THROW(input_error, "ingest: --post-embeddings '", path,
+                 "': no /post_id matches a post read (ids of another corpus?)");
   std::vector<float> out(static_cast<std::size_t>(n * d), 0.0f);
   for (std::int64_t r = 0; r < n; ++r) {
     double nn = 0;

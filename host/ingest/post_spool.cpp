@@ -40,21 +40,21 @@ post_spool::post_spool(const std::string& dir) {
                            std::to_string(serial++);
   rec_path_ = stem + ".posts";
   str_path_ = stem + ".strings";
+  // unlinked at once: nothing is left behind when the process is stopped or killed
   rec_ = open_temp(rec_path_);
+  std::remove(rec_path_.c_str());
   try {
     str_ = open_temp(str_path_);
   } catch (...) {
     std::fclose(rec_);
-    std::remove(rec_path_.c_str());
     throw;
   }
+  std::remove(str_path_.c_str());
 }
 
 post_spool::~post_spool() {
   if (rec_) std::fclose(rec_);
   if (str_) std::fclose(str_);
-  std::remove(rec_path_.c_str());
-  std::remove(str_path_.c_str());
 }
 
 void post_spool::append(const spooled_post& p, const std::vector<std::string>& strings) {

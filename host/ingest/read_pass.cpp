@@ -4,6 +4,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <future>
 #include <string_view>
 
@@ -15,10 +17,77 @@ namespace {
 
 constexpr std::size_t kBatchPosts = 32768;
 
+/// The post ids seen so far: an open-addressing set of 64-bit ids (16 bytes per post at most).
+class id_set {
+ public:
+  /// True when `id` was new (and is now in the set).
+  bool insert(std::uint64_t id) {
+    if (2 * (size_ + 1) > slots_.size()) grow();
+    const std::uint64_t key = id + 1;  // 0 marks an empty slot; ids are >= 0
+    for (std::size_t i = mix(key) & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+      if (slots_[i] == key) return false;
+      if (slots_[i] == 0) {
+        slots_[i] = key;
+        ++size_;
+        return true;
+      }
+    }
+  }
+
+ private:
+  static std::uint64_t mix(std::uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    return x ^ (x >> 33);
+  }
+  void grow() {
+    std::vector<std::uint64_t> old = std::move(slots_);
+    slots_.assign(std::max<std::size_t>(1024, old.size() * 2), 0);
+    size_ = 0;
+    for (std::uint64_t k : old)
+      if (k) insert(k - 1);
+  }
+  std::vector<std::uint64_t> slots_;
+  std::size_t size_ = 0;
+};
+
+/// The links written in a raw text (case kept): http://, https:// or www. up to white space,
+/// without trailing punctuation.
+void links_in_text(const std::string& text, std::vector<std::string>& out) {
+  for (std::size_t at = 0; at < text.size() && out.size() < 1000;) {
+    std::size_t h = text.find("http", at), w = text.find("www.", at);
+    std::size_t start = std::min(h, w);
+    if (start == std::string::npos) break;
+    const bool word_start = start == 0 || std::isspace(static_cast<unsigned char>(text[start - 1])) ||
+                            text[start - 1] == '(' || text[start - 1] == '"';
+    const bool scheme = text.compare(start, 7, "http://") == 0 || text.compare(start, 8, "https://") == 0;
+    std::size_t end = start;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+    while (end > start && std::strchr(".,;:!?)\"'", text[end - 1])) --end;
+    if (word_start && (scheme || start == w) && end > start + 8) out.push_back(text.substr(start, end - start));
+    at = std::max(end, start + 1);
+  }
+}
+
+/// Drop the posts of `batch` whose id was seen before; returns how many.
+std::int64_t drop_duplicates(std::vector<post>& batch, id_set& seen) {
+  std::size_t out = 0;
+  for (std::size_t p = 0; p < batch.size(); ++p) {
+    const std::int64_t id = key_id(batch[p].id);
+    if (id >= 0 && !seen.insert(static_cast<std::uint64_t>(id))) continue;
+    if (out != p) std::swap(batch[out], batch[p]);
+    ++out;
+  }
+  const auto dropped = static_cast<std::int64_t>(batch.size() - out);
+  batch.resize(out);
+  return dropped;
+}
+
 /// What the parallel step extracts from one post.
 struct post_extract {
   std::uint64_t text_hash = 0;
   std::vector<std::string> tags;  ///< hashtags then mentions, without their sigils
+  std::vector<std::string> links;  ///< URLs written in the text
   std::uint16_t n_hashtags = 0, n_mentions = 0;
 };
 
@@ -41,6 +110,7 @@ void extract_slice(const std::vector<post>& batch, std::size_t begin, std::size_
     tokenize(norm, tokens);
     post_extract& x = out.extracts[p - begin];
     x.text_hash = text_hash(norm);
+    if (batch[p].urls.empty()) links_in_text(batch[p].text, x.links);
     for (int pass = 0; pass < 2; ++pass)  // hashtags first, then mentions
       for (std::string_view t : tokens) {
         const token_kind k = kind_of(t);
@@ -59,9 +129,11 @@ void extract_slice(const std::vector<post>& batch, std::size_t begin, std::size_
 }
 
 /// One batch: accounts (in order), features and extracts (in parallel), counts and spool.
-void process_batch(const std::vector<post>& batch, const feature_config& cfg, int threads,
-                   read_sinks& sinks, std::vector<slice_out>& slices) {
+void process_batch(std::vector<post>& batch, const feature_config& cfg, int threads,
+                   read_sinks& sinks, std::vector<slice_out>& slices, id_set& seen) {
+  sinks.duplicates += drop_duplicates(batch, seen);
   const std::size_t n = batch.size();
+  if (n == 0) return;
   std::vector<std::uint32_t> rows(n);
   for (std::size_t p = 0; p < n; ++p)
     rows[p] = sinks.accounts.add_post(batch[p].account, batch[p].handle, batch[p].time);
@@ -93,6 +165,9 @@ void process_batch(const std::vector<post>& batch, const feature_config& cfg, in
     strings.clear();
     for (const std::string& u : q.urls)
       if (!u.empty() && strings.size() < 20000) strings.push_back(u);
+    if (q.urls.empty())  // no links column or entities: the links written in the text
+      for (const std::string& u : x.links)
+        if (strings.size() < 20000) strings.push_back(u);
     r.n_urls = static_cast<std::uint16_t>(strings.size());
     r.n_hashtags = x.n_hashtags;
     r.n_mentions = x.n_mentions;
@@ -103,16 +178,17 @@ void process_batch(const std::vector<post>& batch, const feature_config& cfg, in
 
 }  // namespace
 
-void read_all_posts(post_reader& reader, const feature_config& cfg, int threads, read_sinks sinks,
+void read_all_posts(post_reader& reader, const feature_config& cfg, int threads, read_sinks& sinks,
                     const std::function<void(const char*, std::int64_t, std::int64_t)>& progress) {
   std::vector<slice_out> slices(static_cast<std::size_t>(std::max(1, threads)) * 4);
   std::vector<post> cur, next;
+  id_set seen;
   bool more = reader.next(cur, kBatchPosts);
   while (more) {
     // the next batch is parsed while this one is processed
     auto ahead = std::async(std::launch::async, [&] { return reader.next(next, kBatchPosts); });
     try {
-      process_batch(cur, cfg, threads, sinks, slices);
+      process_batch(cur, cfg, threads, sinks, slices, seen);
       if (progress)
         progress("read", static_cast<std::int64_t>(reader.fraction_done() * 1000), 1000);
     } catch (...) {

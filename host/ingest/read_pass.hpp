@@ -18,10 +18,12 @@ struct read_sinks {
   account_table& accounts;
   post_spool& spool;
   feature_counts* counts = nullptr;
+  std::int64_t duplicates = 0;  ///< posts left out because their id was seen before
 };
 
-/// Read every post of `reader`; threads: worker threads for the text features.
-void read_all_posts(post_reader& reader, const feature_config& cfg, int threads, read_sinks sinks,
+/// Read every post of `reader`; threads: worker threads for the text features. A post whose id
+/// was seen before (the same file twice, overlapping exports) is left out and counted.
+void read_all_posts(post_reader& reader, const feature_config& cfg, int threads, read_sinks& sinks,
                     const std::function<void(const char*, std::int64_t, std::int64_t)>& progress);
 
 }  // namespace chorus::ingest

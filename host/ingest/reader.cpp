@@ -33,9 +33,30 @@ void file_context::skip(std::int64_t line, const std::string& reason) const {
 }
 
 void file_context::check_range(std::int64_t line, std::int64_t t, std::string_view raw) const {
-  if (t < 0 || t >= kTimeEnd)
-    fail(line,
-         "time '" + std::string(raw.substr(0, 64)) + "' out of range [1970-01-01, 2100-01-01)");
+  if (t < 0 || t >= kTimeEnd) {
+    // 13-digit Unix times are milliseconds, a common export format
+    const bool ms = t >= 100000000000LL && t / 1000 < kTimeEnd;
+    fail(line, "time '" + std::string(raw.substr(0, 64)) +
+                   "' out of range [1970-01-01, 2100-01-01)" +
+                   (ms ? " (it looks like milliseconds: give Unix seconds)" : ""));
+  }
+}
+
+std::string time_hint(const std::string& text) {
+  // YYYY-MM-DD[T ]hh:mm[:ss[.fff]] with nothing after it
+  std::size_t i = 0;
+  auto digits = [&](std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k, ++i)
+      if (i >= text.size() || text[i] < '0' || text[i] > '9') return false;
+    return true;
+  };
+  const bool date = digits(4) && i < text.size() && text[i++] == '-' && digits(2) &&
+                    i < text.size() && text[i++] == '-' && digits(2);
+  if (!date) return "";
+  if (i == text.size()) return " (a date without a time and zone: give e.g. 2026-03-01T00:00:00Z)";
+  const std::size_t rest = text.find_first_of("Zz+", i);
+  const bool zone = rest != std::string::npos || text.find('-', i) != std::string::npos;
+  return zone ? "" : " (no time zone: add Z for UTC or an offset such as +02:00)";
 }
 
 void check_binary(const file_context& ctx, const char* base, std::int64_t line_at, const char* from,
@@ -76,6 +97,11 @@ std::unique_ptr<record_reader> open_records(const file_context& ctx, std::size_t
   while (p < b.end() && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) ++p;
   if (p == b.end() && b.eof()) ctx.fail(0, "empty file (only blank lines)");
   format fmt = ctx.opt->fmt;
+  if (p < b.end() && *p == '[')
+    ctx.fail(1, "a JSON array, not JSON lines (one object per line): convert it, e.g. with "
+                "jq -c '.[]' FILE > FILE.jsonl");
+  if (fmt == format::csv && p < b.end() && *p == '{')
+    ctx.fail(1, "--format csv, but the file starts with '{' (JSON lines: use --format jsonl or auto)");
   if (fmt == format::automatic) fmt = p < b.end() && *p == '{' ? format::jsonl : format::csv;
   if (fmt == format::jsonl) return make_json_reader(ctx, std::move(f));
   return make_csv_reader(ctx, std::move(f));

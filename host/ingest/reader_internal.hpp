@@ -133,6 +133,9 @@ std::unique_ptr<record_reader> make_json_reader(const file_context& ctx, opened_
 
 /// Checks the new bytes [from, buf.end()) for a NUL byte; throws "FILE:LINE: NUL byte ..." where
 /// the line is counted from `line_at` (the line of the byte at `base`, base <= from).
+/// A hint for a time that does not parse: a date-time without a zone is the usual mistake.
+std::string time_hint(const std::string& text);
+
 void check_binary(const file_context& ctx, const char* base, std::int64_t line_at, const char* from,
                   const char* end);
 

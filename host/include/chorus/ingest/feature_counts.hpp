@@ -10,11 +10,13 @@
 
 namespace chorus::ingest {
 
-/// Per-account feature counts in bounded memory. Each batch becomes a sorted run of
-/// (account << hash_bits | feature, count); runs are merged in memory and, past the budget,
-/// merged into sorted run files in spill_dir; finish() merges everything into a CSR matrix.
-/// The result does not depend on the thread count or the budget. Temporary files are unlinked
-/// as soon as they are opened, so none is left behind, whatever happens.
+/// Per-account feature counts in bounded memory. Each batch becomes one run: its (account,
+/// feature, count) cells sorted by account then feature, delta- and varint-encoded (about 2 bytes
+/// a cell). Runs stay in memory until the budget is reached, then go as they are to a temporary
+/// file in spill_dir (beyond 64 file runs, the smallest are merged); finish() merges all runs
+/// row by row into the matrix. The result does not depend on the thread count or the budget.
+/// Temporary files are unlinked as soon as they are opened, so none is left behind, whatever
+/// happens.
 class feature_counts {
  public:
   /// memory_budget_bytes: the most this object holds in RAM (besides a few fixed I/O buffers of

@@ -45,6 +45,8 @@ struct ingest_summary {
   reader_stats read;
   std::int64_t accounts_seen = 0, accounts = 0, accounts_below_min_posts = 0;
   std::int64_t posts = 0;               ///< posts written (of kept accounts)
+  std::int64_t duplicate_posts = 0;     ///< posts whose id was seen before: left out
+  std::int64_t posts_outside_data = 0;  ///< posts far outside the bulk of the times (see bins)
   std::int64_t posts_of_dropped = 0;    ///< posts of the accounts below --min-posts
   std::int64_t posts_outside_window = 0;  ///< kept posts outside [from, to): not in /activity
   bool string_ids = false;              ///< account keys were strings (ids derived by FNV-1a 64)
