@@ -201,8 +201,9 @@ std::vector<std::string> entries(const std::string& d) {
 TEST(DemoCommand, SmallDemoReportsWhatItWrote) {
   const std::string dir = test::scratch_dir("demo");
   const std::string work = dir + "/work";
-  const cli_result r = run_cli(
-      {"demo", "--vectors", "--vector-accounts", "1500", "--threads", "2", "--seed", "11", "--workdir", work}, dir);
+  const cli_result r = run_cli({"demo", "--vectors", "--vector-accounts", "1500", "--threads", "2",
+                                "--seed", "11", "--workdir", work},
+                               dir);
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string in = work + "/demo_input.h5", res = work + "/demo_results.h5";
   ASSERT_TRUE(exists(in) && exists(res)) << r.out;
@@ -253,9 +254,8 @@ TEST(DemoCommand, SmallDemoReportsWhatItWrote) {
 
 TEST(DemoCommand, DefaultWorkdirIsANewDirectoryUnderTmpdir) {
   const std::string dir = test::scratch_dir("demo_tmpdir");
-  const cli_result r =
-      run_cli({"demo", "--vectors", "--vector-accounts", "400", "--threads", "1"}, dir,
-              {"TMPDIR=" + dir});
+  const cli_result r = run_cli({"demo", "--vectors", "--vector-accounts", "400", "--threads", "1"},
+                               dir, {"TMPDIR=" + dir});
   ASSERT_EQ(r.code, 0) << r.err;
   std::vector<std::string> made;
   for (const auto& e : entries(dir))
@@ -290,8 +290,8 @@ TEST(DemoCommand, LibraryEntryPointWritesTheSameTable) {
 TEST(DemoCommand, PostsDemoFindsTheCampaignsAndSaysWhatItFlagged) {
   const std::string dir = test::scratch_dir("demo_posts");
   const std::string work = dir + "/work";
-  const cli_result r = run_cli({"demo", "--accounts", "3000", "--campaigns", "4", "--threads",
-                                "2", "--seed", "5", "--workdir", work},
+  const cli_result r = run_cli({"demo", "--accounts", "3000", "--campaigns", "4", "--threads", "2",
+                                "--seed", "5", "--workdir", work},
                                dir);
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string in = work + "/demo_input.h5", res = work + "/demo_results.h5";
@@ -310,7 +310,8 @@ TEST(DemoCommand, PostsDemoFindsTheCampaignsAndSaysWhatItFlagged) {
   ASSERT_GT(planted, 0);
   ASSERT_GT(flagged, 0);
   char line[200];
-  std::snprintf(line, sizeof line, "against the planted campaigns: precision %.3f", double(hit) / double(flagged));
+  std::snprintf(line, sizeof line, "against the planted campaigns: precision %.3f",
+                double(hit) / double(flagged));
   EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
   std::snprintf(line, sizeof line, "recall %.3f", double(hit) / double(planted));
   EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;

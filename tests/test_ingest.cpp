@@ -1,7 +1,7 @@
 // chorus ingest end to end: a posts file in, an input file out, checked against values worked
 // out by hand from the posts (no chorus code computes the references).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,7 +43,8 @@ std::string qut_csv() {
     s += std::to_string(id++) + "," + user + "," + name + "," + repost + ",," + text + "," +
          std::to_string(t0 + hour * 3600LL + 59) + "," + urls + "\n";
   };
-  for (int k = 0; k < 6; ++k) row("10", "alice", k, "\"vote early, vote #often\"", "", "https://a.example/x");
+  for (int k = 0; k < 6; ++k)
+    row("10", "alice", k, "\"vote early, vote #often\"", "", "https://a.example/x");
   for (int k = 0; k < 5; ++k) row("11", "bob", k, "vote early vote #often @alice", "1000");
   for (int k = 0; k < 5; ++k) row("12", "carol", 2 * k, "the weather is nice today");
   for (int k = 0; k < 2; ++k) row("13", "dan", k, "quiet account");
@@ -89,8 +90,8 @@ TEST(Ingest, QutCsvAccountsPostsAndHourlyActivityMatchTheFile) {
   h5::read_rows<std::int32_t>(h5::open_dataset(f, "/activity"), 0, 5, act.data());
   std::map<std::pair<int, int>, int> expect;
   for (int k = 0; k < 6; ++k) expect[{0, k}] = 1;
-  for (int k = 0; k < 5; ++k) expect[{1, k}] = 1, expect[{2, 2 * k}] = 1, expect[{3, 10 + k}] = 1,
-                              expect[{4, 24 + k}] = 1;
+  for (int k = 0; k < 5; ++k)
+    expect[{1, k}] = 1, expect[{2, 2 * k}] = 1, expect[{3, 10 + k}] = 1, expect[{4, 24 + k}] = 1;
   for (int r = 0; r < 5; ++r)
     for (int h = 0; h < 29; ++h)
       EXPECT_EQ(act[static_cast<std::size_t>(r * 29 + h)], expect.count({r, h}) ? 1 : 0)
@@ -139,8 +140,9 @@ TEST(Ingest, ContentVectorsSeparateAccountsThatWriteAlike) {
   h5::read_rows<float>(h5::open_dataset(f, "/embedding"), 0, 5, e.data());
   auto cos = [&](int a, int b) {
     double d = 0, na = 0, nb = 0;
-    for (int k = 0; k < 3; ++k) d += e[a * 3 + k] * e[b * 3 + k], na += e[a * 3 + k] * e[a * 3 + k],
-                                nb += e[b * 3 + k] * e[b * 3 + k];
+    for (int k = 0; k < 3; ++k)
+      d += e[a * 3 + k] * e[b * 3 + k], na += e[a * 3 + k] * e[a * 3 + k],
+          nb += e[b * 3 + k] * e[b * 3 + k];
     return d / std::sqrt(na * nb);
   };
   // alice and bob write "vote early vote often"; carol writes about the weather
@@ -183,7 +185,7 @@ TEST(Ingest, KeyIdsAreNumbersOrHashes) {
 
 TEST(Ingest, BinRuleCoarsensLongSpansAndFoldsOnRequest) {
   EXPECT_EQ(ing::automatic_bins(14 * 86400).first, 3600);
-  EXPECT_EQ(ing::automatic_bins(100 * 86400).first, 3600);   // 2400 bins exactly
+  EXPECT_EQ(ing::automatic_bins(100 * 86400).first, 3600);  // 2400 bins exactly
   EXPECT_EQ(ing::automatic_bins(101 * 86400).first, 3 * 3600);
   EXPECT_EQ(ing::automatic_bins(6 * 365 * 86400).first, 86400);  // a 6-year archive: days
   EXPECT_EQ(ing::automatic_bins(20 * 365 * 86400LL).first, 7 * 86400);
@@ -237,9 +239,9 @@ TEST(Ingest, ExistingOutputIsKeptWithoutForce) {
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
   EXPECT_EQ(chorus::cli_test::slurp(dir + "/in.h5"), "precious");
-  const auto ok = run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--force",
-                           "--dim", "4", "--quiet"},
-                          dir);
+  const auto ok = run_cli(
+      {"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--force", "--dim", "4", "--quiet"},
+      dir);
   EXPECT_EQ(ok.code, 0) << ok.err;
   EXPECT_NE(chorus::cli_test::slurp(dir + "/in.h5"), "precious");
 }
@@ -247,8 +249,9 @@ TEST(Ingest, ExistingOutputIsKeptWithoutForce) {
 TEST(Ingest, BadSecondFileLeavesNoOutput) {
   const std::string dir = chorus::test::scratch_dir("ingest_bad_second");
   write_text(dir + "/a.csv", qut_csv());
-  write_text(dir + "/b.csv", "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
-                             "1,2,x,,,\"never closed,1772323200,\n");
+  write_text(dir + "/b.csv",
+             "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
+             "1,2,x,,,\"never closed,1772323200,\n");
   const auto r = run_cli({"ingest", dir + "/a.csv", dir + "/b.csv", "--out", dir + "/in.h5"}, dir);
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_EQ(chorus::cli_test::lines_in(r.err), 1) << r.err;
@@ -262,13 +265,12 @@ TEST(Ingest, BadSecondFileLeavesNoOutput) {
 TEST(Ingest, DetectReadsTheIngestedFileWithoutWarnings) {
   const std::string dir = chorus::test::scratch_dir("ingest_detect");
   write_text(dir + "/posts.csv", qut_csv());
-  ASSERT_EQ(run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--dim", "4",
-                     "--quiet"},
-                    dir)
-                .code,
-            0);
-  const auto r = run_cli({"detect", "--input", dir + "/in.h5", "--out", dir + "/res.h5",
-                          "--view", "embedding", "--quiet"},
+  ASSERT_EQ(
+      run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--dim", "4", "--quiet"}, dir)
+          .code,
+      0);
+  const auto r = run_cli({"detect", "--input", dir + "/in.h5", "--out", dir + "/res.h5", "--view",
+                          "embedding", "--quiet"},
                          dir);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.err.find("unrecognised"), std::string::npos) << r.err;
@@ -285,7 +287,8 @@ TEST(Ingest, OptionMistakesAreOneLineErrors) {
       {"ingest", in, "--out", out, "--fold", "month"},
       {"ingest", in, "--out", out, "--fold", "day", "--bin", "7h"},
       {"ingest", in, "--out", out, "--from", "yesterday"},
-      {"ingest", in, "--out", out, "--from", "2026-03-02T00:00:00Z", "--to", "2026-03-01T00:00:00Z"},
+      {"ingest", in, "--out", out, "--from", "2026-03-02T00:00:00Z", "--to",
+       "2026-03-01T00:00:00Z"},
       {"ingest", in, "--out", out, "--preset", "twitter"},
       {"ingest", in, "--out", out, "--min-posts", "100"},
       {"ingest", dir + "/missing.csv", "--out", out},
@@ -371,7 +374,8 @@ namespace {
 // where there is one), exit code 2, and no output file.
 TEST(IngestBadInput, EveryMalformedFileIsOneLineExitTwoAndNoOutput) {
   const std::string dir = chorus::test::scratch_dir("ingest_bad_input");
-  const std::string head = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n";
+  const std::string head =
+      "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n";
   const std::string good = head + "1,2,x,,,hello,1772323200,\n";
   // a gzip stream cut in half: the first bytes of a real gzip member of `good`
   std::string gz;
@@ -387,11 +391,17 @@ TEST(IngestBadInput, EveryMalformedFileIsOneLineExitTwoAndNoOutput) {
   };
   const std::vector<bad_case> cases = {
       {"truncated.csv.gz", gz.substr(0, gz.size() / 2), "truncated.csv.gz", {}},
-      {"quote.csv", head + "1,2,x,,,\"never closed,1772323200,\n3,4,y,,,z,1772323200,\n",
-       "quote.csv:2", {}},
-      {"notjson.jsonl", "{\"account\": \"a\", \"time\": 1772323200}\n{not json}\n", "notjson.jsonl:2",
+      {"quote.csv",
+       head + "1,2,x,,,\"never closed,1772323200,\n3,4,y,,,z,1772323200,\n",
+       "quote.csv:2",
        {}},
-      {"missing_column.csv", head + "1,2,x,,,hi,1772323200,\n", "no_such_column",
+      {"notjson.jsonl",
+       "{\"account\": \"a\", \"time\": 1772323200}\n{not json}\n",
+       "notjson.jsonl:2",
+       {}},
+      {"missing_column.csv",
+       head + "1,2,x,,,hi,1772323200,\n",
+       "no_such_column",
        {"--text", "no_such_column"}},
       {"empty.csv", "", "empty.csv", {}},
       {"header_only.csv", head, "header_only.csv", {}},
@@ -452,9 +462,8 @@ TEST(IngestFormats, QutCsvAndTwitterV2JsonGiveTheSameAccountsAndActivity) {
   ASSERT_EQ(std::system(("zstd -q -f '" + dir + "/p.csv' -o '" + dir + "/p.csv.zst'").c_str()), 0);
   ASSERT_EQ(std::system(("gzip -f '" + dir + "/p.jsonl'").c_str()), 0);
   for (const char* f : {"p.csv.zst", "p.jsonl.gz"}) {
-    const auto r = run_cli({"ingest", dir + "/" + f, "--out", dir + "/" + f + ".h5", "--dim",
-                            "0"},
-                           dir);
+    const auto r =
+        run_cli({"ingest", dir + "/" + f, "--out", dir + "/" + f + ".h5", "--dim", "0"}, dir);
     ASSERT_EQ(r.code, 0) << f << r.err;
   }
   h5::handle a = h5::open_read(dir + "/p.csv.zst.h5"), b = h5::open_read(dir + "/p.jsonl.gz.h5");
@@ -479,7 +488,8 @@ namespace {
 TEST(IngestMistakes, OutputThatIsAnInputIsRefusedEvenWithForce) {
   const std::string dir = chorus::test::scratch_dir("ingest_out_is_input");
   write_text(dir + "/posts.csv", qut_csv());
-  const auto r = run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/posts.csv", "--force"}, dir);
+  const auto r =
+      run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/posts.csv", "--force"}, dir);
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("is one of the input files"), std::string::npos) << r.err;
   EXPECT_EQ(chorus::cli_test::slurp(dir + "/posts.csv"), qut_csv());
@@ -524,7 +534,8 @@ TEST(IngestMistakes, AStrayTimeDoesNotStretchTheWindow) {
 
 TEST(IngestMistakes, OneLineErrorsNameTheUsualCauses) {
   const std::string dir = chorus::test::scratch_dir("ingest_causes");
-  const std::string head = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n";
+  const std::string head =
+      "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n";
   struct c {
     std::string file, bytes, says;
     std::vector<std::string> extra;
@@ -534,9 +545,11 @@ TEST(IngestMistakes, OneLineErrorsNameTheUsualCauses) {
       {"ms.csv", head + "1,2,x,,,hi,1772323200000,\n", "looks like milliseconds", {}},
       {"semi.csv", "account;time;text\na;1772323200;hi\n", "semicolon-separated", {}},
       {"nozone.csv", "account,time,text\na,2026-03-01 10:00:00,hi\n", "no time zone", {"--strict"}},
-      {"onebin.csv", head + "1,2,x,,,hi,1772323200,\n2,2,x,,,hi,1772323201,\n3,2,x,,,hi,1772323202,\n"
-                     "4,2,x,,,hi,1772323203,\n5,2,x,,,hi,1772323204,\n",
-       "at least 2", {"--fold", "day", "--bin", "1d"}},
+      {"onebin.csv",
+       head + "1,2,x,,,hi,1772323200,\n2,2,x,,,hi,1772323201,\n3,2,x,,,hi,1772323202,\n"
+              "4,2,x,,,hi,1772323203,\n5,2,x,,,hi,1772323204,\n",
+       "at least 2",
+       {"--fold", "day", "--bin", "1d"}},
   };
   for (const auto& k : cases) {
     SCOPED_TRACE(k.file);
@@ -555,9 +568,8 @@ TEST(IngestMistakes, TruthOfAnotherCorpusIsRefused) {
   const std::string dir = chorus::test::scratch_dir("ingest_truth");
   write_text(dir + "/posts.csv", qut_csv());
   write_text(dir + "/truth.csv", "user_id,username,cluster,kind\n999,zz,0,1\n");
-  const auto r = run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--truth",
-                          dir + "/truth.csv"},
-                         dir);
+  const auto r = run_cli(
+      {"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--truth", dir + "/truth.csv"}, dir);
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("names none of the accounts"), std::string::npos) << r.err;
   EXPECT_FALSE(chorus::cli_test::exists(dir + "/in.h5"));

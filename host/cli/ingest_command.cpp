@@ -20,10 +20,10 @@ std::int64_t parse_duration(const std::string& s, const char* option) {
   }
   const std::string unit = used ? s.substr(used) : "";
   const long long mult = unit.empty() || unit == "s" ? 1
-                         : unit == "m"              ? 60
-                         : unit == "h"              ? 3600
-                         : unit == "d"              ? 86400
-                                                    : 0;
+                         : unit == "m"               ? 60
+                         : unit == "h"               ? 3600
+                         : unit == "d"               ? 86400
+                                                     : 0;
   if (!used || !mult || v <= 0 || v > 86400LL * 366)
     CHORUS_THROW(input_error, option, " '", s,
                  "' is not a duration (examples: 300, 5m, 1h, 6h, 1d)");
@@ -39,8 +39,9 @@ ingest::preset parse_preset(const std::string& p) {
   if (p == "twitter-v2") return ingest::preset::twitter_v2;
   if (p == "generic") return ingest::preset::generic;
   if (p == "none") return ingest::preset::none;
-  CHORUS_THROW(input_error, "--preset must be auto, qut, twitter-v1, twitter-v2, generic or none, not '",
-               p, "'");
+  CHORUS_THROW(input_error,
+               "--preset must be auto, qut, twitter-v1, twitter-v2, generic or none, not '", p,
+               "'");
 }
 
 ingest::format parse_format(const std::string& f) {
@@ -81,27 +82,29 @@ void print_summary(const ingest::ingest_summary& s) {
     std::printf(", %lld repeated post ids left out", static_cast<long long>(s.duplicate_posts));
   std::printf(") in %.1f s\n", s.seconds_read);
   for (const auto& k : s.skipped_examples) std::printf("  skipped %s\n", k.c_str());
-  std::printf("%lld accounts kept of %lld (%lld with fewer than --min-posts posts left out, %lld "
-              "posts)%s\n",
-              static_cast<long long>(s.accounts), static_cast<long long>(s.accounts_seen),
-              static_cast<long long>(s.accounts_below_min_posts),
-              static_cast<long long>(s.posts_of_dropped),
-              s.string_ids ? "; account keys are strings: ids derived by FNV-1a 64" : "");
+  std::printf(
+      "%lld accounts kept of %lld (%lld with fewer than --min-posts posts left out, %lld "
+      "posts)%s\n",
+      static_cast<long long>(s.accounts), static_cast<long long>(s.accounts_seen),
+      static_cast<long long>(s.accounts_below_min_posts),
+      static_cast<long long>(s.posts_of_dropped),
+      s.string_ids ? "; account keys are strings: ids derived by FNV-1a 64" : "");
   std::printf("activity: %lld bins of %lld s (%s), fold %s, window %s .. %s\n",
               static_cast<long long>(s.bins), static_cast<long long>(s.bin_seconds),
               s.bin_rule.c_str(), s.fold.c_str(), ingest::iso_utc(s.from).c_str(),
               ingest::iso_utc(s.to).c_str());
   if (s.dim > 0)
-    std::printf("content: %d dimensions (%s, %lld feature entries) in %.1f s; %lld accounts "
-                "without text features\n",
-                s.dim, s.content.c_str(), static_cast<long long>(s.feature_entries),
-                s.seconds_content, static_cast<long long>(s.empty_content_rows));
+    std::printf(
+        "content: %d dimensions (%s, %lld feature entries) in %.1f s; %lld accounts "
+        "without text features\n",
+        s.dim, s.content.c_str(), static_cast<long long>(s.feature_entries), s.seconds_content,
+        static_cast<long long>(s.empty_content_rows));
   else
     std::printf("content: none (--dim 0)\n");
-  if (s.truth_accounts) std::printf("truth: %lld accounts\n", static_cast<long long>(s.truth_accounts));
+  if (s.truth_accounts)
+    std::printf("truth: %lld accounts\n", static_cast<long long>(s.truth_accounts));
   std::printf("wrote %s: %lld accounts, %lld posts; %.1f s total\n", s.out.c_str(),
-              static_cast<long long>(s.accounts), static_cast<long long>(s.posts),
-              s.seconds_total);
+              static_cast<long long>(s.accounts), static_cast<long long>(s.posts), s.seconds_total);
 }
 
 }  // namespace
@@ -134,7 +137,8 @@ void add_ingest(CLI::App& app, ingest_command& c) {
   in->add_option("--seed", o.seed, "seed of the content projection")->capture_default_str();
   in->add_option("--post-embeddings", o.post_embeddings,
                  "HDF5 with /post_id and /embedding per post: mean-pooled per account");
-  in->add_option("--truth", o.truth, "truth CSV of chorus generate --posts (user_id,username,cluster,kind)");
+  in->add_option("--truth", o.truth,
+                 "truth CSV of chorus generate --posts (user_id,username,cluster,kind)");
   in->add_option("--threads", o.threads, "worker threads (0: all cores)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();

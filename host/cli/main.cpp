@@ -167,8 +167,7 @@ void check_generate_mode(const generate_command& c) {
                      " (it writes posts; chorus ingest makes the vectors)");
   } else {
     for (const char* o : posts_only)
-      if (c.app->count(o))
-        CHORUS_THROW(chorus::input_error, o, " needs --posts (a posts corpus)");
+      if (c.app->count(o)) CHORUS_THROW(chorus::input_error, o, " needs --posts (a posts corpus)");
   }
 }
 
@@ -186,10 +185,9 @@ int run_generate_posts(generate_command& c) {
     std::fprintf(stderr,
                  "wrote %s: %lld posts by %lld accounts, %lld coordinated in %zu campaigns, "
                  "%lld fans (decoys), %lld news bots (decoys)\n",
-                 p.out.c_str(), static_cast<long long>(s.posts),
-                 static_cast<long long>(s.accounts), static_cast<long long>(s.coordinated),
-                 s.campaign_sizes.size(), static_cast<long long>(s.fans),
-                 static_cast<long long>(s.news_bots));
+                 p.out.c_str(), static_cast<long long>(s.posts), static_cast<long long>(s.accounts),
+                 static_cast<long long>(s.coordinated), s.campaign_sizes.size(),
+                 static_cast<long long>(s.fans), static_cast<long long>(s.news_bots));
   return 0;
 }
 

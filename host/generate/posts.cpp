@@ -817,9 +817,9 @@ void headline_text(const model& m, const account& a, u64 k, std::string& text, s
     // a general-news outlet: each headline word from one of its three beats (three topics of
     // its language), so two outlets rarely cover the same mix
     const u64 beat = s.below(i++, 3);
-    text += s.uniform(i++) < 0.3 ? m.common[a.lang][zipf(s.uniform(i++), 120)]
-                                 : m.topics[beat == 0 ? a.topic : a.beats[beat - 1]]
-                                       .words[s.below(i++, 300)];
+    text += s.uniform(i++) < 0.3
+                ? m.common[a.lang][zipf(s.uniform(i++), 120)]
+                : m.topics[beat == 0 ? a.topic : a.beats[beat - 1]].words[s.below(i++, 300)];
     if (L.ascii_caps) capitalize_first(text, at);
     if (quote >= 0 && w == quote + 1) text += '"';
     if (w == colon)

@@ -31,9 +31,10 @@ std::pair<std::int64_t, std::string> automatic_bins(std::int64_t span) {
   const std::int64_t widths[] = {3600, 3 * 3600, 6 * 3600, 12 * 3600, kDay, kWeek};
   for (std::int64_t b : widths) {
     if ((span + b - 1) / b <= kMaxAutoBins || b == kWeek)
-      return {b, "automatic: the finest of 1h, 3h, 6h, 12h, 1d, 7d giving at most 2400 bins "
-                 "over the data's span of " +
-                     std::to_string((span + kDay - 1) / kDay) + " days: " + duration(b)};
+      return {b,
+              "automatic: the finest of 1h, 3h, 6h, 12h, 1d, 7d giving at most 2400 bins "
+              "over the data's span of " +
+                  std::to_string((span + kDay - 1) / kDay) + " days: " + duration(b)};
   }
   return {kWeek, ""};
 }
@@ -93,16 +94,20 @@ std::pair<std::int64_t, std::int64_t> bulk_of_times(const post_spool& spool,
   const std::int64_t d0 = floor_div(first, kDay), days = floor_div(last, kDay) - d0 + 1;
   std::vector<std::int64_t> per_day(static_cast<std::size_t>(days), 0);
   std::int64_t total = 0;
-  spool.for_each_block(1 << 16, false, [&](const std::vector<spooled_post>& recs,
-                                           const std::vector<spooled_strings>&) {
-    for (const spooled_post& r : recs)
-      if (sel.new_row[r.account] >= 0) ++per_day[static_cast<std::size_t>(floor_div(r.time, kDay) - d0)], ++total;
-  });
+  spool.for_each_block(
+      1 << 16, false,
+      [&](const std::vector<spooled_post>& recs, const std::vector<spooled_strings>&) {
+        for (const spooled_post& r : recs)
+          if (sel.new_row[r.account] >= 0)
+            ++per_day[static_cast<std::size_t>(floor_div(r.time, kDay) - d0)], ++total;
+      });
   const std::int64_t cut = total / 1000;  // 0.1% at each end
   std::int64_t lo = 0, hi = days - 1, seen = 0;
-  while (lo < hi && seen + per_day[static_cast<std::size_t>(lo)] <= cut) seen += per_day[static_cast<std::size_t>(lo++)];
+  while (lo < hi && seen + per_day[static_cast<std::size_t>(lo)] <= cut)
+    seen += per_day[static_cast<std::size_t>(lo++)];
   seen = 0;
-  while (hi > lo && seen + per_day[static_cast<std::size_t>(hi)] <= cut) seen += per_day[static_cast<std::size_t>(hi--)];
+  while (hi > lo && seen + per_day[static_cast<std::size_t>(hi)] <= cut)
+    seen += per_day[static_cast<std::size_t>(hi--)];
   const std::int64_t bulk = (hi - lo + 1) * kDay;
   if (last - first + 1 <= 2 * bulk + kDay) return {first, last};
   for (std::int64_t d = 0; d < days; ++d)
@@ -115,19 +120,20 @@ std::int64_t count_activity(const post_spool& spool, const account_selection& se
                             std::vector<std::int32_t>& out) {
   out.assign(static_cast<std::size_t>((row1 - row0) * plan.bins), 0);
   std::int64_t outside = 0;
-  spool.for_each_block(1 << 16, false, [&](const std::vector<spooled_post>& recs,
-                                           const std::vector<spooled_strings>&) {
-    for (const spooled_post& r : recs) {
-      const std::int64_t row = sel.new_row[r.account];
-      if (row < row0 || row >= row1) continue;
-      const std::int64_t b = plan.bin_of(r.time);
-      if (b < 0) {
-        ++outside;
-        continue;
-      }
-      ++out[static_cast<std::size_t>((row - row0) * plan.bins + b)];
-    }
-  });
+  spool.for_each_block(
+      1 << 16, false,
+      [&](const std::vector<spooled_post>& recs, const std::vector<spooled_strings>&) {
+        for (const spooled_post& r : recs) {
+          const std::int64_t row = sel.new_row[r.account];
+          if (row < row0 || row >= row1) continue;
+          const std::int64_t b = plan.bin_of(r.time);
+          if (b < 0) {
+            ++outside;
+            continue;
+          }
+          ++out[static_cast<std::size_t>((row - row0) * plan.bins + b)];
+        }
+      });
   return outside;
 }
 

@@ -42,5 +42,4 @@ std::int64_t count_activity(const post_spool& spool, const account_selection& se
                             const bin_plan& plan, std::int64_t row0, std::int64_t row1,
                             std::vector<std::int32_t>& out);
 
-
 }  // namespace chorus::ingest

@@ -355,7 +355,8 @@ class csv_reader final : public record_reader {
     if (p.account.empty()) return ctx_.skip(line_, "empty account");
     set(time_text_, m_time);
     if (!parse_time(time_text_, p.time))
-      return ctx_.skip(line_, "time '" + time_text_.substr(0, 64) + "' does not parse" + time_hint(time_text_));
+      return ctx_.skip(
+          line_, "time '" + time_text_.substr(0, 64) + "' does not parse" + time_hint(time_text_));
     ctx_.check_range(line_, p.time, time_text_);
     set_trimmed(p.handle, m_handle);
     set(p.text, m_text);

@@ -57,7 +57,8 @@ void check_request(const ingest_options& o) {
   std::error_code ec;
   if (fs::exists(o.out, ec) && !o.force)
     CHORUS_THROW(input_error, "ingest: '", o.out, "' exists (use --force to overwrite it)");
-  if (fs::is_directory(o.out, ec)) CHORUS_THROW(input_error, "ingest: '", o.out, "' is a directory");
+  if (fs::is_directory(o.out, ec))
+    CHORUS_THROW(input_error, "ingest: '", o.out, "' is a directory");
   const fs::path dir = fs::absolute(o.out).parent_path();
   if (!fs::is_directory(dir, ec))
     CHORUS_THROW(input_error, "ingest: the directory of --out '", dir.string(), "' does not exist");
@@ -70,7 +71,8 @@ void check_request(const ingest_options& o) {
   if (o.has_from && o.has_to && o.to <= o.from)
     CHORUS_THROW(input_error, "ingest: --to must be after --from");
   if (!o.post_embeddings.empty() && o.dim == 0)
-    CHORUS_THROW(input_error, "ingest: --post-embeddings with --dim 0: the vectors would be unused");
+    CHORUS_THROW(input_error,
+                 "ingest: --post-embeddings with --dim 0: the vectors would be unused");
 }
 
 std::size_t memory_budget(const ingest_options& o) {
@@ -96,8 +98,8 @@ void check_out_is_not_an_input(const std::string& out, const std::vector<std::st
 }
 
 // Phase: stream every post into the account table, the feature counts and the spool.
-void read_posts(const ingest_options& o, int threads, const std::string& tmp_dir,
-                read_state& st, ingest_summary& s) {
+void read_posts(const ingest_options& o, int threads, const std::string& tmp_dir, read_state& st,
+                ingest_summary& s) {
   const auto t0 = clock_type::now();
   s.paths = expand_inputs(o.inputs);
   check_out_is_not_an_input(o.out, s.paths);
@@ -106,8 +108,8 @@ void read_posts(const ingest_options& o, int threads, const std::string& tmp_dir
   st.spool = std::make_unique<post_spool>(tmp_dir);
   const bool lsa = o.dim > 0 && o.post_embeddings.empty();
   if (lsa)  // the feature counts get most of the budget; the rest is batches and tables
-    st.counts = std::make_unique<feature_counts>(o.hash_bits, memory_budget(o) / 2, tmp_dir,
-                                                 threads);
+    st.counts =
+        std::make_unique<feature_counts>(o.hash_bits, memory_budget(o) / 2, tmp_dir, threads);
   feature_config cfg;
   cfg.hash_bits = o.hash_bits;
   read_sinks sinks{st.accounts, *st.spool, st.counts.get()};
@@ -117,8 +119,8 @@ void read_posts(const ingest_options& o, int threads, const std::string& tmp_dir
   s.read = reader.stats();
   for (const skipped_row& k : s.read.first_skipped)
     s.skipped_examples.push_back(
-        (k.file >= 0 && k.file < static_cast<int>(s.paths.size()) ? s.paths[k.file] : "?") +
-        ":" + std::to_string(k.line) + ": " + k.reason);
+        (k.file >= 0 && k.file < static_cast<int>(s.paths.size()) ? s.paths[k.file] : "?") + ":" +
+        std::to_string(k.line) + ": " + k.reason);
   s.accounts_seen = st.accounts.size();
   s.seconds_read = since(t0);
   if (s.read.posts == 0)
@@ -204,8 +206,7 @@ std::vector<float> build_content(const ingest_options& o, int threads, read_stat
 
 void add_warnings(const ingest_options& o, ingest_summary& s) {
   if (s.read.skipped > 0)
-    s.warnings.push_back(std::to_string(s.read.skipped) + " of " +
-                         std::to_string(s.read.records) +
+    s.warnings.push_back(std::to_string(s.read.skipped) + " of " + std::to_string(s.read.records) +
                          " rows skipped (time or account missing or unreadable); the first: " +
                          (s.skipped_examples.empty() ? "" : s.skipped_examples[0]));
   if (s.read.invalid_utf8_bytes > 0)
@@ -228,18 +229,21 @@ void add_warnings(const ingest_options& o, ingest_summary& s) {
   if (s.posts_outside_data > 0)
     s.warnings.push_back(std::to_string(s.posts_outside_data) +
                          " posts lie far outside the time span of the others (stray times?): "
-                         "the activity window is " + iso_utc(s.from) + " .. " + iso_utc(s.to) +
+                         "the activity window is " +
+                         iso_utc(s.from) + " .. " + iso_utc(s.to) +
                          "; give --from/--to to choose it");
   if (s.bins < 2)
-    s.warnings.push_back("the activity view has only 1 time bin: every account's activity is "
-                         "constant (all posts within one bin?)");
+    s.warnings.push_back(
+        "the activity view has only 1 time bin: every account's activity is "
+        "constant (all posts within one bin?)");
   if (!o.truth.empty() && s.truth_accounts < s.accounts)
     s.warnings.push_back("--truth names " + std::to_string(s.truth_accounts) + " of the " +
                          std::to_string(s.accounts) +
                          " accounts kept; the others count as organic in precision and recall");
   if (!o.post_embeddings.empty() && s.pooled_posts < s.posts)
     s.warnings.push_back("only " + std::to_string(s.pooled_posts) + " of the " +
-                         std::to_string(s.posts) + " posts kept have a vector in --post-embeddings");
+                         std::to_string(s.posts) +
+                         " posts kept have a vector in --post-embeddings");
   if (!o.post_embeddings.empty() && s.unmatched_post_embeddings > 0)
     s.warnings.push_back(std::to_string(s.unmatched_post_embeddings) +
                          " post embeddings match no post read");
@@ -292,11 +296,12 @@ std::string to_json(const ingest_summary& s) {
     << ",\"bin_seconds\":" << s.bin_seconds << ",\"from\":" << json_quote(iso_utc(s.from))
     << ",\"to\":" << json_quote(iso_utc(s.to)) << ",\"fold\":" << json_quote(s.fold)
     << ",\"bin_rule\":" << json_quote(s.bin_rule) << ",\"dim\":" << s.dim
-    << ",\"content\":" << json_quote(s.content) << ",\"empty_content_rows\":" << s.empty_content_rows
+    << ",\"content\":" << json_quote(s.content)
+    << ",\"empty_content_rows\":" << s.empty_content_rows
     << ",\"truth_accounts\":" << s.truth_accounts << ",\"bytes_spilled\":" << s.bytes_spilled
-    << ",\"feature_entries\":" << s.feature_entries
-    << ",\"seconds\":{\"read\":" << s.seconds_read << ",\"content\":" << s.seconds_content
-    << ",\"write\":" << s.seconds_write << ",\"total\":" << s.seconds_total << "},\"warnings\":[";
+    << ",\"feature_entries\":" << s.feature_entries << ",\"seconds\":{\"read\":" << s.seconds_read
+    << ",\"content\":" << s.seconds_content << ",\"write\":" << s.seconds_write
+    << ",\"total\":" << s.seconds_total << "},\"warnings\":[";
   for (std::size_t i = 0; i < s.warnings.size(); ++i)
     j << (i ? "," : "") << json_quote(s.warnings[i]);
   j << "]}";

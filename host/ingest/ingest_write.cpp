@@ -91,10 +91,12 @@ void write_posts(const h5::handle& f, const post_spool& spool, const account_sel
   const char* ints[] = {"account", "time", "id", "repost", "reply"};
   std::vector<h5::handle> cols;
   for (const char* c : ints)
-    cols.push_back(h5::create_dataset<std::int64_t>(f, std::string("/posts/") + c, {n_posts},
-                                                    std::min<std::uint64_t>(kChunk, std::max<std::uint64_t>(n_posts, 1)), 1));
+    cols.push_back(h5::create_dataset<std::int64_t>(
+        f, std::string("/posts/") + c, {n_posts},
+        std::min<std::uint64_t>(kChunk, std::max<std::uint64_t>(n_posts, 1)), 1));
   h5::handle th = h5::create_dataset<std::uint64_t>(
-      f, "/posts/text_hash", {n_posts}, std::min<std::uint64_t>(kChunk, std::max<std::uint64_t>(n_posts, 1)), 1);
+      f, "/posts/text_hash", {n_posts},
+      std::min<std::uint64_t>(kChunk, std::max<std::uint64_t>(n_posts, 1)), 1);
   string_column sc[3];
   for (int k = 0; k < 3; ++k) {
     sc[k].offsets = h5::create_dataset<std::int64_t>(
@@ -134,8 +136,7 @@ void write_posts(const h5::handle& f, const post_spool& spool, const account_sel
     }
     row += m;
   });
-  for (int k = 0; k < 3; ++k)
-    h5::write_rows<std::int64_t>(sc[k].offsets, n_posts, 1, &sc[k].next);
+  for (int k = 0; k < 3; ++k) h5::write_rows<std::int64_t>(sc[k].offsets, n_posts, 1, &sc[k].next);
 }
 
 // --truth: the truth CSV of `chorus generate --posts` (plain or gzip), matched by account key.
@@ -198,8 +199,9 @@ void write_input(const ingest_options& o, const account_table& accounts, const p
       write_accounts(f, accounts, sel, s);
       if (!content.empty()) {
         const auto n = static_cast<std::uint64_t>(sel.keep.size());
-        h5::handle e = h5::create_dataset<float>(f, "/embedding", {n, static_cast<std::uint64_t>(s.dim)},
-                                                 std::min<std::uint64_t>(kChunk, std::max<std::uint64_t>(n, 1)), 0);
+        h5::handle e = h5::create_dataset<float>(
+            f, "/embedding", {n, static_cast<std::uint64_t>(s.dim)},
+            std::min<std::uint64_t>(kChunk, std::max<std::uint64_t>(n, 1)), 0);
         h5::write_rows<float>(e, 0, n, content.data());
       }
       write_activity(f, spool, sel, plan, s);
@@ -231,8 +233,7 @@ std::vector<float> pool_post_embeddings(const std::string& path, const post_spoo
   h5::handle ids_ds = h5::open_dataset(f, "/post_id");
   h5::handle emb = h5::open_dataset(f, "/embedding");
   const h5::dataset_info ei = h5::describe(emb), ii = h5::describe(ids_ds);
-  if (ei.rank() != 2 || ei.cls != h5::kind::floating || ii.rank() != 1 ||
-      ii.dims[0] != ei.dims[0])
+  if (ei.rank() != 2 || ei.cls != h5::kind::floating || ii.rank() != 1 || ii.dims[0] != ei.dims[0])
     CHORUS_THROW(input_error, "ingest: --post-embeddings '", path,
                  "' needs /post_id [P] and a float /embedding [P, d] of the same P");
   const auto p = static_cast<std::int64_t>(ei.dims[0]);
@@ -240,11 +241,13 @@ std::vector<float> pool_post_embeddings(const std::string& path, const post_spoo
   std::vector<std::int64_t> ids(static_cast<std::size_t>(p));
   if (ii.cls == h5::kind::string) {
     const std::vector<std::string> sid = h5::read_strings(ids_ds);
-    for (std::int64_t i = 0; i < p; ++i) ids[static_cast<std::size_t>(i)] = key_id(sid[static_cast<std::size_t>(i)]);
+    for (std::int64_t i = 0; i < p; ++i)
+      ids[static_cast<std::size_t>(i)] = key_id(sid[static_cast<std::size_t>(i)]);
   } else if (ii.cls == h5::kind::integer) {
     ids = h5::read_all<std::int64_t>(ids_ds);
   } else {
-    CHORUS_THROW(input_error, "ingest: --post-embeddings '", path, "': /post_id must be integers or strings");
+    CHORUS_THROW(input_error, "ingest: --post-embeddings '", path,
+                 "': /post_id must be integers or strings");
   }
   {
     std::vector<std::int64_t> sorted = ids;
@@ -257,7 +260,8 @@ std::vector<float> pool_post_embeddings(const std::string& path, const post_spoo
   std::unordered_map<std::int64_t, std::int64_t> row_of_post;  // post id -> kept account row
   spool.for_each_block(1 << 16, false, [&](const auto& recs, const auto&) {
     for (const spooled_post& r : recs)
-      if (r.id >= 0 && sel.new_row[r.account] >= 0) row_of_post.emplace(r.id, sel.new_row[r.account]);
+      if (r.id >= 0 && sel.new_row[r.account] >= 0)
+        row_of_post.emplace(r.id, sel.new_row[r.account]);
   });
   const auto n = static_cast<std::int64_t>(sel.keep.size());
   std::vector<double> sum(static_cast<std::size_t>(n * d), 0.0);
@@ -266,15 +270,20 @@ std::vector<float> pool_post_embeddings(const std::string& path, const post_spoo
   for (std::int64_t r0 = 0; r0 < p; r0 += rows) {
     const std::int64_t m = std::min(rows, p - r0);
     block.resize(static_cast<std::size_t>(m * d));
-    h5::read_rows<float>(emb, static_cast<std::uint64_t>(r0), static_cast<std::uint64_t>(m), block.data());
+    h5::read_rows<float>(emb, static_cast<std::uint64_t>(r0), static_cast<std::uint64_t>(m),
+                         block.data());
     for (std::int64_t i = 0; i < m; ++i) {
       const auto it = row_of_post.find(ids[static_cast<std::size_t>(r0 + i)]);
-      if (it == row_of_post.end()) { ++s.unmatched_post_embeddings; continue; }
+      if (it == row_of_post.end()) {
+        ++s.unmatched_post_embeddings;
+        continue;
+      }
       ++s.pooled_posts;
       for (std::int64_t k = 0; k < d; ++k) {
         const float v = block[static_cast<std::size_t>(i * d + k)];
         if (!std::isfinite(v))
-          CHORUS_THROW(input_error, "ingest: --post-embeddings '", path, "': row ", r0 + i, " is not finite");
+          CHORUS_THROW(input_error, "ingest: --post-embeddings '", path, "': row ", r0 + i,
+                       " is not finite");
         sum[static_cast<std::size_t>(it->second * d + k)] += v;
       }
     }
@@ -285,10 +294,16 @@ std::vector<float> pool_post_embeddings(const std::string& path, const post_spoo
   std::vector<float> out(static_cast<std::size_t>(n * d), 0.0f);
   for (std::int64_t r = 0; r < n; ++r) {
     double nn = 0;
-    for (std::int64_t k = 0; k < d; ++k) nn += sum[static_cast<std::size_t>(r * d + k)] * sum[static_cast<std::size_t>(r * d + k)];
-    if (nn == 0) { ++s.empty_content_rows; continue; }
+    for (std::int64_t k = 0; k < d; ++k)
+      nn += sum[static_cast<std::size_t>(r * d + k)] * sum[static_cast<std::size_t>(r * d + k)];
+    if (nn == 0) {
+      ++s.empty_content_rows;
+      continue;
+    }
     const double inv = 1.0 / std::sqrt(nn);
-    for (std::int64_t k = 0; k < d; ++k) out[static_cast<std::size_t>(r * d + k)] = static_cast<float>(sum[static_cast<std::size_t>(r * d + k)] * inv);
+    for (std::int64_t k = 0; k < d; ++k)
+      out[static_cast<std::size_t>(r * d + k)] =
+          static_cast<float>(sum[static_cast<std::size_t>(r * d + k)] * inv);
   }
   s.dim = static_cast<int>(d);
   return out;

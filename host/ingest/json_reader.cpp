@@ -529,7 +529,8 @@ class json_reader final : public record_reader {
     time_status ts = time_of(t, p.time);
     if (ts == time_status::missing) return ctx_.skip(line, "no time");
     if (ts == time_status::bad)
-      return ctx_.skip(line, "time '" + time_text_.substr(0, 64) + "' does not parse" + time_hint(time_text_));
+      return ctx_.skip(
+          line, "time '" + time_text_.substr(0, 64) + "' does not parse" + time_hint(time_text_));
     ctx_.check_range(line, p.time, time_text_);
     set(t, m_handle, p.handle);
     if (p.handle.empty() && pre_ == preset::twitter_v2 && paths_[m_handle].empty()) {

@@ -15,16 +15,15 @@ namespace {
 std::FILE* open_temp(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "w+b");
   if (!f)
-    CHORUS_THROW(runtime_failure, "ingest: cannot create temporary file '", path, "': ",
-                 std::strerror(errno));
+    CHORUS_THROW(runtime_failure, "ingest: cannot create temporary file '", path,
+                 "': ", std::strerror(errno));
   std::setvbuf(f, nullptr, _IOFBF, 1 << 20);
   return f;
 }
 
 void write_all(std::FILE* f, const void* p, std::size_t n, const std::string& path) {
   if (n && std::fwrite(p, 1, n, f) != n)
-    CHORUS_THROW(runtime_failure, "ingest: cannot write temporary file '", path,
-                 "' (disk full?)");
+    CHORUS_THROW(runtime_failure, "ingest: cannot write temporary file '", path, "' (disk full?)");
 }
 
 void read_all(std::FILE* f, void* p, std::size_t n, const std::string& path) {
@@ -36,8 +35,8 @@ void read_all(std::FILE* f, void* p, std::size_t n, const std::string& path) {
 
 post_spool::post_spool(const std::string& dir) {
   static std::atomic<int> serial{0};
-  const std::string stem = dir + "/.chorus-ingest-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(serial++);
+  const std::string stem =
+      dir + "/.chorus-ingest-" + std::to_string(::getpid()) + "-" + std::to_string(serial++);
   rec_path_ = stem + ".posts";
   str_path_ = stem + ".strings";
   // unlinked at once: nothing is left behind when the process is stopped or killed

@@ -58,13 +58,16 @@ void links_in_text(const std::string& text, std::vector<std::string>& out) {
     std::size_t h = text.find("http", at), w = text.find("www.", at);
     std::size_t start = std::min(h, w);
     if (start == std::string::npos) break;
-    const bool word_start = start == 0 || std::isspace(static_cast<unsigned char>(text[start - 1])) ||
+    const bool word_start = start == 0 ||
+                            std::isspace(static_cast<unsigned char>(text[start - 1])) ||
                             text[start - 1] == '(' || text[start - 1] == '"';
-    const bool scheme = text.compare(start, 7, "http://") == 0 || text.compare(start, 8, "https://") == 0;
+    const bool scheme =
+        text.compare(start, 7, "http://") == 0 || text.compare(start, 8, "https://") == 0;
     std::size_t end = start;
     while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) ++end;
     while (end > start && std::strchr(".,;:!?)\"'", text[end - 1])) --end;
-    if (word_start && (scheme || start == w) && end > start + 8) out.push_back(text.substr(start, end - start));
+    if (word_start && (scheme || start == w) && end > start + 8)
+      out.push_back(text.substr(start, end - start));
     at = std::max(end, start + 1);
   }
 }
@@ -86,7 +89,7 @@ std::int64_t drop_duplicates(std::vector<post>& batch, id_set& seen) {
 /// What the parallel step extracts from one post.
 struct post_extract {
   std::uint64_t text_hash = 0;
-  std::vector<std::string> tags;  ///< hashtags then mentions, without their sigils
+  std::vector<std::string> tags;   ///< hashtags then mentions, without their sigils
   std::vector<std::string> links;  ///< URLs written in the text
   std::uint16_t n_hashtags = 0, n_mentions = 0;
 };

@@ -98,10 +98,12 @@ std::unique_ptr<record_reader> open_records(const file_context& ctx, std::size_t
   if (p == b.end() && b.eof()) ctx.fail(0, "empty file (only blank lines)");
   format fmt = ctx.opt->fmt;
   if (p < b.end() && *p == '[')
-    ctx.fail(1, "a JSON array, not JSON lines (one object per line): convert it, e.g. with "
-                "jq -c '.[]' FILE > FILE.jsonl");
+    ctx.fail(1,
+             "a JSON array, not JSON lines (one object per line): convert it, e.g. with "
+             "jq -c '.[]' FILE > FILE.jsonl");
   if (fmt == format::csv && p < b.end() && *p == '{')
-    ctx.fail(1, "--format csv, but the file starts with '{' (JSON lines: use --format jsonl or auto)");
+    ctx.fail(1,
+             "--format csv, but the file starts with '{' (JSON lines: use --format jsonl or auto)");
   if (fmt == format::automatic) fmt = p < b.end() && *p == '{' ? format::jsonl : format::csv;
   if (fmt == format::jsonl) return make_json_reader(ctx, std::move(f));
   return make_csv_reader(ctx, std::move(f));

@@ -61,9 +61,9 @@ int run_posts_demo(const demo_options& opt, std::ostream& os) {
   const posts_summary gs = generate_posts(
       g, [&](double f) { tick("generate", static_cast<std::int64_t>(f * 1000), 1000); });
   bar.finish();
-  os << std::fixed << std::setprecision(1) << "chorus demo: generated " << gs.posts
-     << " posts by " << gs.accounts << " accounts over " << g.days << " days in "
-     << seconds_since(t0) << " s: " << gs.coordinated << " accounts in " << gs.campaign_sizes.size()
+  os << std::fixed << std::setprecision(1) << "chorus demo: generated " << gs.posts << " posts by "
+     << gs.accounts << " accounts over " << g.days << " days in " << seconds_since(t0)
+     << " s: " << gs.coordinated << " accounts in " << gs.campaign_sizes.size()
      << " planted campaigns, " << gs.fans << " fans of one celebrity and " << gs.news_bots
      << " scheduled news bots as decoys\n  " << posts << "\n";
   os.flush();
@@ -77,10 +77,10 @@ int run_posts_demo(const demo_options& opt, std::ostream& os) {
   in.progress = tick;
   const ingest::ingest_summary is = ingest::run_ingest(in);
   bar.finish();
-  os << "ingested in " << is.seconds_total << " s (chorus ingest " << posts << " --out "
-     << input << "): " << is.accounts << " accounts with >= " << in.min_posts << " posts, "
-     << is.dim << "-d content vectors (LSA), " << is.bins << " activity bins of "
-     << is.bin_seconds / 3600.0 << " h\n";
+  os << "ingested in " << is.seconds_total << " s (chorus ingest " << posts << " --out " << input
+     << "): " << is.accounts << " accounts with >= " << in.min_posts << " posts, " << is.dim
+     << "-d content vectors (LSA), " << is.bins << " activity bins of " << is.bin_seconds / 3600.0
+     << " h\n";
   os.flush();
 
   detect_options d;

@@ -23,13 +23,13 @@ struct ingest_options {
   std::int64_t bin_seconds = 0;     ///< activity bin width; 0: the automatic rule
   std::string fold = "none";        ///< none | day | week (time of day / of week)
   bool has_from = false, has_to = false;
-  std::int64_t from = 0, to = 0;  ///< activity window [from, to) in Unix seconds
-  int dim = 256;                  ///< content vector size (LSA); 0: no /embedding
-  int hash_bits = 18;             ///< hashed feature space 2^hash_bits
-  std::uint64_t seed = 1;         ///< LSA's random projection
-  std::string post_embeddings;    ///< per-post vectors to mean-pool instead of LSA (HDF5)
-  std::string truth;              ///< truth CSV (chorus generate --posts) -> /truth
-  int threads = 0;                ///< 0: all cores
+  std::int64_t from = 0, to = 0;    ///< activity window [from, to) in Unix seconds
+  int dim = 256;                    ///< content vector size (LSA); 0: no /embedding
+  int hash_bits = 18;               ///< hashed feature space 2^hash_bits
+  std::uint64_t seed = 1;           ///< LSA's random projection
+  std::string post_embeddings;      ///< per-post vectors to mean-pool instead of LSA (HDF5)
+  std::string truth;                ///< truth CSV (chorus generate --posts) -> /truth
+  int threads = 0;                  ///< 0: all cores
   std::int64_t max_memory_mib = 0;  ///< cap for the feature counts held in memory (0: 2048)
   /// progress(stage, done, total); may throw to cancel.
   std::function<void(const char*, std::int64_t, std::int64_t)> progress;
@@ -44,12 +44,12 @@ struct ingest_summary {
   std::vector<std::string> skipped_examples;
   reader_stats read;
   std::int64_t accounts_seen = 0, accounts = 0, accounts_below_min_posts = 0;
-  std::int64_t posts = 0;               ///< posts written (of kept accounts)
-  std::int64_t duplicate_posts = 0;     ///< posts whose id was seen before: left out
-  std::int64_t posts_outside_data = 0;  ///< posts far outside the bulk of the times (see bins)
-  std::int64_t posts_of_dropped = 0;    ///< posts of the accounts below --min-posts
+  std::int64_t posts = 0;                 ///< posts written (of kept accounts)
+  std::int64_t duplicate_posts = 0;       ///< posts whose id was seen before: left out
+  std::int64_t posts_outside_data = 0;    ///< posts far outside the bulk of the times (see bins)
+  std::int64_t posts_of_dropped = 0;      ///< posts of the accounts below --min-posts
   std::int64_t posts_outside_window = 0;  ///< kept posts outside [from, to): not in /activity
-  bool string_ids = false;              ///< account keys were strings (ids derived by FNV-1a 64)
+  bool string_ids = false;                ///< account keys were strings (ids derived by FNV-1a 64)
   std::int64_t bins = 0, bin_seconds = 0, from = 0, to = 0;
   std::string fold, bin_rule;  ///< the fold, and how the bins were chosen, in words
   int dim = 0;                 ///< content dimension written (0: none)
