@@ -311,8 +311,9 @@ TEST(Ingest, OptionMistakesAreOneLineErrors) {
 
 namespace {
 
-// Peak resident set allowed with --max-memory 24 (measured: see the test's comment).
-constexpr long kCappedPeakKiB = 400 * 1024;
+// Peak resident set allowed with --max-memory 24 at --dim 32 (measured 2026-11-30: capped about
+// 231 MiB, uncapped about 389 MiB, plain Release build; the LSA's feature side is a fixed part).
+constexpr long kCappedPeakKiB = 320 * 1024;
 
 // Run chorus with `args` and return its peak resident set (KiB) from wait4, or -1 on failure.
 long peak_rss_kib(const std::vector<std::string>& args, int& code) {
@@ -354,8 +355,14 @@ TEST(IngestMemory, PeakResidentSetStaysBoundedAndResultsMatchAnUncappedRun) {
   const long free_run = peak_rss_kib(
       {"ingest", posts, "--out", dir + "/free.h5", "--dim", "32", "--threads", "2"}, code);
   ASSERT_EQ(code, 0);
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer's shadow memory and quarantine inflate every resident set: only the
+  // comparison with the uncapped run and the results are checked under it
+#else
   EXPECT_LT(capped, kCappedPeakKiB) << "capped " << capped << " KiB, uncapped " << free_run;
+#endif
   EXPECT_LT(capped, free_run) << "the cap should lower the peak";
+  std::printf("peak resident set: capped %ld KiB, uncapped %ld KiB\n", capped, free_run);
   for (const char* ds : {"/embedding", "/activity"}) {
     h5::handle a = h5::open_read(dir + "/capped.h5"), b = h5::open_read(dir + "/free.h5");
     const auto da = h5::describe(h5::open_dataset(a, ds));
