@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -580,6 +581,119 @@ TEST(IngestMistakes, TruthOfAnotherCorpusIsRefused) {
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("names none of the accounts"), std::string::npos) << r.err;
   EXPECT_FALSE(chorus::cli_test::exists(dir + "/in.h5"));
+}
+
+}  // namespace
+
+namespace {
+
+// --json: the summary as one object, with the counts the text summary gives.
+TEST(IngestSummary, JsonSummaryCarriesTheCounts) {
+  const std::string dir = chorus::test::scratch_dir("ingest_json");
+  write_text(dir + "/posts.csv", qut_csv());
+  const auto r =
+      run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--dim", "4", "--json"}, dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* k : {"\"posts_read\":29", "\"accounts\":5", "\"accounts_below_min_posts\":2",
+                        "\"posts\":26", "\"bins\":29", "\"bin_seconds\":3600", "\"dim\":4",
+                        "\"content\":\"lsa\"", "\"duplicate_posts\":0", "\"warnings\":[]"})
+    EXPECT_NE(r.out.find(k), std::string::npos) << k << "\n" << r.out;
+}
+
+// Options the library refuses before reading anything.
+TEST(IngestSummary, RequestsThatCannotWorkAreRefusedBeforeReading) {
+  const std::string dir = chorus::test::scratch_dir("ingest_request");
+  write_text(dir + "/posts.csv", qut_csv());
+  auto bad = [&](const std::function<void(ing::ingest_options&)>& change) {
+    ing::ingest_options o = options(dir + "/posts.csv", dir + "/in.h5");
+    change(o);
+    return chorus::test::message_of([&] { ing::run_ingest(o); });
+  };
+  EXPECT_NE(bad([](auto& o) { o.inputs.clear(); }).find("no input files"), std::string::npos);
+  EXPECT_NE(bad([](auto& o) { o.out.clear(); }).find("--out"), std::string::npos);
+  EXPECT_NE(bad([&](auto& o) { o.out = dir; }).find("exists"), std::string::npos);
+  EXPECT_NE(bad([](auto& o) { o.min_posts = 0; }).find("--min-posts"), std::string::npos);
+  EXPECT_NE(bad([](auto& o) { o.dim = 5000; }).find("--dim"), std::string::npos);
+  EXPECT_NE(bad([](auto& o) { o.hash_bits = 30; }).find("2^10 to 2^24"), std::string::npos);
+  EXPECT_NE(bad([](auto& o) { o.has_from = o.has_to = true, o.from = 10, o.to = 5; }).find("--to"),
+            std::string::npos);
+  EXPECT_NE(bad([](auto& o) { o.dim = 0, o.post_embeddings = "x.h5"; }).find("--dim 0"),
+            std::string::npos);
+  EXPECT_NE(bad([&](auto& o) { o.out = dir + "/no/such/in.h5"; }).find("does not exist"),
+            std::string::npos);
+  EXPECT_FALSE(chorus::cli_test::exists(dir + "/in.h5"));
+}
+
+// --post-embeddings: each account's vector is the normalised mean of its posts' vectors
+// (computed here from the same numbers); bad files are refused with the file named.
+TEST(IngestPostEmbeddings, MeanOfEachAccountsPostsNormalised) {
+  const std::string dir = chorus::test::scratch_dir("ingest_post_emb");
+  write_text(dir + "/posts.csv", qut_csv());
+  // post ids 1000.. in file order; vector of post id p: (p % 7, 1, p % 3)
+  std::vector<std::int64_t> ids;
+  std::vector<float> vec;
+  for (std::int64_t p = 1000; p < 1029; ++p) {
+    ids.push_back(p);
+    vec.insert(vec.end(), {float(p % 7), 1.0f, float(p % 3)});
+  }
+  auto write_emb = [&](const std::string& path, const std::vector<std::int64_t>& i,
+                       const std::vector<float>& v) {
+    h5::handle f = h5::create(path);
+    h5::write_vector<std::int64_t>(f, "/post_id", i);
+    h5::handle e = h5::create_dataset<float>(f, "/embedding", {i.size(), 3});
+    h5::write_rows<float>(e, 0, i.size(), v.data());
+  };
+  write_emb(dir + "/emb.h5", ids, vec);
+  ing::ingest_options o = options(dir + "/posts.csv", dir + "/in.h5");
+  o.post_embeddings = dir + "/emb.h5";
+  const auto s = ing::run_ingest(o);
+  EXPECT_EQ(s.dim, 3);
+  EXPECT_EQ(s.content, "post-embeddings");
+  EXPECT_EQ(s.pooled_posts, 26);
+  EXPECT_EQ(s.unmatched_post_embeddings, 3);  // account 13's two posts and 15's one
+  std::vector<float> e(5 * 3);
+  h5::read_rows<float>(h5::open_dataset(h5::open_read(dir + "/in.h5"), "/embedding"), 0, 5,
+                       e.data());
+  double m[3] = {0, 0, 0};  // alice: posts 1000..1005
+  for (std::int64_t p = 1000; p < 1006; ++p) m[0] += p % 7, m[1] += 1, m[2] += p % 3;
+  const double n = std::sqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2]);
+  for (int k = 0; k < 3; ++k) EXPECT_NEAR(e[k], m[k] / n, 1e-6);
+  // refused: no match, a repeated id, a missing dataset
+  write_emb(dir + "/other.h5", {1, 2}, {1, 0, 0, 0, 1, 0});
+  write_emb(dir + "/dup.h5", {1000, 1000}, {1, 0, 0, 0, 1, 0});
+  {
+    h5::handle f = h5::create(dir + "/noid.h5");
+    h5::write_vector<float>(f, "/embedding", {1, 2});
+  }
+  for (const char* f : {"other.h5", "dup.h5", "noid.h5"}) {
+    ing::ingest_options b = options(dir + "/posts.csv", dir + "/bad.h5");
+    b.post_embeddings = dir + "/" + f;
+    const std::string msg = chorus::test::message_of([&] { ing::run_ingest(b); });
+    EXPECT_NE(msg.find(f), std::string::npos) << msg;
+    EXPECT_FALSE(chorus::cli_test::exists(dir + "/bad.h5"));
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Without a links column the links written in the text are stored (case kept, trailing
+// punctuation dropped); words that merely contain "http" are not links.
+TEST(IngestPostEmbeddings, LinksAreTakenFromTheTextWhenNoColumnGivesThem) {
+  const std::string dir = chorus::test::scratch_dir("ingest_links");
+  std::string csv = "account,time,text\n";
+  csv += "a,1772323200,\"see https://X.example/A?q=1, and (www.y.org/B). httpd is no link\"\n";
+  for (int k = 1; k < 5; ++k) csv += "a," + std::to_string(1772323200 + k) + ",no links\n";
+  write_text(dir + "/p.csv", csv);
+  ing::ingest_options o = options(dir + "/p.csv", dir + "/in.h5");
+  o.dim = 0;
+  ing::run_ingest(o);
+  h5::handle f = h5::open_read(dir + "/in.h5");
+  EXPECT_EQ(h5::read_strings(h5::open_dataset(f, "/posts/urls")),
+            (std::vector<std::string>{"https://X.example/A?q=1", "www.y.org/B"}));
+  EXPECT_EQ(h5::read_all<std::int64_t>(h5::open_dataset(f, "/posts/urls_offsets")),
+            (std::vector<std::int64_t>{0, 2, 2, 2, 2, 2}));
 }
 
 }  // namespace
