@@ -11,6 +11,7 @@ packages=(
   ocl-icd-opencl-dev          # Debian's oneDNN CMake config requires OpenCL (it only Recommends it)
   libcli11-dev                # command-line parsing
   zlib1g-dev libzstd-dev      # chorus ingest: gzip and zstd posts files
+  zstd gzip                   # tests: compressed posts files made with the command-line tools
   libsimdjson-dev             # chorus ingest: JSON lines (X/Twitter API v1.1 / v2)
   libutf8proc-dev             # chorus ingest: Unicode NFKC normalisation and case folding
   libxxhash-dev               # chorus ingest: hashed n-gram features
