@@ -19,6 +19,7 @@ packages=(
   openmpi-bin libopenmpi-dev  # multi-process jobs (mpirun -np P chorus detect), tests labelled mpi
   libopenblas0-pthread        # an optimised system BLAS for numpy and faiss (the comparison baseline)
   python3 python3-numpy python3-h5py python3-scipy python3-faiss  # tests/py, bench/
+  python3-venv                # tests/.venv: QUT's toolkit for the co-action parity test
   python3-matplotlib python3-networkx python3-pandas python3-lxml  # chorus report, export checks
   chromium                    # headless rendering test of the HTML report
   clang-14 libclang-rt-14-dev libomp-14-dev  # .ci/sanitize.sh: libFuzzer target (clang)
@@ -37,4 +38,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "chorus setup: all packages present"
+fi
+
+# The co-action views' reference, QUT's coordination-network-toolkit, from PyPI into a test-only
+# virtual environment (tests/.venv, on top of Debian's Python and its h5py); never a runtime
+# dependency of chorus. Skipped when it is already there.
+venv="$(cd "$(dirname "$0")/.." && pwd)/tests/.venv"
+if ! "$venv/bin/python" -c "import coordination_network_toolkit, h5py" 2>/dev/null; then
+  echo "chorus setup: installing coordination-network-toolkit 1.5.2 into $venv (tests only)"
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "coordination-network-toolkit==1.5.2"
 fi

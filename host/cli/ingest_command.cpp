@@ -139,6 +139,12 @@ void add_ingest(CLI::App& app, ingest_command& c) {
                  "HDF5 with /post_id and /embedding per post: mean-pooled per account");
   in->add_option("--truth", o.truth,
                  "truth CSV of chorus generate --posts (user_id,username,cluster,kind)");
+  in->add_option("--normalize", o.normalize,
+                 "text and link keys of the co-action views: chorus (NFKC, case-folded, "
+                 "without mentions and links; links normalised) or toolkit (QUT "
+                 "coordination-network-toolkit's, for parity checks)")
+      ->check(CLI::IsMember({"chorus", "toolkit"}))
+      ->capture_default_str();
   in->add_option("--threads", o.threads, "worker threads (0: all cores)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();

@@ -225,7 +225,21 @@ void add_detect_scoring(CLI::App* det, detect_command& c) {
   det->add_option("--input", d.input, "input HDF5 file (datasets/SCHEMA.md)")->required();
   det->add_option("--out", d.output, "results HDF5 file")->required();
   det->add_option("--view", c.view,
-                  "embedding|activity|both|fused (auto: both when the input has both views)")
+                  "embedding|activity|both|fused (auto: both when the input has both views), or "
+                  "a co-action view co_repost|co_text|co_link|co_reply|co_hashtag|co_post (inputs "
+                  "of chorus ingest)")
+      ->capture_default_str();
+  det->add_option("--window", d.window,
+                  "co-action views: seconds within which two posts share an object (inclusive)")
+      ->check(within(0, 31622400, "a number of seconds from 0 to 31622400 (a year)"))
+      ->capture_default_str();
+  det->add_option("--min-weight", d.min_weight,
+                  "co-action views: an edge needs this many co-actions in one direction")
+      ->check(within(1, 1e15, "a count of at least 1"))
+      ->capture_default_str();
+  det->add_option("--evidence-cap", d.evidence_cap,
+                  "co-action views: post pairs kept as evidence per edge (all are counted)")
+      ->check(within(0, 1e9, "a count from 0 to 10^9"))
       ->capture_default_str();
   det->add_option("--threshold", d.threshold,
                   "embedding (or fused) similarity threshold in [-1, 1]")
@@ -383,6 +397,8 @@ int run_detect_command(detect_command& c, double progress_interval) {
   d.threshold_given = c.app->count("--threshold") > 0;
   d.threshold_activity_given = c.app->count("--threshold-activity") > 0;
   d.weight_given = c.app->count("--weight") > 0;
+  for (const CLI::Option* o : c.app->get_options())
+    if (o->count() > 0) d.options_given.push_back(o->get_name());
   bool quiet = c.quiet, json = c.json;
   if (chorus::mpi::rank() != 0) quiet = true, json = false;  // rank 0 reports for the job
   chorus::progress_bar bar(!quiet);

@@ -17,6 +17,7 @@
 
 #include "accounts.hpp"
 #include "activity.hpp"
+#include "chorus/coaction/normalise.hpp"
 #include "chorus/core/error.hpp"
 #include "chorus/core/hash.hpp"
 #include "chorus/ingest/feature_counts.hpp"
@@ -54,6 +55,7 @@ double since(clock_type::time_point t) {
 void check_request(const ingest_options& o) {
   if (o.inputs.empty()) CHORUS_THROW(input_error, "ingest: no input files given");
   if (o.out.empty()) CHORUS_THROW(input_error, "ingest: --out is required");
+  coaction::parse_normalisation(o.normalize);  // --normalize chorus|toolkit
   std::error_code ec;
   if (fs::exists(o.out, ec) && !o.force)
     CHORUS_THROW(input_error, "ingest: '", o.out, "' exists (use --force to overwrite it)");
@@ -113,6 +115,7 @@ void read_posts(const ingest_options& o, int threads, const std::string& tmp_dir
   feature_config cfg;
   cfg.hash_bits = o.hash_bits;
   read_sinks sinks{st.accounts, *st.spool, st.counts.get()};
+  sinks.toolkit = coaction::parse_normalisation(o.normalize) == coaction::normalisation::toolkit;
   read_all_posts(reader, cfg, threads, sinks, o.progress);
   s.duplicate_posts = sinks.duplicates;
   st.spool->seal();

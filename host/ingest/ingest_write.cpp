@@ -171,6 +171,7 @@ void write_attributes(const h5::handle& f, const ingest_options& o, const ingest
   h5::set_attr(f, "ingest_seed", static_cast<std::int64_t>(o.seed));
   h5::set_attr(f, "ingest_min_posts", o.min_posts);
   h5::set_attr(f, "ingest_bin_rule", s.bin_rule);
+  h5::set_attr(f, "ingest_normalize", o.normalize);
   h5::set_attr(f, "ingest_posts_read", s.read.posts);
   h5::set_attr(f, "ingest_rows_skipped", s.read.skipped);
   h5::set_attr(f, "ingest_accounts_below_min_posts", s.accounts_below_min_posts);

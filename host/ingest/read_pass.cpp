@@ -9,6 +9,7 @@
 #include <future>
 #include <string_view>
 
+#include "chorus/coaction/normalise.hpp"
 #include "chorus/ingest/ingest.hpp"
 
 namespace chorus::ingest {
@@ -102,7 +103,7 @@ struct slice_out {
 };
 
 void extract_slice(const std::vector<post>& batch, std::size_t begin, std::size_t end,
-                   const feature_config& cfg, bool features, slice_out& out) {
+                   const feature_config& cfg, bool features, bool toolkit, slice_out& out) {
   std::vector<std::string_view> tokens;
   out.feats.clear();
   out.sizes.assign(end - begin, 0);
@@ -112,8 +113,13 @@ void extract_slice(const std::vector<post>& batch, std::size_t begin, std::size_
     tokens.clear();
     tokenize(norm, tokens);
     post_extract& x = out.extracts[p - begin];
-    x.text_hash = text_hash(norm);
-    if (batch[p].urls.empty()) links_in_text(batch[p].text, x.links);
+    if (toolkit) {
+      x.text_hash = coaction::object_key(coaction::toolkit_text(batch[p].text));
+    } else {
+      const std::string key = coaction::text_key_normalised(norm, tokens);
+      x.text_hash = key.empty() ? 0 : coaction::object_key(key);
+      if (batch[p].urls.empty()) links_in_text(batch[p].text, x.links);
+    }
     for (int pass = 0; pass < 2; ++pass)  // hashtags first, then mentions
       for (std::string_view t : tokens) {
         const token_kind k = kind_of(t);
@@ -144,7 +150,7 @@ void process_batch(std::vector<post>& batch, const feature_config& cfg, int thre
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (std::size_t s = 0; s < k; ++s)
     extract_slice(batch, std::min(n, s * per), std::min(n, (s + 1) * per), cfg,
-                  sinks.counts != nullptr, slices[s]);
+                  sinks.counts != nullptr, sinks.toolkit, slices[s]);
   if (sinks.counts) {
     std::vector<std::int64_t> offsets{0};
     std::vector<std::uint32_t> feats;

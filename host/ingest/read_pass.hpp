@@ -19,6 +19,9 @@ struct read_sinks {
   post_spool& spool;
   feature_counts* counts = nullptr;
   std::int64_t duplicates = 0;  ///< posts left out because their id was seen before
+  /// --normalize toolkit: text keys as QUT's toolkit computes them, links only from the urls
+  /// field (chorus/coaction/normalise.hpp).
+  bool toolkit = false;
 };
 
 /// Read every post of `reader`; threads: worker threads for the text features. A post whose id

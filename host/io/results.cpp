@@ -238,6 +238,7 @@ void write_results(const std::string& path, const results_content& r) {
           h5::write_strings(f, "/ranks/host", hosts);
         }
       }
+      if (r.extra) r.extra(f);
       for (const auto& at : r.attributes) {
         if (at.is_text)
           h5::set_attr(f, at.name, at.text);

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "chorus/coaction/coaction.hpp"
 #include "chorus/core/error.hpp"
 #include "chorus/core/test_hooks.hpp"
 #include "chorus/io/edge_store.hpp"
@@ -680,6 +681,13 @@ void clean_up(const detect_options& opt, const job_plan& p, shard_files& shards)
 }  // namespace
 
 detect_summary run_detect(const detect_options& opt) {
+  if (coaction::is_view_name(opt.view)) return run_coaction(opt);
+  for (const char* o : {"--window", "--min-weight", "--evidence-cap"})
+    for (const std::string& g : opt.options_given)
+      CHORUS_EXPECTS(g != o, o,
+                     " applies to the co-action views (--view co_repost, co_text, "
+                     "co_link, co_reply, co_hashtag, co_post), not to --view ",
+                     opt.view);
   const auto t_start = clock_type::now();
   const job_plan plan = plan_job(opt);
   shard_files shards(plan);

@@ -10,7 +10,9 @@ view_mode parse_view(const std::string& s) {
   if (s == "activity") return view_mode::activity;
   if (s == "both") return view_mode::both;
   if (s == "fused") return view_mode::fused;
-  CHORUS_THROW(input_error, "unknown view '", s, "' (embedding, activity, both, fused)");
+  CHORUS_THROW(input_error, "unknown view '", s,
+               "' (embedding, activity, both, fused, or a co-action view: co_repost, co_text, "
+               "co_link, co_reply, co_hashtag, co_post)");
 }
 const char* to_string(view_mode m) {
   switch (m) {

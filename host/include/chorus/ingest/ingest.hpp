@@ -23,12 +23,15 @@ struct ingest_options {
   std::int64_t bin_seconds = 0;     ///< activity bin width; 0: the automatic rule
   std::string fold = "none";        ///< none | day | week (time of day / of week)
   bool has_from = false, has_to = false;
-  std::int64_t from = 0, to = 0;    ///< activity window [from, to) in Unix seconds
-  int dim = 256;                    ///< content vector size (LSA); 0: no /embedding
-  int hash_bits = 18;               ///< hashed feature space 2^hash_bits
-  std::uint64_t seed = 1;           ///< LSA's random projection
-  std::string post_embeddings;      ///< per-post vectors to mean-pool instead of LSA (HDF5)
-  std::string truth;                ///< truth CSV (chorus generate --posts) -> /truth
+  std::int64_t from = 0, to = 0;  ///< activity window [from, to) in Unix seconds
+  int dim = 256;                  ///< content vector size (LSA); 0: no /embedding
+  int hash_bits = 18;             ///< hashed feature space 2^hash_bits
+  std::uint64_t seed = 1;         ///< LSA's random projection
+  std::string post_embeddings;    ///< per-post vectors to mean-pool instead of LSA (HDF5)
+  std::string truth;              ///< truth CSV (chorus generate --posts) -> /truth
+  /// Text keys and links for the co-action views: "chorus" (default) or "toolkit" (QUT
+  /// coordination-network-toolkit's, for parity checks; chorus/coaction/normalise.hpp).
+  std::string normalize = "chorus";
   int threads = 0;                  ///< 0: all cores
   std::int64_t max_memory_mib = 0;  ///< cap for the feature counts held in memory (0: 2048)
   /// progress(stage, done, total); may throw to cancel.

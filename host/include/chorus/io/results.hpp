@@ -2,12 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "chorus/graph/components.hpp"
 #include "chorus/core/types.hpp"
+#include "chorus/graph/components.hpp"
+#include "chorus/io/h5.hpp"
 
 namespace chorus {
 
@@ -52,6 +54,9 @@ struct results_content {
   /// Shard paths are relative to the results file's directory.
   std::vector<std::pair<std::string, std::uint64_t>> edge_shards;
   const std::vector<rank_record>* ranks = nullptr;  ///< when set: the /ranks group
+  /// When set: writes further datasets into the results file (still open, before its
+  /// attributes), e.g. the co-action views' /edges/weight_* and /coaction.
+  std::function<void(const h5::handle&)> extra;
 };
 
 /// Write one rank's edges, in (src, dst) order, to an HDF5 file with the same four /edges

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "chorus/core/types.hpp"
 #include "chorus/graph/components.hpp"
 #include "chorus/io/input.hpp"
 #include "chorus/io/results.hpp"
-#include "chorus/core/types.hpp"
 
 namespace chorus {
 
@@ -44,6 +44,12 @@ struct detect_options {
   int device = 0;                                              ///< CUDA device ordinal
   gpu_kernel kernel = gpu_kernel::automatic;                   ///< --gpu-kernel
   std::uint64_t gpu_memory_mib = 0;  ///< cap on device memory (0: what is free)
+  /// Co-action views (--view co_repost, ...; chorus/coaction/coaction.hpp): window in seconds
+  /// (inclusive), the weight an edge needs, and evidence rows kept per edge.
+  std::int64_t window = 60, min_weight = 1, evidence_cap = 20;
+  /// The command-line options the user gave ("--window", ...): an option the chosen view does
+  /// not use is an error, never silently ignored. Empty when not run from the command line.
+  std::vector<std::string> options_given;
   bool write_edges = true;
   bool evidence = true;  ///< add /evidence (co-active bins per edge, per-cluster evidence)
   /// Stage progress: (stage name, done, total). Unset: silent.
@@ -61,7 +67,7 @@ struct detect_summary {
   std::int64_t clusters = 0, clustered_accounts = 0, largest_cluster = 0;
   std::int64_t invalid_embedding = 0, invalid_activity = 0;
   std::int64_t resumed_units = 0, checkpoints = 0;
-  bool spilled = false;  ///< the edge list passed --max-memory and went through disk
+  bool spilled = false;                 ///< the edge list passed --max-memory and went through disk
   double min_activity = 0;              ///< --min-activity in effect (activity views)
   std::int64_t below_min_activity = 0;  ///< accounts it left out of the activity view
   /// What the user must know about this run (misnamed datasets, views that lose many rows).
@@ -75,6 +81,11 @@ struct detect_summary {
   int ranks = 1;             ///< processes of the job (MPI ranks)
   double seconds_merge = 0;  ///< forest merge across ranks (part of seconds_components)
   std::vector<rank_record> rank_records;  ///< per rank (rank 0's summary only)
+  /// Co-action views: window, min weight, normalisation of the input, objects and their
+  /// occurrences, posts holding one, directed weights >= min weight (the toolkit's rows).
+  std::int64_t window = 0, min_weight = 0, objects = 0, occurrences = 0, posts_used = 0,
+               directed_rows = 0;
+  std::string normalize;
 };
 
 /// Name of rank `rank`'s edge shard next to `output` in a job of `ranks` processes:
@@ -98,5 +109,9 @@ const char* to_string(gpu_kernel k);
 /// whose labels, edges and cluster tables equal a one-process run's. Any rank's failure ends
 /// every rank with that rank's error.
 detect_summary run_detect(const detect_options& opt);
+
+/// The co-action job run_detect hands a co-action view to (one process): posts, objects,
+/// directed weights, edges, components, results with /edges/weight_* and /coaction.
+detect_summary run_coaction(const detect_options& opt);
 
 }  // namespace chorus

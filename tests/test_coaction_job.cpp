@@ -1,0 +1,162 @@
+// chorus detect --view co_*: a posts file worked out by hand through ingest and detect, and the
+// mistakes a user makes with the co-action options.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "chorus/io/h5.hpp"
+#include "cli_support.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using chorus::cli_test::run_cli;
+namespace h5 = chorus::h5;
+
+constexpr long long kT0 = 1772323200;
+
+// User 50 posts 1000 and 1001; 10, 11 and 12 repost them: 1000 at +100, +130, +200 s and 1001
+// at +1000, +1060, +1200 s. 13 replies to 1000 (no repost anywhere else).
+std::string reposts_csv() {
+  std::string s = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n";
+  auto row = [&](long long id, const char* user, const char* repost, const char* reply,
+                 long long dt, const char* text) {
+    s += std::to_string(id) + "," + user + ",u" + user + "," + repost + "," + reply + "," + text +
+         "," + std::to_string(kT0 + dt) + ",\n";
+  };
+  row(1000, "50", "", "", 0, "the original");
+  row(1001, "50", "", "", 900, "another original");
+  row(2000, "10", "1000", "", 100, "the original");
+  row(2001, "11", "1000", "", 130, "the original");
+  row(2002, "12", "1000", "", 200, "the original");
+  row(2003, "10", "1001", "", 1000, "another original");
+  row(2004, "11", "1001", "", 1060, "another original");
+  row(2005, "12", "1001", "", 1200, "another original");
+  row(2006, "13", "", "1000", 300, "@u50 nice");
+  return s;
+}
+
+struct fixture {
+  std::string dir, input;
+};
+
+fixture ingested(const std::string& name) {
+  fixture f;
+  f.dir = chorus::test::scratch_dir(name);
+  f.input = f.dir + "/in.h5";
+  std::ofstream(f.dir + "/posts.csv") << reposts_csv();
+  const auto r = run_cli({"ingest", f.dir + "/posts.csv", "--out", f.input, "--min-posts", "1",
+                          "--dim", "0", "--quiet"},
+                         f.dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  return f;
+}
+
+std::vector<std::int64_t> ints(const h5::handle& f, const char* path) {
+  return h5::read_all<std::int64_t>(h5::open_dataset(f, path));
+}
+
+TEST(CoactionJob, RepostsWithinTheWindowMakeTheEdgeWithItsEvidence) {
+  const fixture fx = ingested("coaction_job");
+  const auto r = run_cli({"detect", "--input", fx.input, "--out", fx.dir + "/r.h5", "--view",
+                          "co_repost", "--window", "60", "--quiet"},
+                         fx.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  h5::handle f = h5::open_read(fx.dir + "/r.h5");
+  // rows in order of first appearance: 50, 10, 11, 12, 13
+  EXPECT_EQ(ints(f, "/accounts/id"), (std::vector<std::int64_t>{50, 10, 11, 12, 13}));
+  EXPECT_EQ(ints(f, "/edges/src"), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(ints(f, "/edges/dst"), (std::vector<std::int64_t>{2}));
+  EXPECT_EQ(ints(f, "/edges/weight_src_dst"), (std::vector<std::int64_t>{2}));
+  EXPECT_EQ(ints(f, "/edges/weight_dst_src"), (std::vector<std::int64_t>{2}));
+  EXPECT_EQ(ints(f, "/labels"), (std::vector<std::int64_t>{-1, 0, 0, -1, -1}));
+  EXPECT_EQ(ints(f, "/coaction/pairs"), (std::vector<std::int64_t>{2}));
+  EXPECT_EQ(ints(f, "/coaction/post_src"), (std::vector<std::int64_t>{2000, 2003}));
+  EXPECT_EQ(ints(f, "/coaction/post_dst"), (std::vector<std::int64_t>{2001, 2004}));
+  EXPECT_EQ(ints(f, "/coaction/time_src"), (std::vector<std::int64_t>{kT0 + 100, kT0 + 1000}));
+  EXPECT_EQ(ints(f, "/coaction/time_dst"), (std::vector<std::int64_t>{kT0 + 130, kT0 + 1060}));
+  const auto objects = h5::read_strings(h5::open_dataset(f, "/coaction/objects"));
+  const auto obj = ints(f, "/coaction/object");
+  ASSERT_EQ(obj.size(), 2u);
+  EXPECT_EQ(objects.at(static_cast<std::size_t>(obj[0])), "1000");
+  EXPECT_EQ(objects.at(static_cast<std::size_t>(obj[1])), "1001");
+  std::int64_t window = 0;
+  ASSERT_TRUE(h5::get_attr(f, "coaction_window", window));
+  EXPECT_EQ(window, 60);
+  std::string view;
+  ASSERT_TRUE(h5::get_attr(f, "view", view));
+  EXPECT_EQ(view, "co_repost");
+}
+
+TEST(CoactionJob, AWiderWindowAndAHigherMinWeight) {
+  const fixture fx = ingested("coaction_window");
+  auto r = run_cli({"detect", "--input", fx.input, "--out", fx.dir + "/r.h5", "--view", "co_repost",
+                    "--window", "100", "--json"},
+                   fx.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    h5::handle f = h5::open_read(fx.dir + "/r.h5");
+    // 10-11: 30 s and 60 s; 10-12: 100 s (1000 only); 11-12: 70 s (1000 only)
+    EXPECT_EQ(ints(f, "/edges/src"), (std::vector<std::int64_t>{1, 1, 2}));
+    EXPECT_EQ(ints(f, "/edges/dst"), (std::vector<std::int64_t>{2, 3, 3}));
+    EXPECT_EQ(ints(f, "/edges/weight_src_dst"), (std::vector<std::int64_t>{2, 1, 1}));
+    EXPECT_EQ(ints(f, "/edges/weight_dst_src"), (std::vector<std::int64_t>{2, 1, 1}));
+  }
+  EXPECT_NE(r.out.find("\"view\":\"co_repost\""), std::string::npos) << r.out;
+  r = run_cli({"detect", "--input", fx.input, "--out", fx.dir + "/r.h5", "--view", "co_repost",
+               "--window", "100", "--min-weight", "2", "--force", "--quiet"},
+              fx.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  h5::handle f = h5::open_read(fx.dir + "/r.h5");
+  EXPECT_EQ(ints(f, "/edges/src"), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(ints(f, "/edges/dst"), (std::vector<std::int64_t>{2}));
+}
+
+TEST(CoactionJob, MistakesGetOneLineAndExitTwo) {
+  const fixture fx = ingested("coaction_mistakes");
+  const std::string out = fx.dir + "/r.h5";
+  struct mistake {
+    std::vector<std::string> args;
+    const char* says;
+  };
+  const std::vector<mistake> cases = {
+      {{"--view", "co_repost", "--threshold", "0.9"}, "--threshold applies to the embedding"},
+      {{"--view", "co_repost", "--topk", "3"}, "--topk applies to the embedding"},
+      {{"--view", "co_retweet"}, "co_repost"},
+      {{"--view", "co_hashtag", "--window", "10"}, "has nothing to compare"},
+      {{"--view", "co_link"}, "no post that is not a repost has a link"},
+      {{"--view", "co_repost", "--min-weight", "0"}, "--min-weight"},
+      {{"--view", "co_repost", "--window", "-5"}, "--window"},
+  };
+  for (const mistake& m : cases) {
+    std::vector<std::string> args = {"detect", "--input", fx.input, "--out", out, "--quiet"};
+    args.insert(args.end(), m.args.begin(), m.args.end());
+    const auto r = run_cli(args, fx.dir);
+    EXPECT_EQ(r.code, 2) << m.says << "\n" << r.err;
+    EXPECT_NE(r.err.find(m.says), std::string::npos) << r.err;
+    EXPECT_FALSE(chorus::cli_test::exists(out)) << m.says;
+  }
+  // an empty view is written when asked for
+  auto r = run_cli({"detect", "--input", fx.input, "--out", out, "--view", "co_link",
+                    "--allow-empty-view", "--quiet"},
+                   fx.dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  // an input without posts (a dense input) names chorus ingest
+  chorus::test::generated(fx.dir + "/dense.h5", 200, 8, 24, 2, 3);
+  r = run_cli({"detect", "--input", fx.dir + "/dense.h5", "--out", fx.dir + "/d.h5", "--view",
+               "co_repost", "--quiet"},
+              fx.dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("chorus ingest"), std::string::npos) << r.err;
+  // a co-action option with a dense view
+  r = run_cli({"detect", "--input", fx.dir + "/dense.h5", "--out", fx.dir + "/d.h5", "--view",
+               "embedding", "--window", "30", "--quiet"},
+              fx.dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--window applies to the co-action views"), std::string::npos) << r.err;
+  EXPECT_FALSE(chorus::cli_test::exists(fx.dir + "/d.h5"));
+}
+
+}  // namespace
