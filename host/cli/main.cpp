@@ -344,7 +344,36 @@ void print_thresholds(const chorus::detect_summary& s) {
   std::printf("\n");
 }
 
+// A co-action run's summary: what it compared instead of pairs and thresholds.
+void print_coaction_summary(const chorus::detect_summary& s) {
+  std::printf(
+      "%s: %lld accounts, view %s, %lld objects in %lld posts, %lld directed weights >= %lld, "
+      "%lld edges, %lld clusters (%lld accounts, largest %lld)\n",
+      s.output.c_str(), static_cast<long long>(s.accounts), s.view.c_str(),
+      static_cast<long long>(s.objects), static_cast<long long>(s.posts_used),
+      static_cast<long long>(s.directed_rows), static_cast<long long>(s.min_weight),
+      static_cast<long long>(s.edges), static_cast<long long>(s.clusters),
+      static_cast<long long>(s.clustered_accounts), static_cast<long long>(s.largest_cluster));
+  std::printf("%.2f s total: read and index %.2f, sweep %.2f, components %.2f, write %.2f\n",
+              s.seconds_total, s.seconds_read, s.seconds_score, s.seconds_components,
+              s.seconds_write);
+  std::printf(
+      "co-action in effect: posts sharing an object within %lld s; an edge needs %lld "
+      "co-actions in one direction (texts and links normalised as '%s')\n",
+      static_cast<long long>(s.window), static_cast<long long>(s.min_weight), s.normalize.c_str());
+}
+
 void print_detect_summary(const chorus::detect_summary& s) {
+  if (s.view.rfind("co_", 0) == 0) {
+    print_coaction_summary(s);
+    if (s.has_truth)
+      std::printf(
+          "against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted "
+          "clusters recovered\n",
+          s.truth.precision, s.truth.recall, static_cast<long long>(s.truth.planted_recovered),
+          static_cast<long long>(s.truth.planted_clusters));
+    return;
+  }
   std::printf(
       "%s: %lld accounts, view %s, %lld pairs, %lld candidates, %lld edges, %lld clusters "
       "(%lld accounts, largest %lld)\n",

@@ -28,6 +28,7 @@ namespace {
 std::string views_used(const std::string& mode) {
   if (mode == "embedding") return "\"embedding\"";
   if (mode == "activity") return "\"activity\"";
+  if (mode.rfind("co_", 0) == 0) return "\"" + mode + "\"";
   return "\"embedding\",\"activity\"";
 }
 }  // namespace
@@ -78,6 +79,11 @@ std::string to_json(const detect_summary& s) {
       << ",\"seconds_local\":" << num(x.seconds_local) << ",\"bytes_sent\":" << x.bytes_sent << "}";
   }
   o << "]";
+  if (s.view.rfind("co_", 0) == 0)
+    o << ",\"coaction\":{\"window\":" << s.window << ",\"min_weight\":" << s.min_weight
+      << ",\"normalize\":" << str(s.normalize) << ",\"objects\":" << s.objects
+      << ",\"occurrences\":" << s.occurrences << ",\"posts_used\":" << s.posts_used
+      << ",\"directed_rows\":" << s.directed_rows << "}";
   if (s.has_truth)
     o << ",\"truth\":{\"precision\":" << num(s.truth.precision)
       << ",\"recall\":" << num(s.truth.recall)

@@ -60,6 +60,18 @@ class BadInput(Exception):
     pass
 
 
+# What two accounts did together, per co-action view (the report's wording).
+COACTION_WORDS = {
+    "co_repost": "reposted the same post", "co_text": "posted the same text",
+    "co_link": "shared the same link", "co_reply": "replied to the same post",
+    "co_hashtag": "used the same hashtag", "co_post": "posted (anything)",
+}
+COACTION_VERB = {
+    "co_repost": "reposted post", "co_text": "posted the text", "co_link": "shared",
+    "co_reply": "replied to post", "co_hashtag": "used #", "co_post": "posted",
+}
+
+
 def esc(x):
     return html.escape(str(x), quote=True)
 
@@ -273,6 +285,9 @@ class Report:
         self.view = self.attr("view") or "both"
         self.use_emb = self.view in ("embedding", "both", "fused")
         self.use_act = self.view in ("activity", "both", "fused")
+        self.coaction = self.view.startswith("co_")
+        self.co = f["coaction"] if "coaction" in f else None
+        self.co_objects = None  # /coaction/objects, read on first use
         self.input_note = ""
         self.act, self.in_handles, self.clock = None, None, Clock()
         self.open_input()
@@ -335,12 +350,22 @@ class Report:
             out.append(("threshold_activity (timing, activity correlation)", ta))
         if self.view == "fused":
             out += [("threshold (fused score)", t), ("weight (of content in the fused score)", w)]
+        if self.coaction:
+            out += [("coaction_window (seconds)", self.attr("coaction_window")),
+                    ("coaction_min_weight (co-actions in one direction)", self.attr("coaction_min_weight"))]
         return out
 
     def rule(self):
         t, ta, w = self.attr("threshold"), self.attr("threshold_activity"), self.attr("weight")
         transform = self.attr("activity_transform", "none")
         tr = "" if transform in (None, "none") else f" (counts transformed by {transform} first)"
+        if self.coaction:
+            what = COACTION_WORDS.get(self.view, "acted alike")
+            return (f"two accounts are linked when they {what} within <b>{esc(fmt(self.attr('coaction_window')))} s</b> "
+                    f"of each other, at least <b>{esc(fmt(self.attr('coaction_min_weight')))}</b> times: that many "
+                    "posts of one of them have such a partner post of the other (the co-action weight of QUT's "
+                    "coordination-network-toolkit). Texts and links were compared after normalisation "
+                    f"“{esc(self.attr('coaction_normalize') or 'chorus')}”.")
         if self.view == "embedding":
             return (f"two accounts are linked when their content is alike: the cosine similarity of "
                     f"their embeddings is at least <b>{esc(fmt(t))}</b> (1 = identical). Posting times "
@@ -556,7 +581,7 @@ class Report:
                                           f"recall {num(cl['truth_recall'][c])}") if tb >= 0 else
                          "matches no planted network: none of its accounts was planted (a false alarm on "
                          "this synthetic data)"))
-        if self.ev is None:
+        if self.ev is None and not self.coaction:
             rows.append(("evidence", "No /evidence group in the results: evidence is limited "
                                      "(run detect without --no-evidence)."))
         return table(["what they share", ""], rows, "evidence")
@@ -602,6 +627,11 @@ class Report:
         d = {"src": np.concatenate([np.full(b - a, r, np.int64) for r, a, b in rgs]),
              "dst": f["edges/dst"][lo:hi][idx], "se": f["edges/sim_embedding"][lo:hi][idx],
              "sa": f["edges/sim_activity"][lo:hi][idx]}
+        if "edges/weight" in f:
+            for key in ("weight", "weight_src_dst", "weight_dst_src"):
+                d[key] = f["edges/" + key][lo:hi][idx]
+        if self.co is not None and "edge_offsets" in self.co:
+            d["edge"] = np.arange(lo, hi)[idx]
         if self.ev_has("edge_coactive_offsets"):
             off = self.ev["edge_coactive_offsets"][lo:hi + 1]
             d["cnt"] = self.ev["edge_coactive_count"][lo:hi][idx]
@@ -643,6 +673,8 @@ class Report:
         L, read = self.read_links(members, members[pick])
         if L is None:
             return ""
+        if self.coaction:
+            return self.coaction_links(c, members, lab_of, pick, L, read)
         strength = np.zeros(len(L["src"]))
         if self.use_emb:
             strength += np.nan_to_num(L["se"], nan=0.0)
@@ -682,6 +714,50 @@ class Report:
         if read >= EDGES_READ:
             self.notes.append(f"network {c}: the link table picks the strongest among {where}")
         return head + table(header, rows, "links")
+
+    def coaction_evidence(self, e):
+        """The evidence of edge e in words: the first shared objects with times and gaps."""
+        co = self.co
+        a, b = int(co["edge_offsets"][e]), int(co["edge_offsets"][e + 1])
+        if b <= a:
+            return "–"
+        if self.co_objects is None:
+            self.co_objects = [x.decode() if isinstance(x, bytes) else str(x) for x in co["objects"][:]]
+        objs, ts, td = co["object"][a:b], co["time_src"][a:b], co["time_dst"][a:b]
+        verb = COACTION_VERB.get(self.view, "")
+        parts = []
+        for o, t1, t2 in list(zip(objs, ts, td))[:3]:
+            obj = self.co_objects[int(o)]
+            if self.view == "co_text":
+                obj = "with key " + obj[:8]
+            when = dt.datetime.fromtimestamp(int(min(t1, t2)), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            parts.append(f"{verb} {obj} {abs(int(t2) - int(t1))} s apart ({when} UTC)")
+        total = int(co["pairs"][e])
+        more = f"; {total:,} times in all" if total > len(parts) else ""
+        return "both " + "; ".join(parts) + more
+
+    def coaction_links(self, c, members, lab_of, pick, L, read):
+        """The strongest co-action links (undirected weight) with their evidence."""
+        ne, m = int(self.cl["edges"][c]), len(members)
+        best = self.diverse(L, np.argsort(-L["weight"], kind="stable")) if "weight" in L else []
+        pos = {int(r): i for i, r in enumerate(members)}
+        need = sorted({pos[int(r)] for j in best for r in (L["src"][j], L["dst"][j])} - set(lab_of))
+        if need:
+            extra, _ = self.labels_at(c, need, members)
+            lab_of = {**lab_of, **dict(zip(need, extra))}
+        rows = []
+        for j in best:
+            r = [lab_of[pos[int(L["src"][j])]], lab_of[pos[int(L["dst"][j])]],
+                 f"{int(L['weight_src_dst'][j]):,} / {int(L['weight_dst_src'][j]):,}"]
+            r.append(self.coaction_evidence(int(L["edge"][j])) if "edge" in L else "–")
+            rows.append(r)
+        where = "all its links" if m <= self.args.max_members and read < EDGES_READ else \
+            f"{read:,} links leaving a sample of {len(pick)} of its accounts"
+        head = (f"<p><b>Evidence per link</b>: the {len(rows)} strongest of {ne:,} links (from {where}), by "
+                "co-actions; “a / b” counts the first account's posts with a partner post of the second, "
+                "and the reverse. All links: <code>chorus export RESULTS --format csv</code>.</p>")
+        return head + table(["account", "account", "co-actions", "what they did together (first of them)"],
+                            rows, "links")
 
     def heatmap(self, c, members, deg, pick):
         m = len(members)
@@ -839,6 +915,15 @@ class Report:
         out = ['<h2 id="similarity">How similar the linked accounts are</h2>']
         if self.e == 0:
             return out[0] + self.no_edges()
+        if self.coaction and "edges/weight" in self.f:
+            w, sampled = sample_blocks(self.f["edges/weight"], self.e, self.args.max_edges)
+            if sampled:
+                out.append(self.note(f"The co-action histogram uses a sample of {len(w):,} of {self.e:,} links."))
+            out.append("<p>Every link of every network, by its co-actions (the larger of the two directions); "
+                       "the dashed line is the minimum a link had to reach.</p>")
+            out.append(self.sim_hist(w.astype(np.float64), float(self.attr("coaction_min_weight") or 1),
+                                     "co-actions of linked accounts", "co-actions (posts with a partner post)"))
+            return "\n".join(out)
         se, sampled = sample_blocks(self.f["edges/sim_embedding"], self.e, self.args.max_edges)
         sa, _ = sample_blocks(self.f["edges/sim_activity"], self.e, self.args.max_edges)
         if sampled:
@@ -915,7 +1000,8 @@ class Report:
             ("input", ["input_path", "input_size_bytes", "input_checksum", "accounts", "embedding_dim",
                        "activity_bins"]),
             ("what makes a link", ["view", "threshold", "threshold_activity", "weight", "activity_transform",
-                                   "min_activity", "topk"]),
+                                   "min_activity", "topk", "coaction_window", "coaction_min_weight",
+                                   "coaction_normalize", "coaction_evidence_cap"]),
             ("counts", ["pairs", "candidates", "edges_before_topk", "edges", "edges_written", "clusters",
                         "invalid_embedding_rows", "invalid_activity_rows", "accounts_below_min_activity",
                         "truth_precision", "truth_recall"]),

@@ -13,8 +13,8 @@
 
 #include "chorus/core/error.hpp"
 #include "chorus/io/h5.hpp"
-#include "chorus/io/results.hpp"
 #include "chorus/io/input.hpp"
+#include "chorus/io/results.hpp"
 
 namespace chorus {
 
@@ -170,6 +170,7 @@ struct results_view {
   std::vector<std::int64_t> truth_best;
   std::vector<double> truth_precision, truth_recall;
   bool has_handles = false, has_coactive = false;
+  bool has_weights = false;  // co-action views: /edges/weight, weight_src_dst, weight_dst_src
   std::vector<std::string> member_handles;  // aligned with members
   std::vector<char> selected;               // per cluster
   std::vector<std::int64_t> degree;         // per row (selected rows only)
@@ -181,20 +182,28 @@ std::vector<T> read_opt(const h5::handle& f, const std::string& path, std::size_
   return h5::read_all<T>(h5::open_dataset(f, path));
 }
 
-// Visit the edges of selected clusters chunk by chunk: f(src, dst, sim_emb, sim_act, coactive)
-// with coactive = -1 when unknown.
-void for_each_edge(
-    const results_view& r, bool with_sims,
-    const std::function<void(std::int64_t, std::int64_t, float, float, std::int64_t)>& f) {
+/// One edge as the exports write it: -1 for a count the results do not have.
+struct edge_row {
+  std::int64_t src = 0, dst = 0;
+  float se = NAN, sa = NAN;
+  std::int64_t coactive = -1;                      ///< /evidence/edge_coactive_count
+  std::int64_t weight = -1, w_sd = -1, w_ds = -1;  ///< co-action weights
+};
+
+// Visit the edges of selected clusters chunk by chunk (with_attrs: similarities and counts too).
+void for_each_edge(const results_view& r, bool with_attrs,
+                   const std::function<void(const edge_row&)>& f) {
   h5::handle sd = h5::open_dataset(r.file, "/edges/src"),
              dd = h5::open_dataset(r.file, "/edges/dst");
-  h5::handle ed, ad, cd;
-  if (with_sims) {
+  h5::handle ed, ad, cd, wd[3];
+  const char* weight_names[3] = {"/edges/weight", "/edges/weight_src_dst", "/edges/weight_dst_src"};
+  if (with_attrs) {
     ed = h5::open_dataset(r.file, "/edges/sim_embedding");
     ad = h5::open_dataset(r.file, "/edges/sim_activity");
     if (r.has_coactive) cd = h5::open_dataset(r.file, "/evidence/edge_coactive_count");
+    for (int k = 0; r.has_weights && k < 3; ++k) wd[k] = h5::open_dataset(r.file, weight_names[k]);
   }
-  std::vector<std::int64_t> s, d;
+  std::vector<std::int64_t> s, d, w[3];
   std::vector<float> se, sa;
   std::vector<std::int32_t> cc;
   for (std::uint64_t e0 = 0; e0 < r.e; e0 += kEdgeChunk) {
@@ -202,13 +211,17 @@ void for_each_edge(
     s.resize(m), d.resize(m);
     h5::read_rows<std::int64_t>(sd, e0, m, s.data());
     h5::read_rows<std::int64_t>(dd, e0, m, d.data());
-    if (with_sims) {
+    if (with_attrs) {
       se.resize(m), sa.resize(m);
       h5::read_rows<float>(ed, e0, m, se.data());
       h5::read_rows<float>(ad, e0, m, sa.data());
       if (r.has_coactive) {
         cc.resize(m);
         h5::read_rows<std::int32_t>(cd, e0, m, cc.data());
+      }
+      for (int k = 0; r.has_weights && k < 3; ++k) {
+        w[k].resize(m);
+        h5::read_rows<std::int64_t>(wd[k], e0, m, w[k].data());
       }
     }
     for (std::uint64_t k = 0; k < m; ++k) {
@@ -217,8 +230,14 @@ void for_each_edge(
                      "results file is damaged: edge ", e0 + k, " has rows out of range");
       const std::int64_t c = r.labels[s[k]];
       if (c < 0 || static_cast<std::size_t>(c) >= r.selected.size() || !r.selected[c]) continue;
-      f(s[k], d[k], with_sims ? se[k] : NAN, with_sims ? sa[k] : NAN,
-        with_sims && r.has_coactive ? cc[k] : -1);
+      edge_row e;
+      e.src = s[k], e.dst = d[k];
+      if (with_attrs) {
+        e.se = se[k], e.sa = sa[k];
+        if (r.has_coactive) e.coactive = cc[k];
+        if (r.has_weights) e.weight = w[0][k], e.w_sd = w[1][k], e.w_ds = w[2][k];
+      }
+      f(e);
     }
   }
 }
@@ -268,12 +287,14 @@ results_view load(const std::string& path, std::int64_t min_size) {
   r.has_coactive =
       h5::exists(r.file, "/evidence/edge_coactive_count") &&
       h5::describe(h5::open_dataset(r.file, "/evidence/edge_coactive_count")).dims.at(0) == r.e;
+  r.has_weights = true;
+  for (const char* w : {"/edges/weight", "/edges/weight_src_dst", "/edges/weight_dst_src"})
+    r.has_weights = r.has_weights && h5::exists(r.file, w) &&
+                    h5::describe(h5::open_dataset(r.file, w)).dims.at(0) == r.e;
   r.selected.assign(k, 0);
   for (std::size_t c = 0; c < k; ++c) r.selected[c] = r.size[c] >= min_size;
   r.degree.assign(r.n, 0);
-  for_each_edge(r, false, [&](std::int64_t s, std::int64_t d, float, float, std::int64_t) {
-    ++r.degree[s], ++r.degree[d];
-  });
+  for_each_edge(r, false, [&](const edge_row& e) { ++r.degree[e.src], ++r.degree[e.dst]; });
   return r;
 }
 
@@ -307,6 +328,10 @@ void write_graphml(const results_view& r, const std::string& out, bool force) {
     f.put(
         "  <key id=\"coactive_count\" for=\"edge\" attr.name=\"coactive_count\" "
         "attr.type=\"long\"/>\n");
+  if (r.has_weights)  // Gephi takes an edge attribute named "weight" as the edge weight
+    for (const char* w : {"weight", "weight_src_dst", "weight_dst_src"})
+      f.put(std::string("  <key id=\"") + w + "\" for=\"edge\" attr.name=\"" + w +
+            "\" attr.type=\"long\"/>\n");
   f.put("  <graph id=\"chorus\" edgedefault=\"undirected\">\n");
   std::string line;
   for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
@@ -319,11 +344,17 @@ void write_graphml(const results_view& r, const std::string& out, bool force) {
             std::to_string(r.degree[row]) + "</data></node>\n";
     f.put(line);
   });
-  for_each_edge(r, true, [&](std::int64_t s, std::int64_t d, float se, float sa, std::int64_t cc) {
-    line = "    <edge source=\"n" + std::to_string(s) + "\" target=\"n" + std::to_string(d) + "\">";
-    if (std::isfinite(se)) line += "<data key=\"sim_embedding\">" + num(se, 9) + "</data>";
-    if (std::isfinite(sa)) line += "<data key=\"sim_activity\">" + num(sa, 9) + "</data>";
-    if (cc >= 0) line += "<data key=\"coactive_count\">" + std::to_string(cc) + "</data>";
+  for_each_edge(r, true, [&](const edge_row& e) {
+    line = "    <edge source=\"n" + std::to_string(e.src) + "\" target=\"n" +
+           std::to_string(e.dst) + "\">";
+    if (std::isfinite(e.se)) line += "<data key=\"sim_embedding\">" + num(e.se, 9) + "</data>";
+    if (std::isfinite(e.sa)) line += "<data key=\"sim_activity\">" + num(e.sa, 9) + "</data>";
+    if (e.coactive >= 0)
+      line += "<data key=\"coactive_count\">" + std::to_string(e.coactive) + "</data>";
+    if (e.weight >= 0)
+      line += "<data key=\"weight\">" + std::to_string(e.weight) +
+              "</data><data key=\"weight_src_dst\">" + std::to_string(e.w_sd) +
+              "</data><data key=\"weight_dst_src\">" + std::to_string(e.w_ds) + "</data>";
     f.put(line + "</edge>\n");
   });
   f.put("  </graph>\n</graphml>\n");
@@ -354,6 +385,10 @@ void write_gexf(const results_view& r, const std::string& out, bool force) {
       "      <attribute id=\"sim_activity\" title=\"sim_activity\" type=\"double\"/>\n");
   if (r.has_coactive)
     f.put("      <attribute id=\"coactive_count\" title=\"coactive_count\" type=\"long\"/>\n");
+  if (r.has_weights)  // the undirected weight is the edge's own weight attribute
+    f.put(
+        "      <attribute id=\"weight_src_dst\" title=\"weight_src_dst\" type=\"long\"/>\n"
+        "      <attribute id=\"weight_dst_src\" title=\"weight_dst_src\" type=\"long\"/>\n");
   f.put("    </attributes>\n    <nodes>\n");
   std::string line;
   for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
@@ -371,12 +406,20 @@ void write_gexf(const results_view& r, const std::string& out, bool force) {
   });
   f.put("    </nodes>\n    <edges>\n");
   std::int64_t id = 0;
-  for_each_edge(r, true, [&](std::int64_t s, std::int64_t d, float se, float sa, std::int64_t cc) {
-    line = "      <edge id=\"" + std::to_string(id++) + "\" source=\"" + std::to_string(s) +
-           "\" target=\"" + std::to_string(d) + "\"><attvalues>";
-    if (std::isfinite(se)) line += "<attvalue for=\"sim_embedding\" value=\"" + num(se, 9) + "\"/>";
-    if (std::isfinite(sa)) line += "<attvalue for=\"sim_activity\" value=\"" + num(sa, 9) + "\"/>";
-    if (cc >= 0) line += "<attvalue for=\"coactive_count\" value=\"" + std::to_string(cc) + "\"/>";
+  for_each_edge(r, true, [&](const edge_row& e) {
+    line = "      <edge id=\"" + std::to_string(id++) + "\" source=\"" + std::to_string(e.src) +
+           "\" target=\"" + std::to_string(e.dst) + "\"" +
+           (e.weight >= 0 ? " weight=\"" + std::to_string(e.weight) + "\"" : std::string()) +
+           "><attvalues>";
+    if (std::isfinite(e.se))
+      line += "<attvalue for=\"sim_embedding\" value=\"" + num(e.se, 9) + "\"/>";
+    if (std::isfinite(e.sa))
+      line += "<attvalue for=\"sim_activity\" value=\"" + num(e.sa, 9) + "\"/>";
+    if (e.coactive >= 0)
+      line += "<attvalue for=\"coactive_count\" value=\"" + std::to_string(e.coactive) + "\"/>";
+    if (e.weight >= 0)
+      line += "<attvalue for=\"weight_src_dst\" value=\"" + std::to_string(e.w_sd) +
+              "\"/><attvalue for=\"weight_dst_src\" value=\"" + std::to_string(e.w_ds) + "\"/>";
     f.put(line + "</attvalues></edge>\n");
   });
   f.put("    </edges>\n  </graph>\n</gexf>\n");
@@ -432,15 +475,18 @@ void write_csv(const results_view& r, const std::string& dir, bool force) {
       atomic_file f(names[2], force);
       f.put(
           std::string("src,dst,src_account_id,dst_account_id,cluster,sim_embedding,sim_activity") +
-          (r.has_coactive ? ",coactive_count" : "") + "\n");
-      for_each_edge(
-          r, true, [&](std::int64_t s, std::int64_t d, float se, float sa, std::int64_t cc) {
-            std::string l = std::to_string(s) + "," + std::to_string(d) + "," +
-                            std::to_string(r.ids[s]) + "," + std::to_string(r.ids[d]) + "," +
-                            std::to_string(r.labels[s]) + "," + num(se, 9) + "," + num(sa, 9);
-            if (r.has_coactive) l += "," + std::to_string(cc);
-            f.put(l + "\n");
-          });
+          (r.has_coactive ? ",coactive_count" : "") +
+          (r.has_weights ? ",weight,weight_src_dst,weight_dst_src" : "") + "\n");
+      for_each_edge(r, true, [&](const edge_row& e) {
+        std::string l = std::to_string(e.src) + "," + std::to_string(e.dst) + "," +
+                        std::to_string(r.ids[e.src]) + "," + std::to_string(r.ids[e.dst]) + "," +
+                        std::to_string(r.labels[e.src]) + "," + num(e.se, 9) + "," + num(e.sa, 9);
+        if (r.has_coactive) l += "," + std::to_string(e.coactive);
+        if (r.has_weights)
+          l += "," + std::to_string(e.weight) + "," + std::to_string(e.w_sd) + "," +
+               std::to_string(e.w_ds);
+        f.put(l + "\n");
+      });
       f.commit();
     }
   } catch (...) {
