@@ -2,7 +2,9 @@
 // mistakes a user makes with the co-action options.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -157,6 +159,135 @@ TEST(CoactionJob, MistakesGetOneLineAndExitTwo) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--window applies to the co-action views"), std::string::npos) << r.err;
   EXPECT_FALSE(chorus::cli_test::exists(fx.dir + "/d.h5"));
+}
+
+}  // namespace
+
+namespace {
+
+// ---- --edges: views combined by an expression --------------------------------------------------
+
+struct edge_set {
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+  std::vector<std::int64_t> terms;
+};
+
+edge_set edges_of(const std::string& path) {
+  h5::handle f = h5::open_read(path);
+  const auto s = ints(f, "/edges/src"), d = ints(f, "/edges/dst");
+  edge_set e;
+  for (std::size_t k = 0; k < s.size(); ++k) e.pairs.emplace_back(s[k], d[k]);
+  if (h5::exists(f, "/edges/terms")) e.terms = ints(f, "/edges/terms");
+  return e;
+}
+
+// A generated corpus with campaigns, ingested with small content vectors (built once).
+const fixture& combined_fixture() {
+  static const fixture fx = [] {
+    fixture f;
+    f.dir = chorus::test::scratch_dir("coaction_edges");
+    f.input = f.dir + "/in.h5";
+    auto r = run_cli({"generate", "--posts", "--accounts", "2000", "--seed", "11", "--out",
+                      f.dir + "/posts.csv", "--force", "--quiet"},
+                     f.dir);
+    EXPECT_EQ(r.code, 0) << r.err;
+    r = run_cli({"ingest", f.dir + "/posts.csv", "--out", f.input, "--dim", "16", "--min-posts",
+                 "2", "--force", "--quiet"},
+                f.dir);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return f;
+  }();
+  return fx;
+}
+
+edge_set detect(const fixture& fx, const std::string& name, std::vector<std::string> args) {
+  const std::string out = fx.dir + "/" + name + ".h5";
+  std::vector<std::string> a = {"detect", "--input", fx.input, "--out", out, "--force", "--quiet"};
+  a.insert(a.end(), args.begin(), args.end());
+  const auto r = run_cli(a, fx.dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  return edges_of(out);
+}
+
+TEST(CoactionEdges, OrIsTheUnionOfTheViewsAndTermsSayWhichHeld) {
+  const fixture& fx = combined_fixture();
+  const edge_set a =
+      detect(fx, "a", {"--view", "co_repost", "--window", "60", "--min-weight", "2"});
+  const edge_set b =
+      detect(fx, "b", {"--view", "both", "--threshold", "0.9", "--threshold-activity", "0.4"});
+  const edge_set c = detect(fx, "c",
+                            {"--edges", "co_repost>=2 | (embedding & activity)", "--window", "60",
+                             "--threshold", "0.9", "--threshold-activity", "0.4"});
+  std::set<std::pair<std::int64_t, std::int64_t>> want(a.pairs.begin(), a.pairs.end());
+  want.insert(b.pairs.begin(), b.pairs.end());
+  const std::set<std::pair<std::int64_t, std::int64_t>> got(c.pairs.begin(), c.pairs.end());
+  EXPECT_EQ(got, want);
+  ASSERT_GT(a.pairs.size(), 0u);
+  ASSERT_GT(b.pairs.size(), 0u);
+  ASSERT_EQ(c.terms.size(), c.pairs.size());
+  const std::set<std::pair<std::int64_t, std::int64_t>> in_a(a.pairs.begin(), a.pairs.end()),
+      in_b(b.pairs.begin(), b.pairs.end());
+  for (std::size_t k = 0; k < c.pairs.size(); ++k) {  // terms: co_repost, embedding, activity
+    EXPECT_EQ((c.terms[k] & 1) != 0, in_a.count(c.pairs[k]) > 0);
+    EXPECT_EQ((c.terms[k] & 6) == 6, in_b.count(c.pairs[k]) > 0);
+  }
+}
+
+TEST(CoactionEdges, AndFiltersCoActionEdgesByTheCosineOfTheRows) {
+  const fixture& fx = combined_fixture();
+  const edge_set a = detect(fx, "a1", {"--view", "co_repost", "--window", "300"});
+  const edge_set c = detect(fx, "c1", {"--edges", "co_repost & embedding>=0.5", "--window", "300"});
+  h5::handle f = h5::open_read(fx.input);
+  const h5::handle ds = h5::open_dataset(f, "/embedding");
+  const auto dims = h5::describe(ds).dims;
+  ASSERT_EQ(dims.at(1), 16u);
+  const std::size_t d = 16;
+  std::vector<float> emb(dims[0] * d);
+  h5::read_rows<float>(ds, 0, dims[0], emb.data());
+  auto cosine = [&](std::int64_t i, std::int64_t j) {  // float64 from the raw rows
+    double dot = 0, ni = 0, nj = 0;
+    for (std::size_t k = 0; k < d; ++k) {
+      const double x = emb[static_cast<std::size_t>(i) * d + k],
+                   y = emb[static_cast<std::size_t>(j) * d + k];
+      dot += x * y, ni += x * x, nj += y * y;
+    }
+    return ni > 0 && nj > 0 ? dot / std::sqrt(ni * nj) : -2.0;
+  };
+  std::vector<std::pair<std::int64_t, std::int64_t>> want;
+  std::size_t dropped = 0;
+  for (const auto& p : a.pairs) {
+    if (cosine(p.first, p.second) >= 0.5)
+      want.push_back(p);
+    else
+      ++dropped;
+  }
+  EXPECT_EQ(c.pairs, want);
+  EXPECT_GT(dropped, 0u) << "the filter should remove some co-repost edges";
+  EXPECT_GT(want.size(), 0u);
+}
+
+TEST(CoactionEdges, MistakesInTheExpressionAreRefused) {
+  const fixture& fx = combined_fixture();
+  const std::string out = fx.dir + "/bad.h5";
+  const std::vector<std::pair<std::vector<std::string>, const char*>> cases = {
+      {{"--edges", "co_repost |"}, "expected a view"},
+      {{"--edges", "co_retweet"}, "unknown view 'co_retweet'"},
+      {{"--edges", "(co_repost & embedding"}, "missing ')'"},
+      {{"--edges", "co_repost>=0.5"}, "whole number >= 1"},
+      {{"--edges", "embedding>=2"}, "[-1, 1]"},
+      {{"--edges", "co_repost", "--view", "both"}, "--edges and --view"},
+      {{"--edges", "co_repost", "--threshold", "0.9"}, "--threshold sets the embedding terms"},
+      {{"--edges", "embedding", "--window", "30"}, "--window applies to co-action views"},
+      {{"--edges", "co_link>=2 & embedding>=0.9", "--min-weight", "3"}, "--min-weight sets"},
+  };
+  for (const auto& [args, says] : cases) {
+    std::vector<std::string> a = {"detect", "--input", fx.input, "--out", out, "--quiet"};
+    a.insert(a.end(), args.begin(), args.end());
+    const auto r = run_cli(a, fx.dir);
+    EXPECT_EQ(r.code, 2) << says << "\n" << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+    EXPECT_FALSE(chorus::cli_test::exists(out)) << says;
+  }
 }
 
 }  // namespace

@@ -229,6 +229,10 @@ void add_detect_scoring(CLI::App* det, detect_command& c) {
                   "a co-action view co_repost|co_text|co_link|co_reply|co_hashtag|co_post (inputs "
                   "of chorus ingest)")
       ->capture_default_str();
+  det->add_option("--edges", d.edges,
+                  "an expression over views, each with its own threshold, e.g. "
+                  "\"co_repost>=5 | (embedding & activity)\" (& binds tighter than |; a term "
+                  "without >=value takes --threshold, --threshold-activity or --min-weight)");
   det->add_option("--window", d.window,
                   "co-action views: seconds within which two posts share an object (inclusive)")
       ->check(within(0, 31622400, "a number of seconds from 0 to 31622400 (a year)"))
@@ -364,8 +368,20 @@ void print_coaction_summary(const chorus::detect_summary& s) {
 }
 
 void print_detect_summary(const chorus::detect_summary& s) {
-  if (s.view.rfind("co_", 0) == 0) {
-    print_coaction_summary(s);
+  if (s.view == "expression") {
+    std::printf(
+        "%s: %lld accounts, --edges, %lld candidates, %lld edges, %lld clusters (%lld accounts, "
+        "largest %lld)\n",
+        s.output.c_str(), static_cast<long long>(s.accounts), static_cast<long long>(s.candidates),
+        static_cast<long long>(s.edges), static_cast<long long>(s.clusters),
+        static_cast<long long>(s.clustered_accounts), static_cast<long long>(s.largest_cluster));
+    std::printf("%.2f s total: views and candidates %.2f, components %.2f, write %.2f\n",
+                s.seconds_total, s.seconds_score, s.seconds_components, s.seconds_write);
+    std::printf("edges in effect: %s (co-action window %lld s)\n", s.detail.c_str(),
+                static_cast<long long>(s.window));
+  }
+  if (s.view.rfind("co_", 0) == 0) print_coaction_summary(s);
+  if (s.view == "expression" || s.view.rfind("co_", 0) == 0) {
     if (s.has_truth)
       std::printf(
           "against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted "

@@ -175,6 +175,35 @@ coaction_edges sweep(const object_index& x, const sweep_options& opt) {
   return out;
 }
 
+std::vector<std::pair<i64, i64>> pair_weights(const object_index& x,
+                                              const std::vector<std::pair<i64, i64>>& pairs,
+                                              i64 window, int threads) {
+  std::vector<std::pair<u32, u32>> need;  // both directions of every pair, sorted by source
+  need.reserve(2 * pairs.size());
+  for (const auto& [a, b] : pairs) {
+    CHORUS_EXPECTS(a >= 0 && b >= 0 && a < x.accounts && b < x.accounts && a != b,
+                   "pair_weights: bad pair (", a, ", ", b, ")");
+    need.emplace_back(static_cast<u32>(a), static_cast<u32>(b));
+    need.emplace_back(static_cast<u32>(b), static_cast<u32>(a));
+  }
+  std::vector<std::size_t> order(need.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t p, std::size_t q) { return need[p] < need[q]; });
+  std::vector<std::pair<u32, u32>> sorted(need.size());
+  for (std::size_t k = 0; k < order.size(); ++k) sorted[k] = need[order[k]];
+  sweep_options o;
+  o.window = window;
+  o.threads = threads;
+  const std::vector<i64> w = reverse_weights(x, sorted, o);
+  std::vector<std::pair<i64, i64>> out(pairs.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    auto& r = out[order[k] / 2];
+    (order[k] % 2 == 0 ? r.first : r.second) = w[k];
+  }
+  return out;
+}
+
 coaction_evidence collect_evidence(const object_index& x, const coaction_edges& edges,
                                    const sweep_options& opt) {
   coaction_evidence ev;

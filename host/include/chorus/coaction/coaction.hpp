@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chorus/coaction/normalise.hpp"
@@ -85,6 +86,12 @@ struct coaction_edges {
 
 /// The directed weights and edges of one view over `index`.
 coaction_edges sweep(const object_index& index, const sweep_options& opt);
+
+/// The directed weights (w(a->b), w(b->a)) of any pairs (a, b), a != b, whatever they are
+/// (0 when the accounts share nothing within the window).
+std::vector<std::pair<std::int64_t, std::int64_t>> pair_weights(
+    const object_index& index, const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
+    std::int64_t window, int threads = 0);
 
 /// Evidence of the edges: the pairs of posts (one of each account) that share an object within
 /// the window, the first `cap` per edge in time order of the src account's post, and how many

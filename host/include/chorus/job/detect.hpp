@@ -50,6 +50,8 @@ struct detect_options {
   /// The command-line options the user gave ("--window", ...): an option the chosen view does
   /// not use is an error, never silently ignored. Empty when not run from the command line.
   std::vector<std::string> options_given;
+  /// --edges EXPR: views combined by an expression (chorus/combine/expression.hpp); empty: --view.
+  std::string edges;
   bool write_edges = true;
   bool evidence = true;  ///< add /evidence (co-active bins per edge, per-cluster evidence)
   /// Stage progress: (stage name, done, total). Unset: silent.
@@ -113,5 +115,10 @@ detect_summary run_detect(const detect_options& opt);
 /// The co-action job run_detect hands a co-action view to (one process): posts, objects,
 /// directed weights, edges, components, results with /edges/weight_* and /coaction.
 detect_summary run_coaction(const detect_options& opt);
+
+/// The job run_detect hands --edges EXPR to (one process): the dense engine for the conjuncts
+/// without co-action terms, the co-action views, every candidate decided by every term; results
+/// with /edges/terms and each co-action view's weights.
+detect_summary run_combined(const detect_options& opt);
 
 }  // namespace chorus
