@@ -98,6 +98,7 @@ corpus random_corpus(co::view_kind v, std::int64_t accounts, std::int64_t posts,
   p.accounts = accounts;
   p.url_offsets.push_back(0);
   p.tag_offsets.push_back(0);
+  p.token_offsets.push_back(0);
   for (std::int64_t i = 0; i < posts; ++i) {
     p.account.push_back(pick(static_cast<int>(accounts)));
     p.time.push_back(1000 + pick(span));
@@ -113,6 +114,19 @@ corpus random_corpus(co::view_kind v, std::int64_t accounts, std::int64_t posts,
     for (int k = 0; k < nt; ++k) p.tags.push_back("tag" + std::to_string(pick(4)));
     p.url_offsets.push_back(static_cast<std::int64_t>(p.urls.size()));
     p.tag_offsets.push_back(static_cast<std::int64_t>(p.tags.size()));
+    // tokens: one of 4 templates of 6 words (of 30), 0-2 edits, sometimes none at all
+    std::set<std::uint64_t> words;
+    if (pick(10) != 0) {
+      const int tpl = pick(4);
+      for (int k = 0; k < 6; ++k) words.insert(static_cast<std::uint64_t>(tpl * 6 + k));
+      for (int e = pick(3); e > 0; --e) {
+        words.erase(static_cast<std::uint64_t>(tpl * 6 + pick(6)));
+        words.insert(static_cast<std::uint64_t>(pick(30)));
+      }
+    }
+    for (const std::uint64_t w : words) p.tokens.push_back(w * 0x9E3779B97F4A7C15ULL + 7);
+    std::sort(p.tokens.begin() + p.token_offsets.back(), p.tokens.end());
+    p.token_offsets.push_back(static_cast<std::int64_t>(p.tokens.size()));
     // the reference's objects, from the view's definition
     std::vector<std::string> obj;
     const std::size_t s = static_cast<std::size_t>(i);
@@ -137,6 +151,8 @@ corpus random_corpus(co::view_kind v, std::int64_t accounts, std::int64_t posts,
         for (std::int64_t k = p.tag_offsets[s]; !repost && k < p.tag_offsets[s + 1]; ++k)
           obj.push_back(p.tags[static_cast<std::size_t>(k)]);
         break;
+      case co::view_kind::similar:  // the reference compares token sets (similar_posts)
+        break;
     }
     c.objects.push_back(obj);
   }
@@ -149,9 +165,24 @@ bool share(const std::vector<std::string>& a, const std::vector<std::string>& b)
   return false;
 }
 
-// w(u->v) for every ordered pair, from the definition.
+// co_similar's match, from the definition: neither is a repost, and the Jaccard similarity of
+// their token sets (as sets, by brute force) is at least t.
+bool similar_posts(const co::post_columns& p, std::size_t i, std::size_t j, double t) {
+  if (p.repost[i] >= 0 || p.repost[j] >= 0) return false;
+  const std::set<std::uint64_t> a(p.tokens.begin() + p.token_offsets[i],
+                                  p.tokens.begin() + p.token_offsets[i + 1]);
+  const std::set<std::uint64_t> b(p.tokens.begin() + p.token_offsets[j],
+                                  p.tokens.begin() + p.token_offsets[j + 1]);
+  if (a.empty() || b.empty()) return false;
+  std::size_t both = 0;
+  for (const auto x : a) both += b.count(x);
+  return static_cast<double>(both) / static_cast<double>(a.size() + b.size() - both) >= t;
+}
+
+// w(u->v) for every ordered pair, from the definition (similarity > 0: co_similar's match).
 std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> brute_weights(const corpus& c,
-                                                                            std::int64_t window) {
+                                                                            std::int64_t window,
+                                                                            double similarity = 0) {
   const auto& p = c.cols;
   std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> w;
   const std::size_t n = p.account.size();
@@ -160,7 +191,8 @@ std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> brute_weights(cons
     for (std::size_t j = 0; j < n; ++j) {
       if (j == i || p.account[j] == p.account[i]) continue;
       if (std::llabs(p.time[i] - p.time[j]) > window) continue;
-      if (share(c.objects[i], c.objects[j])) partners.insert(p.account[j]);
+      if (similarity > 0 ? similar_posts(p, i, j, similarity) : share(c.objects[i], c.objects[j]))
+        partners.insert(p.account[j]);
     }
     for (const std::int64_t v : partners) ++w[{p.account[i], v}];
   }
@@ -172,13 +204,15 @@ struct sweep_case {
   std::int64_t accounts, posts, window, min_weight;
   int threads;
   std::uint64_t seed;
+  double similarity = 0;  // co_similar
 };
 
 std::string name_of(const sweep_case& s) {
   return std::string(co::to_string(s.view)) + "_n" + std::to_string(s.accounts) + "_p" +
          std::to_string(s.posts) + "_w" + std::to_string(s.window) + "_m" +
          std::to_string(s.min_weight) + "_t" + std::to_string(s.threads) + "_s" +
-         std::to_string(s.seed);
+         std::to_string(s.seed) +
+         (s.similarity > 0 ? "_j" + std::to_string(static_cast<int>(s.similarity * 100)) : "");
 }
 
 class CoactionSweep : public ::testing::TestWithParam<sweep_case> {};
@@ -188,7 +222,7 @@ TEST_P(CoactionSweep, EdgesAndBothDirectedWeightsEqualTheBruteForceJoin) {
   // same-second co-actions need a dense corpus
   const corpus c =
       random_corpus(sc.view, sc.accounts, sc.posts, sc.seed, sc.window == 0 ? 30 : 600);
-  const auto w = brute_weights(c, sc.window);
+  const auto w = brute_weights(c, sc.window, sc.similarity);
   std::map<std::pair<std::int64_t, std::int64_t>, std::pair<std::int64_t, std::int64_t>> want;
   std::int64_t rows = 0;
   for (const auto& [uv, x] : w) {
@@ -202,7 +236,8 @@ TEST_P(CoactionSweep, EdgesAndBothDirectedWeightsEqualTheBruteForceJoin) {
   for (const auto& [uv, y] : w)  // pairs with only v->u matching
     if (uv.first > uv.second && !w.count({uv.second, uv.first}) && y >= sc.min_weight)
       want[{uv.second, uv.first}] = {0, y};
-  const co::object_index x = co::build_index(c.cols, sc.view, sc.threads);
+  const co::object_index x =
+      co::build_index(c.cols, sc.view, sc.threads, sc.similarity > 0 ? sc.similarity : 0.9);
   co::sweep_options o;
   o.window = sc.window;
   o.min_weight = sc.min_weight;
@@ -231,6 +266,10 @@ std::vector<sweep_case> sweep_cases() {
       for (const std::int64_t m : {1, 2})
         v.push_back({view, 12, view == co::view_kind::post ? 150 : 400, window, m,
                      static_cast<int>(1 + seed % 2), seed++});
+  for (const double t : {0.5, 0.6, 5.0 / 7.0, 0.8, 1.0})  // 5/7: |S| = 7 rounds at the edge
+    for (const std::int64_t window : {0, 60})
+      v.push_back({co::view_kind::similar, 12, 300, window, 1 + static_cast<std::int64_t>(seed % 2),
+                   static_cast<int>(1 + seed % 2), seed++, t});
   return v;
 }
 

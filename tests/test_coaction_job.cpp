@@ -291,3 +291,50 @@ TEST(CoactionEdges, MistakesInTheExpressionAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// co_similar on texts worked out by hand: A and B write the same words (Jaccard 1), C shares
+// 4 of 8 distinct words with each (Jaccard 0.5); D repeats A's text two hours later.
+TEST(CoactionJob, SimilarTextsByTheJaccardOfTheirWords) {
+  const std::string dir = chorus::test::scratch_dir("coaction_similar");
+  std::string s = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n";
+  auto row = [&](int id, const char* user, long long dt, const char* text) {
+    s += std::to_string(id) + "," + user + ",u" + user + ",,," + text + "," +
+         std::to_string(kT0 + dt) + ",\n";
+  };
+  row(1, "20", 0, "Vote for the GREEN party today");
+  row(2, "21", 10, "vote for the green party today! @friend https://x.example/a");
+  row(3, "22", 20, "vote for the blue party tomorrow");
+  row(4, "23", 7200, "Vote for the green party today");
+  std::ofstream(dir + "/posts.csv") << s;
+  auto r = run_cli({"ingest", dir + "/posts.csv", "--out", dir + "/in.h5", "--min-posts", "1",
+                    "--dim", "0", "--quiet"},
+                   dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_cli({"detect", "--input", dir + "/in.h5", "--out", dir + "/r.h5", "--view", "co_similar",
+               "--window", "60", "--quiet"},
+              dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    h5::handle f = h5::open_read(dir + "/r.h5");
+    EXPECT_EQ(ints(f, "/edges/src"), (std::vector<std::int64_t>{0}));
+    EXPECT_EQ(ints(f, "/edges/dst"), (std::vector<std::int64_t>{1}));
+    EXPECT_EQ(ints(f, "/coaction/pairs"), (std::vector<std::int64_t>{1}));
+  }
+  r = run_cli({"detect", "--input", dir + "/in.h5", "--out", dir + "/r.h5", "--view", "co_similar",
+               "--window", "60", "--similarity", "0.5", "--force", "--quiet"},
+              dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  h5::handle f = h5::open_read(dir + "/r.h5");
+  EXPECT_EQ(ints(f, "/edges/src"), (std::vector<std::int64_t>{0, 0, 1}));
+  EXPECT_EQ(ints(f, "/edges/dst"), (std::vector<std::int64_t>{1, 2, 2}));
+  // --similarity with another view is refused
+  r = run_cli({"detect", "--input", dir + "/in.h5", "--out", dir + "/x.h5", "--view", "co_text",
+               "--similarity", "0.5", "--quiet"},
+              dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--similarity applies to --view co_similar"), std::string::npos) << r.err;
+}
+
+}  // namespace

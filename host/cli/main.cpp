@@ -226,7 +226,8 @@ void add_detect_scoring(CLI::App* det, detect_command& c) {
   det->add_option("--out", d.output, "results HDF5 file")->required();
   det->add_option("--view", c.view,
                   "embedding|activity|both|fused (auto: both when the input has both views), or "
-                  "a co-action view co_repost|co_text|co_link|co_reply|co_hashtag|co_post (inputs "
+                  "a co-action view "
+                  "co_repost|co_text|co_link|co_reply|co_hashtag|co_post|co_similar (inputs "
                   "of chorus ingest)")
       ->capture_default_str();
   det->add_option("--edges", d.edges,
@@ -240,6 +241,10 @@ void add_detect_scoring(CLI::App* det, detect_command& c) {
   det->add_option("--min-weight", d.min_weight,
                   "co-action views: an edge needs this many co-actions in one direction")
       ->check(within(1, 1e15, "a count of at least 1"))
+      ->capture_default_str();
+  det->add_option("--similarity", d.similarity,
+                  "co_similar: Jaccard similarity of two posts' token sets at least this")
+      ->check(within(1e-9, 1, "a Jaccard similarity in (0, 1]"))
       ->capture_default_str();
   det->add_option("--evidence-cap", d.evidence_cap,
                   "co-action views: post pairs kept as evidence per edge (all are counted)")

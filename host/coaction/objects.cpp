@@ -2,6 +2,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "chorus/coaction/coaction.hpp"
@@ -20,6 +21,7 @@ constexpr view_name kViews[] = {
     {view_kind::repost, "co_repost"},   {view_kind::text, "co_text"},
     {view_kind::link, "co_link"},       {view_kind::reply, "co_reply"},
     {view_kind::hashtag, "co_hashtag"}, {view_kind::post, "co_post"},
+    {view_kind::similar, "co_similar"},
 };
 
 }  // namespace
@@ -33,8 +35,8 @@ view_kind parse_view(const std::string& name) {
   for (const view_name& v : kViews)
     if (name == v.name) return v.kind;
   CHORUS_THROW(input_error, "unknown co-action view '", name,
-               "'; the co-action views are co_repost, co_text, co_link, co_reply, co_hashtag "
-               "and co_post");
+               "'; the co-action views are co_repost, co_text, co_link, co_reply, co_hashtag, "
+               "co_post and co_similar");
 }
 
 const char* to_string(view_kind v) {
@@ -70,12 +72,23 @@ post_columns read_post_columns(const std::string& input, view_kind v) {
     c.tag_offsets = ints("hashtags_offsets");
     c.tags = h5::read_strings(h5::open_dataset(f, "/posts/hashtags"));
   }
+  if (v == view_kind::similar) {
+    CHORUS_EXPECTS(h5::exists(f, "/posts/tokens"),
+                   "--view co_similar needs the posts' tokens "
+                   "(/posts/tokens), which '",
+                   input,
+                   "' does not have: ingest it again with "
+                   "this version of chorus");
+    c.token_offsets = ints("tokens_offsets");
+    c.tokens = h5::read_all<std::uint64_t>(h5::open_dataset(f, "/posts/tokens"));
+  }
   const std::size_t p = c.account.size();
   CHORUS_EXPECTS(c.time.size() == p && c.id.size() == p && c.repost.size() == p &&
                      (c.reply.empty() || c.reply.size() == p) &&
                      (c.text_hash.empty() || c.text_hash.size() == p) &&
                      (c.url_offsets.empty() || c.url_offsets.size() == p + 1) &&
-                     (c.tag_offsets.empty() || c.tag_offsets.size() == p + 1),
+                     (c.tag_offsets.empty() || c.tag_offsets.size() == p + 1) &&
+                     (c.token_offsets.empty() || c.token_offsets.size() == p + 1),
                  "'", input, "': the /posts datasets differ in length");
   for (std::size_t i = 0; i < p; ++i)
     CHORUS_EXPECTS(c.account[i] >= 0 && c.account[i] < c.accounts, "'", input, "': /posts/account[",
@@ -121,6 +134,8 @@ void post_objects(const post_columns& c, view_kind v, std::size_t p, std::vector
     case view_kind::post:
       out.push_back({0, t, row, none});
       return;
+    case view_kind::similar:  // build_index adds the prefix tokens
+      return;
     case view_kind::link:
     case view_kind::hashtag: {
       if (repost) return;  // a repost's links and hashtags are the original's
@@ -140,6 +155,49 @@ void post_objects(const post_columns& c, view_kind v, std::size_t p, std::vector
   }
 }
 
+// co_similar's objects: of every post that is not a repost and has tokens, the first
+// |S| - ceil(t |S|) + 1 tokens in the global order (fewest posts first, then hash). Two sets with
+// Jaccard >= t share at least ceil(t |S|) tokens, so they share one of these (prefix filtering).
+void prefix_objects(const post_columns& c, double t, std::vector<occurrence>& out) {
+  std::vector<std::uint64_t> all;
+  for (std::size_t p = 0; p < c.account.size(); ++p)
+    if (c.repost[p] < 0)
+      all.insert(all.end(), c.tokens.begin() + c.token_offsets[p],
+                 c.tokens.begin() + c.token_offsets[p + 1]);
+  std::sort(all.begin(), all.end());
+  std::vector<std::uint64_t> vocab;
+  std::vector<std::int64_t> df;
+  for (std::size_t k = 0; k < all.size(); ++k) {
+    if (k == 0 || all[k] != all[k - 1]) vocab.push_back(all[k]), df.push_back(0);
+    ++df.back();
+  }
+  std::vector<std::uint64_t>().swap(all);
+  auto rank = [&](std::uint64_t tok) {
+    const std::size_t at =
+        static_cast<std::size_t>(std::lower_bound(vocab.begin(), vocab.end(), tok) - vocab.begin());
+    return std::make_pair(df[at], tok);
+  };
+  std::vector<std::pair<std::pair<std::int64_t, std::uint64_t>, std::uint64_t>> set;
+  for (std::size_t p = 0; p < c.account.size(); ++p) {
+    const std::int64_t b = c.token_offsets[p], e = c.token_offsets[p + 1];
+    if (c.repost[p] >= 0 || e == b) continue;
+    set.clear();
+    for (std::int64_t k = b; k < e; ++k) {
+      const std::uint64_t tok = c.tokens[static_cast<std::size_t>(k)];
+      set.push_back({rank(tok), tok});
+    }
+    std::sort(set.begin(), set.end());
+    const auto n = static_cast<std::int64_t>(set.size());
+    // the least overlap of a set with Jaccard >= t; rounded down when t |S| is an integer up to
+    // floating-point error (a longer prefix is always safe)
+    const auto overlap = static_cast<std::int64_t>(std::ceil(t * static_cast<double>(n) - 1e-9));
+    const std::int64_t prefix = std::clamp<std::int64_t>(n - overlap + 1, 1, n);
+    for (std::int64_t k = 0; k < prefix; ++k)
+      out.push_back({set[static_cast<std::size_t>(k)].second, c.time[p],
+                     static_cast<std::int64_t>(p), UINT32_MAX});
+  }
+}
+
 bool occurrence_order(const occurrence& a, const occurrence& b) {
   if (a.key != b.key) return a.key < b.key;
   if (a.time != b.time) return a.time < b.time;
@@ -148,16 +206,19 @@ bool occurrence_order(const occurrence& a, const occurrence& b) {
 
 }  // namespace
 
-object_index build_index(const post_columns& c, view_kind v, int threads) {
+object_index build_index(const post_columns& c, view_kind v, int threads, double similarity) {
   CHORUS_EXPECTS(c.accounts < static_cast<std::int64_t>(UINT32_MAX),
-                 "co-action views take at "
-                 "most 2^32 - 2 accounts, the input has ",
-                 c.accounts);
+                 "co-action views take at most 2^32 - 2 accounts, the input has ", c.accounts);
   (void)threads;
   std::vector<occurrence> occ;
   std::vector<std::string> strings;
   occ.reserve(c.account.size());
   for (std::size_t p = 0; p < c.account.size(); ++p) post_objects(c, v, p, occ, strings);
+  if (v == view_kind::similar) {
+    CHORUS_EXPECTS(similarity > 0 && similarity <= 1, "--similarity must lie in (0, 1], got ",
+                   similarity);
+    prefix_objects(c, similarity, occ);
+  }
   std::sort(occ.begin(), occ.end(), occurrence_order);
   // a post holding the same object twice (a link given twice) occurs once
   occ.erase(std::unique(occ.begin(), occ.end(),
@@ -209,6 +270,12 @@ object_index build_index(const post_columns& c, view_kind v, int threads) {
               x.post[static_cast<std::size_t>(x.by_account[static_cast<std::size_t>(k - 1)])])
         ++used;
   x.posts_used = used;
+  if (v == view_kind::similar) {
+    x.similar = true;
+    x.similarity = similarity;
+    x.token_begin = c.token_offsets;
+    x.tokens = c.tokens;
+  }
   return x;
 }
 

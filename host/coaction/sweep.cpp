@@ -50,6 +50,18 @@ void for_window(const object_index& x, i64 i, i64 window, Fn&& fn) {
   for (i64 j = i + 1; j < hi && x.time[static_cast<std::size_t>(j)] <= t + window; ++j) fn(j);
 }
 
+/// co_similar: posts p and q match only when their token sets are alike enough.
+bool alike(const object_index& x, i64 p, i64 q) {
+  if (!x.similar) return true;
+  const auto sp = static_cast<std::size_t>(p), sq = static_cast<std::size_t>(q);
+  const std::uint64_t* t = x.tokens.data();
+  return jaccard(t + x.token_begin[sp],
+                 static_cast<std::size_t>(x.token_begin[sp + 1] - x.token_begin[sp]),
+                 t + x.token_begin[sq],
+                 static_cast<std::size_t>(x.token_begin[sq + 1] - x.token_begin[sq])) >=
+         x.similarity;
+}
+
 /// w(u->v) for every v, into s.count (v listed in s.touched).
 void count_account(const object_index& x, u32 u, i64 window, scratch& s) {
   for (i64 k = x.account_begin[u]; k < x.account_begin[u + 1]; ++k) {
@@ -58,6 +70,7 @@ void count_account(const object_index& x, u32 u, i64 window, scratch& s) {
     for_window(x, i, window, [&](i64 j) {
       const u32 v = x.account[static_cast<std::size_t>(j)];
       if (v == u || s.stamp[v] == post) return;
+      if (!alike(x, post, x.post[static_cast<std::size_t>(j)])) return;
       s.stamp[v] = post;
       if (s.count[v]++ == 0) s.touched.push_back(v);
     });
@@ -122,6 +135,20 @@ std::vector<i64> reverse_weights(const object_index& x,
 }
 
 }  // namespace
+
+double jaccard(const std::uint64_t* a, std::size_t na, const std::uint64_t* b, std::size_t nb) {
+  std::size_t i = 0, j = 0, both = 0;
+  while (i < na && j < nb) {
+    if (a[i] == b[j])
+      ++both, ++i, ++j;
+    else if (a[i] < b[j])
+      ++i;
+    else
+      ++j;
+  }
+  const std::size_t either = na + nb - both;
+  return either == 0 ? 0.0 : static_cast<double>(both) / static_cast<double>(either);
+}
 
 coaction_edges sweep(const object_index& x, const sweep_options& opt) {
   CHORUS_EXPECTS(opt.window >= 0, "--window must be >= 0 seconds, got ", opt.window);
@@ -243,11 +270,12 @@ coaction_evidence collect_evidence(const object_index& x, const coaction_edges& 
         for_window(x, i, opt.window, [&](i64 j) {
           const std::size_t sj = static_cast<std::size_t>(j);
           const i64 edge = edge_of[x.account[sj]];
-          if (edge < 0) return;
+          if (edge < 0 || !alike(x, x.post[si], x.post[sj])) return;
           ++ev.pairs[static_cast<std::size_t>(edge)];
           auto& r = kept[static_cast<std::size_t>(edge)];
           r.push_back({x.object[si], x.post[si], x.time[si], x.post[sj], x.time[sj]});
-          if (static_cast<i64>(r.size()) > 4 * opt.evidence_cap) {  // keep the earliest
+          // co_similar finds a pair once per shared prefix token: all kept, made unique below
+          if (!x.similar && static_cast<i64>(r.size()) > 4 * opt.evidence_cap) {
             std::sort(r.begin(), r.end(), row_order);
             r.resize(static_cast<std::size_t>(opt.evidence_cap));
           }
@@ -259,6 +287,14 @@ coaction_evidence collect_evidence(const object_index& x, const coaction_edges& 
   for (std::size_t e = 0; e < m; ++e) {
     auto& r = kept[e];
     std::sort(r.begin(), r.end(), row_order);
+    if (x.similar) {  // one row per pair of posts (the first of its shared prefix tokens)
+      r.erase(std::unique(r.begin(), r.end(),
+                          [](const row& p, const row& q) {
+                            return p.post_src == q.post_src && p.post_dst == q.post_dst;
+                          }),
+              r.end());
+      ev.pairs[e] = static_cast<i64>(r.size());
+    }
     if (static_cast<i64>(r.size()) > opt.evidence_cap)
       r.resize(static_cast<std::size_t>(opt.evidence_cap));
     for (const row& w : r) {

@@ -124,7 +124,7 @@ class parser {
     if (t.view != "embedding" && t.view != "activity" && !coaction::is_view_name(t.view))
       CHORUS_THROW(input_error, "--edges '", s_, "': unknown view '", t.view,
                    "' (embedding, activity, co_repost, co_text, co_link, co_reply, co_hashtag, "
-                   "co_post)");
+                   "co_post, co_similar)");
     t.coaction = coaction::is_view_name(t.view);
     if (t.coaction) t.kind = coaction::parse_view(t.view);
     t.threshold = t.coaction              ? static_cast<double>(d_.min_weight)

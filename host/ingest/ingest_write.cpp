@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
@@ -79,12 +80,13 @@ struct string_column {
 
 // /posts: the kept accounts' posts in input order (two passes: sizes, then data).
 void write_posts(const h5::handle& f, const post_spool& spool, const account_selection& sel) {
-  std::uint64_t n_posts = 0, n_str[3] = {0, 0, 0};
+  std::uint64_t n_posts = 0, n_str[3] = {0, 0, 0}, n_tok = 0;
   spool.for_each_block(1 << 16, false, [&](const auto& recs, const auto&) {
     for (const spooled_post& r : recs)
       if (sel.new_row[r.account] >= 0) {
         ++n_posts;
         n_str[0] += r.n_urls, n_str[1] += r.n_hashtags, n_str[2] += r.n_mentions;
+        n_tok += r.n_tokens;
       }
   });
   const char* names[] = {"urls", "hashtags", "mentions"};
@@ -105,11 +107,17 @@ void write_posts(const h5::handle& f, const post_spool& spool, const account_sel
     sc[k].values = h5::create_strings(f, std::string("/posts/") + names[k], n_str[k],
                                       n_str[k] ? std::min<std::uint64_t>(kChunk, n_str[k]) : 0);
   }
+  h5::handle tok_off = h5::create_dataset<std::int64_t>(
+      f, "/posts/tokens_offsets", {n_posts + 1}, std::min<std::uint64_t>(kChunk, n_posts + 1), 1);
+  h5::handle tok = h5::create_dataset<std::uint64_t>(
+      f, "/posts/tokens", {n_tok}, n_tok ? std::min<std::uint64_t>(kChunk, n_tok) : 0, 1);
+  std::int64_t tok_next = 0;
+  std::uint64_t tok_written = 0;
   std::uint64_t row = 0;
   spool.for_each_block(1 << 16, true, [&](const auto& recs, const auto& strs) {
     std::vector<std::int64_t> c[5];
-    std::vector<std::uint64_t> hashes;
-    std::vector<std::int64_t> offs[3];
+    std::vector<std::uint64_t> hashes, tokens;
+    std::vector<std::int64_t> offs[3], tok_offs;
     std::vector<std::string> vals[3];
     for (std::size_t i = 0; i < recs.size(); ++i) {
       const spooled_post& r = recs[i];
@@ -125,6 +133,14 @@ void write_posts(const h5::handle& f, const post_spool& spool, const account_sel
         for (int j = 0; j < counts[k]; ++j) vals[k].push_back(strs[i].items[at++]);
         sc[k].next += counts[k];
       }
+      tok_offs.push_back(tok_next);
+      if (r.n_tokens > 0) {  // the token blob after the mentions
+        const std::string& blob = strs[i].items[at];
+        const std::size_t before = tokens.size();
+        tokens.resize(before + r.n_tokens);
+        std::memcpy(tokens.data() + before, blob.data(), r.n_tokens * sizeof(std::uint64_t));
+        tok_next += r.n_tokens;
+      }
     }
     const std::uint64_t m = hashes.size();
     for (int k = 0; k < 5; ++k) h5::write_rows<std::int64_t>(cols[k], row, m, c[k].data());
@@ -134,8 +150,13 @@ void write_posts(const h5::handle& f, const post_spool& spool, const account_sel
       if (!vals[k].empty()) h5::write_strings(sc[k].values, sc[k].written_values, vals[k]);
       sc[k].written_values += vals[k].size();
     }
+    h5::write_rows<std::int64_t>(tok_off, row, m, tok_offs.data());
+    if (!tokens.empty())
+      h5::write_rows<std::uint64_t>(tok, tok_written, tokens.size(), tokens.data());
+    tok_written += tokens.size();
     row += m;
   });
+  h5::write_rows<std::int64_t>(tok_off, n_posts, 1, &tok_next);
   for (int k = 0; k < 3; ++k) h5::write_rows<std::int64_t>(sc[k].offsets, n_posts, 1, &sc[k].next);
 }
 

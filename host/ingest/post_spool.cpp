@@ -89,7 +89,8 @@ void post_spool::for_each_block(
     if (strings) {
       strs.resize(n);
       for (std::size_t i = 0; i < n; ++i) {
-        const int k = recs[i].n_urls + recs[i].n_hashtags + recs[i].n_mentions;
+        const int k = recs[i].n_urls + recs[i].n_hashtags + recs[i].n_mentions +
+                      (recs[i].n_tokens > 0 ? 1 : 0);  // the token blob
         strs[i].items.resize(k);
         for (int j = 0; j < k; ++j) {
           std::uint32_t len = 0;

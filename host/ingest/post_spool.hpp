@@ -14,12 +14,14 @@ namespace chorus::ingest {
 struct spooled_post {
   std::uint32_t account = 0;  ///< row in first-appearance order
   std::uint16_t n_urls = 0, n_hashtags = 0;
-  std::uint16_t n_mentions = 0, pad = 0;
+  std::uint16_t n_mentions = 0;
+  std::uint16_t n_tokens = 0;  ///< word tokens; their hashes follow the mentions as one blob
   std::int64_t time = 0, id = -1, repost = -1, reply = -1;
   std::uint64_t text_hash = 0;
 };
 
-/// Its strings: urls, then hashtags, then mentions.
+/// Its strings: urls, then hashtags, then mentions, then (when n_tokens > 0) one string holding
+/// the n_tokens uint64 token hashes (native byte order).
 struct spooled_strings {
   std::vector<std::string> items;
 };

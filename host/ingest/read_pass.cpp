@@ -90,8 +90,9 @@ std::int64_t drop_duplicates(std::vector<post>& batch, id_set& seen) {
 /// What the parallel step extracts from one post.
 struct post_extract {
   std::uint64_t text_hash = 0;
-  std::vector<std::string> tags;   ///< hashtags then mentions, without their sigils
-  std::vector<std::string> links;  ///< URLs written in the text
+  std::vector<std::string> tags;      ///< hashtags then mentions, without their sigils
+  std::vector<std::string> links;     ///< URLs written in the text
+  std::vector<std::uint64_t> tokens;  ///< distinct word and hashtag tokens, hashed, ascending
   std::uint16_t n_hashtags = 0, n_mentions = 0;
 };
 
@@ -120,6 +121,13 @@ void extract_slice(const std::vector<post>& batch, std::size_t begin, std::size_
       x.text_hash = key.empty() ? 0 : coaction::object_key(key);
       if (batch[p].urls.empty()) links_in_text(batch[p].text, x.links);
     }
+    for (std::string_view t : tokens) {  // co_similar's token sets
+      const token_kind k = kind_of(t);
+      if ((k == token_kind::word || k == token_kind::hashtag) && x.tokens.size() < 65535)
+        x.tokens.push_back(coaction::object_key(t));
+    }
+    std::sort(x.tokens.begin(), x.tokens.end());
+    x.tokens.erase(std::unique(x.tokens.begin(), x.tokens.end()), x.tokens.end());
     for (int pass = 0; pass < 2; ++pass)  // hashtags first, then mentions
       for (std::string_view t : tokens) {
         const token_kind k = kind_of(t);
@@ -181,6 +189,10 @@ void process_batch(std::vector<post>& batch, const feature_config& cfg, int thre
     r.n_hashtags = x.n_hashtags;
     r.n_mentions = x.n_mentions;
     strings.insert(strings.end(), x.tags.begin(), x.tags.end());
+    r.n_tokens = static_cast<std::uint16_t>(x.tokens.size());
+    if (r.n_tokens > 0)
+      strings.emplace_back(reinterpret_cast<const char*>(x.tokens.data()),
+                           x.tokens.size() * sizeof(std::uint64_t));
     sinks.spool.append(r, strings);
   }
 }

@@ -56,6 +56,10 @@ void check_coaction_request(const detect_options& opt) {
                  "--window must be from 0 to 31622400 seconds (a year), got ", opt.window);
   CHORUS_EXPECTS(opt.min_weight >= 1, "--min-weight must be >= 1, got ", opt.min_weight);
   CHORUS_EXPECTS(opt.evidence_cap >= 0, "--evidence-cap must be >= 0, got ", opt.evidence_cap);
+  CHORUS_EXPECTS(!given(opt, "--similarity") || opt.view == "co_similar",
+                 "--similarity applies to --view co_similar only, not to --view ", opt.view);
+  CHORUS_EXPECTS(opt.similarity > 0 && opt.similarity <= 1, "--similarity must lie in (0, 1], got ",
+                 opt.similarity);
   CHORUS_EXPECTS(opt.max_edges >= 0, "--max-edges must be >= 0");
   CHORUS_EXPECTS(opt.threads >= 0, "--threads must be >= 0");
   CHORUS_EXPECTS(!opt.input.empty(), "no input given (--input)");
@@ -196,7 +200,8 @@ run_facts coaction_facts(const detect_options& opt, const coaction_input& in,
   return f;
 }
 
-std::vector<attribute> coaction_attributes(const detect_summary& s, std::int64_t evidence_cap) {
+std::vector<attribute> coaction_attributes(const detect_summary& s, std::int64_t evidence_cap,
+                                           double similarity) {
   auto integer = [](const char* name, std::int64_t v) {
     attribute a;
     a.name = name, a.number = static_cast<double>(v), a.is_text = false, a.is_integer = true;
@@ -204,14 +209,20 @@ std::vector<attribute> coaction_attributes(const detect_summary& s, std::int64_t
   };
   attribute norm;
   norm.name = "coaction_normalize", norm.text = s.normalize;
-  return {integer("coaction_window", s.window),
-          integer("coaction_min_weight", s.min_weight),
-          norm,
-          integer("coaction_objects", s.objects),
-          integer("coaction_occurrences", s.occurrences),
-          integer("coaction_posts_used", s.posts_used),
-          integer("coaction_directed_rows", s.directed_rows),
-          integer("coaction_evidence_cap", evidence_cap)};
+  std::vector<attribute> out = {integer("coaction_window", s.window),
+                                integer("coaction_min_weight", s.min_weight),
+                                norm,
+                                integer("coaction_objects", s.objects),
+                                integer("coaction_occurrences", s.occurrences),
+                                integer("coaction_posts_used", s.posts_used),
+                                integer("coaction_directed_rows", s.directed_rows),
+                                integer("coaction_evidence_cap", evidence_cap)};
+  if (s.view == "co_similar") {
+    attribute sim;
+    sim.name = "coaction_similarity", sim.number = similarity, sim.is_text = false;
+    out.push_back(sim);
+  }
+  return out;
 }
 
 }  // namespace
@@ -231,7 +242,7 @@ detect_summary run_coaction(const detect_options& opt) {
   s.accounts = in.info.n;
   s.normalize = coaction::to_string(in.posts.norm);
   const auto t_index = clock_type::now();
-  const coaction::object_index x = coaction::build_index(in.posts, v, opt.threads);
+  const coaction::object_index x = coaction::build_index(in.posts, v, opt.threads, opt.similarity);
   check_view_nonempty(opt, x, static_cast<std::int64_t>(in.posts.account.size()));
   s.seconds_read = in.seconds + since(t_index);
   s.objects = static_cast<std::int64_t>(x.label.size());
@@ -273,7 +284,8 @@ detect_summary run_coaction(const detect_options& opt) {
   run_facts facts = coaction_facts(opt, in, s);
   if (s.has_truth) facts.truth = &s.truth;
   rc.attributes = results_attributes(facts);
-  for (attribute& a : coaction_attributes(s, so.evidence_cap)) rc.attributes.push_back(a);
+  for (attribute& a : coaction_attributes(s, so.evidence_cap, opt.similarity))
+    rc.attributes.push_back(a);
   rc.extra = [&](const h5::handle& f) {
     write_coaction_datasets(f, ce, ev, x, in.posts, opt.write_edges, so.evidence_cap > 0);
   };

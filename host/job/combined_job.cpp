@@ -62,6 +62,8 @@ edge_expression check_combined_request(const detect_options& opt) {
   CHORUS_EXPECTS(!given(opt, "--min-weight") || uses_default(true, ""),
                  "--min-weight sets the co-action terms of --edges, and '", opt.edges,
                  "' has none without its own >=value");
+  CHORUS_EXPECTS(!given(opt, "--similarity") || e.uses("co_similar"),
+                 "--similarity applies to co_similar, and '", opt.edges, "' has none");
   CHORUS_EXPECTS(!given(opt, "--window") || e.uses_coaction(),
                  "--window applies to co-action views, and '", opt.edges, "' has none");
   for (const char* o : {"--weight", "--topk", "--checkpoint", "--resume", "--evidence-cap"})

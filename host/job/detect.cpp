@@ -683,7 +683,7 @@ void clean_up(const detect_options& opt, const job_plan& p, shard_files& shards)
 detect_summary run_detect(const detect_options& opt) {
   if (!opt.edges.empty()) return run_combined(opt);
   if (coaction::is_view_name(opt.view)) return run_coaction(opt);
-  for (const char* o : {"--window", "--min-weight", "--evidence-cap"})
+  for (const char* o : {"--window", "--min-weight", "--evidence-cap", "--similarity"})
     for (const std::string& g : opt.options_given)
       CHORUS_EXPECTS(g != o, o,
                      " applies to the co-action views (--view co_repost, co_text, "

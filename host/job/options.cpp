@@ -12,7 +12,7 @@ view_mode parse_view(const std::string& s) {
   if (s == "fused") return view_mode::fused;
   CHORUS_THROW(input_error, "unknown view '", s,
                "' (embedding, activity, both, fused, or a co-action view: co_repost, co_text, "
-               "co_link, co_reply, co_hashtag, co_post)");
+               "co_link, co_reply, co_hashtag, co_post, co_similar)");
 }
 const char* to_string(view_mode m) {
   switch (m) {

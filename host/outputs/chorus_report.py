@@ -65,10 +65,12 @@ COACTION_WORDS = {
     "co_repost": "reposted the same post", "co_text": "posted the same text",
     "co_link": "shared the same link", "co_reply": "replied to the same post",
     "co_hashtag": "used the same hashtag", "co_post": "posted (anything)",
+    "co_similar": "posted near-identical texts",
 }
 COACTION_VERB = {
     "co_repost": "reposted post", "co_text": "posted the text", "co_link": "shared",
     "co_reply": "replied to post", "co_hashtag": "used #", "co_post": "posted",
+    "co_similar": "posted near-identical texts",
 }
 
 

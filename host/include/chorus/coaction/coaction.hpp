@@ -23,10 +23,16 @@ namespace chorus::coaction {
 /// - link:    posts that are not reposts; objects: their links, normalised (co_link);
 /// - reply:   replies that are not reposts; object: the id replied to (co_reply);
 /// - hashtag: posts that are not reposts; objects: their hashtags (no toolkit counterpart);
-/// - post:    every post; one object for all: timing only (co_post).
-enum class view_kind { repost, text, link, reply, hashtag, post };
+/// - post:    every post; one object for all: timing only (co_post);
+/// - similar: posts that are not reposts and have words; two posts match when the Jaccard
+///   similarity of their token sets (words and hashtags, /posts/tokens) is at least the
+///   similarity threshold (the toolkit's co_similar_tweet, with chorus's tokens). Candidates
+///   come from prefix filtering (objects: the first |S| - ceil(t |S|) + 1 tokens of each set in
+///   one global order, rarest first), which finds every pair at or above t, and every candidate
+///   is decided exactly.
+enum class view_kind { repost, text, link, reply, hashtag, post, similar };
 
-/// True for "co_repost", "co_text", "co_link", "co_reply", "co_hashtag", "co_post".
+/// True for "co_repost", "co_text", "co_link", "co_reply", "co_hashtag", "co_post", "co_similar".
 bool is_view_name(const std::string& name);
 /// Parses a co-action view name; throws input_error naming the valid ones.
 view_kind parse_view(const std::string& name);
@@ -48,7 +54,16 @@ struct object_index {
   /// Per object: how a user reads it (the post id, the link, the hashtag, the text key in hex).
   std::vector<std::string> label;
   std::int64_t posts_used = 0;  ///< posts that hold at least one object
+  /// co_similar: two posts match only when the Jaccard similarity of their token sets (sorted
+  /// hashes, CSR by post row) is at least `similarity`.
+  bool similar = false;
+  double similarity = 0;
+  std::vector<std::int64_t> token_begin;
+  std::vector<std::uint64_t> tokens;
 };
+
+/// |a & b| / |a | b| of two sorted, distinct token lists (0 when both are empty).
+double jaccard(const std::uint64_t* a, std::size_t na, const std::uint64_t* b, std::size_t nb);
 
 /// The posts of an input as the views read them (a subset of the /posts columns).
 struct post_columns {
@@ -57,6 +72,8 @@ struct post_columns {
   std::vector<std::uint64_t> text_hash;
   std::vector<std::int64_t> url_offsets, tag_offsets;  ///< CSR, [P+1] (empty: not read)
   std::vector<std::string> urls, tags;
+  std::vector<std::int64_t> token_offsets;     ///< CSR [P+1] into `tokens` (co_similar)
+  std::vector<std::uint64_t> tokens;           ///< per post: distinct token hashes, ascending
   normalisation norm = normalisation::chorus;  ///< what `chorus ingest --normalize` applied
 };
 
@@ -66,7 +83,9 @@ post_columns read_post_columns(const std::string& input, view_kind v);
 
 /// The occurrences of `v`'s objects among `posts` (links normalised with normalise_url unless
 /// the input was ingested with --normalize toolkit, which compares them as given).
-object_index build_index(const post_columns& posts, view_kind v, int threads = 0);
+/// `similarity`: co_similar's Jaccard threshold, in (0, 1].
+object_index build_index(const post_columns& posts, view_kind v, int threads = 0,
+                         double similarity = 0.9);
 
 /// What a co-action pass takes.
 struct sweep_options {

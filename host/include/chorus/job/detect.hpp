@@ -47,6 +47,7 @@ struct detect_options {
   /// Co-action views (--view co_repost, ...; chorus/coaction/coaction.hpp): window in seconds
   /// (inclusive), the weight an edge needs, and evidence rows kept per edge.
   std::int64_t window = 60, min_weight = 1, evidence_cap = 20;
+  double similarity = 0.9;  ///< co_similar: Jaccard threshold of the posts' token sets
   /// The command-line options the user gave ("--window", ...): an option the chosen view does
   /// not use is an error, never silently ignored. Empty when not run from the command line.
   std::vector<std::string> options_given;
