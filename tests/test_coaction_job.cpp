@@ -140,6 +140,15 @@ TEST(CoactionJob, MistakesGetOneLineAndExitTwo) {
     EXPECT_NE(r.err.find(m.says), std::string::npos) << r.err;
     EXPECT_FALSE(chorus::cli_test::exists(out)) << m.says;
   }
+  // a memory cap below what the index and counters need: refused before any work (exit 3)
+  {
+    const auto r = run_cli({"detect", "--input", fx.input, "--out", out, "--view", "co_repost",
+                            "--max-memory", "20", "--quiet"},
+                           fx.dir);
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_NE(r.err.find("more than --max-memory 20 MiB"), std::string::npos) << r.err;
+    EXPECT_FALSE(chorus::cli_test::exists(out));
+  }
   // an empty view is written when asked for
   auto r = run_cli({"detect", "--input", fx.input, "--out", out, "--view", "co_link",
                     "--allow-empty-view", "--quiet"},

@@ -96,6 +96,23 @@ post_columns read_post_columns(const std::string& input, view_kind v) {
   return c;
 }
 
+std::uint64_t memory_needed(const std::string& input, view_kind v, int threads) {
+  h5::handle f = h5::open_read(input);
+  auto rows = [&](const char* path) -> std::uint64_t {
+    return h5::exists(f, path) ? h5::describe(h5::open_dataset(f, path)).dims.at(0) : 0;
+  };
+  const std::uint64_t n = rows("/accounts/id"), p = rows("/posts/account");
+  std::uint64_t objects = p, strings = 0;  // occurrences (at most), string bytes
+  if (v == view_kind::link) objects = rows("/posts/urls"), strings = 96 * objects;
+  if (v == view_kind::hashtag) objects = rows("/posts/hashtags"), strings = 64 * objects;
+  if (v == view_kind::similar) objects = rows("/posts/tokens");
+  const std::uint64_t columns = p * (8 * 6 + 16) + objects * 8 + strings;
+  const std::uint64_t index =
+      objects * (32 + 32) + n * 16 + (v == view_kind::similar ? objects * 8 : 0);
+  const std::uint64_t scratch = static_cast<std::uint64_t>(std::max(threads, 1)) * n * 16;
+  return columns + index + scratch + (64ull << 20);
+}
+
 namespace {
 
 struct occurrence {

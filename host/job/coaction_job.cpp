@@ -238,6 +238,12 @@ detect_summary run_coaction(const detect_options& opt) {
   s.window = opt.window, s.min_weight = opt.min_weight;
   s.threshold = s.threshold_activity = s.weight = NAN;
 
+  const std::uint64_t need = coaction::memory_needed(opt.input, v, s.threads);
+  if (opt.max_memory_mib > 0 && need + (16ull << 20) > (opt.max_memory_mib << 20))
+    CHORUS_THROW(limit_error, "--view ", opt.view, " needs about ", (need >> 20) + 16,
+                 " MiB of host memory besides its edges (posts, object index, per-thread "
+                 "counters), more than --max-memory ",
+                 opt.max_memory_mib, " MiB; raise --max-memory or use fewer --threads");
   coaction_input in = read_coaction_input(opt, v);
   s.accounts = in.info.n;
   s.normalize = coaction::to_string(in.posts.norm);

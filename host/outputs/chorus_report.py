@@ -733,7 +733,8 @@ class Report:
             if self.view == "co_text":
                 obj = "with key " + obj[:8]
             when = dt.datetime.fromtimestamp(int(min(t1, t2)), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            parts.append(f"{verb} {obj} {abs(int(t2) - int(t1))} s apart ({when} UTC)")
+            what = f"{verb} {obj}" if obj else verb
+            parts.append(f"{what} {abs(int(t2) - int(t1))} s apart ({when} UTC)")
         total = int(co["pairs"][e])
         more = f"; {total:,} times in all" if total > len(parts) else ""
         return "both " + "; ".join(parts) + more

@@ -81,6 +81,10 @@ struct post_columns {
 /// input_error when the input has no /posts (naming `chorus ingest`).
 post_columns read_post_columns(const std::string& input, view_kind v);
 
+/// Host memory a co-action run of view `v` over `input` needs besides its edges, in bytes: the
+/// /posts columns read, the object index, and two counters per account per thread.
+std::uint64_t memory_needed(const std::string& input, view_kind v, int threads);
+
 /// The occurrences of `v`'s objects among `posts` (links normalised with normalise_url unless
 /// the input was ingested with --normalize toolkit, which compares them as given).
 /// `similarity`: co_similar's Jaccard threshold, in (0, 1].
