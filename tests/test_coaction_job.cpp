@@ -347,3 +347,30 @@ TEST(CoactionJob, SimilarTextsByTheJaccardOfTheirWords) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CoactionEdges, DenseOnlyExpressionEqualsTheViewAndOutputsCanBeLeftOut) {
+  const fixture& fx = combined_fixture();
+  const edge_set b =
+      detect(fx, "vb", {"--view", "both", "--threshold", "0.9", "--threshold-activity", "0.4"});
+  const edge_set e = detect(fx, "eb", {"--edges", "embedding>=0.9 & activity>=0.4"});
+  EXPECT_EQ(e.pairs, b.pairs);
+  ASSERT_GT(b.pairs.size(), 0u);
+  // --no-evidence: no /coaction; --no-edges: no edges, the same clusters
+  detect(fx, "ne", {"--view", "co_repost", "--no-evidence"});
+  detect(fx, "nn", {"--view", "co_repost", "--no-edges"});
+  detect(fx, "ce", {"--view", "co_repost"});
+  h5::handle ne = h5::open_read(fx.dir + "/ne.h5"), nn = h5::open_read(fx.dir + "/nn.h5"),
+             ce = h5::open_read(fx.dir + "/ce.h5");
+  EXPECT_FALSE(h5::exists(ne, "/coaction"));
+  EXPECT_TRUE(h5::exists(ce, "/coaction/pairs"));
+  EXPECT_EQ(ints(nn, "/edges/src").size(), 0u);
+  EXPECT_EQ(ints(nn, "/edges/weight").size(), 0u);
+  EXPECT_EQ(ints(nn, "/labels"), ints(ce, "/labels"));
+  EXPECT_EQ(ints(ne, "/edges/weight"), ints(ce, "/edges/weight"));
+  const edge_set x = detect(fx, "xn", {"--edges", "co_repost | co_link>=2", "--no-edges"});
+  EXPECT_EQ(x.pairs.size(), 0u);
+}
+
+}  // namespace
