@@ -372,27 +372,37 @@ void print_coaction_summary(const chorus::detect_summary& s) {
       static_cast<long long>(s.window), static_cast<long long>(s.min_weight), s.normalize.c_str());
 }
 
-void print_detect_summary(const chorus::detect_summary& s) {
-  if (s.view == "expression") {
+// The match with planted truth, when the input has it.
+void print_truth(const chorus::detect_summary& s) {
+  if (s.has_truth)
     std::printf(
-        "%s: %lld accounts, --edges, %lld candidates, %lld edges, %lld clusters (%lld accounts, "
-        "largest %lld)\n",
-        s.output.c_str(), static_cast<long long>(s.accounts), static_cast<long long>(s.candidates),
-        static_cast<long long>(s.edges), static_cast<long long>(s.clusters),
-        static_cast<long long>(s.clustered_accounts), static_cast<long long>(s.largest_cluster));
-    std::printf("%.2f s total: views and candidates %.2f, components %.2f, write %.2f\n",
-                s.seconds_total, s.seconds_score, s.seconds_components, s.seconds_write);
-    std::printf("edges in effect: %s (co-action window %lld s)\n", s.detail.c_str(),
-                static_cast<long long>(s.window));
-  }
-  if (s.view.rfind("co_", 0) == 0) print_coaction_summary(s);
+        "against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted "
+        "clusters recovered\n",
+        s.truth.precision, s.truth.recall, static_cast<long long>(s.truth.planted_recovered),
+        static_cast<long long>(s.truth.planted_clusters));
+}
+
+// An --edges run's summary: the expression in effect.
+void print_expression_summary(const chorus::detect_summary& s) {
+  std::printf(
+      "%s: %lld accounts, --edges, %lld candidates, %lld edges, %lld clusters (%lld accounts, "
+      "largest %lld)\n",
+      s.output.c_str(), static_cast<long long>(s.accounts), static_cast<long long>(s.candidates),
+      static_cast<long long>(s.edges), static_cast<long long>(s.clusters),
+      static_cast<long long>(s.clustered_accounts), static_cast<long long>(s.largest_cluster));
+  std::printf("%.2f s total: views and candidates %.2f, components %.2f, write %.2f\n",
+              s.seconds_total, s.seconds_score, s.seconds_components, s.seconds_write);
+  std::printf("edges in effect: %s (co-action window %lld s)\n", s.detail.c_str(),
+              static_cast<long long>(s.window));
+}
+
+void print_detect_summary(const chorus::detect_summary& s) {
   if (s.view == "expression" || s.view.rfind("co_", 0) == 0) {
-    if (s.has_truth)
-      std::printf(
-          "against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted "
-          "clusters recovered\n",
-          s.truth.precision, s.truth.recall, static_cast<long long>(s.truth.planted_recovered),
-          static_cast<long long>(s.truth.planted_clusters));
+    if (s.view == "expression")
+      print_expression_summary(s);
+    else
+      print_coaction_summary(s);
+    print_truth(s);
     return;
   }
   std::printf(
@@ -417,12 +427,7 @@ void print_detect_summary(const chorus::detect_summary& s) {
                   static_cast<long long>(s.invalid_activity));
     std::printf("\n");
   }
-  if (s.has_truth)
-    std::printf(
-        "against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted clusters "
-        "recovered\n",
-        s.truth.precision, s.truth.recall, static_cast<long long>(s.truth.planted_recovered),
-        static_cast<long long>(s.truth.planted_clusters));
+  print_truth(s);
 }
 
 // --progress-interval (detect): seconds between plain progress lines when stderr is not a

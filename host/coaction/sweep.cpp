@@ -108,26 +108,29 @@ std::vector<directed> directed_rows(const object_index& x, const sweep_options& 
   return all;
 }
 
-/// Pass 2: the weights w(src->dst) asked for in `need` (sorted by src), which pass 1 left out
-/// because they are below min_weight.
-std::vector<i64> reverse_weights(const object_index& x,
-                                 const std::vector<std::pair<u32, u32>>& need,
-                                 const sweep_options& opt) {
-  std::vector<i64> w(need.size(), 0);
+/// Pass 2: the weights w(from->to) of the pairs in `need` (any order), in that order; pass 1
+/// left them out because they are below min_weight (or they were never asked for).
+std::vector<i64> weights_of(const object_index& x, const std::vector<std::pair<u32, u32>>& need,
+                            i64 window, int threads) {
+  std::vector<std::size_t> order(need.size());  // by source: one count per source
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t p, std::size_t q) { return need[p] < need[q]; });
   std::vector<std::size_t> starts;  // first entry of each source
-  for (std::size_t k = 0; k < need.size(); ++k)
-    if (k == 0 || need[k].first != need[k - 1].first) starts.push_back(k);
-  starts.push_back(need.size());
+  for (std::size_t k = 0; k < order.size(); ++k)
+    if (k == 0 || need[order[k]].first != need[order[k - 1]].first) starts.push_back(k);
+  starts.push_back(order.size());
+  std::vector<i64> w(need.size(), 0);
   const i64 groups = static_cast<i64>(starts.size()) - 1;
-#pragma omp parallel num_threads(thread_count(opt.threads))
+#pragma omp parallel num_threads(thread_count(threads))
   {
     scratch s(x.accounts);
 #pragma omp for schedule(dynamic, 16)
     for (i64 g = 0; g < groups; ++g) {
       const std::size_t b = starts[static_cast<std::size_t>(g)],
                         e = starts[static_cast<std::size_t>(g) + 1];
-      count_account(x, need[b].first, opt.window, s);
-      for (std::size_t k = b; k < e; ++k) w[k] = s.count[need[k].second];
+      count_account(x, need[order[b]].first, window, s);
+      for (std::size_t k = b; k < e; ++k) w[order[k]] = s.count[need[order[k]].second];
       s.reset();
     }
   }
@@ -188,16 +191,10 @@ coaction_edges sweep(const object_index& x, const sweep_options& opt) {
     CHORUS_THROW(limit_error, "the co-action view has ", out.src.size(),
                  " edges, more than --max-edges ", opt.max_edges,
                  "; raise --min-weight, shorten --window or raise --max-edges");
-  std::vector<std::size_t> order(need.size());
-  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t p, std::size_t q) { return need[p] < need[q]; });
-  std::vector<std::pair<u32, u32>> sorted(need.size());
-  for (std::size_t k = 0; k < order.size(); ++k) sorted[k] = need[order[k]];
-  const std::vector<i64> w = reverse_weights(x, sorted, opt);
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    const std::size_t e = need_edge[order[k]];
-    (sorted[k].first == out.src[e] ? out.weight_src_dst : out.weight_dst_src)[e] = w[k];
+  const std::vector<i64> w = weights_of(x, need, opt.window, opt.threads);
+  for (std::size_t k = 0; k < need.size(); ++k) {
+    const std::size_t e = need_edge[k];
+    (need[k].first == out.src[e] ? out.weight_src_dst : out.weight_dst_src)[e] = w[k];
   }
   return out;
 }
@@ -205,7 +202,7 @@ coaction_edges sweep(const object_index& x, const sweep_options& opt) {
 std::vector<std::pair<i64, i64>> pair_weights(const object_index& x,
                                               const std::vector<std::pair<i64, i64>>& pairs,
                                               i64 window, int threads) {
-  std::vector<std::pair<u32, u32>> need;  // both directions of every pair, sorted by source
+  std::vector<std::pair<u32, u32>> need;  // both directions of every pair
   need.reserve(2 * pairs.size());
   for (const auto& [a, b] : pairs) {
     CHORUS_EXPECTS(a >= 0 && b >= 0 && a < x.accounts && b < x.accounts && a != b,
@@ -213,21 +210,10 @@ std::vector<std::pair<i64, i64>> pair_weights(const object_index& x,
     need.emplace_back(static_cast<u32>(a), static_cast<u32>(b));
     need.emplace_back(static_cast<u32>(b), static_cast<u32>(a));
   }
-  std::vector<std::size_t> order(need.size());
-  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t p, std::size_t q) { return need[p] < need[q]; });
-  std::vector<std::pair<u32, u32>> sorted(need.size());
-  for (std::size_t k = 0; k < order.size(); ++k) sorted[k] = need[order[k]];
-  sweep_options o;
-  o.window = window;
-  o.threads = threads;
-  const std::vector<i64> w = reverse_weights(x, sorted, o);
+  const std::vector<i64> w = weights_of(x, need, window, threads);
   std::vector<std::pair<i64, i64>> out(pairs.size());
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    auto& r = out[order[k] / 2];
-    (order[k] % 2 == 0 ? r.first : r.second) = w[k];
-  }
+  for (std::size_t k = 0; k < need.size(); ++k)
+    (k % 2 == 0 ? out[k / 2].first : out[k / 2].second) = w[k];
   return out;
 }
 
