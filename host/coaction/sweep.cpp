@@ -19,10 +19,7 @@ namespace {
 using u32 = std::uint32_t;
 using i64 = std::int64_t;
 
-struct directed {
-  u32 src, dst;
-  i64 weight;
-};
+using directed = directed_weight;
 
 /// Per-thread scratch, dense over accounts: u's matched posts per v, and the last post of u
 /// that counted v (so a post counts each v once however many of v's posts it matches).
@@ -77,17 +74,29 @@ void count_account(const object_index& x, u32 u, i64 window, scratch& s) {
   }
 }
 
-/// Pass 1: every directed weight that reaches min_weight.
-std::vector<directed> directed_rows(const object_index& x, const sweep_options& opt) {
+}  // namespace
+
+std::int64_t split_accounts(const object_index& x, int parts, int k) {
+  if (k <= 0) return 0;
+  if (k >= parts) return x.accounts;
+  const i64 total = x.account_begin.back();
+  const i64 goal = static_cast<i64>(static_cast<double>(total) * k / parts);
+  return static_cast<i64>(std::lower_bound(x.account_begin.begin(), x.account_begin.end(), goal) -
+                          x.account_begin.begin());
+}
+
+std::vector<directed_weight> directed_pass(const object_index& x, const sweep_options& opt,
+                                           std::int64_t begin, std::int64_t end) {
   const int nt = thread_count(opt.threads);
   std::vector<std::vector<directed>> part(static_cast<std::size_t>(nt));
   const i64 n = x.accounts;
+  begin = std::max<i64>(begin, 0), end = std::min<i64>(end < 0 ? n : end, n);
 #pragma omp parallel num_threads(nt)
   {
     scratch s(n);
     auto& out = part[static_cast<std::size_t>(omp_get_thread_num())];
 #pragma omp for schedule(dynamic, 64)
-    for (i64 u = 0; u < n; ++u) {
+    for (i64 u = begin; u < end; ++u) {
       if (x.account_begin[static_cast<std::size_t>(u)] ==
           x.account_begin[static_cast<std::size_t>(u) + 1])
         continue;
@@ -107,6 +116,8 @@ std::vector<directed> directed_rows(const object_index& x, const sweep_options& 
   }
   return all;
 }
+
+namespace {
 
 /// Pass 2: the weights w(from->to) of the pairs in `need` (any order), in that order; pass 1
 /// left them out because they are below min_weight (or they were never asked for).
@@ -156,7 +167,11 @@ double jaccard(const std::uint64_t* a, std::size_t na, const std::uint64_t* b, s
 coaction_edges sweep(const object_index& x, const sweep_options& opt) {
   CHORUS_EXPECTS(opt.window >= 0, "--window must be >= 0 seconds, got ", opt.window);
   CHORUS_EXPECTS(opt.min_weight >= 1, "--min-weight must be >= 1, got ", opt.min_weight);
-  std::vector<directed> rows = directed_rows(x, opt);
+  return edges_from(x, directed_pass(x, opt, 0, x.accounts), opt);
+}
+
+coaction_edges edges_from(const object_index& x, std::vector<directed_weight> rows,
+                          const sweep_options& opt) {
   coaction_edges out;
   out.directed_rows = static_cast<i64>(rows.size());
   // undirected: both directions of a pair side by side

@@ -6,6 +6,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "chorus/coaction/coaction.hpp"
 #include "chorus/core/error.hpp"
@@ -50,8 +51,6 @@ void check_coaction_request(const detect_options& opt) {
   CHORUS_EXPECTS(!opt.threshold_given && !opt.threshold_activity_given && !opt.weight_given,
                  "--view ", opt.view, " takes no similarity threshold; use --min-weight");
   CHORUS_EXPECTS(opt.topk == 0, "--topk applies to the embedding and activity views only");
-  CHORUS_EXPECTS(!mpi::active(), "--view ", opt.view,
-                 " runs in one process for now; run it without mpirun");
   CHORUS_EXPECTS(opt.window >= 0 && opt.window <= 366LL * 86400,
                  "--window must be from 0 to 31622400 seconds (a year), got ", opt.window);
   CHORUS_EXPECTS(opt.min_weight >= 1, "--min-weight must be >= 1, got ", opt.min_weight);
@@ -225,78 +224,119 @@ std::vector<attribute> coaction_attributes(const detect_summary& s, std::int64_t
   return out;
 }
 
+// Every rank's directed rows on rank 0 (in rounds of at most 256 MiB per rank: MPI counts
+// are ints); other ranks get none. One process: the rows as they are.
+std::vector<coaction::directed_weight> gather_rows(std::vector<coaction::directed_weight> mine) {
+  if (!mpi::active()) return mine;
+  using row = coaction::directed_weight;
+  const std::size_t chunk = (std::size_t{256} << 20) / sizeof(row);
+  const double rounds = mpi::max(static_cast<double>((mine.size() + chunk - 1) / chunk));
+  std::vector<row> all;
+  for (std::size_t r = 0; static_cast<double>(r) < rounds; ++r) {
+    const std::size_t b = std::min(mine.size(), r * chunk), e = std::min(mine.size(), b + chunk);
+    const std::string bytes(reinterpret_cast<const char*>(mine.data() + b), (e - b) * sizeof(row));
+    for (const std::string& part : mpi::gather(bytes)) {
+      const std::size_t at = all.size();
+      all.resize(at + part.size() / sizeof(row));
+      std::memcpy(static_cast<void*>(all.data() + at), part.data(), part.size());
+    }
+  }
+  return all;
+}
+
+void check_memory(const detect_options& opt, coaction::view_kind v, int threads) {
+  const std::uint64_t need = coaction::memory_needed(opt.input, v, threads);
+  if (opt.max_memory_mib > 0 && need + (16ull << 20) > (opt.max_memory_mib << 20))
+    CHORUS_THROW(limit_error, "--view ", opt.view, " needs about ", (need >> 20) + 16,
+                 " MiB of host memory besides its edges (posts, object index, per-thread "
+                 "counters), more than --max-memory ",
+                 opt.max_memory_mib, " MiB; raise --max-memory or use fewer --threads");
+}
+
 }  // namespace
 
 detect_summary run_coaction(const detect_options& opt) {
   const auto t_start = clock_type::now();
-  check_coaction_request(opt);
-  const coaction::view_kind v = coaction::parse_view(opt.view);
   detect_summary s;
   s.input = opt.input, s.output = opt.output, s.view = opt.view, s.backend = "cpu";
   s.transform = "none";
   s.threads = opt.threads > 0 ? opt.threads : omp_get_max_threads();
   s.window = opt.window, s.min_weight = opt.min_weight;
   s.threshold = s.threshold_activity = s.weight = NAN;
-
-  const std::uint64_t need = coaction::memory_needed(opt.input, v, s.threads);
-  if (opt.max_memory_mib > 0 && need + (16ull << 20) > (opt.max_memory_mib << 20))
-    CHORUS_THROW(limit_error, "--view ", opt.view, " needs about ", (need >> 20) + 16,
-                 " MiB of host memory besides its edges (posts, object index, per-thread "
-                 "counters), more than --max-memory ",
-                 opt.max_memory_mib, " MiB; raise --max-memory or use fewer --threads");
-  coaction_input in = read_coaction_input(opt, v);
+  s.ranks = mpi::size();
+  // every rank reads the posts and builds the index; each sweeps its share of the accounts
+  coaction::view_kind v = coaction::view_kind::repost;
+  coaction_input in;
+  coaction::object_index x;
+  mpi::phase([&] {
+    check_coaction_request(opt);
+    v = coaction::parse_view(opt.view);
+    check_memory(opt, v, s.threads);
+    in = read_coaction_input(opt, v);
+    x = coaction::build_index(in.posts, v, opt.threads, opt.similarity);
+    check_view_nonempty(opt, x, static_cast<std::int64_t>(in.posts.account.size()));
+  });
   s.accounts = in.info.n;
   s.normalize = coaction::to_string(in.posts.norm);
-  const auto t_index = clock_type::now();
-  const coaction::object_index x = coaction::build_index(in.posts, v, opt.threads, opt.similarity);
-  check_view_nonempty(opt, x, static_cast<std::int64_t>(in.posts.account.size()));
-  s.seconds_read = in.seconds + since(t_index);
+  s.seconds_read = since(t_start);
   s.objects = static_cast<std::int64_t>(x.label.size());
   s.occurrences = static_cast<std::int64_t>(x.time.size());
   s.posts_used = x.posts_used;
+  s.detail = std::to_string(s.occurrences) + " occurrences of " + std::to_string(s.objects) +
+             " objects in " + std::to_string(s.posts_used) + " posts";
 
   const auto t_sweep = clock_type::now();
   coaction::sweep_options so;
   so.window = opt.window, so.min_weight = opt.min_weight, so.max_edges = opt.max_edges;
   so.evidence_cap = opt.evidence && opt.write_edges ? opt.evidence_cap : 0;
   so.threads = opt.threads;
-  const coaction::coaction_edges ce = coaction::sweep(x, so);
-  const coaction::coaction_evidence ev = coaction::collect_evidence(x, ce, so);
-  s.seconds_score = since(t_sweep);
-  s.directed_rows = ce.directed_rows;
-  s.detail = std::to_string(s.occurrences) + " occurrences of " + std::to_string(s.objects) +
-             " objects in " + std::to_string(s.posts_used) + " posts";
+  std::vector<coaction::directed_weight> rows;
+  mpi::phase([&] {
+    const int ranks = mpi::size(), rank = mpi::rank();
+    rows = coaction::directed_pass(x, so, coaction::split_accounts(x, ranks, rank),
+                                   coaction::split_accounts(x, ranks, rank + 1));
+  });
+  rows = gather_rows(std::move(rows));
+  coaction::coaction_edges ce;
+  coaction::coaction_evidence ev;
+  mpi::phase([&] {  // the rest is rank 0's, as for one process
+    if (mpi::rank() != 0) return;
+    ce = coaction::edges_from(x, std::move(rows), so);
+    ev = coaction::collect_evidence(x, ce, so);
+    s.seconds_score = since(t_sweep);
+    s.directed_rows = ce.directed_rows;
 
-  const auto t_comp = clock_type::now();
-  const coaction_graph g = find_coaction_components(ce, in.info.n, opt.threads);
-  s.edges = s.edges_before_topk = static_cast<std::int64_t>(g.edges.size());
-  s.clusters = g.clusters;
-  for (std::int64_t c = 0; c < g.clusters; ++c) s.clustered_accounts += g.table.size[c];
-  s.largest_cluster = g.clusters ? g.table.size[0] : 0;
-  for (std::int64_t c = 0; c < std::min<std::int64_t>(g.clusters, 20); ++c)
-    s.cluster_sizes.push_back(g.table.size[c]);
-  s.has_truth = !in.truth.empty();
-  if (s.has_truth) s.truth = match_truth(g.labels, g.clusters, in.truth);
-  s.seconds_components = since(t_comp);
+    const auto t_comp = clock_type::now();
+    const coaction_graph g = find_coaction_components(ce, in.info.n, opt.threads);
+    s.edges = s.edges_before_topk = static_cast<std::int64_t>(g.edges.size());
+    s.clusters = g.clusters;
+    for (std::int64_t c = 0; c < g.clusters; ++c) s.clustered_accounts += g.table.size[c];
+    s.largest_cluster = g.clusters ? g.table.size[0] : 0;
+    for (std::int64_t c = 0; c < std::min<std::int64_t>(g.clusters, 20); ++c)
+      s.cluster_sizes.push_back(g.table.size[c]);
+    s.has_truth = !in.truth.empty();
+    if (s.has_truth) s.truth = match_truth(g.labels, g.clusters, in.truth);
+    s.seconds_components = since(t_comp);
 
-  const auto t_write = clock_type::now();
-  results_content rc;
-  rc.labels = &g.labels;
-  rc.ids = &in.ids;
-  const std::vector<edge> no_edges;
-  rc.edges = opt.write_edges ? &g.edges : &no_edges;
-  rc.clusters = &g.table;
-  rc.truth = s.has_truth ? &s.truth : nullptr;
-  run_facts facts = coaction_facts(opt, in, s);
-  if (s.has_truth) facts.truth = &s.truth;
-  rc.attributes = results_attributes(facts);
-  for (attribute& a : coaction_attributes(s, so.evidence_cap, opt.similarity))
-    rc.attributes.push_back(a);
-  rc.extra = [&](const h5::handle& f) {
-    write_coaction_datasets(f, ce, ev, x, in.posts, opt.write_edges, so.evidence_cap > 0);
-  };
-  write_results(opt.output, rc);
-  s.seconds_write = since(t_write);
+    const auto t_write = clock_type::now();
+    results_content rc;
+    rc.labels = &g.labels;
+    rc.ids = &in.ids;
+    const std::vector<edge> no_edges;
+    rc.edges = opt.write_edges ? &g.edges : &no_edges;
+    rc.clusters = &g.table;
+    rc.truth = s.has_truth ? &s.truth : nullptr;
+    run_facts facts = coaction_facts(opt, in, s);
+    if (s.has_truth) facts.truth = &s.truth;
+    rc.attributes = results_attributes(facts);
+    for (attribute& a : coaction_attributes(s, so.evidence_cap, opt.similarity))
+      rc.attributes.push_back(a);
+    rc.extra = [&](const h5::handle& f) {
+      write_coaction_datasets(f, ce, ev, x, in.posts, opt.write_edges, so.evidence_cap > 0);
+    };
+    write_results(opt.output, rc);
+    s.seconds_write = since(t_write);
+  });
   s.seconds_total = since(t_start);
   return s;
 }

@@ -65,19 +65,7 @@ std::string dir_name(const std::string& path) {
              : path.substr(0, std::max<std::size_t>(path.rfind('/'), 1));
 }
 
-// Runs `fn`; in a multi-process job every rank then agrees on success or on the first
-// failure (mpi::agree), so that one rank's error ends all ranks with its message.
-template <typename Fn>
-void phase(Fn&& fn) {
-  std::exception_ptr err;
-  try {
-    fn();
-  } catch (...) {
-    err = std::current_exception();
-    mpi::notify_peers();
-  }
-  mpi::agree(err);
-}
+using mpi::phase;
 
 // Host memory a run needs besides the edges (views, first-pass rows, labels, tiles).
 std::uint64_t fixed_memory(const detect_options& opt, const input_info& info, bool need_e,

@@ -135,6 +135,24 @@ def main():
         ("topk", ["--topk", "2"]),
         ("no-edges", ["--no-edges"]),
     ]
+    # co-action views: each rank sweeps a share of the accounts, rank 0 merges and writes
+    rc, _, err = run([CHORUS, "generate", "--posts", "--accounts", "1500", "--seed", "5", "--out",
+                      "posts.csv", "--force", "--quiet"])
+    rc2, _, err2 = run([CHORUS, "ingest", "posts.csv", "--out", "posts.h5", "--min-posts", "1",
+                        "--dim", "0", "--force", "--quiet"])
+    check(rc == 0 and rc2 == 0, f"posts generated and ingested {err[-200:]}{err2[-200:]}")
+    for name, extra in [("co_repost", ["--view", "co_repost", "--window", "120"]),
+                        ("co_similar", ["--view", "co_similar", "--window", "600",
+                                        "--similarity", "0.6", "--min-weight", "2"])]:
+        one, many = f"{name}-1.h5", f"{name}-{P}.h5"
+        rc1, _, e1 = run([CHORUS, "detect", "--input", "posts.h5", "--out", one, "--quiet"] + extra)
+        rcp, outp, ep = run(LAUNCH + ["-np", str(P), CHORUS, "detect", "--input", "posts.h5",
+                                      "--out", many, "--threads", "1", "--json", "--quiet"] + extra)
+        check(rc1 == 0 and rcp == 0, f"{name}: both runs succeed ({rc1}, {rcp}) {e1[-300:]}{ep[-300:]}")
+        if rc1 or rcp:
+            continue
+        check(json.loads(outp.strip().splitlines()[0])["ranks"] == P, f"{name}: JSON names {P} ranks")
+        same_results(one, many, name)
     for name, extra in cases:
         one, many = f"{name}-1.h5", f"{name}-{P}.h5"
         rc1, _, e1 = run([CHORUS, "detect", "--input", "in.h5", "--out", one, "--quiet"] + extra)

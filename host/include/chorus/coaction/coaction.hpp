@@ -107,8 +107,29 @@ struct coaction_edges {
   std::int64_t directed_rows = 0;  ///< directed weights >= min_weight (the toolkit's rows)
 };
 
-/// The directed weights and edges of one view over `index`.
+/// The directed weights and edges of one view over `index`:
+/// edges_from(index, directed_pass(index, opt, 0, accounts), opt).
 coaction_edges sweep(const object_index& index, const sweep_options& opt);
+
+/// One directed weight w(src->dst).
+struct directed_weight {
+  std::uint32_t src, dst;
+  std::int64_t weight;
+};
+
+/// Pass 1 for the accounts [begin, end) (end < 0: all): every w(u->v) >= opt.min_weight of
+/// those u, in any order. The passes of disjoint ranges together give the whole view's rows.
+std::vector<directed_weight> directed_pass(const object_index& index, const sweep_options& opt,
+                                           std::int64_t begin, std::int64_t end);
+
+/// The undirected edges of all the directed rows of a view (any order), with the directions
+/// pass 1 did not keep computed exactly; --max-edges checked.
+coaction_edges edges_from(const object_index& index, std::vector<directed_weight> rows,
+                          const sweep_options& opt);
+
+/// Range k of `parts` contiguous account ranges with about equal occurrences:
+/// [split_accounts(x, parts, k), split_accounts(x, parts, k + 1)).
+std::int64_t split_accounts(const object_index& index, int parts, int k);
 
 /// The directed weights (w(a->b), w(b->a)) of any pairs (a, b), a != b, whatever they are
 /// (0 when the accounts share nothing within the window).

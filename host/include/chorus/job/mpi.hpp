@@ -54,6 +54,21 @@ void notify_peers();
 /// True once some other rank has called notify_peers (non-blocking poll; main thread only).
 bool peer_failed();
 
+/// Runs `fn`; in a multi-process job every rank then agrees on success or on the first failure
+/// (agree), so that one rank's error ends all ranks with its message. One process: fn's error
+/// propagates as it is.
+template <typename Fn>
+void phase(Fn&& fn) {
+  std::exception_ptr err;
+  try {
+    fn();
+  } catch (...) {
+    err = std::current_exception();
+    notify_peers();
+  }
+  agree(err);
+}
+
 /// Collective sums and maximum over ranks.
 std::int64_t sum(std::int64_t v);
 double max(double v);
