@@ -288,6 +288,12 @@ class Report:
         self.use_emb = self.view in ("embedding", "both", "fused")
         self.use_act = self.view in ("activity", "both", "fused")
         self.coaction = self.view.startswith("co_")
+        # --edges: the terms of the expression (bit k of /edges/terms is term k)
+        self.expression = self.view == "expression"
+        self.terms = [t for t in (self.attr("edges_terms") or "").split(";") if t] if self.expression else []
+        if self.expression:
+            self.use_emb = any(t.startswith("embedding>=") for t in self.terms)
+            self.use_act = any(t.startswith("activity>=") for t in self.terms)
         self.co = f["coaction"] if "coaction" in f else None
         self.co_objects = None  # /coaction/objects, read on first use
         self.input_note = ""
@@ -352,6 +358,10 @@ class Report:
             out.append(("threshold_activity (timing, activity correlation)", ta))
         if self.view == "fused":
             out += [("threshold (fused score)", t), ("weight (of content in the fused score)", w)]
+        if self.expression:
+            out = [("edges_expression", self.attr("edges_expression"))]
+            if any(t.startswith("co_") for t in self.terms):
+                out.append(("coaction_window (seconds)", self.attr("coaction_window")))
         if self.coaction:
             out += [("coaction_window (seconds)", self.attr("coaction_window")),
                     ("coaction_min_weight (co-actions in one direction)", self.attr("coaction_min_weight"))]
@@ -361,6 +371,10 @@ class Report:
         t, ta, w = self.attr("threshold"), self.attr("threshold_activity"), self.attr("weight")
         transform = self.attr("activity_transform", "none")
         tr = "" if transform in (None, "none") else f" (counts transformed by {transform} first)"
+        if self.expression:
+            return ("two accounts are linked when <b>" + esc(self.attr("edges_expression") or "") +
+                    "</b> holds for them, where " + "; ".join(esc(self.term_words(t)) for t in self.terms) +
+                    " (&amp; means and, | means or).")
         if self.coaction:
             what = COACTION_WORDS.get(self.view, "acted alike")
             return (f"two accounts are linked when they {what} within <b>{esc(fmt(self.attr('coaction_window')))} s</b> "
@@ -383,6 +397,16 @@ class Report:
         return (f"two accounts are linked when their content is alike (embedding cosine at least "
                 f"<b>{esc(fmt(t))}</b>) <b>and</b> they post at the same times (correlation of posting "
                 f"counts over time{esc(tr)} at least <b>{esc(fmt(ta))}</b>); 1 means identical or in lockstep.")
+
+    def term_words(self, term):
+        """One term of an --edges expression in words."""
+        view, _, value = term.partition(">=")
+        if view == "embedding":
+            return f"{term}: content cosine at least {value}"
+        if view == "activity":
+            return f"{term}: timing correlation at least {value}"
+        return (f"{term}: {COACTION_WORDS.get(view, view)} within {fmt(self.attr('coaction_window'))} s, "
+                f"at least {value} times")
 
     # -- accounts
     def cluster_members(self, c):
@@ -583,7 +607,7 @@ class Report:
                                           f"recall {num(cl['truth_recall'][c])}") if tb >= 0 else
                          "matches no planted network: none of its accounts was planted (a false alarm on "
                          "this synthetic data)"))
-        if self.ev is None and not self.coaction:
+        if self.ev is None and not self.coaction and not self.expression:
             rows.append(("evidence", "No /evidence group in the results: evidence is limited "
                                      "(run detect without --no-evidence)."))
         return table(["what they share", ""], rows, "evidence")
@@ -632,6 +656,8 @@ class Report:
         if "edges/weight" in f:
             for key in ("weight", "weight_src_dst", "weight_dst_src"):
                 d[key] = f["edges/" + key][lo:hi][idx]
+        if "edges/terms" in f:
+            d["terms"] = f["edges/terms"][lo:hi][idx]
         if self.co is not None and "edge_offsets" in self.co:
             d["edge"] = np.arange(lo, hi)[idx]
         if self.ev_has("edge_coactive_offsets"):
@@ -678,6 +704,8 @@ class Report:
         if self.coaction:
             return self.coaction_links(c, members, lab_of, pick, L, read)
         strength = np.zeros(len(L["src"]))
+        if "weight" in L:
+            strength += L["weight"].astype(np.float64)
         if self.use_emb:
             strength += np.nan_to_num(L["se"], nan=0.0)
         if self.use_act:
@@ -689,7 +717,8 @@ class Report:
             extra, _ = self.labels_at(c, need, members)
             lab_of = {**lab_of, **dict(zip(need, extra))}
         header = ["account", "account"] + (["content similarity"] if self.use_emb else []) + \
-            (["timing correlation"] if self.use_act else [])
+            (["timing correlation"] if self.use_act else []) + \
+            (["co-actions"] if "weight" in L else []) + (["terms that held"] if "terms" in L else [])
         if "cnt" in L:
             header += ["time bins both posted in", "when both posted (up to 6 of the busiest shared bins, in time order)"]
         rows = []
@@ -699,6 +728,11 @@ class Report:
                 r.append(num(L["se"][j], 3))
             if self.use_act:
                 r.append(num(L["sa"][j], 3))
+            if "weight" in L:
+                r.append(f"{int(L['weight_src_dst'][j]):,} / {int(L['weight_dst_src'][j]):,}")
+            if "terms" in L:
+                held = int(L["terms"][j])
+                r.append(", ".join(t for k, t in enumerate(self.terms) if held >> k & 1))
             if "cnt" in L:
                 bins = L["bins"][j]
                 r.append(f"{int(L['cnt'][j]):,}")
@@ -1002,7 +1036,8 @@ class Report:
         groups = [
             ("input", ["input_path", "input_size_bytes", "input_checksum", "accounts", "embedding_dim",
                        "activity_bins"]),
-            ("what makes a link", ["view", "threshold", "threshold_activity", "weight", "activity_transform",
+            ("what makes a link", ["view", "edges_expression", "edges_terms", "threshold",
+                                   "threshold_activity", "weight", "activity_transform",
                                    "min_activity", "topk", "coaction_window", "coaction_min_weight",
                                    "coaction_normalize", "coaction_evidence_cap"]),
             ("counts", ["pairs", "candidates", "edges_before_topk", "edges", "edges_written", "clusters",

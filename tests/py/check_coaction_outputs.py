@@ -104,6 +104,19 @@ def main():
         reposted = set(int(x) for x in f["/posts/repost"][:] if x >= 0)
     check(all(x in reposted for x in shown), "every post named in the report was reposted in the input")
     check(len(ev_posts) > 0, "/coaction holds post ids")
+
+    # --edges: the report states the expression, its terms in words, and which terms held
+    run([chorus, "ingest", posts, "--out", inp, "--dim", "16", "--min-posts", "1", "--force",
+         "--quiet"])
+    run([chorus, "detect", "--input", inp, "--out", res, "--edges",
+         "co_repost>=2 | (embedding>=0.9 & activity>=0.3)", "--window", "120", "--force", "--quiet"])
+    run(["/usr/bin/python3", report, res, "--out", html, "--force"])
+    text = open(html, encoding="utf-8").read()
+    check("co_repost&gt;=2 | (embedding&gt;=0.9 &amp; activity&gt;=0.3)</b> holds for them" in text,
+          "the report states the --edges expression")
+    check("co_repost&gt;=2: reposted the same post within 120 s, at least 2 times" in text,
+          "the report explains each term")
+    check("terms that held" in text, "the link table says which terms held")
     if FAILURES:
         print(f"FAIL: {len(FAILURES)} checks failed")
         return 1
