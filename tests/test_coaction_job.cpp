@@ -107,6 +107,7 @@ TEST(CoactionJob, AWiderWindowAndAHigherMinWeight) {
     EXPECT_EQ(ints(f, "/edges/weight_dst_src"), (std::vector<std::int64_t>{2, 1, 1}));
   }
   EXPECT_NE(r.out.find("\"view\":\"co_repost\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("WARNING"), std::string::npos) << r.err;  // --min-posts 1: nobody left out
   r = run_cli({"detect", "--input", fx.input, "--out", fx.dir + "/r.h5", "--view", "co_repost",
                "--window", "100", "--min-weight", "2", "--force", "--quiet"},
               fx.dir);
@@ -349,6 +350,17 @@ TEST(CoactionJob, SimilarTextsByTheJaccardOfTheirWords) {
 }  // namespace
 
 namespace {
+
+TEST(CoactionEdges, AccountsLeftOutAtIngestAreALoudWarning) {
+  const fixture& fx = combined_fixture();  // ingested with --min-posts 2
+  const auto r = run_cli({"detect", "--input", fx.input, "--out", fx.dir + "/w.h5", "--view",
+                          "co_repost", "--force", "--quiet"},
+                         fx.dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("WARNING: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fewer than 2 posts were left out"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--min-posts 1"), std::string::npos) << r.err;
+}
 
 TEST(CoactionEdges, DenseOnlyExpressionEqualsTheViewAndOutputsCanBeLeftOut) {
   const fixture& fx = combined_fixture();

@@ -45,6 +45,18 @@ const char* to_string(view_kind v) {
   return "?";
 }
 
+std::string left_out_warning(const std::string& input) {
+  h5::handle f = h5::open_read(input);
+  std::int64_t below = 0, min_posts = 0;
+  if (!h5::get_attr(f, "ingest_accounts_below_min_posts", below) || below <= 0) return {};
+  h5::get_attr(f, "ingest_min_posts", min_posts);
+  return std::to_string(below) + " accounts with fewer than " + std::to_string(min_posts) +
+         " posts were left out when '" + input + "' was ingested (--min-posts " +
+         std::to_string(min_posts) +
+         "): their posts take part in no co-action view; ingest with "
+         "--min-posts 1 to compare every account, as QUT's toolkit does";
+}
+
 post_columns read_post_columns(const std::string& input, view_kind v) {
   h5::handle f = h5::open_read(input);
   CHORUS_EXPECTS(h5::exists(f, "/posts/account"), "--view ", to_string(v), " needs the posts of '",

@@ -275,6 +275,8 @@ detect_summary run_coaction(const detect_options& opt) {
     in = read_coaction_input(opt, v);
     x = coaction::build_index(in.posts, v, opt.threads, opt.similarity);
     check_view_nonempty(opt, x, static_cast<std::int64_t>(in.posts.account.size()));
+    const std::string w = coaction::left_out_warning(opt.input);
+    if (!w.empty()) s.warnings.push_back(w);
   });
   s.accounts = in.info.n;
   s.normalize = coaction::to_string(in.posts.norm);

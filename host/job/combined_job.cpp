@@ -267,6 +267,10 @@ detect_summary run_combined(const detect_options& opt) {
                      [&](int k) { return e.terms[static_cast<std::size_t>(k)].coaction; }))
       dense.push_back(dense_candidates(opt, e, c, s));
   const std::map<std::string, coaction_part> parts = coaction_parts(opt, e);
+  if (!parts.empty()) {
+    const std::string w = coaction::left_out_warning(opt.input);
+    if (!w.empty()) s.warnings.push_back(w);
+  }
   const pair_list cand = candidates(e, dense, parts);
   load_options lo;
   lo.embedding = e.uses("embedding") && info.has_embedding;

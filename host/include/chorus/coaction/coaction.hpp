@@ -77,6 +77,10 @@ struct post_columns {
   normalisation norm = normalisation::chorus;  ///< what `chorus ingest --normalize` applied
 };
 
+/// The warning for an input whose ingest left accounts out (--min-posts above 1): their posts
+/// are not in /posts, so they take part in no co-action view. Empty when none were left out.
+std::string left_out_warning(const std::string& input);
+
 /// Reads the /posts columns `v` needs from an input written by `chorus ingest`; throws
 /// input_error when the input has no /posts (naming `chorus ingest`).
 post_columns read_post_columns(const std::string& input, view_kind v);
