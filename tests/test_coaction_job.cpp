@@ -281,7 +281,9 @@ TEST(CoactionEdges, MistakesInTheExpressionAreRefused) {
   const std::string out = fx.dir + "/bad.h5";
   const std::vector<std::pair<std::vector<std::string>, const char*>> cases = {
       {{"--edges", "co_repost |"}, "expected a view"},
-      {{"--edges", "co_retweet"}, "unknown view 'co_retweet'"},
+      {{"--edges", "co_retweet"}, "QUT's toolkit's co_retweet is chorus's co_repost"},
+      {{"--edges", "co_repost | embeding"}, "unknown view 'embeding'"},
+      {{"--edges", ""}, "--edges is empty"},
       {{"--edges", "(co_repost & embedding"}, "missing ')'"},
       {{"--edges", "co_repost>=0.5"}, "whole number >= 1"},
       {{"--edges", "embedding>=2"}, "[-1, 1]"},

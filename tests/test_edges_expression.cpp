@@ -72,6 +72,7 @@ TEST(EdgesExpression, MistakesNameThePosition) {
   EXPECT_NE(msg("activity>=1.5").find("[-1, 1]"), std::string::npos);
   EXPECT_NE(msg("co_post>=2.5").find("whole number >= 1"), std::string::npos);
   EXPECT_NE(msg("co_post>=0").find("whole number >= 1"), std::string::npos);
+  EXPECT_NE(msg("co_repost>=3.5").find("at position 12"), std::string::npos);
   std::string many;
   for (int k = 1; k <= 17; ++k)
     many += (k > 1 ? " | " : "") + std::string("co_post>=") + std::to_string(k);

@@ -366,15 +366,27 @@ void print_coaction_summary(const chorus::detect_summary& s) {
   std::printf("%.2f s total: read and index %.2f, sweep %.2f, components %.2f, write %.2f\n",
               s.seconds_total, s.seconds_read, s.seconds_score, s.seconds_components,
               s.seconds_write);
+  const bool normalised = s.view == "co_text" || s.view == "co_link" || s.view == "co_hashtag" ||
+                          s.view == "co_similar";
   std::printf(
-      "co-action in effect: posts sharing an object within %lld s; an edge needs %lld "
-      "co-actions in one direction (texts and links normalised as '%s')\n",
-      static_cast<long long>(s.window), static_cast<long long>(s.min_weight), s.normalize.c_str());
+      "co-action in effect: %s within %lld s; an edge needs %lld co-actions in one "
+      "direction",
+      s.view == "co_similar" ? "posts whose word sets reach the --similarity"
+                             : "posts sharing an object",
+      static_cast<long long>(s.window), static_cast<long long>(s.min_weight));
+  if (s.view == "co_similar") std::printf(" (Jaccard >= %g)", s.similarity);
+  if (normalised) std::printf(" (texts and links normalised as '%s')", s.normalize.c_str());
+  std::printf("\n");
 }
 
 // The match with planted truth, when the input has it.
 void print_truth(const chorus::detect_summary& s) {
-  if (s.has_truth)
+  if (s.has_truth && s.truth.flagged_accounts == 0)
+    std::printf(
+        "against /truth/cluster: no account was flagged (precision undefined), recall 0, "
+        "0 of %lld planted clusters recovered\n",
+        static_cast<long long>(s.truth.planted_clusters));
+  else if (s.has_truth)
     std::printf(
         "against /truth/cluster: precision %.3f, recall %.3f, %lld of %lld planted "
         "clusters recovered\n",

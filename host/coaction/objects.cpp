@@ -34,6 +34,13 @@ bool is_view_name(const std::string& name) {
 view_kind parse_view(const std::string& name) {
   for (const view_name& v : kViews)
     if (name == v.name) return v.kind;
+  // QUT's toolkit names its networks differently: point its users to chorus's names
+  const std::pair<const char*, const char*> toolkit[] = {
+      {"co_retweet", "co_repost"}, {"co_tweet", "co_text"}, {"co_similar_tweet", "co_similar"}};
+  for (const auto& [theirs, ours] : toolkit)
+    if (name == theirs)
+      CHORUS_THROW(input_error, "unknown co-action view '", name, "': QUT's toolkit's ", theirs,
+                   " is chorus's ", ours);
   CHORUS_THROW(input_error, "unknown co-action view '", name,
                "'; the co-action views are co_repost, co_text, co_link, co_reply, co_hashtag, "
                "co_post and co_similar");

@@ -121,6 +121,8 @@ class parser {
                            : "expected a view, found the end");
     edge_term t;
     t.view = s_.substr(b, at_ - b);
+    if (t.view.rfind("co_", 0) == 0 && !coaction::is_view_name(t.view))
+      coaction::parse_view(t.view);  // names the toolkit's equivalents (co_retweet: co_repost)
     if (t.view != "embedding" && t.view != "activity" && !coaction::is_view_name(t.view))
       CHORUS_THROW(input_error, "--edges '", s_, "': unknown view '", t.view,
                    "' (embedding, activity, co_repost, co_text, co_link, co_reply, co_hashtag, "
@@ -138,7 +140,11 @@ class parser {
       char* end = nullptr;
       const double v = std::strtod(start, &end);
       if (end == start) fail("expected a number after >=");
+      const std::size_t number_at = at_;
       at_ += static_cast<std::size_t>(end - start);
+      if ((t.coaction && (!(v >= 1) || v != std::floor(v) || v > 1e15)) ||
+          (!t.coaction && !(v >= -1 && v <= 1)))
+        at_ = number_at;  // a value out of range: point at it
       if (t.coaction && (!(v >= 1) || v != std::floor(v) || v > 1e15))
         fail("a co-action minimum weight is a whole number >= 1");
       if (!t.coaction && !(v >= -1 && v <= 1)) fail("a similarity threshold lies in [-1, 1]");

@@ -264,6 +264,7 @@ detect_summary run_coaction(const detect_options& opt) {
   s.window = opt.window, s.min_weight = opt.min_weight;
   s.threshold = s.threshold_activity = s.weight = NAN;
   s.ranks = mpi::size();
+  s.similarity = opt.view == "co_similar" ? opt.similarity : 0;
   // every rank reads the posts and builds the index; each sweeps its share of the accounts
   coaction::view_kind v = coaction::view_kind::repost;
   coaction_input in;
@@ -333,6 +334,8 @@ detect_summary run_coaction(const detect_options& opt) {
     rc.attributes = results_attributes(facts);
     for (attribute& a : coaction_attributes(s, so.evidence_cap, opt.similarity))
       rc.attributes.push_back(a);
+    // the standard /evidence too: member handles, degrees, co-active bins of the input's /activity
+    if (opt.evidence && opt.write_edges) rc.evidence_input = absolute_path(opt.input);
     rc.extra = [&](const h5::handle& f) {
       write_coaction_datasets(f, ce, ev, x, in.posts, opt.write_edges, so.evidence_cap > 0);
     };

@@ -101,9 +101,19 @@ pair_list dense_candidates(const detect_options& opt, const edge_expression& e,
     const detect_summary ds = run_detect(d);
     s.backend = ds.backend;
     s.pairs += ds.pairs;
-    for (const std::string& w : ds.warnings)
+    std::string part;  // the dense engine speaks of its --view: say which part of --edges it was
+    for (const int k : conj)
+      part += (part.empty() ? "" : " & ") + e.terms[static_cast<std::size_t>(k)].text();
+    for (std::string w : ds.warnings) {
+      const std::string view = "--view " + d.view;
+      for (std::size_t at = w.find(view); at != std::string::npos; at = w.find(view, at))
+        w.replace(at, view.size(), "the part '" + part + "' of --edges");
+      const std::string all = "they are left out of every network";
+      if (const std::size_t at = w.find(all); at != std::string::npos)
+        w.replace(at, all.size(), "they get no edge from that part (other parts may link them)");
       if (std::find(s.warnings.begin(), s.warnings.end(), w) == s.warnings.end())
         s.warnings.push_back(w);
+    }
     h5::handle f = h5::open_read(d.output);
     const auto src = h5::read_all<std::int64_t>(h5::open_dataset(f, "/edges/src"));
     const auto dst = h5::read_all<std::int64_t>(h5::open_dataset(f, "/edges/dst"));
@@ -336,6 +346,7 @@ detect_summary run_combined(const detect_options& opt) {
   if (s.has_truth) f.truth = &s.truth;
   rc.attributes = results_attributes(f);
   for (attribute& a : expression_attributes(e, opt.window)) rc.attributes.push_back(a);
+  if (opt.evidence && opt.write_edges) rc.evidence_input = absolute_path(opt.input);
   rc.extra = [&](const h5::handle& h) {
     if (opt.write_edges) write_combined_datasets(h, d);
   };

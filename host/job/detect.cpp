@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -669,6 +670,10 @@ void clean_up(const detect_options& opt, const job_plan& p, shard_files& shards)
 }  // namespace
 
 detect_summary run_detect(const detect_options& opt) {
+  CHORUS_EXPECTS(!opt.edges.empty() || std::find(opt.options_given.begin(), opt.options_given.end(),
+                                                 "--edges") == opt.options_given.end(),
+                 "--edges is empty (an unset shell variable?); give an expression such as "
+                 "\"co_repost>=5 | (embedding & activity)\"");
   if (!opt.edges.empty()) return run_combined(opt);
   if (coaction::is_view_name(opt.view)) return run_coaction(opt);
   for (const char* o : {"--window", "--min-weight", "--evidence-cap", "--similarity"})

@@ -1,5 +1,6 @@
 // chorus: names of a job's choices (views, transforms, backends, precisions, kernels), parsed
 // from and printed for the command line and the results file.
+#include "chorus/coaction/coaction.hpp"
 #include "chorus/core/error.hpp"
 #include "chorus/job/detect.hpp"
 
@@ -10,6 +11,7 @@ view_mode parse_view(const std::string& s) {
   if (s == "activity") return view_mode::activity;
   if (s == "both") return view_mode::both;
   if (s == "fused") return view_mode::fused;
+  if (s.rfind("co_", 0) == 0) coaction::parse_view(s);  // names the toolkit's equivalents
   CHORUS_THROW(input_error, "unknown view '", s,
                "' (embedding, activity, both, fused, or a co-action view: co_repost, co_text, "
                "co_link, co_reply, co_hashtag, co_post, co_similar)");

@@ -83,7 +83,9 @@ std::string to_json(const detect_summary& s) {
     o << ",\"coaction\":{\"window\":" << s.window << ",\"min_weight\":" << s.min_weight
       << ",\"normalize\":" << str(s.normalize) << ",\"objects\":" << s.objects
       << ",\"occurrences\":" << s.occurrences << ",\"posts_used\":" << s.posts_used
-      << ",\"directed_rows\":" << s.directed_rows << "}";
+      << ",\"directed_rows\":" << s.directed_rows;
+  if (s.view == "co_similar") o << ",\"similarity\":" << num(s.similarity);
+  if (s.view.rfind("co_", 0) == 0) o << "}";
   if (s.has_truth)
     o << ",\"truth\":{\"precision\":" << num(s.truth.precision)
       << ",\"recall\":" << num(s.truth.recall)

@@ -68,7 +68,7 @@ COACTION_WORDS = {
     "co_similar": "posted near-identical texts",
 }
 COACTION_VERB = {
-    "co_repost": "reposted post", "co_text": "posted the text", "co_link": "shared",
+    "co_repost": "reposted post", "co_text": "posted the same text", "co_link": "shared",
     "co_reply": "replied to post", "co_hashtag": "used #", "co_post": "posted",
     "co_similar": "posted near-identical texts",
 }
@@ -760,14 +760,17 @@ class Report:
         if self.co_objects is None:
             self.co_objects = [x.decode() if isinstance(x, bytes) else str(x) for x in co["objects"][:]]
         objs, ts, td = co["object"][a:b], co["time_src"][a:b], co["time_dst"][a:b]
+        ps, pd_ = co["post_src"][a:b], co["post_dst"][a:b]
         verb = COACTION_VERB.get(self.view, "")
         parts = []
-        for o, t1, t2 in list(zip(objs, ts, td))[:3]:
+        for o, t1, t2, p1, p2 in list(zip(objs, ts, td, ps, pd_))[:3]:
             obj = self.co_objects[int(o)]
-            if self.view == "co_text":
-                obj = "with key " + obj[:8]
             when = dt.datetime.fromtimestamp(int(min(t1, t2)), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            what = f"{verb} {obj}" if obj else verb
+            if self.view in ("co_text", "co_similar", "co_post"):
+                # no text is stored: name the two posts, which the reader can look up
+                what = f"{verb} (posts {int(p1)} and {int(p2)})"
+            else:
+                what = f"{verb} {obj}" if obj else verb
             parts.append(f"{what} {abs(int(t2) - int(t1))} s apart ({when} UTC)")
         total = int(co["pairs"][e])
         more = f"; {total:,} times in all" if total > len(parts) else ""

@@ -89,6 +89,7 @@ struct detect_summary {
   std::int64_t window = 0, min_weight = 0, objects = 0, occurrences = 0, posts_used = 0,
                directed_rows = 0;
   std::string normalize;
+  double similarity = 0;  ///< co_similar's Jaccard threshold
 };
 
 /// Name of rank `rank`'s edge shard next to `output` in a job of `ranks` processes:
