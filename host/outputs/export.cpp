@@ -171,6 +171,8 @@ struct results_view {
   std::vector<double> truth_precision, truth_recall;
   bool has_handles = false, has_coactive = false;
   bool has_weights = false;  // co-action views: /edges/weight, weight_src_dst, weight_dst_src
+  /// Further int64 edge columns (--edges runs): "terms" and "<view>_weight_src_dst", ...
+  std::vector<std::string> extra_names, extra_paths;
   std::vector<std::string> member_handles;  // aligned with members
   std::vector<char> selected;               // per cluster
   std::vector<std::int64_t> degree;         // per row (selected rows only)
@@ -188,6 +190,7 @@ struct edge_row {
   float se = NAN, sa = NAN;
   std::int64_t coactive = -1;                      ///< /evidence/edge_coactive_count
   std::int64_t weight = -1, w_sd = -1, w_ds = -1;  ///< co-action weights
+  std::vector<std::int64_t> extra;                 ///< results_view::extra_names' values
 };
 
 // Visit the edges of selected clusters chunk by chunk (with_attrs: similarities and counts too).
@@ -203,6 +206,10 @@ void for_each_edge(const results_view& r, bool with_attrs,
     if (r.has_coactive) cd = h5::open_dataset(r.file, "/evidence/edge_coactive_count");
     for (int k = 0; r.has_weights && k < 3; ++k) wd[k] = h5::open_dataset(r.file, weight_names[k]);
   }
+  std::vector<h5::handle> xd;
+  for (std::size_t k = 0; with_attrs && k < r.extra_paths.size(); ++k)
+    xd.push_back(h5::open_dataset(r.file, r.extra_paths[k]));
+  std::vector<std::vector<std::int64_t>> xv(xd.size());
   std::vector<std::int64_t> s, d, w[3];
   std::vector<float> se, sa;
   std::vector<std::int32_t> cc;
@@ -223,6 +230,10 @@ void for_each_edge(const results_view& r, bool with_attrs,
         w[k].resize(m);
         h5::read_rows<std::int64_t>(wd[k], e0, m, w[k].data());
       }
+      for (std::size_t k = 0; k < xd.size(); ++k) {
+        xv[k].resize(m);
+        h5::read_rows<std::int64_t>(xd[k], e0, m, xv[k].data());
+      }
     }
     for (std::uint64_t k = 0; k < m; ++k) {
       CHORUS_EXPECTS(s[k] >= 0 && static_cast<std::uint64_t>(s[k]) < r.n && d[k] >= 0 &&
@@ -236,6 +247,7 @@ void for_each_edge(const results_view& r, bool with_attrs,
         e.se = se[k], e.sa = sa[k];
         if (r.has_coactive) e.coactive = cc[k];
         if (r.has_weights) e.weight = w[0][k], e.w_sd = w[1][k], e.w_ds = w[2][k];
+        for (const auto& col : xv) e.extra.push_back(col[k]);
       }
       f(e);
     }
@@ -291,6 +303,19 @@ results_view load(const std::string& path, std::int64_t min_size) {
   for (const char* w : {"/edges/weight", "/edges/weight_src_dst", "/edges/weight_dst_src"})
     r.has_weights = r.has_weights && h5::exists(r.file, w) &&
                     h5::describe(h5::open_dataset(r.file, w)).dims.at(0) == r.e;
+  // --edges runs: which terms held, and every co-action view's two directed weights
+  auto add_column = [&](const std::string& name, const std::string& path) {
+    if (h5::exists(r.file, path) && h5::describe(h5::open_dataset(r.file, path)).dims.at(0) == r.e)
+      r.extra_names.push_back(name), r.extra_paths.push_back(path);
+  };
+  add_column("terms", "/edges/terms");
+  std::vector<std::string> views;
+  for (const std::string& name : h5::children(r.file, "/edges"))
+    if (name.rfind("co_", 0) == 0) views.push_back(name);
+  for (const std::string& view : views)  // one view's weights are already weight_src_dst, ...
+    for (const char* w : {"weight_src_dst", "weight_dst_src"})
+      if (views.size() > 1 || !r.has_weights)
+        add_column(view + "_" + w, "/edges/" + view + "/" + w);
   r.selected.assign(k, 0);
   for (std::size_t c = 0; c < k; ++c) r.selected[c] = r.size[c] >= min_size;
   r.degree.assign(r.n, 0);
@@ -332,6 +357,8 @@ void write_graphml(const results_view& r, const std::string& out, bool force) {
     for (const char* w : {"weight", "weight_src_dst", "weight_dst_src"})
       f.put(std::string("  <key id=\"") + w + "\" for=\"edge\" attr.name=\"" + w +
             "\" attr.type=\"long\"/>\n");
+  for (const std::string& x : r.extra_names)
+    f.put("  <key id=\"" + x + "\" for=\"edge\" attr.name=\"" + x + "\" attr.type=\"long\"/>\n");
   f.put("  <graph id=\"chorus\" edgedefault=\"undirected\">\n");
   std::string line;
   for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
@@ -355,6 +382,8 @@ void write_graphml(const results_view& r, const std::string& out, bool force) {
       line += "<data key=\"weight\">" + std::to_string(e.weight) +
               "</data><data key=\"weight_src_dst\">" + std::to_string(e.w_sd) +
               "</data><data key=\"weight_dst_src\">" + std::to_string(e.w_ds) + "</data>";
+    for (std::size_t k = 0; k < e.extra.size(); ++k)
+      line += "<data key=\"" + r.extra_names[k] + "\">" + std::to_string(e.extra[k]) + "</data>";
     f.put(line + "</edge>\n");
   });
   f.put("  </graph>\n</graphml>\n");
@@ -389,6 +418,8 @@ void write_gexf(const results_view& r, const std::string& out, bool force) {
     f.put(
         "      <attribute id=\"weight_src_dst\" title=\"weight_src_dst\" type=\"long\"/>\n"
         "      <attribute id=\"weight_dst_src\" title=\"weight_dst_src\" type=\"long\"/>\n");
+  for (const std::string& x : r.extra_names)
+    f.put("      <attribute id=\"" + x + "\" title=\"" + x + "\" type=\"long\"/>\n");
   f.put("    </attributes>\n    <nodes>\n");
   std::string line;
   for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
@@ -420,10 +451,19 @@ void write_gexf(const results_view& r, const std::string& out, bool force) {
     if (e.weight >= 0)
       line += "<attvalue for=\"weight_src_dst\" value=\"" + std::to_string(e.w_sd) +
               "\"/><attvalue for=\"weight_dst_src\" value=\"" + std::to_string(e.w_ds) + "\"/>";
+    for (std::size_t k = 0; k < e.extra.size(); ++k)
+      line += "<attvalue for=\"" + r.extra_names[k] + "\" value=\"" + std::to_string(e.extra[k]) +
+              "\"/>";
     f.put(line + "</attvalues></edge>\n");
   });
   f.put("    </edges>\n  </graph>\n</gexf>\n");
   f.commit();
+}
+
+std::string extra_header(const results_view& r) {
+  std::string h;
+  for (const std::string& x : r.extra_names) h += "," + x;
+  return h;
 }
 
 void write_csv(const results_view& r, const std::string& dir, bool force) {
@@ -476,7 +516,7 @@ void write_csv(const results_view& r, const std::string& dir, bool force) {
       f.put(
           std::string("src,dst,src_account_id,dst_account_id,cluster,sim_embedding,sim_activity") +
           (r.has_coactive ? ",coactive_count" : "") +
-          (r.has_weights ? ",weight,weight_src_dst,weight_dst_src" : "") + "\n");
+          (r.has_weights ? ",weight,weight_src_dst,weight_dst_src" : "") + extra_header(r) + "\n");
       for_each_edge(r, true, [&](const edge_row& e) {
         std::string l = std::to_string(e.src) + "," + std::to_string(e.dst) + "," +
                         std::to_string(r.ids[e.src]) + "," + std::to_string(r.ids[e.dst]) + "," +
@@ -485,6 +525,7 @@ void write_csv(const results_view& r, const std::string& dir, bool force) {
         if (r.has_weights)
           l += "," + std::to_string(e.weight) + "," + std::to_string(e.w_sd) + "," +
                std::to_string(e.w_ds);
+        for (const std::int64_t x : e.extra) l += "," + std::to_string(x);
         f.put(l + "\n");
       });
       f.commit();

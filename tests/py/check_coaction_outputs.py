@@ -117,6 +117,23 @@ def main():
     check("co_repost&gt;=2: reposted the same post within 120 s, at least 2 times" in text,
           "the report explains each term")
     check("terms that held" in text, "the link table says which terms held")
+
+    # two co-action views: the CSV export carries which terms held and each view's weights
+    run([chorus, "detect", "--input", inp, "--out", res, "--edges", "co_repost>=2 | co_link>=2",
+         "--window", "120", "--force", "--quiet"])
+    run([chorus, "export", res, "--format", "csv", "--out", csv_dir, "--min-size", "1", "--force"])
+    e = pd.read_csv(os.path.join(csv_dir, "edges.csv"))
+    with h5py.File(res, "r") as f:
+        terms = dict(zip(zip(f["/edges/src"][:].tolist(), f["/edges/dst"][:].tolist()),
+                         f["/edges/terms"][:].tolist()))
+        w_link = dict(zip(zip(f["/edges/src"][:].tolist(), f["/edges/dst"][:].tolist()),
+                          f["/edges/co_link/weight_src_dst"][:].tolist()))
+    cols = {"terms", "co_repost_weight_src_dst", "co_repost_weight_dst_src",
+            "co_link_weight_src_dst", "co_link_weight_dst_src"}
+    check(cols <= set(e.columns), f"edges.csv has {sorted(cols)}")
+    if cols <= set(e.columns):
+        check(all(terms[(r.src, r.dst)] == r.terms and w_link[(r.src, r.dst)] == r.co_link_weight_src_dst
+                  for r in e.itertuples()), "edges.csv terms and co_link weights equal /edges")
     if FAILURES:
         print(f"FAIL: {len(FAILURES)} checks failed")
         return 1
