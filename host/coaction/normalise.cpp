@@ -76,38 +76,44 @@ void append_utf8(std::string& out, utf8proc_int32_t c) {
 }  // namespace
 
 std::string toolkit_text(std::string_view utf8) {
-  // decode and lower-case
-  std::vector<utf8proc_int32_t> cps;
-  cps.reserve(utf8.size());
+  // one pass: lower-case (ASCII directly, the rest through utf8proc), drop every '@' up to the
+  // next white space, join the words with one ' '
+  std::string out;
+  out.reserve(utf8.size());
+  bool in_mention = false, pending_space = false;
+  auto put = [&](utf8proc_int32_t c) {
+    if (python_space(c)) {
+      in_mention = false;
+      pending_space = !out.empty();
+      return;
+    }
+    if (c == '@') in_mention = true;
+    if (in_mention) return;
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
+    if (c < 0x80)
+      out.push_back(static_cast<char>(c));
+    else
+      append_utf8(out, c);
+  };
   const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(utf8.data());
   for (std::size_t at = 0; at < utf8.size();) {
+    if (p[at] < 0x80) {  // ASCII
+      const char c = static_cast<char>(p[at++]);
+      put(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+      continue;
+    }
     utf8proc_int32_t c = 0;
     const utf8proc_ssize_t n =
         utf8proc_iterate(p + at, static_cast<utf8proc_ssize_t>(utf8.size() - at), &c);
     if (n <= 0) CHORUS_THROW(input_error, "text is not valid UTF-8");
     at += static_cast<std::size_t>(n);
     if (c == 0x130) {  // Python: LATIN CAPITAL LETTER I WITH DOT ABOVE -> i + COMBINING DOT ABOVE
-      cps.push_back(0x69);
-      cps.push_back(0x307);
+      put(0x69);
+      put(0x307);
     } else {
-      cps.push_back(utf8proc_tolower(c));
+      put(utf8proc_tolower(c));
     }
-  }
-  // drop every '@' up to the next white space, then join the words with one ' '
-  std::string out;
-  out.reserve(utf8.size());
-  bool in_mention = false, pending_space = false;
-  for (const utf8proc_int32_t c : cps) {
-    if (python_space(c)) {
-      in_mention = false;
-      pending_space = !out.empty();
-      continue;
-    }
-    if (c == '@') in_mention = true;
-    if (in_mention) continue;
-    if (pending_space) out.push_back(' ');
-    pending_space = false;
-    append_utf8(out, c);
   }
   return out;
 }

@@ -91,14 +91,17 @@ void write_posts(const h5::handle& f, const post_spool& spool, const account_sel
   });
   const char* names[] = {"urls", "hashtags", "mentions"};
   const char* ints[] = {"account", "time", "id", "repost", "reply"};
+  // ids and hashes are random 64-bit numbers: deflate would spend most of the write phase on
+  // them and save nothing; rows, times and offsets compress well
+  const int deflate[] = {1, 1, 0, 0, 0};
   std::vector<h5::handle> cols;
-  for (const char* c : ints)
+  for (int k = 0; k < 5; ++k)
     cols.push_back(h5::create_dataset<std::int64_t>(
-        f, std::string("/posts/") + c, {n_posts},
-        std::min<std::uint64_t>(kChunk, std::max<std::uint64_t>(n_posts, 1)), 1));
+        f, std::string("/posts/") + ints[k], {n_posts},
+        std::min<std::uint64_t>(kChunk, std::max<std::uint64_t>(n_posts, 1)), deflate[k]));
   h5::handle th = h5::create_dataset<std::uint64_t>(
       f, "/posts/text_hash", {n_posts},
-      std::min<std::uint64_t>(kChunk, std::max<std::uint64_t>(n_posts, 1)), 1);
+      std::min<std::uint64_t>(kChunk, std::max<std::uint64_t>(n_posts, 1)), 0);
   string_column sc[3];
   for (int k = 0; k < 3; ++k) {
     sc[k].offsets = h5::create_dataset<std::int64_t>(
@@ -110,7 +113,7 @@ void write_posts(const h5::handle& f, const post_spool& spool, const account_sel
   h5::handle tok_off = h5::create_dataset<std::int64_t>(
       f, "/posts/tokens_offsets", {n_posts + 1}, std::min<std::uint64_t>(kChunk, n_posts + 1), 1);
   h5::handle tok = h5::create_dataset<std::uint64_t>(
-      f, "/posts/tokens", {n_tok}, n_tok ? std::min<std::uint64_t>(kChunk, n_tok) : 0, 1);
+      f, "/posts/tokens", {n_tok}, n_tok ? std::min<std::uint64_t>(kChunk, n_tok) : 0, 0);
   std::int64_t tok_next = 0;
   std::uint64_t tok_written = 0;
   std::uint64_t row = 0;
