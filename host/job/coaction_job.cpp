@@ -15,22 +15,16 @@
 #include "chorus/io/run_facts.hpp"
 #include "chorus/job/detect.hpp"
 #include "chorus/job/mpi.hpp"
+#include "job_support.hpp"
 
 namespace chorus {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-double since(clock_type::time_point t) {
-  return std::chrono::duration<double>(clock_type::now() - t).count();
-}
-
-bool given(const detect_options& opt, const char* name) {
-  for (const std::string& o : opt.options_given)
-    if (o == name) return true;
-  return false;
-}
+using job_support::absolute_path;
+using job_support::clock_type;
+using job_support::given;
+using job_support::since;
 
 // ---- phase 1: check the request ----------------------------------------------------------------
 
@@ -167,11 +161,6 @@ void write_coaction_datasets(const h5::handle& f, const coaction::coaction_edges
   h5::write_vector(f, "/coaction/time_src", ev.time_src);
   h5::write_vector(f, "/coaction/post_dst", ids(ev.post_dst));
   h5::write_vector(f, "/coaction/time_dst", ev.time_dst);
-}
-
-std::string absolute_path(const std::string& path) {
-  char buf[PATH_MAX];
-  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
 }
 
 run_facts coaction_facts(const detect_options& opt, const coaction_input& in,

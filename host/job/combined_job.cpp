@@ -22,22 +22,18 @@
 #include "chorus/job/detect.hpp"
 #include "chorus/job/mpi.hpp"
 #include "chorus/scan/backend.hpp"
+#include "job_support.hpp"
 
 namespace chorus {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using job_support::absolute_path;
+using job_support::clock_type;
+using job_support::given;
+using job_support::since;
+
 using pair_list = std::vector<std::pair<std::int64_t, std::int64_t>>;
-
-double since(clock_type::time_point t) {
-  return std::chrono::duration<double>(clock_type::now() - t).count();
-}
-
-bool given(const detect_options& opt, const char* name) {
-  return std::find(opt.options_given.begin(), opt.options_given.end(), name) !=
-         opt.options_given.end();
-}
 
 // ---- phase 1: the request -----------------------------------------------------------------------
 
@@ -248,11 +244,6 @@ std::vector<attribute> expression_attributes(const edge_expression& e, std::int6
   std::vector<attribute> out = {text, terms};
   if (e.uses_coaction()) out.push_back(w);
   return out;
-}
-
-std::string absolute_path(const std::string& path) {
-  char buf[PATH_MAX];
-  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
 }
 
 }  // namespace

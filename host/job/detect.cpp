@@ -26,6 +26,7 @@
 #include "chorus/scan/backend.hpp"
 #include "chorus/scan/checkpoint.hpp"
 #include "chorus/scan/tiling.hpp"
+#include "job_support.hpp"
 
 namespace chorus {
 
@@ -37,22 +38,14 @@ std::string edge_shard_path(const std::string& output, int rank, int ranks) {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-double since(clock_type::time_point t) {
-  return std::chrono::duration<double>(clock_type::now() - t).count();
-}
+using job_support::absolute_path;
+using job_support::clock_type;
+using job_support::since;
 
 std::string hex64(std::uint64_t v) {
   char buf[20];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
-}
-
-// `path` made absolute (the report and evidence read the input from another folder later).
-std::string absolute_path(const std::string& path) {
-  char buf[PATH_MAX];
-  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
 }
 
 std::string base_name(const std::string& path) {

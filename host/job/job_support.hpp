@@ -1,0 +1,33 @@
+// chorus (private): small helpers the detection jobs share (dense, co-action, --edges).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <string>
+
+#include "chorus/job/detect.hpp"
+
+namespace chorus::job_support {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Seconds since `t`.
+inline double since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+/// `path` made absolute (the report and evidence read the input from another folder later).
+inline std::string absolute_path(const std::string& path) {
+  char buf[PATH_MAX];
+  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+/// True when the user gave the command-line option `name` (detect_options::options_given).
+inline bool given(const detect_options& opt, const char* name) {
+  return std::find(opt.options_given.begin(), opt.options_given.end(), name) !=
+         opt.options_given.end();
+}
+
+}  // namespace chorus::job_support
