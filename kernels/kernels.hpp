@@ -68,6 +68,14 @@ void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb_i, d
                     device_view act_i, device_view act_j, decision_params params, edge* edges,
                     unsigned long long* nedges, std::int64_t* parent, cudaStream_t s);
 
+/// launch_recheck for the candidates a first-pass kernel queued before it on `s` left in `cand`:
+/// their number is min(*counted, capacity), read on the device (no host round trip).
+void launch_recheck_counted(const pair64* cand, const unsigned long long* counted,
+                            std::int64_t capacity, device_view emb_i, device_view emb_j,
+                            device_view act_i, device_view act_j, decision_params params,
+                            edge* edges, unsigned long long* nedges, std::int64_t* parent,
+                            cudaStream_t s);
+
 /// Fused first pass (bf16 tensor cores, threshold in the epilogue) over tiles [t0, t1) of the
 /// trapezoid of 128 x 128 tiles of rows [rb, re) x columns [rb, n) (chorus/scan/fused_tile.hpp).
 /// `rows`: bf16 first-pass rows [rb, n), row i at (i - rb) * kp, kp a multiple of 32 with zero

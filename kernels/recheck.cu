@@ -26,10 +26,15 @@ __device__ double similarity(const device_view& vi, const device_view& vj, std::
 }
 
 // One warp per candidate.
-__global__ void recheck_kernel(const pair64* cand, std::int64_t ncand, device_view ei,
-                               device_view ej, device_view ai, device_view aj, decision_params p,
-                               edge* edges, unsigned long long* nedges, std::int64_t* parent) {
+// With `counted`, the candidates are the first min(*counted, ncand): the count the first pass
+// left on the device, so that no host round trip sits between the two kernels.
+__global__ void recheck_kernel(const pair64* cand, std::int64_t ncand,
+                               const unsigned long long* counted, device_view ei, device_view ej,
+                               device_view ai, device_view aj, decision_params p, edge* edges,
+                               unsigned long long* nedges, std::int64_t* parent) {
   const unsigned lane = threadIdx.x & 31u;
+  if (counted && *counted < static_cast<unsigned long long>(ncand))
+    ncand = static_cast<std::int64_t>(*counted);
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (blockDim.x / 32);
   for (std::int64_t c = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
        c < ncand; c += warps) {
@@ -59,7 +64,20 @@ void launch_recheck(const pair64* cand, std::int64_t ncand, device_view emb_i, d
   const int threads = 256;
   const std::int64_t blocks = std::min<std::int64_t>((ncand * 32 + threads - 1) / threads, 65535);
   recheck_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(
-      cand, ncand, emb_i, emb_j, act_i, act_j, params, edges, nedges, parent);
+      cand, ncand, nullptr, emb_i, emb_j, act_i, act_j, params, edges, nedges, parent);
+  CHORUS_CUDA_CHECK_LAUNCH();
+}
+
+void launch_recheck_counted(const pair64* cand, const unsigned long long* counted,
+                            std::int64_t capacity, device_view emb_i, device_view emb_j,
+                            device_view act_i, device_view act_j, decision_params params,
+                            edge* edges, unsigned long long* nedges, std::int64_t* parent,
+                            cudaStream_t s) {
+  if (capacity <= 0) return;
+  const int threads = 256;  // 8 warps, one candidate each per step of the grid-stride loop
+  const std::int64_t blocks = std::min<std::int64_t>((capacity * 32 + threads - 1) / threads, 4096);
+  recheck_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(
+      cand, capacity, counted, emb_i, emb_j, act_i, act_j, params, edges, nedges, parent);
   CHORUS_CUDA_CHECK_LAUNCH();
 }
 

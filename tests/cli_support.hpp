@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "build_paths.hpp"
+
 namespace chorus::cli_test {
 
 struct cli_result {

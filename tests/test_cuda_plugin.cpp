@@ -11,6 +11,7 @@
 
 #include "chorus/core/error.hpp"
 #include "chorus/scan/backend.hpp"
+#include "ci_guard.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
 
@@ -34,9 +35,26 @@ namespace {
   }
 }
 
-std::string build_dir() {
-  const std::string bin = CHORUS_BINARY;
-  return bin.substr(0, bin.rfind('/'));
+std::string build_dir() { return test::build_dir(); }
+
+// The plugin carries its own copy of the static library it links, so it must hold no process
+// state of its own: a stop flag (or test hooks) defined in it would be a second flag the
+// executable's signal handler never sets. Its exported symbols (the library is built with
+// default visibility, so anything linked in shows) must not include them; the stop request
+// reaches the backend through score_options::stop instead.
+TEST(CudaPlugin, HoldsNoStopFlagOfItsOwn) {
+  const std::string plugin = test::cuda_plugin();
+  if (!chorus::cli_test::exists(plugin)) {
+    if (test::configured_off(build_dir(), "CHORUS_CUDA")) GTEST_SKIP() << "built without CUDA";
+    CHORUS_SKIP_MISSING_TOOL("built without CUDA (CMake found no nvcc), so the plugin is missing");
+  }
+  void* lib = dlopen(plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << dlerror();
+  EXPECT_NE(dlsym(lib, "chorus_make_cuda_backend_v1"), nullptr);
+  for (const char* state : {"_ZN6chorus14stop_requestedEv", "_ZN6chorus12request_stopEv",
+                            "_ZN6chorus21install_stop_handlersEv", "_ZN6chorus10test_hooksEv"})
+    EXPECT_EQ(dlsym(lib, state), nullptr) << plugin << " defines " << state;
+  dlclose(lib);
 }
 
 TEST(CudaPlugin, ALibraryWithoutTheEntryPointIsRefused) {

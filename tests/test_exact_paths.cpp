@@ -418,6 +418,7 @@ TEST(ExactPaths, CpuBackendResumesWithoutAnEdgeStore) {
   o.tile_cols = 32;
   o.row_end = 100;
   o.identity = "exact_resume";
+  o.stop = [] { return stop_requested(); };  // as the detect job passes it
   o.prec = precision::fp32;
   score_stats full_st;
   const auto full = be->find_edges(pb, o, full_st);

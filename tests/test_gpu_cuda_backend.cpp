@@ -355,7 +355,7 @@ TEST(CudaBackend, NoDeviceIsAClearError) {
 namespace {
 
 // The streamed path (row blocks through pinned buffers, double-buffered) must give the same
-// edges and roots as the CPU backend. A small --gpu-memory budget forces it.
+// edges and roots as the CPU backend. The memory plan's test hook forces it.
 TEST(CudaBackend, StreamedBlocksMatchCpu) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   const std::string dir = scratch_dir("gpu_stream");
@@ -366,11 +366,13 @@ TEST(CudaBackend, StreamedBlocksMatchCpu) {
   load_options lo;
   loaded_input in = load_input(dir + "/in.h5", lo);
   for (const char* view : {"embedding", "both", "fused"}) {
-    // the all-pairs reference once per view (device time is scarce); every budget must then
-    // give exactly the CPU backend's edges, which do not depend on the budget
+    // the all-pairs reference once per view (device time is scarce); every block size must then
+    // give exactly the CPU backend's edges, which do not depend on it
     bool reference_checked = false;
-    for (std::uint64_t budget : {3'600'000ull, 6'000'000ull, 0ull}) {
-      SCOPED_TRACE(std::string(view) + " budget " + std::to_string(budget));
+    // 1024-row blocks (the test hook of the memory plan: three blocks of 3001 rows, so every
+    // step of the streamed order runs), then the plan's own choice (every row resident)
+    for (std::int64_t block_rows : {1024, 0}) {
+      SCOPED_TRACE(std::string(view) + " block rows " + std::to_string(block_rows));
       score_problem pb;
       pb.params.mode = parse_view(view);
       pb.params.threshold = 0.7;
@@ -379,7 +381,7 @@ TEST(CudaBackend, StreamedBlocksMatchCpu) {
       pb.activity = pb.params.mode == view_mode::embedding ? nullptr : &in.activity;
       score_options so;
       so.prec = precision::bf16;
-      so.gpu_memory = budget;
+      so.gpu_block_rows = block_rows;
       score_stats sc, sg;
       auto ec = make_cpu_backend()->find_edges(pb, so, sc);
       auto eg = make_cuda_backend()->find_edges(pb, so, sg);
@@ -393,9 +395,37 @@ TEST(CudaBackend, StreamedBlocksMatchCpu) {
       std::set<oracle::pair_t> own;
       for (const auto& x : eg) own.insert({x.src, x.dst});
       EXPECT_EQ(sg.roots, oracle::components(n, own)) << sg.detail;
-      std::cout << "[ config ] " << view << " budget " << budget << ": " << sg.detail << "\n";
+      if (block_rows > 0)
+        EXPECT_NE(sg.detail.find("streamed in blocks of 1024 rows"), std::string::npos)
+            << sg.detail;
+      std::cout << "[ config ] " << view << " block rows " << block_rows << ": " << sg.detail
+                << "\n";
     }
   }
+}
+
+// A stop request reaches the CUDA backend through its options (the plugin has its own copy of
+// the library's globals): a streamed scan polls it between tiles and ends as interrupted.
+TEST(CudaBackend, StopRequestReachesTheBackend) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = scratch_dir("gpu_stop");
+  const std::int64_t n = 3001;
+  dense e = clustered(n, 33, 23);
+  write_input(dir + "/in.h5", n, &e, nullptr);
+  load_options lo;
+  loaded_input in = load_input(dir + "/in.h5", lo);
+  score_problem pb;
+  pb.params.mode = view_mode::embedding;
+  pb.params.threshold = 0.7;
+  pb.embedding = &in.embedding;
+  score_options so;
+  so.prec = precision::bf16;
+  so.gpu_block_rows = 256;  // 12 row blocks, 78 block pairs
+  int polls = 0;
+  so.stop = [&polls] { return ++polls > 20; };
+  score_stats st;
+  EXPECT_THROW(make_cuda_backend()->find_edges(pb, so, st), interrupted_error) << st.detail;
+  EXPECT_GT(polls, 20);
 }
 
 // Rows arriving while the fused kernel scores (the reader overlapping the GPU work): row chunks
@@ -448,13 +478,21 @@ TEST(CudaBackend, RowsArrivingWhileScoringMatchCpu) {
 
 namespace {
 
+// The test programs find the executable and the plugin next to their own folder, wherever the
+// build folder was carried (tests/py/check_relocated_gpu_tests.py checks the printed folder).
+TEST(CudaBackend, PathsAreRelativeToTheTestProgram) {
+  std::cout << "[ paths ] build=" << test::build_dir() << "\n";
+  EXPECT_EQ(access(test::chorus_binary().c_str(), X_OK), 0) << test::chorus_binary();
+  EXPECT_EQ(test::chorus_binary(), test::build_dir() + "/chorus");
+}
+
 // The CUDA plugin loads and resolves on any machine where it was built (no device needed), and
 // its errors cross the library boundary as chorus exceptions.
 TEST(CudaBackend, PluginLoadsAndReportsNoDevice) {
-  if (access(CHORUS_PLUGIN_PATH, R_OK) != 0) {
+  if (access(test::cuda_plugin().c_str(), R_OK) != 0) {
     // -DCHORUS_CUDA=OFF is a choice (the sanitizer build); AUTO without nvcc is a missing tool
-    const std::string p = CHORUS_PLUGIN_PATH, build = p.substr(0, p.rfind('/'));
-    if (test::configured_off(build, "CHORUS_CUDA")) GTEST_SKIP() << "built with -DCHORUS_CUDA=OFF";
+    if (test::configured_off(test::build_dir(), "CHORUS_CUDA"))
+      GTEST_SKIP() << "built with -DCHORUS_CUDA=OFF";
     CHORUS_SKIP_MISSING_TOOL("built without CUDA (CMake found no nvcc), so the plugin is missing");
   }
   auto be = make_cuda_backend();
@@ -473,6 +511,45 @@ TEST(CudaBackend, PluginLoadsAndReportsNoDevice) {
   score_options so;
   score_stats st;
   EXPECT_THROW(be->find_edges(pb, so, st), input_error);
+}
+
+}  // namespace
+
+namespace {
+
+// A threshold so low that almost every pair is a candidate: 4.5 M pairs overflow the fused
+// path's candidate buffer (4 M) and, with 1024-row blocks, every cuBLAS tile's (1 M); the
+// batches are split and re-run, memory stays within the plan, and the edges equal the CPU's.
+TEST(CudaBackend, OverflowingCandidatesSplitTheBatch) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = scratch_dir("gpu_overflow");
+  const std::int64_t n = 3001;
+  dense e = clustered(n, 33, 25);
+  write_input(dir + "/in.h5", n, &e, nullptr);
+  load_options lo;
+  loaded_input in = load_input(dir + "/in.h5", lo);
+  score_problem pb;
+  pb.params.mode = view_mode::embedding;
+  pb.params.threshold = -0.5;
+  pb.embedding = &in.embedding;
+  score_options so;
+  so.prec = precision::bf16;
+  score_stats sc;
+  const auto ec = make_cpu_backend()->find_edges(pb, so, sc);
+  ASSERT_GT(ec.size(), 4'200'000u);
+  for (std::int64_t block_rows : {0, 1024}) {
+    SCOPED_TRACE("block rows " + std::to_string(block_rows));
+    so.gpu_block_rows = block_rows;
+    score_stats sg;
+    const auto eg = make_cuda_backend()->find_edges(pb, so, sg);
+    ASSERT_EQ(ec.size(), eg.size()) << sg.detail;
+    for (std::size_t k = 0; k < ec.size(); ++k) {
+      ASSERT_EQ(ec[k].src, eg[k].src);
+      ASSERT_EQ(ec[k].dst, eg[k].dst);
+    }
+    EXPECT_GE(sg.candidates, static_cast<std::int64_t>(ec.size())) << sg.detail;
+    std::cout << "[ config ] overflow, block rows " << block_rows << ": " << sg.detail << "\n";
+  }
 }
 
 }  // namespace

@@ -198,6 +198,7 @@ std::vector<edge> score_fed(slow_reader& rd) {
   so.tile_rows = 16;
   so.tile_cols = 32;
   so.threads = 2;
+  so.stop = [] { return stop_requested(); };  // as the detect job passes it
   score_stats st;
   return make_cpu_backend()->find_edges(pb, so, st);
 }

@@ -207,6 +207,7 @@ TEST(Driver, StopCheckpointsBatchesInFlightAndResumeFinishes) {
   opt.checkpoint_dir = dir;
   opt.checkpoint_interval = 1e9;  // only the stop writes a checkpoint
   opt.identity = "driver-test";
+  opt.stop = [] { return stop_requested(); };  // as the detect job passes it
   score_stats st1;
   scripted_backend first(1, 2);
   first.stop_after = 3;  // a stop while batch 2 is in flight behind batch 1
@@ -227,6 +228,28 @@ TEST(Driver, StopCheckpointsBatchesInFlightAndResumeFinishes) {
   EXPECT_EQ(st2.resumed_units, static_cast<std::int64_t>(scored_first));
   EXPECT_EQ(second.scored.size() + scored_first, 10u) << "no unit scored twice";
   EXPECT_EQ(second.absorbed.size(), scored_first * kUnitRows - (first.scored.count(9) ? 1 : 0));
+}
+
+// The driver stops on the options' stop request alone: a backend plugin has its own copy of the
+// library's globals, so the executable's flag reaches it, and the driver, only this way.
+TEST(Driver, StopComesWithTheOptions) {
+  problem p;
+  reset_stop_request();
+  score_options opt;
+  int polls = 0;
+  opt.stop = [&polls] { return ++polls >= 3; };
+  scripted_backend b(0, 1);
+  score_stats st;
+  EXPECT_THROW(b.find_edges(p.pb, opt, st), interrupted_error);
+  EXPECT_EQ(b.scored.size(), 3u) << "stopped after the batch that saw the request";
+  EXPECT_FALSE(stop_requested());
+  // the global flag without the options' request: not the driver's to read
+  request_stop();
+  score_options none;
+  scripted_backend c(0, 1);
+  score_stats st2;
+  expect_chain(c.find_edges(p.pb, none, st2));
+  reset_stop_request();
 }
 
 }  // namespace

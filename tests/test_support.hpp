@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "build_paths.hpp"
 #include "chorus/core/decision.hpp"
 #include "chorus/core/error.hpp"
 #include "chorus/generate/generate.hpp"

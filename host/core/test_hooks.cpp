@@ -18,6 +18,8 @@ const test_hook_values& test_hooks() {
     if (const char* e = std::getenv("CHORUS_TEST_READ_BLOCK_ROWS"))
       h.read_block_rows = std::max(1, std::atoi(e));
     if (const char* e = std::getenv("CHORUS_READ_OVERLAP")) h.read_overlap = std::strcmp(e, "0");
+    if (const char* e = std::getenv("CHORUS_TEST_GPU_BLOCK_ROWS"))
+      h.gpu_block_rows = std::max(0, std::atoi(e));
 #endif
     return h;
   }();

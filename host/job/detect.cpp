@@ -258,6 +258,14 @@ struct scored {
   double seconds_read = 0, seconds_score = 0, seconds_local = 0;
 };
 
+// Ranks of this node whose device (--device + local rank, modulo the devices) is `device`.
+int ranks_on_device(int first, int device) {
+  const int devices = std::max(1, cuda_device_count());
+  int share = 0;
+  for (int r = 0; r < mpi::local_size(); ++r) share += (first + r) % devices == device;
+  return std::max(1, share);
+}
+
 score_options scan_options(const detect_options& opt, const job_plan& p, const backend& be,
                            std::uint64_t checksum, edge_store& store) {
   score_options so;
@@ -294,6 +302,10 @@ score_options scan_options(const detect_options& opt, const job_plan& p, const b
       if (opt.progress) opt.progress("score", d, n);
     };
   so.sink = &store;
+  // the executable's stop flag, reached through the options by a backend plugin too
+  so.stop = [] { return stop_requested(); };
+  if (p.multi && be.name() == "cuda") so.device_share = ranks_on_device(opt.device, so.device);
+  so.gpu_block_rows = test_hooks().gpu_block_rows;
   return so;
 }
 

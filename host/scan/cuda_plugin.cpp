@@ -12,12 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "chorus/scan/backend.hpp"
 #include "chorus/core/error.hpp"
-
-#ifndef CHORUS_PLUGIN_BUILD_DIR
-#define CHORUS_PLUGIN_BUILD_DIR ""
-#endif
+#include "chorus/scan/backend.hpp"
 
 namespace chorus {
 
@@ -58,8 +54,6 @@ std::unique_ptr<backend> make_cuda_backend() {
     candidates.push_back(dir + "/libchorus_cuda.so");
     candidates.push_back(dir + "/../libchorus_cuda.so");
     candidates.push_back(dir + "/../lib/libchorus_cuda.so");
-    if (*CHORUS_PLUGIN_BUILD_DIR)
-      candidates.push_back(std::string(CHORUS_PLUGIN_BUILD_DIR) + "/libchorus_cuda.so");
     std::string errors;
     for (const auto& c : candidates) {
       if (access(c.c_str(), R_OK) != 0) continue;

@@ -55,6 +55,12 @@ struct backend::scan final : scan_results {
   scan(backend& b, const score_problem& p, const score_options& o, score_stats& s)
       : be(b), pb(p), opt(o), stats(s) {}
 
+  // The run's stop request, for waits (never, when the options carry none).
+  std::function<bool()> stop_fn() const {
+    if (opt.stop) return opt.stop;
+    return [] { return false; };
+  }
+
   // Edges that joined the result (persisted in a checkpoint, or nothing is persisted).
   void keep(std::vector<edge>& es) {
     if (opt.sink)
@@ -115,7 +121,7 @@ struct backend::scan final : scan_results {
     feed = pb.feed && pb.feed->ready() < range.n ? pb.feed : nullptr;
     filled = range.begin;
     if (feed && !plan.rows_upto) {  // every unit needs every row: wait for them first
-      if (!wait_rows(feed, range.n, stop_requested)) throw_interrupted(0, stats.pairs, false);
+      if (!wait_rows(feed, range.n, stop_fn())) throw_interrupted(0, stats.pairs, false);
       feed = nullptr;
     }
     if (feed) {
@@ -135,7 +141,7 @@ struct backend::scan final : scan_results {
     for (std::size_t k = pos; k < end; ++k)
       need = std::max(need, std::min(range.n, plan.rows_upto(todo[k])));
     if (need <= filled) return;
-    if (!wait_rows(feed, need, stop_requested)) {  // rethrows the reader's failure
+    if (!wait_rows(feed, need, stop_fn())) {  // rethrows the reader's failure
       interrupted = true;
       return;
     }
@@ -157,7 +163,7 @@ struct backend::scan final : scan_results {
         in_flight.erase(it);
       }
     }
-    if (stop_requested()) interrupted = true;
+    if (opt.stop && opt.stop()) interrupted = true;
     if (opt.progress) opt.progress(done_pairs, stats.pairs);
     if (!ckpt) pending = report{};  // its edges were kept as they came
     if (over || !ckpt || pending.units.empty()) return;

@@ -6,13 +6,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include "chorus/core/error.hpp"
 #include "chorus/scan/backend.hpp"
 #include "chorus/scan/first_pass.hpp"
 #include "chorus/scan/fused_tile.hpp"
+#include "chorus/scan/gpu_plan.hpp"
 #include "chorus/scan/margin.hpp"
 #include "chorus/scan/tiling.hpp"
 #include "cuda_check.hpp"
@@ -121,17 +124,8 @@ class streamer {
   // kernel that holds every SM would hold up the copies queued after it.
   void load_rows(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy,
                  bool build = true) {
-    for (std::int64_t c0 = r_from; c0 < r_to; c0 += slot_rows_) {
-      const std::int64_t c1 = std::min(r_to, c0 + slot_rows_);
-      stage_slot& sl = slots_[static_cast<std::size_t>(next_slot_)];
-      next_slot_ ^= 1;
-      if (sl.used) CHORUS_CUDA_TRY(cudaEventSynchronize(sl.copied.get()));  // its copies done
-      if (L_.need_e) stage(b.emb, sl.emb, *pb_.embedding, b.row0, c0, c1, copy);
-      if (L_.need_a) stage(b.act, sl.act, *pb_.activity, b.row0, c0, c1, copy);
-      sl.copied.record(copy);
-      sl.used = true;
-      if (build) first_pass(b, c0, c1, copy);
-    }
+    for (std::int64_t c0 = r_from; c0 < r_to; c0 += slot_rows_)
+      load_chunk(b, c0, std::min(r_to, c0 + slot_rows_), copy, build);
     b.loaded.record(copy);
   }
   // Rows [row0, row0 + count) into `b`, whole.
@@ -139,6 +133,31 @@ class streamer {
     begin(b, row0, count);
     load_rows(b, row0, row0 + count, copy);
   }
+  // Start loading `b` in the background: pump() stages it a chunk at a time between other work,
+  // so that the host's staging and the copies overlap the kernels already queued.
+  void start(block& b, std::int64_t row0, std::int64_t count) {
+    finish();
+    begin(b, row0, count);
+    pending_ = &b;
+    next_row_ = row0;
+  }
+  // Stage up to `chunks` chunks of the background load.
+  void pump(int chunks) {
+    for (; pending_ && chunks > 0; --chunks) {
+      block& b = *pending_;
+      const std::int64_t c1 = std::min(b.row0 + b.count, next_row_ + slot_rows_);
+      load_chunk(b, next_row_, c1, copy_, true);
+      next_row_ = c1;
+      if (next_row_ >= b.row0 + b.count) {
+        b.loaded.record(copy_);
+        pending_ = nullptr;
+      }
+    }
+  }
+  // The background load, whole (its b.loaded is recorded after its last copy).
+  void finish() { pump(std::numeric_limits<int>::max()); }
+  bool loading(const block& b) const { return pending_ == &b; }
+  void set_copy_stream(cudaStream_t s) { copy_ = s; }
   // First-pass rows of a block on the device.
   const char* fp_rows(const block& b) const {
     if (!L_.fp_is_view) return b.fp.data();
@@ -149,40 +168,51 @@ class streamer {
   // First-pass rows [r_from, r_to) of `b` from its view rows on the device, on stream `copy`
   // (which must see those view rows copied).
   void first_pass(block& b, std::int64_t r_from, std::int64_t r_to, cudaStream_t copy) {
-    if (!L_.fp_is_view) {
-      const auto& P = pb_.params;
-      const fused_weights fw = fused_row_weights(P.weight);  // as first_pass_row
-      const std::int64_t de = L_.need_e ? pb_.embedding->d : 0;
-      const std::int64_t da = L_.need_a ? pb_.activity->d : 0;
-      // fp32 rows need no scratch: one launch for the whole range
-      const std::int64_t step = L_.prec == precision::fp32 ? r_to - r_from : tmp_rows_;
-      for (std::int64_t c0 = r_from; c0 < r_to; c0 += step) {
-        const std::int64_t rows = std::min(step, r_to - c0), at = c0 - b.row0;
-        // fp32 rows straight into the block; bf16 and int8 through the scratch rows
-        float* f32 = L_.prec == precision::fp32 ? reinterpret_cast<float*>(b.fp.data()) + at * L_.ld
-                                                : tmp_.data();
-        cuda::launch_first_pass_rows(L_.need_e ? b.emb.rows.data() + at * de : nullptr, de,
-                                     L_.need_e ? b.emb.valid.data() + at : nullptr,
-                                     L_.need_a ? b.act.rows.data() + at * da : nullptr, da,
-                                     L_.need_a ? b.act.valid.data() + at : nullptr, P.mode, fw.we,
-                                     fw.wa, rows, L_.ld, f32, copy);
-        if (L_.prec == precision::bf16) {
-          cuda::launch_to_bf16(tmp_.data(),
-                               reinterpret_cast<std::uint16_t*>(b.fp.data()) + at * L_.ld,
-                               rows * L_.ld, copy);
-        } else if (L_.prec == precision::int8) {
-          float* q8 = b.q8.data();
-          const std::int64_t count = b.count;
-          cuda::launch_quantize_rows_int8(
-              tmp_.data(), rows, L_.ld, reinterpret_cast<std::int8_t*>(b.fp.data()) + at * L_.ld,
-              q8 + at, q8 + count + at, q8 + 2 * count + at, q8 + 3 * count + at, copy);
-        }
+    if (L_.fp_is_view) return;
+    const auto& P = pb_.params;
+    const fused_weights fw = fused_row_weights(P.weight);  // as first_pass_row
+    const std::int64_t de = L_.need_e ? pb_.embedding->d : 0;
+    const std::int64_t da = L_.need_a ? pb_.activity->d : 0;
+    // fp32 rows need no scratch: one launch for the whole range
+    const std::int64_t step = L_.prec == precision::fp32 ? r_to - r_from : tmp_rows_;
+    for (std::int64_t c0 = r_from; c0 < r_to; c0 += step) {
+      const std::int64_t rows = std::min(step, r_to - c0), at = c0 - b.row0;
+      // fp32 rows straight into the block; bf16 and int8 through the scratch rows
+      float* f32 = L_.prec == precision::fp32 ? reinterpret_cast<float*>(b.fp.data()) + at * L_.ld
+                                              : tmp_.data();
+      cuda::launch_first_pass_rows(L_.need_e ? b.emb.rows.data() + at * de : nullptr, de,
+                                   L_.need_e ? b.emb.valid.data() + at : nullptr,
+                                   L_.need_a ? b.act.rows.data() + at * da : nullptr, da,
+                                   L_.need_a ? b.act.valid.data() + at : nullptr, P.mode, fw.we,
+                                   fw.wa, rows, L_.ld, f32, copy);
+      if (L_.prec == precision::bf16) {
+        cuda::launch_to_bf16(tmp_.data(),
+                             reinterpret_cast<std::uint16_t*>(b.fp.data()) + at * L_.ld,
+                             rows * L_.ld, copy);
+      } else if (L_.prec == precision::int8) {
+        float* q8 = b.q8.data();
+        const std::int64_t count = b.count;
+        cuda::launch_quantize_rows_int8(
+            tmp_.data(), rows, L_.ld, reinterpret_cast<std::int8_t*>(b.fp.data()) + at * L_.ld,
+            q8 + at, q8 + count + at, q8 + 2 * count + at, q8 + 3 * count + at, copy);
       }
     }
   }
 
  private:
   static constexpr std::int64_t kSlotRows = 8192;
+
+  // One chunk [c0, c1) (at most a slot) through the next staging slot.
+  void load_chunk(block& b, std::int64_t c0, std::int64_t c1, cudaStream_t copy, bool build) {
+    stage_slot& sl = slots_[static_cast<std::size_t>(next_slot_)];
+    next_slot_ ^= 1;
+    if (sl.used) CHORUS_CUDA_TRY(cudaEventSynchronize(sl.copied.get()));  // its copies done
+    if (L_.need_e) stage(b.emb, sl.emb, *pb_.embedding, b.row0, c0, c1, copy);
+    if (L_.need_a) stage(b.act, sl.act, *pb_.activity, b.row0, c0, c1, copy);
+    sl.copied.record(copy);
+    sl.used = true;
+    if (build) first_pass(b, c0, c1, copy);
+  }
 
   // Rows [r_from, r_to) (at most one slot) of view `m` through `h` into `v`, a block starting
   // at row `row0`.
@@ -207,6 +237,45 @@ class streamer {
   std::int64_t slot_rows_ = 1;
   stage_slot slots_[2];
   int next_slot_ = 0;
+  block* pending_ = nullptr;  // the background load, if any
+  std::int64_t next_row_ = 0;
+  cudaStream_t copy_ = nullptr;
+};
+
+// One batch of first-pass candidates and their edges on the device. Two alternate: the device
+// fills one while the host collects the other, so no host round trip stalls the device.
+struct cand_slot {
+  device_buffer<cuda::pair64> cand;
+  device_buffer<edge> edges;
+  device_buffer<unsigned long long> counters;  // [0] candidates counted, [1] edges written
+  cuda::pinned_buffer<unsigned long long> host;
+  std::unique_ptr<cuda::event> done;  // the counters reached `host` (made with the buffers: a
+                                      // backend is constructed before any CUDA call)
+  bool busy = false;
+  void release() {
+    cand = {}, edges = {}, counters = {}, host = {};
+    done.reset();
+    busy = false;
+  }
+  void allocate(std::uint64_t cap) {
+    done = std::make_unique<cuda::event>();
+    cand.resize(cap);
+    edges.resize(cap);
+    counters.resize(2);
+    host = cuda::pinned_buffer<unsigned long long>(2);
+  }
+};
+
+// Work queued on the device and not yet collected: a fused unit (tiles [t0, t1)) or one cuBLAS
+// tile (rows r0.. x columns c0.. of blocks bi, bj), with what a re-run needs.
+struct queued {
+  int slot = 0;
+  std::int64_t batch = 0;
+  scan_results* results = nullptr;
+  std::int64_t unit = -1;  // a fused unit reports unit_done when collected; -1 for a tile
+  std::int64_t t0 = 0, t1 = 0;
+  block *bi = nullptr, *bj = nullptr;
+  std::int64_t r0 = 0, c0 = 0, m = 0, w = 0;
 };
 
 }  // namespace
@@ -222,57 +291,69 @@ class cuda_backend final : public backend {
   void rows_ready_(std::int64_t from, std::int64_t to) override;
   void absorb_(const std::vector<edge>& edges) override;
   void submit_(const scan_batch& batch) override;
+  void collect_() override;
   void finish_(score_stats& stats) override;
 
  private:
-  enum class path { fused, resident, streamed };
+  using path = gpu_plan::path;
   static constexpr std::int64_t kFusedUnitTiles = 16384;  // 128 x 128 tiles per fused unit
-  std::uint64_t row_bytes() const;
   void memory_plan();
+  void release_scan();
   void release();
   void allocate();
-  std::int64_t find_candidates(const std::function<void()>& launch);
-  void take(std::int64_t hits, block& bi, block& bj);
+  bool stopping() const { return opt_->stop && opt_->stop(); }
+  cand_slot& free_slot();
+  void queue_fused(cand_slot& sl, const queued& q);
+  void queue_tile(cand_slot& sl, const queued& q);
+  void push(queued q);
+  void collect_one();
+  void redo_split(const queued& q, cand_slot& sl, std::uint64_t hits);
+  void recheck(cand_slot& sl, const queued& q, std::int64_t hits);
+  void fetch_edges(const queued& q, cand_slot& sl, std::uint64_t ne);
+  void gemm(const block& bi, const block& bj, std::int64_t r0, std::int64_t c0, std::int64_t m,
+            std::int64_t w);
   void score_tiles(block& bi, block& bj, std::int64_t r_from, std::int64_t r_to);
-  void score_fused(std::int64_t unit);
   void score_row_block(std::int64_t I);
-  std::int64_t block_start(std::int64_t b) const { return range_.begin + b * cap_rows_; }
+  block& hold(int slot, std::int64_t b);
+  std::int64_t block_start(std::int64_t b) const { return range_.begin + b * plan_mem_.block_rows; }
   std::int64_t block_count(std::int64_t b) const {
-    return std::min(cap_rows_, range_.n - block_start(b));
+    return std::min(plan_mem_.block_rows, range_.n - block_start(b));
   }
 
   const score_problem* pb_ = nullptr;
   const score_options* opt_ = nullptr;
+  score_stats* stats_ = nullptr;
   scan_range range_;
   layout L_;
   bool want_fused_ = false;
-  path path_ = path::fused;
-  std::int64_t T_ = 0, cap_rows_ = 0, nblocks_ = 0, tmp_rows_ = 0;
-  std::uint64_t cand_cap_ = 0;
+  gpu_plan plan_mem_;
   float cut_ = 0;
   int grid_ = 1;
   std::int64_t fused_batch_ = 1, fused_tiles_ = 0, nbr_ = 0;  // fused: tiles per unit, tiles
-  std::unique_ptr<cuda::stream> s_, copy_;
+  std::unique_ptr<cuda::stream> s_, copy_, d2h_;
   std::unique_ptr<cuda::blas_handle> blas_;
+  device_buffer<char> blas_ws_;
   std::unique_ptr<streamer> io_;
+  std::unique_ptr<stream_schedule> sched_;  // streamed path
   std::vector<block> blocks_;
   device_buffer<std::int64_t> parent_;
-  device_buffer<float> tile_;
-  device_buffer<cuda::pair64> cand_;
-  device_buffer<edge> tile_edges_;
-  device_buffer<unsigned long long> counters_;  // [0] candidates, [1] edges of the tile
-  cuda::pinned_buffer<unsigned long long> host_counters_;
-  const scan_batch* batch_ = nullptr;  // the batch being scored
-  std::vector<edge> found_;            // host copy of a tile's edges
-  std::int64_t candidates_ = 0;        // of the unit being scored
-  bool halt_ = false;                  // the scan has more edges than it may keep
+  device_buffer<float> tile_;  // cuBLAS paths only
+  cand_slot slots_[2];
+  int next_slot_ = 0;
+  std::deque<queued> pending_;        // queued on the device, oldest first
+  std::vector<edge> found_;           // host copy of collected edges
+  std::int64_t unit_candidates_ = 0;  // of the cuBLAS unit being scored
+  queued tile_batch_;                 // the batch the cuBLAS unit being scored belongs to
+  bool halt_ = false;                 // the scan has more edges than it may keep
 };
 
 void cuda_backend::configure_(const score_problem& pb, const score_options& opt,
                               const scan_range& range, score_stats& stats) {
   pb_ = &pb;
   opt_ = &opt;
+  stats_ = &stats;
   range_ = range;
+  halt_ = false;
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     cudaGetLastError();
@@ -317,85 +398,61 @@ void cuda_backend::configure_(const score_problem& pb, const score_options& opt,
   L_.elem = prec == precision::int8 ? 1 : prec == precision::bf16 ? 2 : 4;
 }
 
-// Device bytes per resident row: first-pass row, int8 bounds, the views the re-check reads.
-std::uint64_t cuda_backend::row_bytes() const {
-  std::uint64_t b = L_.fp_is_view ? 0 : static_cast<std::uint64_t>(L_.ld) * L_.elem;
-  if (L_.prec == precision::int8) b += 4 * sizeof(float);  // scale and margin bounds
-  if (L_.need_e) b += static_cast<std::uint64_t>(pb_->embedding->d) * 4 + 9;
-  if (L_.need_a) b += static_cast<std::uint64_t>(pb_->activity->d) * 4 + 9;
-  return b;
-}
-
-// Memory plan (as FAISS's tiled search does): the parent array, the tile with its candidate and
-// edge buffers, and the row blocks. All rows resident in one block when they fit; otherwise
-// three blocks (the row block, the column block being scored, and the next one streaming in).
+// Memory plan (chorus/scan/gpu_plan.hpp, tested on the CPU): the fused kernel when every row
+// fits, else cuBLAS tiles with every row resident, else three streamed row blocks. The budget is
+// the free memory shared by the processes on this device, capped by --gpu-memory.
 void cuda_backend::memory_plan() {
-  const std::int64_t n = range_.n, rb = range_.begin;
   std::size_t free_b = 0, total_b = 0;
   CHORUS_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
-  std::uint64_t budget = static_cast<std::uint64_t>(static_cast<double>(free_b) * 0.92);
-  if (opt_->gpu_memory > 0) budget = std::min<std::uint64_t>(budget, opt_->gpu_memory);
-  // the parent array, and the fp32 scratch rows the device-side bf16/int8 first pass goes through
-  tmp_rows_ =
-      L_.fp_is_view || L_.prec == precision::fp32 ? 0 : std::min<std::int64_t>(n - rb, 4096);
-  const std::uint64_t fixed = static_cast<std::uint64_t>(n) * 8 +
-                              static_cast<std::uint64_t>(tmp_rows_) * L_.ld * sizeof(float);
-  const std::uint64_t rbytes = row_bytes();
-  T_ = 0;
-  for (std::int64_t t : {16384, 8192, 4096, 2048, 1024, 512, 256}) {
-    const std::int64_t tt = std::min<std::int64_t>(t, std::max<std::int64_t>(n, 1));
-    const std::uint64_t cap =
-        std::min<std::uint64_t>(static_cast<std::uint64_t>(tt) * tt, 1u << 22);
-    const std::uint64_t tiles =
-        static_cast<std::uint64_t>(tt) * tt * 4 + cap * (sizeof(cuda::pair64) + sizeof(edge));
-    if (fixed + tiles >= budget) continue;
-    const std::uint64_t left = budget - fixed - tiles;
-    if (static_cast<std::uint64_t>(n - rb) * rbytes <= left) {
-      T_ = tt, cand_cap_ = cap, cap_rows_ = n - rb, nblocks_ = 1;
-      break;
-    }
-    const std::int64_t b = static_cast<std::int64_t>(left / (3 * rbytes)) / tt * tt;
-    if (b >= tt) {
-      T_ = tt, cand_cap_ = cap, cap_rows_ = b, nblocks_ = 3;
-      break;
-    }
-  }
-  CHORUS_EXPECTS(T_ > 0, "--backend cuda: not even one tile fits the device memory budget of ",
-                 budget / (1 << 20), " MiB (", (opt_->gpu_memory ? "--gpu-memory" : "free memory"),
-                 "); raise --gpu-memory or use --backend cpu");
+  gpu_plan_request rq;
+  rq.n = range_.n;
+  rq.rows = range_.n - range_.begin;
+  rq.row_bytes = gpu_row_bytes(L_.fp_is_view ? 0 : static_cast<std::uint64_t>(L_.ld) * L_.elem,
+                               L_.prec == precision::int8, L_.need_e ? pb_->embedding->d : 0,
+                               L_.need_a ? pb_->activity->d : 0);
+  rq.scratch_row_bytes =
+      L_.fp_is_view || L_.prec == precision::fp32 ? 0 : static_cast<std::uint64_t>(L_.ld) * 4;
+  rq.fused = want_fused_;
+  rq.budget = gpu_budget(free_b, opt_->device_share, opt_->gpu_memory);
+  rq.force_block_rows = opt_->gpu_block_rows;
+  plan_mem_ = plan_gpu_memory(rq);
+  stats_->detail += ", " + plan_mem_.describe();
 }
 
 void cuda_backend::allocate() {
   s_ = std::make_unique<cuda::stream>();
   copy_ = std::make_unique<cuda::stream>();
-  blas_ = std::make_unique<cuda::blas_handle>(s_->get());
-  CHORUS_CUBLAS_TRY(
-      cublasSetMathMode(blas_->get(), CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
-  io_ = std::make_unique<streamer>(*pb_, L_, cap_rows_, tmp_rows_);
-  blocks_ = std::vector<block>(static_cast<std::size_t>(nblocks_));
+  d2h_ = std::make_unique<cuda::stream>();
+  const gpu_plan& P = plan_mem_;
+  if (P.route != path::fused) {
+    blas_ = std::make_unique<cuda::blas_handle>(s_->get());
+    CHORUS_CUBLAS_TRY(
+        cublasSetMathMode(blas_->get(), CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
+    blas_ws_ = device_buffer<char>(P.blas_workspace);  // cuBLAS allocates nothing unplanned
+    CHORUS_CUBLAS_TRY(cublasSetWorkspace(blas_->get(), blas_ws_.data(), P.blas_workspace));
+    tile_ = device_buffer<float>(static_cast<std::size_t>(P.tile) * P.tile);
+  }
+  io_ = std::make_unique<streamer>(*pb_, L_, P.block_rows, P.scratch_rows);
+  io_->set_copy_stream(copy_->get());
+  blocks_ = std::vector<block>(static_cast<std::size_t>(P.blocks));
   for (auto& b : blocks_) io_->allocate(b);
   parent_ = device_buffer<std::int64_t>(range_.n);
   cuda::launch_uf_init(parent_.data(), range_.n, s_->get());
-  tile_ = device_buffer<float>(static_cast<std::size_t>(T_) * T_);
-  cand_ = device_buffer<cuda::pair64>(cand_cap_);
-  tile_edges_ = device_buffer<edge>(cand_cap_);
-  counters_ = device_buffer<unsigned long long>(2);
-  host_counters_ = cuda::pinned_buffer<unsigned long long>(2);
+  for (auto& sl : slots_) sl.allocate(P.cand_cap);
 }
 
-// Units: for the fused kernel, batches of tiles of the trapezoid in column order; for cuBLAS
-// tiles with every row resident, strips of T rows; streamed, row blocks.
+// Units: for the fused kernel, batches of tiles of the trapezoid in column order, two in flight;
+// for cuBLAS tiles with every row resident, strips of T rows; streamed, row blocks.
 scan_plan cuda_backend::plan_() {
   memory_plan();
-  const bool fused_path = want_fused_ && nblocks_ == 1;
+  const path route = plan_mem_.route;
   const precision prec = L_.prec;
-  CHORUS_EXPECTS(fused_path || prec != precision::int8,
+  CHORUS_EXPECTS(route == path::fused || prec != precision::int8,
                  "--precision int8 on the CUDA backend needs every row resident in device "
                  "memory (this job streams row blocks); use bf16, or more --gpu-memory");
-  CHORUS_EXPECTS(fused_path || opt_->kernel != gpu_kernel::fused,
+  CHORUS_EXPECTS(route == path::fused || opt_->kernel != gpu_kernel::fused,
                  "--gpu-kernel fused needs --precision bf16 and every row resident in device "
                  "memory (this job streams row blocks); use --gpu-kernel cublas or auto");
-  path_ = fused_path ? path::fused : nblocks_ == 1 ? path::resident : path::streamed;
   // int8: the per-pair margin is applied in the kernel (margin::int8_score); kSlack here
   const double margin = prec == precision::int8 ? margin::kSlack
                         : prec == precision::fp32
@@ -405,12 +462,13 @@ scan_plan cuda_backend::plan_() {
   allocate();
   const std::int64_t rb = range_.begin, re = range_.end, n = range_.n;
   scan_plan p;
-  if (path_ != path::fused) {
+  if (route != path::fused) {
     p.no_checkpoint =
         "--checkpoint on the CUDA backend needs the fused kernel (bf16 or int8 with every row "
         "resident in device memory); use --backend cpu for this job";
-    const std::int64_t step = path_ == path::resident ? T_ : cap_rows_;
+    const std::int64_t step = route == path::resident ? plan_mem_.tile : plan_mem_.block_rows;
     p.units = tiling::blocks(re - rb, step);
+    sched_ = std::make_unique<stream_schedule>(tiling::blocks(n - rb, plan_mem_.block_rows));
     p.pairs = [this, step](std::int64_t u) {
       const std::int64_t r0 = range_.begin + u * step;
       return tiling::rows_pairs(r0, std::min(r0 + step, range_.end), range_.n);
@@ -424,6 +482,7 @@ scan_plan cuda_backend::plan_() {
   // units of a fixed size, not the device's: a checkpoint stays valid on another GPU
   fused_batch_ = kFusedUnitTiles;
   p.units = (fused_tiles_ + fused_batch_ - 1) / fused_batch_;
+  p.depth = 1;  // unit k + 1 is queued before the host collects unit k
   p.geometry = "cuda-fused batch=" + std::to_string(fused_batch_) +
                " order=columns rows=" + std::to_string(rb) + ".." + std::to_string(re);
   // rows a unit reads: up to the end of its last column tile
@@ -451,9 +510,9 @@ scan_plan cuda_backend::plan_() {
 // scoring stream, before the next kernel. Resident cuBLAS tiles: every row at once. Streamed:
 // blocks are loaded as units need them.
 void cuda_backend::rows_ready_(std::int64_t from, std::int64_t to) {
-  if (path_ == path::resident) {
+  if (plan_mem_.route == path::resident) {
     io_->load(blocks_[0], range_.begin, range_.n - range_.begin, copy_->get());
-  } else if (path_ == path::fused) {
+  } else if (plan_mem_.route == path::fused) {
     block& b0 = blocks_[0];
     io_->load_rows(b0, from, to, copy_->get(), /*build=*/false);
     CHORUS_CUDA_TRY(cudaStreamWaitEvent(s_->get(), b0.loaded.get(), 0));
@@ -461,156 +520,255 @@ void cuda_backend::rows_ready_(std::int64_t from, std::int64_t to) {
   }
 }
 
-// Resumed edges join the device union-find too.
+// Resumed edges join the device union-find too: copied on the scoring stream, so that the
+// kernel that reads them is ordered after the copy.
 void cuda_backend::absorb_(const std::vector<edge>& edges) {
   if (edges.empty()) return;
   device_buffer<edge> dr(edges.size());
-  CHORUS_CUDA_TRY(
-      cudaMemcpy(dr.data(), edges.data(), edges.size() * sizeof(edge), cudaMemcpyHostToDevice));
+  CHORUS_CUDA_TRY(cudaMemcpyAsync(dr.data(), edges.data(), edges.size() * sizeof(edge),
+                                  cudaMemcpyHostToDevice, s_->get()));
   cuda::launch_uf_unite_edges(dr.data(), static_cast<std::int64_t>(edges.size()), parent_.data(),
                               s_->get());
+  s_->sync();  // `edges` and `dr` must outlive the copy and the kernel
+}
+
+// The slot the next batch goes to, once the host has collected what it held.
+cand_slot& cuda_backend::free_slot() {
+  while (slots_[next_slot_].busy) collect_one();
+  return slots_[next_slot_];
+}
+
+// Fused tiles [q.t0, q.t1) into the slot, their candidates re-checked on the device (count read
+// there), the counters copied back; `done` marks the end.
+void cuda_backend::queue_fused(cand_slot& sl, const queued& q) {
+  cudaStream_t s = s_->get();
+  block& b0 = blocks_[0];
+  const std::int64_t rb = range_.begin, re = range_.end, n = range_.n;
+  CHORUS_CUDA_TRY(cudaMemsetAsync(sl.counters.data(), 0, 2 * sizeof(unsigned long long), s));
+  if (L_.prec == precision::int8)
+    cuda::launch_fused_tiles_int8(reinterpret_cast<const std::int8_t*>(io_->fp_rows(b0)),
+                                  b0.q8_part(0), b0.q8_part(1), b0.q8_part(2), b0.q8_part(3), rb,
+                                  re, n, L_.ld, q.t0, q.t1, cut_, sl.cand.data(),
+                                  sl.counters.data(), sl.cand.size(), grid_, s);
+  else
+    cuda::launch_fused_tiles(reinterpret_cast<const std::uint16_t*>(io_->fp_rows(b0)), rb, re, n,
+                             L_.ld, q.t0, q.t1, cut_, sl.cand.data(), sl.counters.data(),
+                             sl.cand.size(), grid_, s);
+}
+
+// cuBLAS tile q (rows q.r0.., columns q.c0..) into tile_, thresholded into the slot.
+void cuda_backend::queue_tile(cand_slot& sl, const queued& q) {
+  cudaStream_t s = s_->get();
+  CHORUS_CUDA_TRY(cudaMemsetAsync(sl.counters.data(), 0, 2 * sizeof(unsigned long long), s));
+  gemm(*q.bi, *q.bj, q.r0, q.c0, q.m, q.w);
+  cuda::launch_threshold_tile(tile_.data(), q.m, q.w, q.r0, q.c0, range_.n, cut_, sl.cand.data(),
+                              sl.counters.data(), sl.cand.size(), s);
+}
+
+// Queue q's first pass, its re-check (with the count the first pass left on the device) and
+// the copy of its counters; the host collects it later.
+void cuda_backend::push(queued q) {
+  const bool fused = q.unit >= 0;
+  cand_slot& sl = free_slot();
+  q.slot = next_slot_;
+  next_slot_ ^= 1;
+  cudaStream_t s = s_->get();
+  if (fused)
+    queue_fused(sl, q);
+  else
+    queue_tile(sl, q);
+  cuda::launch_recheck_counted(
+      sl.cand.data(), sl.counters.data(), static_cast<std::int64_t>(sl.cand.size()),
+      q.bi->view(q.bi->emb), q.bj->view(q.bj->emb), q.bi->view(q.bi->act), q.bj->view(q.bj->act),
+      pb_->params, sl.edges.data(), sl.counters.data() + 1, parent_.data(), s);
+  CHORUS_CUDA_TRY(cudaMemcpyAsync(sl.host.data(), sl.counters.data(),
+                                  2 * sizeof(unsigned long long), cudaMemcpyDeviceToHost, s));
+  sl.done->record(s);
+  sl.busy = true;
+  pending_.push_back(q);
+}
+
+// The re-check of `hits` candidates in the slot, the host waiting for its edge count.
+void cuda_backend::recheck(cand_slot& sl, const queued& q, std::int64_t hits) {
+  cudaStream_t s = s_->get();
+  CHORUS_CUDA_TRY(cudaMemsetAsync(sl.counters.data() + 1, 0, sizeof(unsigned long long), s));
+  cuda::launch_recheck(sl.cand.data(), hits, q.bi->view(q.bi->emb), q.bj->view(q.bj->emb),
+                       q.bi->view(q.bi->act), q.bj->view(q.bj->act), pb_->params, sl.edges.data(),
+                       sl.counters.data() + 1, parent_.data(), s);
+  CHORUS_CUDA_TRY(cudaMemcpyAsync(sl.host.data() + 1, sl.counters.data() + 1,
+                                  sizeof(unsigned long long), cudaMemcpyDeviceToHost, s));
   s_->sync();
 }
 
-// Run `launch` (a first-pass kernel that appends candidates to cand_ and counts them in
-// counters_[0]) until its candidates fit: on overflow the buffers grow to the exact count and
-// it runs again, so nothing is dropped. Returns the number of candidates.
-std::int64_t cuda_backend::find_candidates(const std::function<void()>& launch) {
-  for (;;) {
-    CHORUS_CUDA_TRY(
-        cudaMemsetAsync(counters_.data(), 0, 2 * sizeof(unsigned long long), s_->get()));
-    launch();
-    CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters_.data(), counters_.data(),
-                                    sizeof(unsigned long long), cudaMemcpyDeviceToHost, s_->get()));
+// The slot's `ne` edges to the host (on a stream of their own: the next batch is already queued
+// on the scoring stream) and on to the scan's handler.
+void cuda_backend::fetch_edges(const queued& q, cand_slot& sl, std::uint64_t ne) {
+  if (ne == 0 || halt_) return;
+  found_.resize(static_cast<std::size_t>(ne));
+  CHORUS_CUDA_TRY(cudaMemcpyAsync(found_.data(), sl.edges.data(), ne * sizeof(edge),
+                                  cudaMemcpyDeviceToHost, d2h_->get()));
+  d2h_->sync();
+  if (!q.results->add_edges(q.batch, found_)) halt_ = true;  // --max-edges: stop
+}
+
+// More candidates than the slot holds: its edges are dropped (those already united are true
+// edges; uniting again changes nothing) and the work is re-run in halves that fit.
+void cuda_backend::redo_split(const queued& q, cand_slot& sl, std::uint64_t hits) {
+  const bool fused = q.unit >= 0;
+  const auto run = [&](std::int64_t a, std::int64_t b) -> std::uint64_t {
+    queued part = q;
+    if (fused) {
+      part.t0 = q.t0 + a, part.t1 = q.t0 + b;
+      queue_fused(sl, part);
+    } else {
+      part.c0 = q.c0 + a, part.w = b - a;
+      queue_tile(sl, part);
+    }
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(sl.host.data(), sl.counters.data(), sizeof(unsigned long long),
+                                    cudaMemcpyDeviceToHost, s_->get()));
     s_->sync();
-    const unsigned long long hits = host_counters_.data()[0];
-    if (hits <= cand_.size()) return static_cast<std::int64_t>(hits);
-    cand_.resize(hits);
-    tile_edges_.resize(hits);
+    return sl.host.data()[0];
+  };
+  const auto take = [&](std::int64_t, std::int64_t, std::uint64_t h) {
+    recheck(sl, q, static_cast<std::int64_t>(h));
+    fetch_edges(q, sl, sl.host.data()[1]);
+  };
+  split_until_fits(0, fused ? q.t1 - q.t0 : q.w, hits, sl.cand.size(), run, take);
+}
+
+// The oldest queued work: its counters, its edges (or a split re-run on overflow), and for a
+// fused unit its completion.
+void cuda_backend::collect_one() {
+  const queued q = pending_.front();
+  pending_.pop_front();
+  cand_slot& sl = slots_[q.slot];
+  CHORUS_CUDA_TRY(cudaEventSynchronize(sl.done->get()));
+  const std::uint64_t hits = sl.host.data()[0];
+  if (!halt_) {
+    if (hits > sl.cand.size())
+      redo_split(q, sl, hits);
+    else
+      fetch_edges(q, sl, sl.host.data()[1]);
+  }
+  sl.busy = false;
+  if (q.unit >= 0) {
+    if (!halt_) q.results->unit_done(q.batch, q.unit, static_cast<std::int64_t>(hits));
+  } else {
+    unit_candidates_ += static_cast<std::int64_t>(hits);
   }
 }
 
-// Decide `hits` candidates exactly (float64 re-check kernel), union their edges on the device
-// and hand the edges to the scan's handler.
-void cuda_backend::take(std::int64_t hits, block& bi, block& bj) {
-  candidates_ += hits;
-  if (hits <= 0 || halt_) return;
-  cuda::launch_recheck(cand_.data(), hits, bi.view(bi.emb), bj.view(bj.emb), bi.view(bi.act),
-                       bj.view(bj.act), pb_->params, tile_edges_.data(), counters_.data() + 1,
-                       parent_.data(), s_->get());
-  CHORUS_CUDA_TRY(cudaMemcpyAsync(host_counters_.data() + 1, counters_.data() + 1,
-                                  sizeof(unsigned long long), cudaMemcpyDeviceToHost, s_->get()));
-  s_->sync();
-  const std::size_t ne = static_cast<std::size_t>(host_counters_.data()[1]);
-  if (ne == 0) return;
-  found_.resize(ne);
-  CHORUS_CUDA_TRY(
-      cudaMemcpy(found_.data(), tile_edges_.data(), ne * sizeof(edge), cudaMemcpyDeviceToHost));
-  if (!batch_->results->add_edges(batch_->id, found_)) halt_ = true;  // --max-edges: stop
-}
-
-// cuBLAS tiles of rows [r_from, r_to) of block bi against every column of block bj (tiles
-// entirely below the diagonal skipped), both resident.
-void cuda_backend::score_tiles(block& bi, block& bj, std::int64_t r_from, std::int64_t r_to) {
-  cudaStream_t s = s_->get();
-  CHORUS_CUDA_TRY(cudaStreamWaitEvent(s, bi.loaded.get(), 0));
-  CHORUS_CUDA_TRY(cudaStreamWaitEvent(s, bj.loaded.get(), 0));
+// column-major C (m x w) = A^T B: A = rows r0.. of bi (K x m), B = rows c0.. of bj (K x w)
+void cuda_backend::gemm(const block& bi, const block& bj, std::int64_t r0, std::int64_t c0,
+                        std::int64_t m, std::int64_t w) {
   const char* A = io_->fp_rows(bi);
   const char* B = io_->fp_rows(bj);
   const cudaDataType_t in_type = L_.prec == precision::fp32 ? CUDA_R_32F : CUDA_R_16BF;
   const cublasComputeType_t compute =
       L_.prec == precision::fp32 ? CUBLAS_COMPUTE_32F_PEDANTIC : CUBLAS_COMPUTE_32F;
   const float one = 1.0f, zero = 0.0f;
-  const std::int64_t T = T_, n = range_.n;
-  for (std::int64_t r0 = r_from; r0 < r_to; r0 += T) {
-    for (std::int64_t c0 = bj.row0; c0 < bj.row0 + bj.count; c0 += T) {
+  CHORUS_CUBLAS_TRY(cublasGemmEx(blas_->get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m),
+                                 static_cast<int>(w), static_cast<int>(L_.K), &one,
+                                 A + static_cast<std::uint64_t>(r0 - bi.row0) * L_.ld * L_.elem,
+                                 in_type, static_cast<int>(L_.ld),
+                                 B + static_cast<std::uint64_t>(c0 - bj.row0) * L_.ld * L_.elem,
+                                 in_type, static_cast<int>(L_.ld), &zero, tile_.data(), CUDA_R_32F,
+                                 static_cast<int>(m), compute, CUBLAS_GEMM_DEFAULT));
+}
+
+// cuBLAS tiles of rows [r_from, r_to) of block bi against every column of block bj (tiles
+// entirely below the diagonal skipped), both loaded. Two tiles are in flight; between tiles the
+// background load stages a chunk. A stop request ends the loop (the unit is then not done).
+void cuda_backend::score_tiles(block& bi, block& bj, std::int64_t r_from, std::int64_t r_to) {
+  cudaStream_t s = s_->get();
+  CHORUS_CUDA_TRY(cudaStreamWaitEvent(s, bi.loaded.get(), 0));
+  CHORUS_CUDA_TRY(cudaStreamWaitEvent(s, bj.loaded.get(), 0));
+  const std::int64_t T = plan_mem_.tile;
+  for (std::int64_t r0 = r_from; r0 < r_to && !halt_; r0 += T) {
+    for (std::int64_t c0 = bj.row0; c0 < bj.row0 + bj.count && !halt_; c0 += T) {
       if (c0 + T <= r0 + 1) continue;  // tile entirely below the diagonal
-      const std::int64_t m = std::min(T, r_to - r0);
-      const std::int64_t w = std::min(T, bj.row0 + bj.count - c0);
-      // column-major C (m x w) = A^T B: A = rows r0.. (K x m), B = rows c0.. (K x w)
-      CHORUS_CUBLAS_TRY(cublasGemmEx(
-          blas_->get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(w),
-          static_cast<int>(L_.K), &one,
-          A + static_cast<std::uint64_t>(r0 - bi.row0) * L_.ld * L_.elem, in_type,
-          static_cast<int>(L_.ld), B + static_cast<std::uint64_t>(c0 - bj.row0) * L_.ld * L_.elem,
-          in_type, static_cast<int>(L_.ld), &zero, tile_.data(), CUDA_R_32F, static_cast<int>(m),
-          compute, CUBLAS_GEMM_DEFAULT));
-      take(find_candidates([&] {
-             cuda::launch_threshold_tile(tile_.data(), m, w, r0, c0, n, cut_, cand_.data(),
-                                         counters_.data(), cand_.size(), s);
-           }),
-           bi, bj);
+      if (stopping()) {
+        halt_ = true;
+        break;
+      }
+      queued q = tile_batch_;
+      q.bi = &bi, q.bj = &bj, q.r0 = r0, q.c0 = c0;
+      q.m = std::min(T, r_to - r0);
+      q.w = std::min(T, bj.row0 + bj.count - c0);
+      push(q);
+      io_->pump(1);
     }
   }
   bi.released.record(s);
   bj.released.record(s);
 }
 
-// One fused unit: its tiles through the fused kernel (candidates re-checked before the next
-// unit, so the candidate buffer stays bounded).
-void cuda_backend::score_fused(std::int64_t unit) {
-  block& b0 = blocks_[0];
-  const std::int64_t t0 = unit * fused_batch_, t1 = std::min(fused_tiles_, t0 + fused_batch_);
-  const std::int64_t rb = range_.begin, re = range_.end, n = range_.n;
-  take(find_candidates([&] {
-         if (L_.prec == precision::int8)
-           cuda::launch_fused_tiles_int8(reinterpret_cast<const std::int8_t*>(io_->fp_rows(b0)),
-                                         b0.q8_part(0), b0.q8_part(1), b0.q8_part(2), b0.q8_part(3),
-                                         rb, re, n, L_.ld, t0, t1, cut_, cand_.data(),
-                                         counters_.data(), cand_.size(), grid_, s_->get());
-         else
-           cuda::launch_fused_tiles(reinterpret_cast<const std::uint16_t*>(io_->fp_rows(b0)), rb,
-                                    re, n, L_.ld, t0, t1, cut_, cand_.data(), counters_.data(),
-                                    cand_.size(), grid_, s_->get());
-       }),
-       b0, b0);
-  b0.released.record(s_->get());
+// Device block `slot` holding row block b: as loaded in the background, or loaded now.
+block& cuda_backend::hold(int slot, std::int64_t b) {
+  block& blk = blocks_[static_cast<std::size_t>(slot)];
+  if (!(blk.used && blk.row0 == block_start(b))) io_->start(blk, block_start(b), block_count(b));
+  if (io_->loading(blk)) io_->finish();
+  return blk;
 }
 
-// Streamed: row block I against itself and every later column block. blocks_[0] holds I;
-// blocks_[1] and blocks_[2] alternate as column blocks J, J+1 (the next one loads while the
-// current one is scored).
+// Streamed: unit I in the order of stream_schedule (chorus/scan/gpu_plan.hpp): row block I
+// against itself, then against column blocks nb-1 down to I+1, the next column block loading in
+// the background (a chunk between tiles) while one is scored; I+1, scored last, stays resident
+// as the next unit's row block.
 void cuda_backend::score_row_block(std::int64_t I) {
-  const std::int64_t nb = tiling::blocks(range_.n - range_.begin, cap_rows_);
-  block& bi = blocks_[0];
-  io_->load(bi, block_start(I), block_count(I), copy_->get());
-  const std::int64_t stop = std::min(bi.row0 + bi.count, range_.end);
-  score_tiles(bi, bi, bi.row0, stop);
-  if (I + 1 >= nb) return;
-  int cur = 1;
-  io_->load(blocks_[cur], block_start(I + 1), block_count(I + 1), copy_->get());
-  for (std::int64_t J = I + 1; J < nb; ++J) {
-    if (J + 1 < nb)  // prefetch the next column block while this one is scored
-      io_->load(blocks_[3 - cur], block_start(J + 1), block_count(J + 1), copy_->get());
-    score_tiles(bi, blocks_[cur], bi.row0, stop);
-    cur = 3 - cur;
+  for (const stream_schedule::step& st : sched_->unit(I)) {
+    if (halt_) break;
+    block& bi = hold(st.row_slot, st.row);
+    block& bj = hold(st.col_slot, st.col);
+    if (st.load >= 0)
+      io_->start(blocks_[static_cast<std::size_t>(st.load_slot)], block_start(st.load),
+                 block_count(st.load));
+    score_tiles(bi, bj, bi.row0, std::min(bi.row0 + bi.count, range_.end));
   }
 }
 
 void cuda_backend::submit_(const scan_batch& batch) {
-  batch_ = &batch;
-  halt_ = false;
   for (std::int64_t u : batch.units) {
     if (halt_) break;
-    candidates_ = 0;
-    if (path_ == path::fused) {
-      score_fused(u);
-    } else if (path_ == path::resident) {
-      const std::int64_t r0 = range_.begin + u * T_;
-      score_tiles(blocks_[0], blocks_[0], r0, std::min(r0 + T_, range_.end));
+    queued q;
+    q.batch = batch.id;
+    q.results = batch.results;
+    if (plan_mem_.route == path::fused) {  // collected by collect_, one batch later
+      q.unit = u;
+      q.t0 = u * fused_batch_;
+      q.t1 = std::min(fused_tiles_, q.t0 + fused_batch_);
+      q.bi = q.bj = &blocks_[0];
+      push(q);
+      blocks_[0].released.record(s_->get());
+      continue;
+    }
+    unit_candidates_ = 0;
+    tile_batch_ = q;  // what the unit's tiles report to
+    if (plan_mem_.route == path::resident) {
+      const std::int64_t r0 = range_.begin + u * plan_mem_.tile;
+      score_tiles(blocks_[0], blocks_[0], r0, std::min(r0 + plan_mem_.tile, range_.end));
     } else {
       score_row_block(u);
     }
-    batch.results->unit_done(batch.id, u, candidates_);
+    while (!pending_.empty()) collect_one();
+    if (!halt_) batch.results->unit_done(batch.id, u, unit_candidates_);
   }
-  batch_ = nullptr;
 }
 
-// The device union-find's components: flattened roots and canonical labels (Thrust).
+// The oldest batch still on the device (fused: one unit per batch).
+void cuda_backend::collect_() {
+  if (!pending_.empty()) collect_one();
+}
+
+// The device union-find's components: flattened roots and canonical labels (Thrust), after the
+// scan's buffers went back (the plan counts the relabelling's memory on its own).
 void cuda_backend::finish_(score_stats& stats) {
   const std::int64_t n = range_.n;
   cudaStream_t s = s_->get();
+  while (!pending_.empty()) collect_one();
   cuda::launch_uf_flatten(parent_.data(), n, s);
+  s_->sync();
+  release_scan();
   device_buffer<std::int64_t> labels(n);
   stats.clusters = cuda::canonical_labels(parent_.data(), n, labels.data(), s);
   stats.roots.resize(n);
@@ -620,22 +778,28 @@ void cuda_backend::finish_(score_stats& stats) {
   CHORUS_CUDA_TRY(cudaMemcpyAsync(stats.labels.data(), labels.data(), n * sizeof(std::int64_t),
                                   cudaMemcpyDeviceToHost, s));
   s_->sync();
+  labels = {};
   release();
 }
 
-// The scan's device memory goes back once its results are on the host (blocks and staging
-// before the streams they were used on).
-void cuda_backend::release() {
+// The scan's buffers (blocks, staging, tiles, candidates) once every kernel is done with them.
+void cuda_backend::release_scan() {
   found_ = {};
-  host_counters_ = {};
-  counters_ = {};
-  tile_edges_ = {};
-  cand_ = {};
+  for (auto& sl : slots_) sl.release();
+  pending_.clear();
   tile_ = {};
-  parent_ = {};
+  blas_ws_ = {};
+  blas_.reset();
   blocks_.clear();
   io_.reset();
-  blas_.reset();
+  sched_.reset();
+}
+
+// Everything, streams last.
+void cuda_backend::release() {
+  release_scan();
+  parent_ = {};
+  d2h_.reset();
   copy_.reset();
   s_.reset();
 }

@@ -26,6 +26,9 @@ struct test_hook_values {
   std::int64_t read_block_rows = 0;
   /// CHORUS_READ_OVERLAP=0: read every row before scoring (for measurements of the overlap).
   bool read_overlap = true;
+  /// CHORUS_TEST_GPU_BLOCK_ROWS=k: the CUDA backend streams row blocks of about k rows (its
+  /// streamed path on a small job). 0: its memory plan decides.
+  std::int64_t gpu_block_rows = 0;
 };
 
 /// The hooks, read from the environment on first use.

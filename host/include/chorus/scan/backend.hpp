@@ -38,12 +38,23 @@ struct score_options {
   int device = 0;        ///< CUDA device ordinal (--device)
   gpu_kernel kernel = gpu_kernel::automatic;  ///< CUDA first-pass kernel (--gpu-kernel)
   std::uint64_t gpu_memory = 0;               ///< cap on device memory in bytes (0: what is free)
+  /// Processes of this job that use the same device (MPI ranks on one node sharing a GPU): the
+  /// free device memory is shared among them.
+  int device_share = 1;
+  /// Test hook (CHORUS_TEST_GPU_BLOCK_ROWS): the CUDA backend streams row blocks of about this
+  /// many rows whatever its memory budget allows (0: its plan decides).
+  std::int64_t gpu_block_rows = 0;
   /// Rows this run decides (one rank's share of a multi-process job): pairs (i, j) with
   /// row_begin <= i < row_end and i < j < n. row_end < 0 means n. The views need rows
   /// [row_begin, n) only.
   std::int64_t row_begin = 0, row_end = -1;
   /// Called now and then from one thread with (pairs decided so far, total pairs).
   std::function<void(std::int64_t, std::int64_t)> progress;
+  /// Whether the run should stop (SIGINT/SIGTERM, a failed peer rank): polled by the driver
+  /// between batches and by a backend inside long work units. Unset: never. It comes with the
+  /// options, like progress, because a backend plugin (libchorus_cuda.so) has its own copy of
+  /// the library's globals and would never see the executable's stop flag.
+  std::function<bool()> stop;
 };
 
 /// What a scoring run did.
