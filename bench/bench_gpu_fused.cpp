@@ -72,7 +72,8 @@ void report_first_pass(benchmark::State& state, cudaStream_t s, std::int64_t n, 
   CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
   const double total = bench::time_on_stream(state, s, once);
   unsigned long long hits = 0;
-  CHORUS_CUDA_TRY(cudaMemcpy(&hits, count, sizeof hits, cudaMemcpyDeviceToHost));
+  CHORUS_CUDA_TRY(cudaMemcpyAsync(&hits, count, sizeof hits, cudaMemcpyDeviceToHost, s));
+  CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
   const double pairs = double(tiling::pair_count(n)) * double(state.iterations());
   const double rate = 2.0 * double(d) * pairs / total / 1e12;
   state.counters[name] = rate;
@@ -188,8 +189,11 @@ struct device_rows_int8 {
   device_rows_int8(std::int64_t n, std::int64_t d, cudaStream_t s) : q(n * d), side(4 * n) {
     device_rows x(n, d, s);
     std::vector<float> host(static_cast<std::size_t>(n * d));
+    // every copy on `s`, the stream the kernels run on (legacy-stream copies are not ordered
+    // with a non-blocking stream); synchronised before the host buffers are read or freed
+    CHORUS_CUDA_TRY(
+        cudaMemcpyAsync(host.data(), x.f32.data(), host.size() * 4, cudaMemcpyDeviceToHost, s));
     CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
-    CHORUS_CUDA_TRY(cudaMemcpy(host.data(), x.f32.data(), host.size() * 4, cudaMemcpyDeviceToHost));
     std::vector<std::int8_t> hq(host.size());
     std::vector<float> hs(static_cast<std::size_t>(4 * n));
     for (std::int64_t i = 0; i < n; ++i) {
@@ -197,8 +201,10 @@ struct device_rows_int8 {
       hs[i] = quantize_row_int8(host.data() + i * d, d, hq.data() + i * d, e2, q2, r2);
       int8_row_bounds(e2, q2, r2, &hs[n + i], &hs[2 * n + i], &hs[3 * n + i]);
     }
-    CHORUS_CUDA_TRY(cudaMemcpy(q.data(), hq.data(), hq.size(), cudaMemcpyHostToDevice));
-    CHORUS_CUDA_TRY(cudaMemcpy(side.data(), hs.data(), hs.size() * 4, cudaMemcpyHostToDevice));
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(q.data(), hq.data(), hq.size(), cudaMemcpyHostToDevice, s));
+    CHORUS_CUDA_TRY(
+        cudaMemcpyAsync(side.data(), hs.data(), hs.size() * 4, cudaMemcpyHostToDevice, s));
+    CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
   }
 };
 

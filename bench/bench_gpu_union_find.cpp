@@ -23,8 +23,10 @@ void BM_GpuUnionFind(benchmark::State& state) {
   cuda::stream s;
   cuda::device_buffer<edge> d_edges(edges.size());
   cuda::device_buffer<std::int64_t> parent(n);
-  CHORUS_CUDA_TRY(cudaMemcpy(d_edges.data(), edges.data(), edges.size() * sizeof(edge),
-                             cudaMemcpyHostToDevice));
+  // on the stream the kernels run on (a legacy-stream copy would not be ordered before them)
+  CHORUS_CUDA_TRY(cudaMemcpyAsync(d_edges.data(), edges.data(), edges.size() * sizeof(edge),
+                                  cudaMemcpyHostToDevice, s.get()));
+  s.sync();
   bench::time_on_stream(state, s.get(), [&] {
     cuda::launch_uf_init(parent.data(), n, s.get());
     cuda::launch_uf_unite_edges(d_edges.data(), m, parent.data(), s.get());
