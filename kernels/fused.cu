@@ -18,8 +18,7 @@ namespace {
 using namespace chorus::fused;
 
 // 16-byte global -> shared copy that bypasses L1; src_bytes = 0 zero-fills (rows past n).
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src_bytes) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+__device__ __forceinline__ void cp_async16(unsigned s, const void* gmem, int src_bytes) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
                "r"(src_bytes));
 }
@@ -45,56 +44,160 @@ __device__ __forceinline__ void mma_s8(int* d, const unsigned* a, const unsigned
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// One stage: kStageBytes of K for every row of the row block (a) and the column block (b), rows
-// padded to kSmemStride * 2 bytes. bf16 and int8 share it (see chorus/scan/fused_tile.hpp).
-constexpr int kRowBytes = kSmemStride * 2;
-struct stage {
-  alignas(16) unsigned char a[kBM * kRowBytes];
-  alignas(16) unsigned char b[kBN * kRowBytes];
-};
+// ldmatrix.x4 (four 8x8 b16 matrices; see chorus/scan/fused_tile.hpp for who gets what).
+__device__ __forceinline__ void ldsm_x4(unsigned* r, unsigned addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
 
-// Copy bytes [k0, k0 + kStageBytes) of the tile's row block and column block into `st`.
-// `rows` holds rows [rb, n), `ld` bytes each.
-__device__ __forceinline__ void load_stage(stage& st, const unsigned char* rows, std::int64_t rb,
-                                           std::int64_t n, std::int64_t ld, std::int64_t r0,
-                                           std::int64_t c0, std::int64_t k0) {
-#pragma unroll
-  for (int q = 0; q < kChunksPerThread; ++q) {
-    int row, k;
-    chunk(static_cast<int>(threadIdx.x) + q * kThreads, &row, &k);
-    const int kb = 2 * k;  // chunk offsets are in bf16 units
-    const std::int64_t ra = r0 + row, rbb = c0 + row;
-    const unsigned char* ga = rows + ((ra < n ? ra : rb) - rb) * ld + k0 + kb;
-    const unsigned char* gb = rows + ((rbb < n ? rbb : rb) - rb) * ld + k0 + kb;
-    cp_async16(&st.a[row * kRowBytes + kb], ga, ra < n ? 16 : 0);
-    cp_async16(&st.b[row * kRowBytes + kb], gb, rbb < n ? 16 : 0);
-  }
+// The thread's index, read afresh where called: values derived from it are not hoisted out of
+// the tile loop (they would stay live, and spill, across the main loop).
+__device__ __forceinline__ int thread_index() {
+  int t;
+  asm volatile("mov.u32 %0, %%tid.x;\n" : "=r"(t));
+  return t;
 }
 
 // Per-row data of the int8 epilogue (chorus::margin::int8_score), indexed by row - rb.
 struct int8_rows {
-  const float *scale = nullptr, *err = nullptr, *qnorm = nullptr, *rnorm = nullptr;
+  const float* __restrict__ scale = nullptr;
+  const float* __restrict__ err = nullptr;
+  const float* __restrict__ qnorm = nullptr;
+  const float* __restrict__ rnorm = nullptr;
 };
+
+// The tile's place and the problem: rows [rb, re) x columns [rb, n), `ld` bytes a row.
+struct tile_args {
+  const unsigned char* __restrict__ rows;
+  std::int64_t rb, re, n, ld;
+};
+
+// Device side of chorus::fused::k_pipeline for one tile at (r0, c0): cp.async copies into the
+// stage ring at shared address `sbase`, ldmatrix fragments and warp MMAs into `acc`.
+template <bool kInt8, typename Acc>
+struct tile_ops {
+  const tile_args& g;
+  std::int64_t r0, c0;
+  unsigned sbase;  // shared-memory address of stage 0
+  int tid;
+  Acc (&acc)[kFragM][kFragN][4];
+
+  // Bytes [slice * kStageBytes, + kStageBytes) of the row block and column block into `stage`;
+  // rows at or past n are zero-filled (their source clamped to row rb, which exists).
+  __device__ __forceinline__ void load(std::int64_t slice, int stage) const {
+    const std::int64_t k0 = slice * kStageBytes;
+    const unsigned sa = sbase + static_cast<unsigned>(stage * kStageSmem), sb = sa + kOperandBytes;
+#pragma unroll
+    for (int q = 0; q < kChunksPerThread; ++q) {
+      int row, k;
+      chunk(tid + q * kThreads, &row, &k);
+      const int kb = 2 * k;  // chunk offsets are in bf16 units
+      const std::int64_t ra = r0 + row, rc = c0 + row;
+      const unsigned char* ga = g.rows + ((ra < g.n ? ra : g.rb) - g.rb) * g.ld + k0 + kb;
+      const unsigned char* gb = g.rows + ((rc < g.n ? rc : g.rb) - g.rb) * g.ld + k0 + kb;
+      const unsigned off = static_cast<unsigned>(smem_offset(row, kb));
+      cp_async16(sa + off, ga, ra < g.n ? 16 : 0);
+      cp_async16(sb + off, gb, rc < g.n ? 16 : 0);
+    }
+  }
+  __device__ __forceinline__ void commit() const { cp_async_commit(); }
+  __device__ __forceinline__ void wait() const { cp_async_wait<kPendingGroups>(); }
+  __device__ __forceinline__ void sync() const { __syncthreads(); }
+
+  // The warp's MMAs over one stage: per K step, one ldmatrix.x4 per A fragment and one per two
+  // B fragments.
+  __device__ __forceinline__ void compute(int stage) const {
+    const unsigned sa = sbase + static_cast<unsigned>(stage * kStageSmem), sb = sa + kOperandBytes;
+    const int warp = tid / 32, lane = tid % 32;
+#pragma unroll
+    for (int kk = 0; kk < kBK / 16; ++kk) {
+      unsigned af[kFragM][4], bfr[kFragN][2];
+#pragma unroll
+      for (int mi = 0; mi < kFragM; ++mi)
+        ldsm_x4(af[mi], sa + static_cast<unsigned>(ldsm_a_addr(warp, lane, mi, kk)));
+#pragma unroll
+      for (int np = 0; np < kFragN / 2; ++np)
+        ldsm_x4(&bfr[2 * np][0], sb + static_cast<unsigned>(ldsm_b_addr(warp, lane, np, kk)));
+#pragma unroll
+      for (int mi = 0; mi < kFragM; ++mi)
+#pragma unroll
+        for (int ni = 0; ni < kFragN; ++ni) {
+          if constexpr (kInt8)
+            mma_s8(acc[mi][ni], af[mi], bfr[ni]);
+          else
+            mma_bf16(acc[mi][ni], af[mi], bfr[ni]);
+        }
+    }
+  }
+};
+
+// int8: the tile's per-row data (chorus::margin::int8_score), read from global memory once per
+// tile by the block (one row or column per thread, __ldg) into shared memory `epi`: rows hold
+// scale, norm, error; columns scale, error, quantised norm. Rows and columns at or past n read
+// row n - 1 (row_index); the epilogue masks those pairs.
+__device__ __forceinline__ void stage_rows(const tile_args& g, std::int64_t r0, std::int64_t c0,
+                                           int tid, const int8_rows& q8, float4* epi) {
+  const epi_data d = epi_stage(tid, r0, c0, g.rb, g.n, q8.scale, q8.err, q8.qnorm, q8.rnorm,
+                               [](const float* p, std::int64_t a) { return __ldg(p + a); });
+  epi[tid] = make_float4(d.v0, d.v1, d.v2, 0.0f);
+  __syncthreads();  // (the stage ring's last reader was this tile's final barrier)
+}
+
+// Epilogue: candidates i < j, i < re, score >= cut, appended with one atomic per warp hit. int8
+// lanes take their rows' data from `epi` per fragment mi, their columns' per fragment ni.
+template <bool kInt8, typename Acc>
+__device__ __forceinline__ void epilogue(const Acc (&acc)[kFragM][kFragN][4], const tile_args& g,
+                                         std::int64_t r0, std::int64_t c0, float cut,
+                                         const int8_rows& q8, float4* epi, pair64* out,
+                                         unsigned long long* count, unsigned long long capacity) {
+  const int tid = thread_index(), warp = tid / 32, lane = tid % 32;
+  if constexpr (kInt8) stage_rows(g, r0, c0, tid, q8, epi);
+  const tile_limits lim = tile_limits_of(r0, c0, g.re, g.n);
+#pragma unroll
+  for (int mi = 0; mi < kFragM; ++mi) {
+    float4 rw[2];
+    if constexpr (kInt8)
+      for (int h = 0; h < 2; ++h) rw[h] = epi[epi_row(warp, lane, mi, h)];
+#pragma unroll
+    for (int ni = 0; ni < kFragN; ++ni) {
+      float4 cl[2];
+      if constexpr (kInt8)
+        for (int c = 0; c < 2; ++c) cl[c] = epi[kBM + epi_col(warp, lane, ni, c)];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int row = epi_row(warp, lane, mi, e >> 1), col = epi_col(warp, lane, ni, e & 1);
+        bool hit = tile_pair(lim, row, col);
+        if constexpr (kInt8) {
+          const float4 &r = rw[e >> 1], &c = cl[e & 1];
+          hit = hit &&
+                epi_score(acc[mi][ni][e], epi_data{r.x, r.y, r.z}, epi_data{c.x, c.y, c.z}) >= cut;
+        } else {
+          hit = hit && acc[mi][ni][e] >= cut;
+        }
+        warp_append(hit, pair64{r0 + row, c0 + col}, out, count, capacity);
+      }
+    }
+  }
+}
 
 // Persistent grid: block b takes tiles t0 + b, t0 + b + gridDim.x, ... of the trapezoid.
 // kInt8: int8 rows with per-row scales (mma m16n8k32.s8, int32 accumulators, per-pair margin);
 // else bf16 rows (mma m16n8k16.bf16, fp32 accumulators, the margin folded into `cut`). `ld`:
-// bytes per row.
+// bytes per row. Dynamic shared memory: kSmemBytes (the stage ring).
 template <bool kInt8>
-__global__ void __launch_bounds__(kThreads)
-    fused_kernel(const unsigned char* __restrict__ rows, std::int64_t rb, std::int64_t re,
-                 std::int64_t n, std::int64_t ld, std::int64_t t0, std::int64_t t1, float cut,
-                 int8_rows q8, pair64* out, unsigned long long* count,
-                 unsigned long long capacity) {
+__global__ void __launch_bounds__(kThreads, 2)
+    fused_kernel(tile_args g, std::int64_t t0, std::int64_t t1, float cut, int8_rows q8,
+                 pair64* out, unsigned long long* count, unsigned long long capacity) {
   using acc_t = typename std::conditional<kInt8, int, float>::type;
-  __shared__ stage smem[2];
-  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-  const std::int64_t nbr = tiling::blocks(re - rb, kBM);
-  const std::int64_t nk = ld / kStageBytes;
+  extern __shared__ __align__(128) unsigned char smem[];
+  const unsigned sbase = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  const std::int64_t nbr = tiling::blocks(g.re - g.rb, kBM);
+  const std::int64_t nk = g.ld / kStageBytes;
   for (std::int64_t t = t0 + blockIdx.x; t < t1; t += gridDim.x) {
     std::int64_t bi, bj;
     col_tile(t, nbr, &bi, &bj);  // column order: early tiles need early rows only
-    const std::int64_t r0 = rb + bi * kBM, c0 = rb + bj * kBN;
+    const std::int64_t r0 = g.rb + bi * kBM, c0 = g.rb + bj * kBN;
     acc_t acc[kFragM][kFragN][4];
 #pragma unroll
     for (int mi = 0; mi < kFragM; ++mi)
@@ -102,68 +205,23 @@ __global__ void __launch_bounds__(kThreads)
       for (int ni = 0; ni < kFragN; ++ni)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[mi][ni][e] = 0;
-
-    load_stage(smem[0], rows, rb, n, ld, r0, c0, 0);
-    cp_async_commit();
-    for (std::int64_t kt = 0; kt < nk; ++kt) {
-      if (kt + 1 < nk) {  // the next slice streams in while this one is multiplied
-        load_stage(smem[(kt + 1) & 1], rows, rb, n, ld, r0, c0, (kt + 1) * kStageBytes);
-        cp_async_commit();
-        cp_async_wait<1>();
-      } else {
-        cp_async_wait<0>();
-      }
-      __syncthreads();
-      const stage& st = smem[kt & 1];
-      const unsigned* sa = reinterpret_cast<const unsigned*>(st.a);  // 32-bit words
-      const unsigned* sb = reinterpret_cast<const unsigned*>(st.b);
-#pragma unroll
-      for (int kk = 0; kk < kBK / 16; ++kk) {
-        unsigned af[kFragM][4], bfr[kFragN][2];
-#pragma unroll
-        for (int mi = 0; mi < kFragM; ++mi)
-#pragma unroll
-          for (int r = 0; r < 4; ++r) af[mi][r] = sa[a_smem(warp, lane, mi, kk, r) / 2];
-#pragma unroll
-        for (int ni = 0; ni < kFragN; ++ni)
-#pragma unroll
-          for (int r = 0; r < 2; ++r) bfr[ni][r] = sb[b_smem(warp, lane, ni, kk, r) / 2];
-#pragma unroll
-        for (int mi = 0; mi < kFragM; ++mi)
-#pragma unroll
-          for (int ni = 0; ni < kFragN; ++ni) {
-            if constexpr (kInt8)
-              mma_s8(acc[mi][ni], af[mi], bfr[ni]);
-            else
-              mma_bf16(acc[mi][ni], af[mi], bfr[ni]);
-          }
-      }
-      __syncthreads();  // the stage is overwritten two slices later
-    }
-
-    // Epilogue: candidates i < j, i < re, score >= cut, appended with one atomic per warp hit.
-#pragma unroll
-    for (int mi = 0; mi < kFragM; ++mi)
-#pragma unroll
-      for (int ni = 0; ni < kFragN; ++ni)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          int row, col;
-          acc_coord(warp, lane, mi, ni, e, &row, &col);
-          const std::int64_t i = r0 + row, j = c0 + col;
-          bool hit = i < re && tiling::in_triangle(i, j, n);
-          if constexpr (kInt8) {
-            if (hit) {
-              const std::int64_t a = i - rb, b = j - rb;
-              hit = margin::int8_score(acc[mi][ni][e], q8.scale[a], q8.scale[b], q8.rnorm[a],
-                                       q8.err[a], q8.err[b], q8.qnorm[b]) >= cut;
-            }
-          } else {
-            hit = hit && acc[mi][ni][e] >= cut;
-          }
-          warp_append(hit, pair64{i, j}, out, count, capacity);
-        }
+    const int tid = thread_index();  // per tile: lane-derived offsets are not live across tiles
+    tile_ops<kInt8, acc_t> ops{g, r0, c0, sbase, tid, acc};
+    k_pipeline(nk, ops);
+    epilogue<kInt8>(acc, g, r0, c0, cut, q8, reinterpret_cast<float4*>(smem + kRingBytes), out,
+                    count, capacity);
   }
+}
+
+// Opt in to more than 48 KiB of dynamic shared memory, and prefer shared memory over L1 so
+// that two blocks fit on a multiprocessor.
+template <bool kInt8>
+void configure_fused_kernel() {
+  CHORUS_CUDA_TRY(cudaFuncSetAttribute(fused_kernel<kInt8>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
+  CHORUS_CUDA_TRY(cudaFuncSetAttribute(fused_kernel<kInt8>,
+                                       cudaFuncAttributePreferredSharedMemoryCarveout,
+                                       cudaSharedmemCarveoutMaxShared));
 }
 
 }  // namespace
@@ -177,9 +235,10 @@ void launch_fused_tiles(const std::uint16_t* rows, std::int64_t rb, std::int64_t
                  " is not a positive multiple of ", kBK);
   const std::int64_t tiles = t1 - t0;
   const unsigned blocks = static_cast<unsigned>(grid > 0 && grid < tiles ? grid : tiles);
-  fused_kernel<false><<<blocks, kThreads, 0, s>>>(reinterpret_cast<const unsigned char*>(rows), rb,
-                                                  re, n, kp * 2, t0, t1, cut, int8_rows{}, out,
-                                                  count, capacity);
+  configure_fused_kernel<false>();
+  const tile_args g{reinterpret_cast<const unsigned char*>(rows), rb, re, n, kp * 2};
+  fused_kernel<false>
+      <<<blocks, kThreads, kSmemBytes, s>>>(g, t0, t1, cut, int8_rows{}, out, count, capacity);
   CHORUS_CUDA_CHECK_LAUNCH();
 }
 
@@ -193,17 +252,23 @@ void launch_fused_tiles_int8(const std::int8_t* rows, const float* scale, const 
                  " is not a positive multiple of ", kStageBytes);
   const std::int64_t tiles = t1 - t0;
   const unsigned blocks = static_cast<unsigned>(grid > 0 && grid < tiles ? grid : tiles);
-  fused_kernel<true><<<blocks, kThreads, 0, s>>>(
-      reinterpret_cast<const unsigned char*>(rows), rb, re, n, kp, t0, t1, cut,
-      int8_rows{scale, err, qnorm, rnorm}, out, count, capacity);
+  configure_fused_kernel<true>();
+  const tile_args g{reinterpret_cast<const unsigned char*>(rows), rb, re, n, kp};
+  fused_kernel<true><<<blocks, kThreads, kSmemBytes, s>>>(
+      g, t0, t1, cut, int8_rows{scale, err, qnorm, rnorm}, out, count, capacity);
   CHORUS_CUDA_CHECK_LAUNCH();
 }
 
 int fused_grid(int device) {
-  int sms = 0, per_sm = 0;
+  int sms = 0, per_sm = 0, per_sm8 = 0;
   CHORUS_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  CHORUS_CUDA_TRY(
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fused_kernel<false>, kThreads, 0));
+  configure_fused_kernel<false>();
+  configure_fused_kernel<true>();
+  CHORUS_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fused_kernel<false>,
+                                                                kThreads, kSmemBytes));
+  CHORUS_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm8, fused_kernel<true>,
+                                                                kThreads, kSmemBytes));
+  if (per_sm8 < per_sm) per_sm = per_sm8;  // one grid size serves both kernels
   return sms * (per_sm > 0 ? per_sm : 1);
 }
 
