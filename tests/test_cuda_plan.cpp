@@ -4,6 +4,7 @@
 // path's row blocks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -246,7 +247,7 @@ TEST(SplitUntilFits, OneTileOverTheBufferIsAnInternalError) {
 TEST(StreamSchedule, EveryBlockPairOnceFromHeldBlocks) {
   for (std::int64_t nb = 1; nb <= 12; ++nb) {
     SCOPED_TRACE("nb=" + std::to_string(nb));
-    stream_schedule sched(nb);
+    stream_schedule sched(nb, nb);
     std::int64_t held[3] = {-1, -1, -1};
     std::map<std::pair<std::int64_t, std::int64_t>, int> scored;
     std::int64_t sync = 0;
@@ -281,6 +282,41 @@ TEST(StreamSchedule, EveryBlockPairOnceFromHeldBlocks) {
     EXPECT_LE(loads, 1 + nb * (nb - 1) / 2);
     if (nb >= 2) EXPECT_LT(loads, nb + nb * (nb - 1) / 2);
   }
+}
+
+// A rank's share (the first `units` row blocks of nb): its pairs once each, and no block
+// loaded in the background that no later step scores.
+TEST(StreamSchedule, ARanksShareLoadsNothingItDoesNotScore) {
+  for (std::int64_t nb = 2; nb <= 9; ++nb)
+    for (std::int64_t units = 1; units < nb; ++units) {
+      SCOPED_TRACE("nb=" + std::to_string(nb) + " units=" + std::to_string(units));
+      stream_schedule sched(nb, units);
+      std::vector<std::vector<stream_schedule::step>> all;
+      for (std::int64_t I = 0; I < units; ++I) all.push_back(sched.unit(I));
+      std::map<std::pair<std::int64_t, std::int64_t>, int> scored;
+      std::vector<std::int64_t> loaded;  // background loads not yet scored
+      for (const auto& steps : all)
+        for (const auto& st : steps) {
+          loaded.erase(std::remove(loaded.begin(), loaded.end(), st.col), loaded.end());
+          loaded.erase(std::remove(loaded.begin(), loaded.end(), st.row), loaded.end());
+          ++scored[{st.row, st.col}];
+          if (st.load >= 0) loaded.push_back(st.load);
+        }
+      EXPECT_TRUE(loaded.empty()) << "loaded and never scored: block " << loaded.front();
+      for (std::int64_t I = 0; I < units; ++I)
+        for (std::int64_t J = I; J < nb; ++J) EXPECT_EQ((scored[{I, J}]), 1) << I << "," << J;
+    }
+}
+
+TEST(GpuPlan, TestHookCapsTheCandidateBuffers) {
+  const job j{"embedding", "bf16", 33, 0};
+  gpu_plan_request rq = request(j, 3001, 8ull << 30);
+  rq.force_cand_cap = 65536;
+  EXPECT_EQ(plan_gpu_memory(rq).cand_cap, 65536u);
+  rq.force_cand_cap = 100;  // never below one fused tile
+  EXPECT_EQ(plan_gpu_memory(rq).cand_cap, 128u * 128u);
+  rq.force_block_rows = 1024;
+  EXPECT_EQ(plan_gpu_memory(rq).cand_cap, 1024u);  // never below one cuBLAS tile column
 }
 
 }  // namespace

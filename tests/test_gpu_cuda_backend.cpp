@@ -518,8 +518,9 @@ TEST(CudaBackend, PluginLoadsAndReportsNoDevice) {
 namespace {
 
 // A threshold so low that almost every pair is a candidate: 4.5 M pairs overflow the fused
-// path's candidate buffer (4 M) and, with 1024-row blocks, every cuBLAS tile's (1 M); the
-// batches are split and re-run, memory stays within the plan, and the edges equal the CPU's.
+// path's candidate buffer (4 M). With buffers of 65,536 pairs (the test hook), the fused units
+// and, with 1024-row blocks, every cuBLAS tile (a million pairs) overflow too; the batches are
+// split and re-run, memory stays within the plan, and the edges equal the CPU's.
 TEST(CudaBackend, OverflowingCandidatesSplitTheBatch) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   const std::string dir = scratch_dir("gpu_overflow");
@@ -537,9 +538,11 @@ TEST(CudaBackend, OverflowingCandidatesSplitTheBatch) {
   score_stats sc;
   const auto ec = make_cpu_backend()->find_edges(pb, so, sc);
   ASSERT_GT(ec.size(), 4'200'000u);
-  for (std::int64_t block_rows : {0, 1024}) {
-    SCOPED_TRACE("block rows " + std::to_string(block_rows));
+  for (auto [block_rows, cap] :
+       {std::pair<std::int64_t, std::uint64_t>{0, 0}, {0, 65536}, {1024, 65536}}) {
+    SCOPED_TRACE("block rows " + std::to_string(block_rows) + " cap " + std::to_string(cap));
     so.gpu_block_rows = block_rows;
+    so.gpu_candidate_cap = cap;
     score_stats sg;
     const auto eg = make_cuda_backend()->find_edges(pb, so, sg);
     ASSERT_EQ(ec.size(), eg.size()) << sg.detail;
@@ -548,7 +551,8 @@ TEST(CudaBackend, OverflowingCandidatesSplitTheBatch) {
       ASSERT_EQ(ec[k].dst, eg[k].dst);
     }
     EXPECT_GE(sg.candidates, static_cast<std::int64_t>(ec.size())) << sg.detail;
-    std::cout << "[ config ] overflow, block rows " << block_rows << ": " << sg.detail << "\n";
+    std::cout << "[ config ] overflow, block rows " << block_rows << ", cap " << cap << ": "
+              << sg.detail << "\n";
   }
 }
 

@@ -20,6 +20,8 @@ const test_hook_values& test_hooks() {
     if (const char* e = std::getenv("CHORUS_READ_OVERLAP")) h.read_overlap = std::strcmp(e, "0");
     if (const char* e = std::getenv("CHORUS_TEST_GPU_BLOCK_ROWS"))
       h.gpu_block_rows = std::max(0, std::atoi(e));
+    if (const char* e = std::getenv("CHORUS_TEST_GPU_CAND_CAP"))
+      h.gpu_candidate_cap = static_cast<std::uint64_t>(std::max(0, std::atoi(e)));
 #endif
     return h;
   }();

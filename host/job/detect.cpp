@@ -306,6 +306,7 @@ score_options scan_options(const detect_options& opt, const job_plan& p, const b
   so.stop = [] { return stop_requested(); };
   if (p.multi && be.name() == "cuda") so.device_share = ranks_on_device(opt.device, so.device);
   so.gpu_block_rows = test_hooks().gpu_block_rows;
+  so.gpu_candidate_cap = test_hooks().gpu_candidate_cap;
   return so;
 }
 

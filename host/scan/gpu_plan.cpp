@@ -37,7 +37,9 @@ bool plan_fused(const gpu_plan_request& rq, gpu_plan p, gpu_plan& out) {
   p.blocks = 1;
   p.block_rows = rq.rows;
   p.block_bytes = static_cast<std::uint64_t>(rq.rows) * rq.row_bytes;
-  for (std::uint64_t cap = kMaxCandidates; cap >= kFusedTilePairs; cap /= 2) {
+  const std::uint64_t first =
+      rq.force_cand_cap ? std::max(rq.force_cand_cap, kFusedTilePairs) : kMaxCandidates;
+  for (std::uint64_t cap = first; cap >= kFusedTilePairs; cap /= 2) {
     p.cand_cap = cap;
     p.cand_bytes = 2 * cap * kGpuCandidateBytes;
     total(p);
@@ -57,9 +59,10 @@ bool plan_cublas(const gpu_plan_request& rq, gpu_plan p, std::int64_t t, bool st
   p.blas_workspace = kGpuBlasWorkspace;
   const std::uint64_t rb = std::max<std::uint64_t>(rq.row_bytes, 1);
   // a tile splits by columns when its candidates overflow: a buffer holds one column at least
-  for (std::uint64_t cap =
-           std::min<std::uint64_t>(static_cast<std::uint64_t>(t) * t, kMaxCandidates);
-       cap >= static_cast<std::uint64_t>(t); cap /= 2) {
+  const std::uint64_t tt = static_cast<std::uint64_t>(t);
+  const std::uint64_t first =
+      rq.force_cand_cap ? std::max(rq.force_cand_cap, tt) : std::min(tt * tt, kMaxCandidates);
+  for (std::uint64_t cap = first; cap >= tt; cap /= 2) {
     p.cand_cap = cap;
     p.cand_bytes = 2 * cap * kGpuCandidateBytes;
     p.block_bytes = 0;
@@ -203,7 +206,7 @@ std::vector<stream_schedule::step> stream_schedule::unit(std::int64_t I) {
     st.row_slot = diag.row_slot;
     st.col_slot = need(J, st.row_slot);
     // the next column block; after I+1 (the next unit's row block), the next unit's first
-    background(st, J - 1 > I ? J - 1 : nb_ - 1 > I + 1 ? nb_ - 1 : -1);
+    background(st, J - 1 > I ? J - 1 : nb_ - 1 > I + 1 && I + 1 < units_ ? nb_ - 1 : -1);
     steps.push_back(st);
   }
   return steps;

@@ -307,6 +307,9 @@ class cuda_backend final : public backend {
   void queue_tile(cand_slot& sl, const queued& q);
   void push(queued q);
   void collect_one();
+  void drain() {
+    while (!pending_.empty()) collect_one();
+  }
   void redo_split(const queued& q, cand_slot& sl, std::uint64_t hits);
   void recheck(cand_slot& sl, const queued& q, std::int64_t hits);
   void fetch_edges(const queued& q, cand_slot& sl, std::uint64_t ne);
@@ -354,6 +357,8 @@ void cuda_backend::configure_(const score_problem& pb, const score_options& opt,
   stats_ = &stats;
   range_ = range;
   halt_ = false;
+  pending_.clear();
+  next_slot_ = 0;
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     cudaGetLastError();
@@ -415,6 +420,7 @@ void cuda_backend::memory_plan() {
   rq.fused = want_fused_;
   rq.budget = gpu_budget(free_b, opt_->device_share, opt_->gpu_memory);
   rq.force_block_rows = opt_->gpu_block_rows;
+  rq.force_cand_cap = opt_->gpu_candidate_cap;
   plan_mem_ = plan_gpu_memory(rq);
   stats_->detail += ", " + plan_mem_.describe();
 }
@@ -468,7 +474,8 @@ scan_plan cuda_backend::plan_() {
         "resident in device memory); use --backend cpu for this job";
     const std::int64_t step = route == path::resident ? plan_mem_.tile : plan_mem_.block_rows;
     p.units = tiling::blocks(re - rb, step);
-    sched_ = std::make_unique<stream_schedule>(tiling::blocks(n - rb, plan_mem_.block_rows));
+    sched_ =
+        std::make_unique<stream_schedule>(tiling::blocks(n - rb, plan_mem_.block_rows), p.units);
     p.pairs = [this, step](std::int64_t u) {
       const std::int64_t r0 = range_.begin + u * step;
       return tiling::rows_pairs(r0, std::min(r0 + step, range_.end), range_.n);
@@ -523,13 +530,16 @@ void cuda_backend::rows_ready_(std::int64_t from, std::int64_t to) {
 // Resumed edges join the device union-find too: copied on the scoring stream, so that the
 // kernel that reads them is ordered after the copy.
 void cuda_backend::absorb_(const std::vector<edge>& edges) {
-  if (edges.empty()) return;
-  device_buffer<edge> dr(edges.size());
-  CHORUS_CUDA_TRY(cudaMemcpyAsync(dr.data(), edges.data(), edges.size() * sizeof(edge),
-                                  cudaMemcpyHostToDevice, s_->get()));
-  cuda::launch_uf_unite_edges(dr.data(), static_cast<std::int64_t>(edges.size()), parent_.data(),
-                              s_->get());
-  s_->sync();  // `edges` and `dr` must outlive the copy and the kernel
+  // in chunks through a candidate slot's edge buffer: the plan has no room for all of them
+  edge* dr = slots_[0].edges.data();
+  const std::size_t chunk = slots_[0].edges.size();
+  for (std::size_t at = 0; at < edges.size(); at += chunk) {
+    const std::size_t m = std::min(chunk, edges.size() - at);
+    CHORUS_CUDA_TRY(cudaMemcpyAsync(dr, edges.data() + at, m * sizeof(edge), cudaMemcpyHostToDevice,
+                                    s_->get()));
+    cuda::launch_uf_unite_edges(dr, static_cast<std::int64_t>(m), parent_.data(), s_->get());
+    s_->sync();  // `edges` must outlive the copy, and the chunk's kernel the buffer's reuse
+  }
 }
 
 // The slot the next batch goes to, once the host has collected what it held.
@@ -616,6 +626,7 @@ void cuda_backend::fetch_edges(const queued& q, cand_slot& sl, std::uint64_t ne)
 void cuda_backend::redo_split(const queued& q, cand_slot& sl, std::uint64_t hits) {
   const bool fused = q.unit >= 0;
   const auto run = [&](std::int64_t a, std::int64_t b) -> std::uint64_t {
+    if (halt_) return 0;  // --max-edges: the rest is not needed
     queued part = q;
     if (fused) {
       part.t0 = q.t0 + a, part.t1 = q.t0 + b;
@@ -630,6 +641,7 @@ void cuda_backend::redo_split(const queued& q, cand_slot& sl, std::uint64_t hits
     return sl.host.data()[0];
   };
   const auto take = [&](std::int64_t, std::int64_t, std::uint64_t h) {
+    if (halt_) return;
     recheck(sl, q, static_cast<std::int64_t>(h));
     fetch_edges(q, sl, sl.host.data()[1]);
   };
@@ -642,6 +654,7 @@ void cuda_backend::collect_one() {
   const queued q = pending_.front();
   pending_.pop_front();
   cand_slot& sl = slots_[q.slot];
+  sl.busy = false;  // whatever follows throws, the slot is no longer queued
   CHORUS_CUDA_TRY(cudaEventSynchronize(sl.done->get()));
   const std::uint64_t hits = sl.host.data()[0];
   if (!halt_) {
@@ -650,7 +663,6 @@ void cuda_backend::collect_one() {
     else
       fetch_edges(q, sl, sl.host.data()[1]);
   }
-  sl.busy = false;
   if (q.unit >= 0) {
     if (!halt_) q.results->unit_done(q.batch, q.unit, static_cast<std::int64_t>(hits));
   } else {
@@ -706,7 +718,10 @@ void cuda_backend::score_tiles(block& bi, block& bj, std::int64_t r_from, std::i
 // Device block `slot` holding row block b: as loaded in the background, or loaded now.
 block& cuda_backend::hold(int slot, std::int64_t b) {
   block& blk = blocks_[static_cast<std::size_t>(slot)];
-  if (!(blk.used && blk.row0 == block_start(b))) io_->start(blk, block_start(b), block_count(b));
+  if (!(blk.used && blk.row0 == block_start(b))) {
+    drain();  // queued tiles (and their split re-runs) may still read the block being replaced
+    io_->start(blk, block_start(b), block_count(b));
+  }
   if (io_->loading(blk)) io_->finish();
   return blk;
 }
@@ -720,9 +735,11 @@ void cuda_backend::score_row_block(std::int64_t I) {
     if (halt_) break;
     block& bi = hold(st.row_slot, st.row);
     block& bj = hold(st.col_slot, st.col);
-    if (st.load >= 0)
+    if (st.load >= 0) {
+      drain();  // the previous step's tiles may read the block the load replaces
       io_->start(blocks_[static_cast<std::size_t>(st.load_slot)], block_start(st.load),
                  block_count(st.load));
+    }
     score_tiles(bi, bj, bi.row0, std::min(bi.row0 + bi.count, range_.end));
   }
 }
@@ -750,7 +767,7 @@ void cuda_backend::submit_(const scan_batch& batch) {
     } else {
       score_row_block(u);
     }
-    while (!pending_.empty()) collect_one();
+    drain();
     if (!halt_) batch.results->unit_done(batch.id, u, unit_candidates_);
   }
 }
@@ -765,7 +782,7 @@ void cuda_backend::collect_() {
 void cuda_backend::finish_(score_stats& stats) {
   const std::int64_t n = range_.n;
   cudaStream_t s = s_->get();
-  while (!pending_.empty()) collect_one();
+  drain();
   cuda::launch_uf_flatten(parent_.data(), n, s);
   s_->sync();
   release_scan();
@@ -788,8 +805,8 @@ void cuda_backend::release_scan() {
   for (auto& sl : slots_) sl.release();
   pending_.clear();
   tile_ = {};
+  blas_.reset();  // the handle before the workspace it uses
   blas_ws_ = {};
-  blas_.reset();
   blocks_.clear();
   io_.reset();
   sched_.reset();

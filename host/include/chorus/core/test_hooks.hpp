@@ -29,6 +29,9 @@ struct test_hook_values {
   /// CHORUS_TEST_GPU_BLOCK_ROWS=k: the CUDA backend streams row blocks of about k rows (its
   /// streamed path on a small job). 0: its memory plan decides.
   std::int64_t gpu_block_rows = 0;
+  /// CHORUS_TEST_GPU_CAND_CAP=k: the CUDA backend's candidate buffers hold about k pairs (small
+  /// jobs then overflow them and split their batches). 0: its memory plan decides.
+  std::uint64_t gpu_candidate_cap = 0;
 };
 
 /// The hooks, read from the environment on first use.

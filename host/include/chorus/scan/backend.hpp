@@ -44,6 +44,9 @@ struct score_options {
   /// Test hook (CHORUS_TEST_GPU_BLOCK_ROWS): the CUDA backend streams row blocks of about this
   /// many rows whatever its memory budget allows (0: its plan decides).
   std::int64_t gpu_block_rows = 0;
+  /// Test hook (CHORUS_TEST_GPU_CAND_CAP): the CUDA backend's candidate buffers hold about this
+  /// many pairs, so that small jobs overflow them (0: its memory plan decides).
+  std::uint64_t gpu_candidate_cap = 0;
   /// Rows this run decides (one rank's share of a multi-process job): pairs (i, j) with
   /// row_begin <= i < row_end and i < j < n. row_end < 0 means n. The views need rows
   /// [row_begin, n) only.

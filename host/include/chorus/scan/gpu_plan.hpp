@@ -26,6 +26,10 @@ struct gpu_plan_request {
   /// Test hook (CHORUS_TEST_GPU_BLOCK_ROWS): stream row blocks of about this many rows through
   /// cuBLAS tiles, whatever the budget allows. 0: the plan decides.
   std::int64_t force_block_rows = 0;
+  /// Test hook (CHORUS_TEST_GPU_CAND_CAP): candidate buffers of about this many pairs (at
+  /// least one fused tile or one cuBLAS tile column), so that small jobs overflow them and the
+  /// split re-runs are exercised. 0: the plan decides.
+  std::uint64_t force_cand_cap = 0;
 };
 
 /// How the scan runs and what it allocates.
@@ -96,7 +100,9 @@ class stream_schedule {
     std::int64_t load = -1;
     int load_slot = -1;
   };
-  explicit stream_schedule(std::int64_t nb) : nb_(nb) {}
+  /// `nb` row blocks; `units` of them are row blocks of this run (a rank's share: the first
+  /// `units`), so no unit loads ahead for a unit that will not run.
+  stream_schedule(std::int64_t nb, std::int64_t units) : nb_(nb), units_(units) {}
   /// The steps of unit I. A block a step needs and no earlier step loaded is loaded by the
   /// caller before the step (then counted in sync_loads()).
   std::vector<step> unit(std::int64_t I);
@@ -108,7 +114,7 @@ class stream_schedule {
  private:
   int holding(std::int64_t b) const;
   int place(std::int64_t b, int keep1, int keep2);
-  std::int64_t nb_;
+  std::int64_t nb_, units_;
   std::int64_t held_[3] = {-1, -1, -1};
   std::int64_t sync_loads_ = 0, background_loads_ = 0;
 };
