@@ -20,6 +20,7 @@ packages=(
   libopenblas0-pthread        # an optimised system BLAS for numpy and faiss (the comparison baseline)
   python3 python3-numpy python3-h5py python3-scipy python3-faiss  # tests/py, bench/
   python3-venv                # tests/.venv: QUT's toolkit for the co-action parity test
+  python3-pip                 # the build downloads the pinned CUTLASS headers (nvidia-cutlass wheel)
   python3-matplotlib python3-networkx python3-pandas python3-lxml  # chorus report, export checks
   chromium                    # headless rendering test of the HTML report
   clang-14 libclang-rt-14-dev libomp-14-dev  # .ci/sanitize.sh: libFuzzer target (clang)

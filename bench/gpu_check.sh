@@ -36,6 +36,7 @@ self="$here/$(basename "${BASH_SOURCE[0]}")"
 STEPS=(
   "unpack 30 unpack carry-libs.tar.xz (the Debian libraries chorus's programs need)"
   "props 20 device properties: nvidia-smi, cudaGetDeviceProperties, libraries resolved"
+  "cutlass 60 CUTLASS sm_90a kernels beside the hand-written kernel and cuBLAS, 1M x 384"
   "tests 120 gpu tests: the CUDA backend against the CPU oracle"
   "fused 60 fused kernel rate beside the cuBLAS bf16/int8 ceilings (65k, 262k x 384)"
   "margin 45 bf16 margin statistic (cuBLAS) and fused threshold decisions vs float64"
@@ -185,6 +186,9 @@ step_fused() {
   bench_json fused bench_gpu_fused --benchmark_filter='BM_CublasGemm|BM_FusedFirstPass'
 }
 step_margin() { run_ours "$B/bench/gpu_diag" margin; }
+# every CUTLASS variant (bf16 and int8), the hand-written kernel and cuBLAS at each precision:
+# TFLOP/s (or TOP/s), pairs/s and the ratio to cuBLAS (kernels/cutlass_table.hpp takes the best)
+step_cutlass() { bench_json cutlass bench_gpu_cutlass; }
 step_end_to_end() { bench_json end_to_end bench_gpu_end_to_end; }
 step_allpairs() { bench_json allpairs bench_gpu_fused --benchmark_filter='BM_FusedAllPairs/1000000/'; }
 step_allpairs10m() {
@@ -288,7 +292,7 @@ for l in margin:
     if l.startswith(("MARGIN", "gpu_diag")) or l.rstrip().endswith("FAIL"):
         print(l)
 rows = []
-order = ["fused", "end_to_end", "allpairs", "allpairs10m", "tile", "union_find"]
+order = ["cutlass", "fused", "end_to_end", "allpairs", "allpairs10m", "tile", "union_find"]
 for p in sorted(glob.glob(os.path.join(w, "bench_*.json")),
                 key=lambda p: order.index(p[len(w) + 7:-5]) if p[len(w) + 7:-5] in order else 99):
     try:
@@ -382,7 +386,7 @@ dry_run() {
   echo "(worst case: every step runs to its timeout; a step that ends sooner leaves its time to the next)"
   local miss=()
   for f in chorus libchorus_cuda.so tests/chorus_gpu_tests bench/gpu_diag bench/bench_gpu_fused \
-    bench/bench_gpu_end_to_end bench/bench_gpu_tile bench/bench_gpu_union_find carry-libs.tar.xz; do
+    bench/bench_gpu_cutlass bench/bench_gpu_end_to_end bench/bench_gpu_tile bench/bench_gpu_union_find carry-libs.tar.xz; do
     [ -e "$build/$f" ] || miss+=("$f")
   done
   [ ${#miss[@]} -eq 0 ] || echo "not in $build (steps using them will fail): ${miss[*]}"

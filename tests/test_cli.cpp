@@ -121,7 +121,7 @@ TEST_F(CliOptions, UnknownChoicesAreNamed) {
                  "unknown activity transform 'sqrt' (none, log1p, tfidf)");
   expect_refused({"--backend", "tpu"}, "unknown backend 'tpu' (auto, cpu, cuda)");
   expect_refused({"--precision", "fp16"}, "unknown precision 'fp16' (auto, fp32, bf16, int8)");
-  expect_refused({"--gpu-kernel", "wgmma"}, "unknown GPU kernel 'wgmma' (auto, fused, cublas)");
+  expect_refused({"--gpu-kernel", "wgmma"}, "unknown GPU kernel 'wgmma' (auto, fused, cutlass, cublas)");
   expect_refused({"--view", "Both"}, "unknown view 'Both'");
 }
 

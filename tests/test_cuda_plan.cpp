@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "chorus/core/error.hpp"
+#include "chorus/scan/cutlass_table.hpp"
 #include "chorus/scan/gpu_plan.hpp"
 
 using namespace chorus;
@@ -317,6 +318,39 @@ TEST(GpuPlan, TestHookCapsTheCandidateBuffers) {
   EXPECT_EQ(plan_gpu_memory(rq).cand_cap, 128u * 128u);
   rq.force_block_rows = 1024;
   EXPECT_EQ(plan_gpu_memory(rq).cand_cap, 1024u);  // never below one cuBLAS tile column
+}
+
+}  // namespace
+
+namespace {
+
+// The CUTLASS variant table: every width of either precision has a variant of that precision,
+// and a CUTLASS box's column (the smallest part of a split launch) fits the smallest candidate
+// buffer the memory plan allows (one fused tile, 128 x 128).
+TEST(CutlassTable, EveryWidthHasAVariantOfItsPrecision) {
+  for (bool int8 : {false, true})
+    for (std::int64_t k = 1; k <= 4096; ++k) {
+      const char* v = cutlass_table::variant_for(k, int8);
+      ASSERT_NE(v, nullptr) << k;
+      EXPECT_EQ(std::string(v).rfind(int8 ? "int8 " : "bf16 ", 0), 0u) << k << " " << v;
+    }
+  EXPECT_LE(cutlass_table::kBoxRows, 128 * 128);
+  std::int64_t last[2] = {0, 0};
+  for (const auto& e : cutlass_table::kTable) {  // rows in increasing max_k per precision
+    EXPECT_GT(e.max_k, last[e.int8]) << e.variant;
+    last[e.int8] = e.max_k;
+  }
+}
+
+TEST(GpuPlan, KernelWorkspaceIsCounted) {
+  const job j{"embedding", "bf16"};
+  gpu_plan_request rq = request(j, 100'000, 8ull << 30);
+  const gpu_plan without = plan_gpu_memory(rq);
+  rq.kernel_workspace = 3 << 20;
+  const gpu_plan with = plan_gpu_memory(rq);
+  EXPECT_EQ(with.route, gpu_plan::path::fused);
+  EXPECT_EQ(with.kernel_workspace, 3u << 20);
+  EXPECT_EQ(with.scan_bytes, without.scan_bytes + (3u << 20));
 }
 
 }  // namespace

@@ -296,8 +296,8 @@ void add_detect_resources(CLI::App* det, detect_command& c) {
       ->check(within(0, 4095, "a device ordinal from 0 to 4095"))
       ->capture_default_str();
   det->add_option("--gpu-kernel", c.kernel,
-                  "CUDA first pass auto|fused|cublas (fused: bf16 tensor-core tiles with the "
-                  "threshold in registers)")
+                  "CUDA first pass auto|fused|cutlass|cublas (fused: hand-written tensor-core "
+                  "tiles with the threshold in registers; cutlass: the Hopper version, sm_90)")
       ->capture_default_str();
   det->add_option("--gpu-memory", d.gpu_memory_mib, "cap on device memory in MiB (0: what is free)")
       ->check(kMiB)

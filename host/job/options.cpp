@@ -64,7 +64,8 @@ gpu_kernel parse_gpu_kernel(const std::string& s) {
   if (s == "auto") return gpu_kernel::automatic;
   if (s == "fused") return gpu_kernel::fused;
   if (s == "cublas") return gpu_kernel::cublas;
-  CHORUS_THROW(input_error, "unknown GPU kernel '", s, "' (auto, fused, cublas)");
+  if (s == "cutlass") return gpu_kernel::cutlass;
+  CHORUS_THROW(input_error, "unknown GPU kernel '", s, "' (auto, fused, cutlass, cublas)");
 }
 const char* to_string(gpu_kernel k) {
   switch (k) {
@@ -74,6 +75,8 @@ const char* to_string(gpu_kernel k) {
       return "fused";
     case gpu_kernel::cublas:
       return "cublas";
+    case gpu_kernel::cutlass:
+      return "cutlass";
   }
   return "?";
 }

@@ -28,12 +28,13 @@ gpu_plan base(const gpu_plan_request& rq, std::int64_t scratch_rows) {
 
 void total(gpu_plan& p) {
   p.scan_bytes = p.parent_bytes + p.scratch_bytes + p.block_bytes + p.tile_bytes + p.cand_bytes +
-                 p.blas_workspace;
+                 p.blas_workspace + p.kernel_workspace;
 }
 
 // The fused kernel: one block of every row, no tile, no cuBLAS workspace.
 bool plan_fused(const gpu_plan_request& rq, gpu_plan p, gpu_plan& out) {
   p.route = gpu_plan::path::fused;
+  p.kernel_workspace = rq.kernel_workspace;
   p.blocks = 1;
   p.block_rows = rq.rows;
   p.block_bytes = static_cast<std::uint64_t>(rq.rows) * rq.row_bytes;

@@ -13,6 +13,7 @@
 
 #include "chorus/core/error.hpp"
 #include "chorus/scan/backend.hpp"
+#include "chorus/scan/cutlass_table.hpp"
 #include "chorus/scan/first_pass.hpp"
 #include "chorus/scan/fused_tile.hpp"
 #include "chorus/scan/gpu_plan.hpp"
@@ -20,6 +21,12 @@
 #include "chorus/scan/tiling.hpp"
 #include "cuda_check.hpp"
 #include "kernels.hpp"
+#ifndef CHORUS_HAVE_CUTLASS
+#define CHORUS_HAVE_CUTLASS 0
+#endif
+#if CHORUS_HAVE_CUTLASS
+#include "cutlass.hpp"
+#endif
 
 namespace chorus {
 namespace {
@@ -269,10 +276,12 @@ struct cand_slot {
 // Work queued on the device and not yet collected: a fused unit (tiles [t0, t1)) or one cuBLAS
 // tile (rows r0.. x columns c0.. of blocks bi, bj), with what a re-run needs.
 struct queued {
+  enum class kind { fused, cutlass, tile };
+  kind what = kind::tile;
   int slot = 0;
   std::int64_t batch = 0;
   scan_results* results = nullptr;
-  std::int64_t unit = -1;  // a fused unit reports unit_done when collected; -1 for a tile
+  std::int64_t unit = -1;  // a fused or CUTLASS unit reports unit_done when collected; -1: a tile
   std::int64_t t0 = 0, t1 = 0;
   block *bi = nullptr, *bj = nullptr;
   std::int64_t r0 = 0, c0 = 0, m = 0, w = 0;
@@ -304,6 +313,8 @@ class cuda_backend final : public backend {
   bool stopping() const { return opt_->stop && opt_->stop(); }
   cand_slot& free_slot();
   void queue_fused(cand_slot& sl, const queued& q);
+  void queue_cutlass(cand_slot& sl, const queued& q);
+  void choose_kernel(const cudaDeviceProp& prop, precision prec);
   void queue_tile(cand_slot& sl, const queued& q);
   void push(queued q);
   void collect_one();
@@ -328,7 +339,11 @@ class cuda_backend final : public backend {
   score_stats* stats_ = nullptr;
   scan_range range_;
   layout L_;
-  bool want_fused_ = false;
+  bool want_fused_ = false;  // a kernel with the threshold inside (fused or CUTLASS) may serve
+  bool cutlass_ = false;     // the CUTLASS sm_90 kernel serves
+  int variant_ = -1;         // its variant
+  std::int64_t side_ = fused::kBM;  // rows of a box: a tile of the fused kernel, a CUTLASS launch
+  device_buffer<char> kernel_ws_;   // the CUTLASS kernel's workspace
   gpu_plan plan_mem_;
   float cut_ = 0;
   int grid_ = 1;
@@ -389,18 +404,49 @@ void cuda_backend::configure_(const score_problem& pb, const score_options& opt,
   CHORUS_EXPECTS(prec != precision::int8 || opt.kernel != gpu_kernel::cublas,
                  "--precision int8 on the CUDA backend needs the fused kernel; drop "
                  "--gpu-kernel cublas or use bf16");
+  choose_kernel(prop, prec);
   const auto mode = pb.params.mode;
   L_ = layout{};
   L_.prec = prec;
   L_.need_e = pb.uses_embedding();
   L_.need_a = pb.uses_activity();
   L_.K = first_pass_width(pb);
+  // CUTLASS's TMA loads take rows of a multiple of 64 elements (as int8 rows always are)
   L_.ld = prec == precision::int8 ? fused::padded_k_int8(L_.K)
+          : cutlass_              ? (L_.K + 63) / 64 * 64
           : want_fused_           ? fused::padded_k(L_.K)
                                   : L_.K;
+#if CHORUS_HAVE_CUTLASS
+  if (cutlass_) {
+    const char* name = cutlass_table::variant_for(L_.K, prec == precision::int8);
+    for (int v = 0; v < cuda::cutlass_variant_count(); ++v)
+      if (name && std::strcmp(cuda::cutlass_variant_name(v), name) == 0) variant_ = v;
+    CHORUS_ENSURES(variant_ >= 0, "the CUTLASS variant '", name ? name : "", "' is not built");
+    stats.detail += ", CUTLASS " + std::string(name);
+  }
+#endif
   L_.fp_is_view = prec == precision::fp32 && mode != view_mode::fused;
   L_.fp_view = mode == view_mode::activity ? pb.activity : pb.embedding;
   L_.elem = prec == precision::int8 ? 1 : prec == precision::bf16 ? 2 : 4;
+}
+
+// The CUTLASS kernel serves bf16 and int8 on sm_90 where it was built, when asked for or by
+// default; asked for where it cannot serve, it is an error, not a quiet fallback.
+void cuda_backend::choose_kernel(const cudaDeviceProp& prop, precision prec) {
+  const bool built = CHORUS_HAVE_CUTLASS != 0;
+  const bool hopper = prop.major == 9;
+  const bool fits = prec == precision::bf16 || prec == precision::int8;
+  if (opt_->kernel == gpu_kernel::cutlass) {
+    CHORUS_EXPECTS(built,
+                   "--gpu-kernel cutlass: this chorus was built without the CUTLASS kernels "
+                   "(configure with -DCHORUS_CUTLASS=ON); use --gpu-kernel fused");
+    CHORUS_EXPECTS(hopper, "--gpu-kernel cutlass needs a Hopper GPU (sm_90); device ", opt_->device,
+                   " is sm_", prop.major, prop.minor, "; use --gpu-kernel fused");
+    CHORUS_EXPECTS(fits, "--gpu-kernel cutlass needs --precision bf16 or int8");
+  }
+  cutlass_ = built && hopper && fits &&
+             (opt_->kernel == gpu_kernel::cutlass || opt_->kernel == gpu_kernel::automatic);
+  side_ = cutlass_ ? cutlass_table::kBoxRows : fused::kBM;
 }
 
 // Memory plan (chorus/scan/gpu_plan.hpp, tested on the CPU): the fused kernel when every row
@@ -421,6 +467,12 @@ void cuda_backend::memory_plan() {
   rq.budget = gpu_budget(free_b, opt_->device_share, opt_->gpu_memory);
   rq.force_block_rows = opt_->gpu_block_rows;
   rq.force_cand_cap = opt_->gpu_candidate_cap;
+#if CHORUS_HAVE_CUTLASS
+  if (cutlass_) {  // one launch: a box of at most side_ x side_
+    const std::int64_t box = std::min(side_, rq.rows);
+    rq.kernel_workspace = cuda::cutlass_workspace_bytes(variant_, box, box, L_.ld);
+  }
+#endif
   plan_mem_ = plan_gpu_memory(rq);
   stats_->detail += ", " + plan_mem_.describe();
 }
@@ -445,6 +497,7 @@ void cuda_backend::allocate() {
   parent_ = device_buffer<std::int64_t>(range_.n);
   cuda::launch_uf_init(parent_.data(), range_.n, s_->get());
   for (auto& sl : slots_) sl.allocate(P.cand_cap);
+  kernel_ws_ = device_buffer<char>(P.kernel_workspace);
 }
 
 // Units: for the fused kernel, batches of tiles of the trapezoid in column order, two in flight;
@@ -483,20 +536,22 @@ scan_plan cuda_backend::plan_() {
     return p;  // rows_upto unset: the cuBLAS-tile paths need every row first
   }
   io_->begin(blocks_[0], rb, n - rb);
-  nbr_ = tiling::blocks(re - rb, fused::kBM);
-  fused_tiles_ = fused::trap_tiles(nbr_, tiling::blocks(n - rb, fused::kBN));
-  grid_ = cuda::fused_grid(opt_->device);
+  // boxes of side_ rows (a 128-row tile of the fused kernel; a CUDA launch's box for CUTLASS)
+  nbr_ = tiling::blocks(re - rb, side_);
+  fused_tiles_ = fused::trap_tiles(nbr_, tiling::blocks(n - rb, side_));
+  if (!cutlass_) grid_ = cuda::fused_grid(opt_->device);
   // units of a fixed size, not the device's: a checkpoint stays valid on another GPU
-  fused_batch_ = kFusedUnitTiles;
+  fused_batch_ = cutlass_ ? 1 : kFusedUnitTiles;
   p.units = (fused_tiles_ + fused_batch_ - 1) / fused_batch_;
   p.depth = 1;  // unit k + 1 is queued before the host collects unit k
-  p.geometry = "cuda-fused batch=" + std::to_string(fused_batch_) +
+  p.geometry = (cutlass_ ? "cuda-cutlass box=" + std::to_string(side_)
+                         : "cuda-fused batch=" + std::to_string(fused_batch_)) +
                " order=columns rows=" + std::to_string(rb) + ".." + std::to_string(re);
   // rows a unit reads: up to the end of its last column tile
   p.rows_upto = [this](std::int64_t u) {
     std::int64_t bi, bj;
     fused::col_tile(std::min(fused_tiles_, (u + 1) * fused_batch_) - 1, nbr_, &bi, &bj);
-    return std::min(range_.n, range_.begin + (bj + 1) * fused::kBN);
+    return std::min(range_.n, range_.begin + (bj + 1) * side_);
   };
   p.pairs = [this](std::int64_t u) {
     std::int64_t pairs = 0;
@@ -504,9 +559,9 @@ scan_plan cuda_backend::plan_() {
          ++t) {
       std::int64_t bi, bj;
       fused::col_tile(t, nbr_, &bi, &bj);
-      const std::int64_t r0 = range_.begin + bi * fused::kBM, c0 = range_.begin + bj * fused::kBN;
-      pairs += tiling::box_pairs(r0, std::min(r0 + fused::kBM, range_.end), c0,
-                                 std::min(c0 + fused::kBN, range_.n));
+      const std::int64_t r0 = range_.begin + bi * side_, c0 = range_.begin + bj * side_;
+      pairs += tiling::box_pairs(r0, std::min(r0 + side_, range_.end), c0,
+                                 std::min(c0 + side_, range_.n));
     }
     return pairs;
   };
@@ -566,6 +621,29 @@ void cuda_backend::queue_fused(cand_slot& sl, const queued& q) {
                              sl.cand.size(), grid_, s);
 }
 
+// CUTLASS box q (rows q.r0 + [0, m), columns q.c0 + [0, w)) into the slot.
+void cuda_backend::queue_cutlass(cand_slot& sl, const queued& q) {
+#if CHORUS_HAVE_CUTLASS
+  cudaStream_t s = s_->get();
+  CHORUS_CUDA_TRY(cudaMemsetAsync(sl.counters.data(), 0, 2 * sizeof(unsigned long long), s));
+  const block& b0 = blocks_[0];
+  cuda::cutlass_strip st;
+  st.rows = io_->fp_rows(b0);
+  if (L_.prec == precision::int8) {
+    st.scale = b0.q8_part(0), st.err = b0.q8_part(1), st.qnorm = b0.q8_part(2);
+    st.rnorm = b0.q8_part(3);
+  }
+  st.rb = range_.begin, st.re = range_.end, st.n = range_.n, st.ld = L_.ld;
+  st.r0 = q.r0, st.m = q.m, st.c0 = q.c0, st.c1 = q.c0 + q.w;
+  st.cut = cut_;
+  cuda::launch_cutlass_strip(variant_, st, sl.cand.data(), sl.counters.data(), sl.cand.size(),
+                             kernel_ws_.data(), kernel_ws_.size(), s);
+#else
+  (void)sl, (void)q;
+  CHORUS_THROW(runtime_failure, "the CUTLASS kernels are not built");
+#endif
+}
+
 // cuBLAS tile q (rows q.r0.., columns q.c0..) into tile_, thresholded into the slot.
 void cuda_backend::queue_tile(cand_slot& sl, const queued& q) {
   cudaStream_t s = s_->get();
@@ -578,13 +656,14 @@ void cuda_backend::queue_tile(cand_slot& sl, const queued& q) {
 // Queue q's first pass, its re-check (with the count the first pass left on the device) and
 // the copy of its counters; the host collects it later.
 void cuda_backend::push(queued q) {
-  const bool fused = q.unit >= 0;
   cand_slot& sl = free_slot();
   q.slot = next_slot_;
   next_slot_ ^= 1;
   cudaStream_t s = s_->get();
-  if (fused)
+  if (q.what == queued::kind::fused)
     queue_fused(sl, q);
+  else if (q.what == queued::kind::cutlass)
+    queue_cutlass(sl, q);
   else
     queue_tile(sl, q);
   cuda::launch_recheck_counted(
@@ -624,7 +703,7 @@ void cuda_backend::fetch_edges(const queued& q, cand_slot& sl, std::uint64_t ne)
 // More candidates than the slot holds: its edges are dropped (those already united are true
 // edges; uniting again changes nothing) and the work is re-run in halves that fit.
 void cuda_backend::redo_split(const queued& q, cand_slot& sl, std::uint64_t hits) {
-  const bool fused = q.unit >= 0;
+  const bool fused = q.what == queued::kind::fused;  // split by tiles; else by columns
   const auto run = [&](std::int64_t a, std::int64_t b) -> std::uint64_t {
     if (halt_) return 0;  // --max-edges: the rest is not needed
     queued part = q;
@@ -633,7 +712,10 @@ void cuda_backend::redo_split(const queued& q, cand_slot& sl, std::uint64_t hits
       queue_fused(sl, part);
     } else {
       part.c0 = q.c0 + a, part.w = b - a;
-      queue_tile(sl, part);
+      if (q.what == queued::kind::cutlass)
+        queue_cutlass(sl, part);
+      else
+        queue_tile(sl, part);
     }
     CHORUS_CUDA_TRY(cudaMemcpyAsync(sl.host.data(), sl.counters.data(), sizeof(unsigned long long),
                                     cudaMemcpyDeviceToHost, s_->get()));
@@ -752,9 +834,19 @@ void cuda_backend::submit_(const scan_batch& batch) {
     q.results = batch.results;
     if (plan_mem_.route == path::fused) {  // collected by collect_, one batch later
       q.unit = u;
-      q.t0 = u * fused_batch_;
-      q.t1 = std::min(fused_tiles_, q.t0 + fused_batch_);
       q.bi = q.bj = &blocks_[0];
+      if (cutlass_) {  // one box
+        std::int64_t bi, bj;
+        fused::col_tile(u, nbr_, &bi, &bj);
+        q.what = queued::kind::cutlass;
+        q.r0 = range_.begin + bi * side_, q.c0 = range_.begin + bj * side_;
+        q.m = std::min(side_, range_.end - q.r0);
+        q.w = std::min(side_, range_.n - q.c0);
+      } else {
+        q.what = queued::kind::fused;
+        q.t0 = u * fused_batch_;
+        q.t1 = std::min(fused_tiles_, q.t0 + fused_batch_);
+      }
       push(q);
       blocks_[0].released.record(s_->get());
       continue;

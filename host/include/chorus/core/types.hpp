@@ -42,9 +42,11 @@ inline bool edge_order(const edge& a, const edge& b) {
 }
 
 enum class backend_kind { automatic, cpu, cuda };
-/// CUDA first-pass kernel: the fused tensor-core kernel (bf16, threshold in registers) or cuBLAS
-/// tiles plus a threshold kernel; automatic takes fused for bf16 jobs whose rows stay resident.
-enum class gpu_kernel { automatic, fused, cublas };
+/// CUDA first-pass kernel: the hand-written fused tensor-core kernel (bf16/int8, threshold in
+/// registers), the CUTLASS 3 Hopper kernel (sm_90, the same contract with TMA and wgmma), or
+/// cuBLAS tiles plus a threshold kernel; automatic takes CUTLASS on sm_90 where it was built,
+/// else fused, for bf16/int8 jobs whose rows stay resident.
+enum class gpu_kernel { automatic, fused, cutlass, cublas };
 /// First-pass precision. Every precision gives the same edges: candidates are re-scored exactly.
 enum class precision { automatic, fp32, bf16, int8 };
 

@@ -30,18 +30,21 @@ struct gpu_plan_request {
   /// least one fused tile or one cuBLAS tile column), so that small jobs overflow them and the
   /// split re-runs are exercised. 0: the plan decides.
   std::uint64_t force_cand_cap = 0;
+  /// Device workspace of the kernel that serves the fused path (CUTLASS's), in bytes.
+  std::uint64_t kernel_workspace = 0;
 };
 
 /// How the scan runs and what it allocates.
 struct gpu_plan {
   enum class path { fused, resident, streamed };
   path route = path::fused;
-  std::int64_t tile = 0;             ///< cuBLAS tile side (0 on the fused path)
-  std::uint64_t cand_cap = 0;        ///< candidates per buffer; there are two buffers
-  std::int64_t block_rows = 0;       ///< rows per device block
-  std::int64_t blocks = 0;           ///< device blocks (1 resident, 3 streamed)
-  std::int64_t scratch_rows = 0;     ///< fp32 scratch rows (0: none)
-  std::uint64_t blas_workspace = 0;  ///< cuBLAS workspace bytes (cuBLAS paths)
+  std::int64_t tile = 0;               ///< cuBLAS tile side (0 on the fused path)
+  std::uint64_t cand_cap = 0;          ///< candidates per buffer; there are two buffers
+  std::int64_t block_rows = 0;         ///< rows per device block
+  std::int64_t blocks = 0;             ///< device blocks (1 resident, 3 streamed)
+  std::int64_t scratch_rows = 0;       ///< fp32 scratch rows (0: none)
+  std::uint64_t blas_workspace = 0;    ///< cuBLAS workspace bytes (cuBLAS paths)
+  std::uint64_t kernel_workspace = 0;  ///< the fused path's kernel workspace (CUTLASS)
   // Bytes, by use. scan_bytes is their sum; finish_bytes is the relabelling's peak after the
   // scan's buffers are released.
   std::uint64_t parent_bytes = 0, scratch_bytes = 0, block_bytes = 0, tile_bytes = 0,
