@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <utility>
 
 #include "chorus/scan/fused_tile.hpp"
 #include "chorus/scan/margin.hpp"
@@ -32,8 +34,8 @@ constexpr std::int64_t kStrip = 16384;                    // rows per CUTLASS st
 constexpr std::int64_t kDenseM = 16384, kDenseW = 65536;  // cuBLAS ceiling shape
 constexpr double kThreshold = 0.8;
 
-double g_cublas_bf16 = 0;  // TFLOP/s of BM_CublasBf16, for the ratios
-double g_cublas_int8 = 0;  // TOP/s of BM_CublasInt8
+// cuBLAS's rate (TFLOP/s or TOP/s) per (int8, d), measured before the kernels, for the ratios
+std::map<std::pair<bool, std::int64_t>, double> g_cublas;
 
 // n synthetic unit rows of width d on the device (planted near-duplicate groups), as bf16 and as
 // int8 with the per-row data of the int8 score ([scale | err | qnorm | rnorm], n each).
@@ -121,7 +123,7 @@ void cublas_ceiling(benchmark::State& state, bool int8) {
   const double rate =
       2.0 * double(m) * double(w) * double(d) * double(state.iterations()) / total / 1e12;
   state.counters[int8 ? "TOP/s" : "TFLOP/s"] = rate;
-  (int8 ? g_cublas_int8 : g_cublas_bf16) = rate;
+  g_cublas[{int8, d}] = rate;
 }
 
 void BM_CublasBf16(benchmark::State& state) { cublas_ceiling(state, false); }
@@ -177,7 +179,7 @@ void BM_CutlassFirstPass(benchmark::State& state) {
                                      ws.size(), s.get());
         }
       },
-      int8 ? g_cublas_int8 : g_cublas_bf16, int8 ? "TOP/s(i<j)" : "TFLOP/s(i<j)");
+      g_cublas[{int8, d}], int8 ? "TOP/s(i<j)" : "TFLOP/s(i<j)");
 #else
   state.SkipWithError("built without CUTLASS (CHORUS_HAVE_CUTLASS)");
 #endif
@@ -207,25 +209,37 @@ void fused_first_pass(benchmark::State& state, bool int8) {
           cuda::launch_fused_tiles(x.bf16.data(), 0, n, n, d, 0, tiles, bf16_cut(d), cand.data(),
                                    count.data(), cand.size(), grid, s.get());
       },
-      int8 ? g_cublas_int8 : g_cublas_bf16, int8 ? "TOP/s(i<j)" : "TFLOP/s(i<j)");
+      g_cublas[{int8, d}], int8 ? "TOP/s(i<j)" : "TFLOP/s(i<j)");
 }
 
 void BM_FusedFirstPassBf16(benchmark::State& state) { fused_first_pass(state, false); }
 void BM_FusedFirstPassInt8(benchmark::State& state) { fused_first_pass(state, true); }
 
-// One run per CUTLASS variant (its index is the third argument).
+// The widths of the variant table (chorus/scan/cutlass_table.hpp), at a size that keeps the
+// sweep to seconds; then the 1M x 384 job.
+constexpr std::int64_t kSweepRows = 131072;
+const std::int64_t kSweepDims[] = {64, 128, 256, 384, 512, 1024};
+
+// One run per CUTLASS variant (its index is the third argument) and width.
 void cutlass_variants(benchmark::internal::Benchmark* b) {
 #if CHORUS_HAVE_CUTLASS
+  for (std::int64_t d : kSweepDims)
+    for (int v = 0; v < chorus::cuda::cutlass_variant_count(); ++v) b->Args({kSweepRows, d, v});
   for (int v = 0; v < chorus::cuda::cutlass_variant_count(); ++v) b->Args({1000000, 384, v});
 #else
   b->Args({1000000, 384, 0});
 #endif
 }
+// cuBLAS's ceiling at every width of the sweep and at 1M x 384.
+void ceilings(benchmark::internal::Benchmark* b) {
+  for (std::int64_t d : kSweepDims) b->Args({kSweepRows, d});
+  b->Args({1000000, 384});
+}
 
 }  // namespace
 
-BENCHMARK(BM_CublasBf16)->Args({1000000, 384})->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_CublasInt8)->Args({1000000, 384})->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CublasBf16)->Apply(ceilings)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CublasInt8)->Apply(ceilings)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CutlassFirstPass)
     ->Apply(cutlass_variants)
     ->UseManualTime()

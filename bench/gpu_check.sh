@@ -317,6 +317,21 @@ for r in rows:
     print(f"{r['name'][:52]:52s} {t:>10s} {tf or 0:8.1f} {ps or 0:9.3g} {pct:>7s}")
     if r.get("label"):
         print(f"{'':52s} {r['label'][:80]}")
+# the fastest CUTLASS variant per precision and width: the rows of kernels' variant table
+# (host/include/chorus/scan/cutlass_table.hpp) as this device measured them
+best = {}
+for r in rows:
+    if not r["name"].startswith("BM_CutlassFirstPass/") or r.get("error_occurred"):
+        continue
+    d = int(r["name"].split("/")[2])
+    rate = r.get("TFLOP/s(i<j)", r.get("TOP/s(i<j)"))
+    key = (r.get("label", "").split(" ")[0], d, int(r["name"].split("/")[1]))
+    if rate and rate > best.get(key, (0, ""))[0]:
+        best[key] = (rate, r.get("label", ""))
+if best:
+    print("\nCUTLASS variant table as measured (precision, d, rows: fastest variant, rate):")
+    for (p, d, n), (rate, label) in sorted(best.items()):
+        print(f"  {p} d={d} n={n}: {label} {rate:.1f}")
 for name in ("phases.log", "mpi.log"):
     for l in read(name).splitlines():
         if l.startswith(("phases", "MPI on the GPU")):
