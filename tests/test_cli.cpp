@@ -121,7 +121,8 @@ TEST_F(CliOptions, UnknownChoicesAreNamed) {
                  "unknown activity transform 'sqrt' (none, log1p, tfidf)");
   expect_refused({"--backend", "tpu"}, "unknown backend 'tpu' (auto, cpu, cuda)");
   expect_refused({"--precision", "fp16"}, "unknown precision 'fp16' (auto, fp32, bf16, int8)");
-  expect_refused({"--gpu-kernel", "wgmma"}, "unknown GPU kernel 'wgmma' (auto, fused, cutlass, cublas)");
+  expect_refused({"--gpu-kernel", "wgmma"},
+                 "unknown GPU kernel 'wgmma' (auto, fused, cutlass, cublas)");
   expect_refused({"--view", "Both"}, "unknown view 'Both'");
 }
 
@@ -171,16 +172,22 @@ TEST_F(CliOptions, ViewNeedsItsDataset) {
 }
 
 // Every accepted spelling of the choices parses, and on the CPU backend the CUDA-only choices
-// (--gpu-kernel, --device, --gpu-memory) change nothing.
+// (--gpu-kernel, --device, --gpu-memory) change nothing, with a warning that says so.
 TEST_F(CliOptions, CpuRunsIgnoreTheGpuKernelChoice) {
   std::vector<std::int64_t> first_src;
-  for (const char* kernel : {"auto", "fused", "cublas"}) {
+  for (const char* kernel : {"auto", "fused", "cutlass", "cublas"}) {
     const std::string out = dir + "/res_" + kernel + ".h5";
     const cli_result r =
         run_cli({"detect", "--quiet", "--backend", "cpu", "--gpu-kernel", kernel, "--device", "3",
                  "--gpu-memory", "64", "--input", input, "--out", out},
                 dir);
     ASSERT_EQ(r.code, 0) << kernel << ": " << r.err;
+    const std::string kernel_given =
+        std::string(kernel) == "auto" ? "" : std::string("--gpu-kernel ") + kernel + " ";
+    EXPECT_NE(r.err.find("WARNING: " + kernel_given +
+                         "--gpu-memory 64 --device 3 ignored: they apply to the CUDA backend"),
+              std::string::npos)
+        << r.err;
     const auto e = test::read_results(out);
     EXPECT_EQ(e.src, (std::vector<std::int64_t>{0, 0, 1, 3, 3, 4})) << kernel;
     EXPECT_EQ(e.dst, (std::vector<std::int64_t>{1, 2, 2, 4, 5, 5})) << kernel;

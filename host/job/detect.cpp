@@ -135,6 +135,23 @@ void check_view_options(const detect_options& opt, view_mode mode) {
                  "--weight applies to --view fused only, not to ", v);
 }
 
+// CUDA-only options on a run the CPU backend scores change no result (every backend gives the
+// same edges), but the user meant something by them: a loud warning, never silence.
+void gpu_options_on_cpu(const detect_options& opt, job_plan& p) {
+  if (p.be->name() != "cpu") return;
+  std::string given;
+  if (opt.kernel != gpu_kernel::automatic)
+    given += " --gpu-kernel " + std::string(to_string(opt.kernel));
+  if (opt.gpu_memory_mib > 0) given += " --gpu-memory " + std::to_string(opt.gpu_memory_mib);
+  if (opt.device != 0) given += " --device " + std::to_string(opt.device);
+  if (given.empty()) return;
+  p.warnings.push_back(given.substr(1) + " ignored: " +
+                       (opt.backend == backend_kind::cpu
+                            ? std::string("they apply to the CUDA backend, not to --backend cpu")
+                            : std::string("no CUDA device is visible, so the CPU backend scores "
+                                          "this run (--backend cuda makes that an error)")));
+}
+
 // Top-level datasets the input has but chorus does not read.
 std::vector<std::string> input_warnings(const input_info& info) {
   std::vector<std::string> w;
@@ -199,6 +216,7 @@ job_plan plan_job(const detect_options& opt) {
                    " MiB; raise --max-memory, use fewer --threads or smaller "
                    "tiles, or run on a machine with more memory");
     p.be = make_backend(opt.backend);
+    gpu_options_on_cpu(opt, p);
   });
   p.threads = opt.threads;
   // Several ranks on a node that all see every core (no binding by the launcher) would each
