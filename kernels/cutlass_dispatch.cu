@@ -61,6 +61,14 @@ void launch_cutlass_strip(int variant, const cutlass_strip& strip, pair64* out,
                  " m=", strip.m, " c0=", strip.c0, " c1=", strip.c1, ")");
   if (strip.rows == nullptr || count == nullptr || (out == nullptr && capacity > 0))
     CHORUS_THROW(runtime_failure, "CUTLASS strip kernel (", v.name, "): null rows or pair buffer");
+  // TMA needs 16-byte aligned bases (a failed descriptor is only an assert inside CUTLASS)
+  const auto misaligned = [](const void* p, std::uintptr_t a) {
+    return p != nullptr && reinterpret_cast<std::uintptr_t>(p) % a != 0;
+  };
+  if (misaligned(strip.rows, 16) || misaligned(strip.scale, 4) || misaligned(strip.err, 4) ||
+      misaligned(strip.qnorm, 4) || misaligned(strip.rnorm, 4))
+    CHORUS_THROW(runtime_failure, "CUTLASS strip kernel (", v.name,
+                 "): rows must be 16-byte aligned and the int8 bounds 4-byte aligned");
   if (v.int8 && (strip.scale == nullptr || strip.err == nullptr || strip.qnorm == nullptr ||
                  strip.rnorm == nullptr))
     CHORUS_THROW(runtime_failure, "CUTLASS strip kernel (", v.name,

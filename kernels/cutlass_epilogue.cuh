@@ -1,6 +1,7 @@
 // chorus: the custom CUTLASS 3 epilogue visitor node of the Hopper first pass (device code, for
 // sm_90a). It sees every accumulator of a tile with its coordinates, tests the candidate rule of
-// chorus/scan/cutlass_node.hpp, and appends the hits as pair64 with one atomic per warp. Its
+// chorus/scan/cutlass_node.hpp, and appends the hits as pair64 with one atomic per warp and
+// fragment. Its
 // children (int8 only) are CUTLASS's broadcast nodes bringing row i's and column j's data.
 #pragma once
 
@@ -26,30 +27,6 @@
 #include "kernels.hpp"
 
 namespace chorus::cuda::cutlass_epi {
-
-/// Append `p` where `hit`, one atomicAdd per group of lanes that arrive together: the lanes
-/// converged here (__activemask; the epilogue's lanes are normally all converged, but nothing
-/// requires the whole warp) take a ballot, the lowest hitting lane reserves the slots, and each
-/// hitting lane takes its own by rank (cutlass_node::append_rank). `count` grows past
-/// `capacity`; pairs past it are not written.
-__device__ __forceinline__ void append_converged(bool hit, pair64 p, pair64* out,
-                                                 unsigned long long* count,
-                                                 unsigned long long capacity) {
-  const unsigned active = __activemask();
-  const unsigned mask = __ballot_sync(active, hit);
-  if (mask == 0) return;
-  const int lane = static_cast<int>(threadIdx.x & 31u);
-  const int leader = cutlass_node::append_leader(mask);
-  unsigned long long slot0 = 0;
-  if (lane == leader)
-    slot0 = atomicAdd(count, static_cast<unsigned long long>(cutlass_node::popcount32(mask)));
-  slot0 = __shfl_sync(active, slot0, leader);
-  if (hit) {
-    const unsigned long long slot =
-        slot0 + static_cast<unsigned long long>(cutlass_node::append_rank(mask, lane));
-    if (slot < capacity) out[slot] = p;
-  }
-}
 
 /// Host arguments (= device parameters) of the node: where the strip lies and where hits go.
 struct threshold_params {
@@ -139,14 +116,31 @@ struct threshold_node {
         }
         bits |= static_cast<std::uint32_t>(hit) << v;
       }
-      // the slow path (ballots and atomics) only where some converged lane has a hit
-      if (__any_sync(__activemask(), bits != 0)) {
+      // the slow path only where some converged lane has a hit: one atomic for the warp's hits
+      // of this fragment, each lane writing its own from its first slot (cutlass_node.hpp)
+      const unsigned active = __activemask();
+      if (__any_sync(active, bits != 0)) {
+        const int cnt = cutlass_node::popcount32(bits);
+        std::uint32_t planes[cutlass_node::kCountPlanes];
+        CUTLASS_PRAGMA_UNROLL
+        for (int b = 0; b < cutlass_node::kCountPlanes; ++b)
+          planes[b] = __ballot_sync(active, (cnt >> b) & 1);
+        const int lane = static_cast<int>(threadIdx.x & 31u);
+        const int leader = cutlass_node::append_leader(active);
+        unsigned long long slot = 0;
+        if (lane == leader)
+          slot = atomicAdd(params.count,
+                           static_cast<unsigned long long>(cutlass_node::count_total(planes)));
+        slot = __shfl_sync(active, slot, leader) +
+               static_cast<unsigned long long>(cutlass_node::count_prefix(planes, lane));
         CUTLASS_PRAGMA_UNROLL
         for (int v = 0; v < FragmentSize; ++v) {
+          if (!((bits >> v) & 1u)) continue;
           const auto c = coords(epi_v * FragmentSize + v);
-          const pair64 p{params.r0 + base_m + static_cast<int>(cute::get<0>(c)),
-                         params.c0 + base_n + static_cast<int>(cute::get<1>(c))};
-          append_converged(((bits >> v) & 1u) != 0, p, params.out, params.count, params.capacity);
+          if (slot < params.capacity)
+            params.out[slot] = pair64{params.r0 + base_m + static_cast<int>(cute::get<0>(c)),
+                                      params.c0 + base_n + static_cast<int>(cute::get<1>(c))};
+          ++slot;
         }
       }
       cutlass::Array<ElementAux, FragmentSize> none;
@@ -295,12 +289,10 @@ struct strip_gemm {
       CHORUS_THROW(runtime_failure,
                    "CUTLASS strip kernel initialisation failed: ", cutlassGetStatusString(st));
     st = gemm.run(stream);
-    if (st != cutlass::Status::kSuccess) {
-      const cudaError_t e = cudaGetLastError();
+    if (st != cutlass::Status::kSuccess)  // run() has read (and cleared) the CUDA error already
       CHORUS_THROW(runtime_failure,
-                   "CUTLASS strip kernel launch failed: ", cutlassGetStatusString(st), " (",
-                   cudaGetErrorString(e), ")");
-    }
+                   "CUTLASS strip kernel launch failed: ", cutlassGetStatusString(st), " (m=", s.m,
+                   ", cols=", s.c1 - s.c0, ", ld=", s.ld, ")");
     CHORUS_CUDA_CHECK_LAUNCH();
   }
 };

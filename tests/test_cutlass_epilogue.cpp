@@ -197,6 +197,43 @@ TEST(CutlassNode, AppendFillsSlotsOnceAndCountsPastCapacity) {
   }
 }
 
+// The node's one-atomic-per-warp append: per-lane hit counts (0..32) over converged subsets of
+// lanes, their six ballot planes; each lane's first slot is the sum of the lower lanes' counts
+// (computed here directly), the total is the warp's, and the written slots are exactly
+// [0, min(total, capacity)), each once.
+TEST(CutlassNode, CountPlanesGiveEachLaneItsSlots) {
+  std::mt19937 rng(13);
+  for (unsigned long long capacity : {0ull, 5ull, 700ull, 1000000ull}) {
+    unsigned long long count = 0;
+    std::vector<int> written(capacity, 0);
+    for (int round = 0; round < 400; ++round) {
+      const std::uint32_t active = static_cast<std::uint32_t>(rng()) | (round % 2 ? ~0u : 1u);
+      int cnt[32] = {};
+      for (int l = 0; l < 32; ++l)
+        if ((active >> l) & 1u) cnt[l] = rng() % 4 == 0 ? static_cast<int>(rng() % 33) : 0;
+      std::uint32_t planes[kCountPlanes] = {};
+      for (int b = 0; b < kCountPlanes; ++b)
+        for (int l = 0; l < 32; ++l)
+          if ((active >> l) & 1u) planes[b] |= static_cast<std::uint32_t>((cnt[l] >> b) & 1) << l;
+      int lower = 0;
+      for (int l = 0; l < 32; ++l) {
+        if (!((active >> l) & 1u)) continue;
+        ASSERT_EQ(count_prefix(planes, l), lower) << "lane " << l;
+        for (int k = 0; k < cnt[l]; ++k) {
+          const unsigned long long slot = count + static_cast<unsigned long long>(lower + k);
+          if (slot < capacity) ++written[slot];
+        }
+        lower += cnt[l];
+      }
+      ASSERT_EQ(count_total(planes), lower);
+      count += static_cast<unsigned long long>(lower);  // the leader's atomicAdd
+    }
+    const unsigned long long filled = std::min<unsigned long long>(count, capacity);
+    for (unsigned long long s2 = 0; s2 < capacity; ++s2)
+      ASSERT_EQ(written[s2], s2 < filled ? 1 : 0) << "slot " << s2;
+  }
+}
+
 TEST(CutlassNode, StripProblemRejectsBadStrips) {
   EXPECT_EQ(strip_problem(0, 100, 100, 64, 0, 100, 0, 100), nullptr);
   EXPECT_EQ(strip_problem(10, 50, 100, 128, 10, 16, 10, 100), nullptr);

@@ -422,7 +422,6 @@ void cuda_backend::configure_(const score_problem& pb, const score_options& opt,
     for (int v = 0; v < cuda::cutlass_variant_count(); ++v)
       if (name && std::strcmp(cuda::cutlass_variant_name(v), name) == 0) variant_ = v;
     CHORUS_ENSURES(variant_ >= 0, "the CUTLASS variant '", name ? name : "", "' is not built");
-    stats.detail += ", CUTLASS " + std::string(name);
   }
 #endif
   L_.fp_is_view = prec == precision::fp32 && mode != view_mode::fused;
@@ -434,7 +433,7 @@ void cuda_backend::configure_(const score_problem& pb, const score_options& opt,
 // default; asked for where it cannot serve, it is an error, not a quiet fallback.
 void cuda_backend::choose_kernel(const cudaDeviceProp& prop, precision prec) {
   const bool built = CHORUS_HAVE_CUTLASS != 0;
-  const bool hopper = prop.major == 9;
+  const bool hopper = prop.major == 9 && prop.minor == 0;  // sm_90a code runs on 9.0 only
   const bool fits = prec == precision::bf16 || prec == precision::int8;
   if (opt_->kernel == gpu_kernel::cutlass) {
     CHORUS_EXPECTS(built,
@@ -512,6 +511,18 @@ scan_plan cuda_backend::plan_() {
   CHORUS_EXPECTS(route == path::fused || opt_->kernel != gpu_kernel::fused,
                  "--gpu-kernel fused needs --precision bf16 and every row resident in device "
                  "memory (this job streams row blocks); use --gpu-kernel cublas or auto");
+  CHORUS_EXPECTS(route == path::fused || opt_->kernel != gpu_kernel::cutlass,
+                 "--gpu-kernel cutlass needs every row resident in device memory (this job "
+                 "streams row blocks); use --gpu-kernel cublas or auto");
+  if (route != path::fused) cutlass_ = false;  // auto: the streamed cuBLAS tiles serve
+  if (cutlass_) {
+    // a split launch's smallest part, one column of a box, must fit a candidate buffer
+    CHORUS_ENSURES(plan_mem_.cand_cap >= static_cast<std::uint64_t>(side_), "candidate buffer ",
+                   plan_mem_.cand_cap, " below a CUTLASS box's column of ", side_);
+#if CHORUS_HAVE_CUTLASS
+    stats_->detail += std::string(", CUTLASS ") + cuda::cutlass_variant_name(variant_);
+#endif
+  }
   // int8: the per-pair margin is applied in the kernel (margin::int8_score); kSlack here
   const double margin = prec == precision::int8 ? margin::kSlack
                         : prec == precision::fp32
@@ -540,7 +551,8 @@ scan_plan cuda_backend::plan_() {
   nbr_ = tiling::blocks(re - rb, side_);
   fused_tiles_ = fused::trap_tiles(nbr_, tiling::blocks(n - rb, side_));
   if (!cutlass_) grid_ = cuda::fused_grid(opt_->device);
-  // units of a fixed size, not the device's: a checkpoint stays valid on another GPU
+  // units of a fixed size, not the device's: a checkpoint stays valid on another GPU that runs
+  // the same kernel (the geometry names it: a fused-kernel checkpoint does not resume on CUTLASS)
   fused_batch_ = cutlass_ ? 1 : kFusedUnitTiles;
   p.units = (fused_tiles_ + fused_batch_ - 1) / fused_batch_;
   p.depth = 1;  // unit k + 1 is queued before the host collects unit k
@@ -899,6 +911,7 @@ void cuda_backend::release_scan() {
   tile_ = {};
   blas_.reset();  // the handle before the workspace it uses
   blas_ws_ = {};
+  kernel_ws_ = {};
   blocks_.clear();
   io_.reset();
   sched_.reset();

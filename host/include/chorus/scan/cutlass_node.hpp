@@ -106,6 +106,24 @@ CHORUS_HD int append_rank(std::uint32_t mask, int lane) {
   return popcount32(mask & ((1u << lane) - 1u));
 }
 
+/// Bits of a lane's hit count (0..32) a warp gathers with one ballot each: six bit-planes.
+constexpr int kCountPlanes = 6;
+
+/// One atomic per warp and fragment: each converged lane has `cnt` hits; plane b is the ballot
+/// of bit b of the lanes' counts (bit = lane). The lane's first slot is the sum of the counts of
+/// the lower lanes, taken from the planes, and the warp reserves count_total slots at once.
+CHORUS_HD int count_prefix(const std::uint32_t (&planes)[kCountPlanes], int lane) {
+  int s = 0;
+  for (int b = 0; b < kCountPlanes; ++b) s += popcount32(planes[b] & ((1u << lane) - 1u)) << b;
+  return s;
+}
+/// The hits of the whole warp (all converged lanes).
+CHORUS_HD int count_total(const std::uint32_t (&planes)[kCountPlanes]) {
+  int s = 0;
+  for (int b = 0; b < kCountPlanes; ++b) s += popcount32(planes[b]) << b;
+  return s;
+}
+
 /// Why a strip cannot run on the CUTLASS kernel (nullptr when it can): rows [r0, r0 + m) and
 /// [c0, c1) must lie in the first-pass rows [rb, n) with r0 < re <= n, the GEMM extents must fit
 /// CUTLASS's 32-bit problem shape (2^30 here), and `ld` must be a positive multiple of 64 elements.
