@@ -39,9 +39,14 @@ def main():
         subprocess.run(["objcopy", "--strip-debug", tests, code], check=True)
     else:
         shutil.copy2(tests, code)
+    # the paths a test program would look things up at: the build folder itself, its chorus and
+    # its plugin, as C strings (an instrumented build also records its object files' folders,
+    # e.g. gcov's .gcda paths under CMakeFiles/, which the program never looks things up in)
     with open(code, "rb") as f:
-        if (build + "/").encode() in f.read():
-            problems.append(f"chorus_gpu_tests holds the absolute build path {build}/")
+        data = f.read()
+    for needle in (build + "\0", build + "/chorus\0", build + "/libchorus_cuda.so"):
+        if needle.encode() in data:
+            problems.append(f"chorus_gpu_tests holds the absolute path {needle.rstrip(chr(0))}")
     names = ["CudaBackend.PathsAreRelativeToTheTestProgram",
              "CudaBackend.PluginLoadsAndReportsNoDevice"]
     r = subprocess.run([os.path.join(moved, "tests", "chorus_gpu_tests"),
