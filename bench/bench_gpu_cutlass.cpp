@@ -71,29 +71,6 @@ float bf16_cut(std::int64_t d) {
 }
 float int8_cut() { return static_cast<float>(kThreshold - margin::kSlack); }
 
-// Times `launch` (work over the i<j pairs of n rows, counting candidates in `count`) and
-// reports its rate under `name`, pairs/s, candidates and the ratio to `ceiling`.
-template <typename F>
-void report_pairs(benchmark::State& state, cudaStream_t s, std::int64_t n, std::int64_t d,
-                  unsigned long long* count, F&& launch, double ceiling, const char* name) {
-  auto once = [&] {
-    CHORUS_CUDA_TRY(cudaMemsetAsync(count, 0, sizeof *count, s));
-    launch();
-  };
-  once();  // warm-up (and first-launch set-up)
-  CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
-  const double total = bench::time_on_stream(state, s, once);
-  unsigned long long hits = 0;
-  CHORUS_CUDA_TRY(cudaMemcpyAsync(&hits, count, sizeof hits, cudaMemcpyDeviceToHost, s));
-  CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
-  const double pairs = double(tiling::pair_count(n)) * double(state.iterations());
-  const double rate = 2.0 * double(d) * pairs / total / 1e12;
-  state.counters[name] = rate;
-  state.counters["pairs/s"] = pairs / total;
-  state.counters["candidates"] = double(hits);
-  if (ceiling > 0) state.counters["vs_cuBLAS"] = rate / ceiling;
-}
-
 // Dense cuBLAS GEMM of kDenseM x kDenseW x d from the first rows: the ceiling at a precision.
 void cublas_ceiling(benchmark::State& state, bool int8) {
   if (!bench::need_gpu(state)) return;
@@ -166,7 +143,7 @@ void BM_CutlassFirstPass(benchmark::State& state) {
   strip.n = n;
   strip.ld = d;
   strip.cut = int8 ? int8_cut() : bf16_cut(d);
-  report_pairs(
+  bench::report_pairs(
       state, s.get(), n, d, count.data(),
       [&] {
         for (std::int64_t r0 = 0; r0 < n; r0 += kStrip) {
@@ -198,7 +175,7 @@ void fused_first_pass(benchmark::State& state, bool int8) {
   cuda::device_buffer<cuda::pair64> cand(1 << 24);
   cuda::device_buffer<unsigned long long> count(1);
   const int grid = cuda::fused_grid(0);
-  report_pairs(
+  bench::report_pairs(
       state, s.get(), n, d, count.data(),
       [&] {
         if (int8)

@@ -59,29 +59,6 @@ double report_gemm(benchmark::State& state, cudaStream_t s, std::int64_t n, std:
   return rate;
 }
 
-// Times `launch` (the fused kernel over every tile of n rows, counting its candidates in
-// `count`) and reports its rate over the i<j pairs under `name`, with its share of `ceiling`.
-template <typename F>
-void report_first_pass(benchmark::State& state, cudaStream_t s, std::int64_t n, std::int64_t d,
-                       unsigned long long* count, F&& launch, double ceiling, const char* name) {
-  auto once = [&] {
-    CHORUS_CUDA_TRY(cudaMemsetAsync(count, 0, sizeof *count, s));
-    launch();
-  };
-  once();
-  CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
-  const double total = bench::time_on_stream(state, s, once);
-  unsigned long long hits = 0;
-  CHORUS_CUDA_TRY(cudaMemcpyAsync(&hits, count, sizeof hits, cudaMemcpyDeviceToHost, s));
-  CHORUS_CUDA_TRY(cudaStreamSynchronize(s));
-  const double pairs = double(tiling::pair_count(n)) * double(state.iterations());
-  const double rate = 2.0 * double(d) * pairs / total / 1e12;
-  state.counters[name] = rate;
-  state.counters["pairs/s"] = pairs / total;
-  state.counters["candidates"] = double(hits);
-  if (ceiling > 0) state.counters["vs_cuBLAS"] = rate / ceiling;
-}
-
 void BM_CublasGemmBf16(benchmark::State& state) {
   if (!bench::need_gpu(state)) return;
   const std::int64_t n = state.range(0), d = state.range(1);
@@ -116,7 +93,7 @@ void BM_FusedFirstPass(benchmark::State& state) {
   cuda::device_buffer<unsigned long long> count(1);
   const int grid = cuda::fused_grid(0);
   const float cut = fused_cut(d, 0.8);
-  report_first_pass(
+  bench::report_pairs(
       state, s.get(), n, d, count.data(),
       [&] {
         cuda::launch_fused_tiles(x.bf16.data(), 0, n, n, kp, 0, tiles, cut, cand.data(),
@@ -243,7 +220,7 @@ void BM_FusedFirstPassInt8(benchmark::State& state) {
   const int grid = cuda::fused_grid(0);
   const float cut = static_cast<float>(0.8 - margin::kSlack);
   const float* sd = x.side.data();
-  report_first_pass(
+  bench::report_pairs(
       state, s.get(), n, d, count.data(),
       [&] {
         cuda::launch_fused_tiles_int8(x.q.data(), sd, sd + n, sd + 2 * n, sd + 3 * n, 0, n, n, d, 0,
