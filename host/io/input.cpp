@@ -237,33 +237,82 @@ input_info inspect_input(const std::string& path) {
   return info;
 }
 
-std::uint64_t file_checksum(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  CHORUS_EXPECTS(f, "cannot read '", path, "'");
-  std::vector<std::uint64_t> buf(1 << 17);
-  std::uint64_t h = 0x9e3779b97f4a7c15ull, total = 0;
-  for (;;) {
-    std::size_t got = std::fread(buf.data(), 1, buf.size() * 8, f);
-    if (got == 0) break;
-    std::size_t words = (got + 7) / 8;
-    if (got % 8) std::memset(reinterpret_cast<char*>(buf.data()) + got, 0, words * 8 - got);
+namespace {
+
+// The input checksum: 1 MiB chunks (the last one zero-padded to whole words) mixed in four lanes,
+// then the byte count. file_checksum feeds it a file, memory_checksum the caller's arrays.
+class chunk_hasher {
+ public:
+  chunk_hasher() : buf_(kWords) {}
+  void add(const void* p, std::size_t bytes) {
+    const auto* c = static_cast<const char*>(p);
+    while (bytes > 0) {
+      const std::size_t take = std::min(bytes, kWords * 8 - fill_);
+      std::memcpy(reinterpret_cast<char*>(buf_.data()) + fill_, c, take);
+      fill_ += take, c += take, bytes -= take;
+      if (fill_ == kWords * 8) flush();
+    }
+  }
+  std::uint64_t finish() {
+    if (fill_ > 0) flush();
+    std::uint64_t h = h_ ^ total_;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+  }
+
+ private:
+  static constexpr std::size_t kWords = 1 << 17;
+  void flush() {
+    const std::size_t got = fill_, words = (got + 7) / 8;
+    if (got % 8) std::memset(reinterpret_cast<char*>(buf_.data()) + got, 0, words * 8 - got);
     // four independent lanes keep the multiply latency off the critical path
-    std::uint64_t lane[4] = {h, h ^ 0x243f6a8885a308d3ull, h ^ 0x13198a2e03707344ull,
-                             h ^ 0xa4093822299f31d0ull};
+    std::uint64_t lane[4] = {h_, h_ ^ 0x243f6a8885a308d3ull, h_ ^ 0x13198a2e03707344ull,
+                             h_ ^ 0xa4093822299f31d0ull};
     std::size_t k = 0;
     for (; k + 4 <= words; k += 4)
       for (int l = 0; l < 4; ++l)
-        lane[l] = (lane[l] ^ buf[k + l]) * 0x100000001b3ull + (lane[l] >> 29);
-    for (; k < words; ++k) lane[0] = (lane[0] ^ buf[k]) * 0x100000001b3ull + (lane[0] >> 29);
-    h = lane[0] ^ (lane[1] * 3) ^ (lane[2] * 5) ^ (lane[3] * 7);
-    total += got;
+        lane[l] = (lane[l] ^ buf_[k + l]) * 0x100000001b3ull + (lane[l] >> 29);
+    for (; k < words; ++k) lane[0] = (lane[0] ^ buf_[k]) * 0x100000001b3ull + (lane[0] >> 29);
+    h_ = lane[0] ^ (lane[1] * 3) ^ (lane[2] * 5) ^ (lane[3] * 7);
+    total_ += got;
+    fill_ = 0;
+  }
+  std::vector<std::uint64_t> buf_;
+  std::size_t fill_ = 0;
+  std::uint64_t h_ = 0x9e3779b97f4a7c15ull, total_ = 0;
+};
+
+}  // namespace
+
+std::uint64_t file_checksum(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  CHORUS_EXPECTS(f, "cannot read '", path, "'");
+  chunk_hasher h;
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    const std::size_t got = std::fread(buf.data(), 1, buf.size(), f);
+    if (got == 0) break;
+    h.add(buf.data(), got);
   }
   std::fclose(f);
-  h ^= total;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  return h;
+  return h.finish();
+}
+
+std::uint64_t memory_checksum(const memory_input& m) {
+  chunk_hasher h;
+  const auto ids = m.string_ids.empty() ? m.ids : std::vector<std::int64_t>{};
+  h.add(ids.data(), ids.size() * sizeof(std::int64_t));
+  for (const std::string& s : m.string_ids) h.add(s.c_str(), s.size() + 1);
+  for (const memory_matrix* v : {&m.embedding, &m.activity}) {
+    if (!v->present()) continue;
+    const std::size_t esize = v->f64 ? 8 : 4;
+    for (std::int64_t r = 0; r < v->rows; ++r)
+      h.add(static_cast<const char*>(v->data) + static_cast<std::size_t>(r * v->row_stride) * esize,
+            static_cast<std::size_t>(v->cols) * esize);
+  }
+  return h.finish();
 }
 
 namespace {
@@ -329,11 +378,17 @@ class view_reader {
         checked_mul(std::min(block_rows, std::max<std::int64_t>(out.n, 1)), out.d, what));
     (as_float_ ? fbuf_.resize(elems) : buf_.resize(elems));
   }
+  // The same, reading the caller's matrix in place (no copy beyond one row per thread).
+  view_reader(const memory_matrix& m, const char* what, const std::vector<std::int64_t>& ids,
+              view_matrix& out, row_prep prep)
+      : what_(what), ids_(ids), out_(out), prep_(std::move(prep)), mem_(&m) {}
 
   // Rows [r0, r0 + rows), rows <= block_rows.
   void read_block(std::int64_t r0, std::int64_t rows) {
     const std::int64_t d = out_.d, first = out_.first;
-    if (as_float_)
+    if (mem_)
+      ;  // rows are read where they are
+    else if (as_float_)
       h5::read_rows<float>(dset_, r0, rows, fbuf_.data());
     else
       h5::read_rows<double>(dset_, r0, rows, buf_.data());
@@ -342,10 +397,17 @@ class view_reader {
     for (std::int64_t r = 0; r < rows; ++r) {
       thread_local std::vector<double> row;
       double* x;
-      if (as_float_) {
+      const float* fsrc = nullptr;
+      const double* dsrc = nullptr;
+      if (mem_ && mem_->f64)
+        dsrc = static_cast<const double*>(mem_->data) + (r0 + r) * mem_->row_stride;
+      else if (mem_)
+        fsrc = static_cast<const float*>(mem_->data) + (r0 + r) * mem_->row_stride;
+      else if (as_float_)
+        fsrc = fbuf_.data() + r * d;
+      if (fsrc || dsrc) {  // a float64 copy of the row: prep_ works in place
         row.resize(static_cast<std::size_t>(d));
-        const float* src = fbuf_.data() + r * d;
-        for (std::int64_t k = 0; k < d; ++k) row[k] = src[k];
+        for (std::int64_t k = 0; k < d; ++k) row[k] = fsrc ? fsrc[k] : dsrc[k];
         x = row.data();
       } else {
         x = buf_.data() + r * d;
@@ -400,6 +462,7 @@ class view_reader {
   const std::vector<std::int64_t>& ids_;
   view_matrix& out_;
   row_prep prep_;
+  const memory_matrix* mem_ = nullptr;  // the caller's rows, or null: read from dset_
   h5::handle dset_;
   bool as_float_ = false;
   std::vector<double> buf_;
@@ -488,7 +551,8 @@ std::vector<std::int64_t> read_ids(const h5::handle& f, std::int64_t n, std::int
 // Ids must be unique. String ids are compared as strings where their derived ids are equal:
 // the same string twice is a duplicate, two strings with one derived id a collision; both are
 // refused, naming the strings and their rows.
-void check_unique_ids(const h5::handle& f, const std::vector<std::int64_t>& ids, bool string_ids) {
+void check_unique_ids(const std::vector<std::int64_t>& ids,
+                      const std::function<std::string(std::int64_t)>& string_of_row) {
   const auto n = static_cast<std::int64_t>(ids.size());
   std::vector<std::pair<std::int64_t, std::int64_t>> sorted(n);
   for (std::int64_t i = 0; i < n; ++i) sorted[i] = {ids[i], i};
@@ -496,10 +560,9 @@ void check_unique_ids(const h5::handle& f, const std::vector<std::int64_t>& ids,
   for (std::int64_t i = 1; i < n; ++i) {
     if (sorted[i].first != sorted[i - 1].first) continue;
     const std::int64_t a = sorted[i - 1].second, b = sorted[i].second;
-    CHORUS_EXPECTS(string_ids, "duplicate account id ", sorted[i].first, " at rows ", a, " and ",
+    const std::string sa = string_of_row(a), sb = string_of_row(b);
+    CHORUS_EXPECTS(!sa.empty(), "duplicate account id ", sorted[i].first, " at rows ", a, " and ",
                    b);
-    const h5::handle d = h5::open_dataset(f, "/accounts/id");
-    const std::string sa = h5::read_strings(d, a, 1).at(0), sb = h5::read_strings(d, b, 1).at(0);
     CHORUS_EXPECTS(sa != sb, "duplicate account id ", quoted_id(sa), " at rows ", a, " and ", b);
     CHORUS_THROW(input_error, "account ids ", quoted_id(sa), " (row ", a, ") and ", quoted_id(sb),
                  " (row ", b, ") both map to the int64 id ", sorted[i].first,
@@ -600,7 +663,10 @@ loaded_input open_input(const input_info& info, const load_options& opt) {
   h5::handle f = h5::open_read(path);
   check_still_described(f, in.info);
   in.ids = read_ids(f, n, opt.block_rows);
-  check_unique_ids(f, in.ids, in.info.string_ids());
+  check_unique_ids(in.ids, [&](std::int64_t row) {  // string ids: read for messages only
+    if (!in.info.string_ids()) return std::string();
+    return h5::read_strings(h5::open_dataset(f, "/accounts/id"), row, 1).at(0);
+  });
   if (in.info.has_handles) {
     const h5::handle h = h5::open_dataset(f, "/accounts/handle");
     for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows)
@@ -621,72 +687,110 @@ loaded_input open_input(const input_info& info, const load_options& opt) {
   return in;
 }
 
-void read_views(loaded_input& in, const load_options& opt, row_feed* feed) {
-  const std::string& path = in.info.path;
+namespace {
+
+// Where the views' rows come from: the input file, or the caller's arrays.
+struct row_sources {
+  h5::handle file;                    // when reading a file
+  const memory_input* mem = nullptr;  // when reading the caller's arrays
+  // Rows [r0, r0 + rows) of /activity as float64.
+  void activity_rows(std::int64_t r0, std::int64_t rows, std::int64_t T, double* out) const {
+    if (!mem) {
+      h5::read_rows<double>(h5::open_dataset(file, "/activity"), r0, rows, out);
+      return;
+    }
+    const memory_matrix& m = mem->activity;
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t t = 0; t < T; ++t)
+        out[r * T + t] = m.f64 ? static_cast<const double*>(m.data)[(r0 + r) * m.row_stride + t]
+                               : static_cast<const float*>(m.data)[(r0 + r) * m.row_stride + t];
+  }
+  view_reader reader(const char* what, std::int64_t block_rows, const loaded_input& in,
+                     view_matrix& out, row_prep prep) const {
+    if (mem)
+      return view_reader(what[1] == 'e' ? mem->embedding : mem->activity, what, in.ids, out,
+                         std::move(prep));
+    return view_reader(file, what, block_rows, in.ids, out, std::move(prep));
+  }
+};
+
+// tf-idf's inverse document frequencies of the activity bins (a pass over every row); refuses
+// negative counts (log1p and tf-idf need counts >= 0). Empty when cancelled.
+std::vector<double> activity_idf(const row_sources& src, const loaded_input& in,
+                                 const load_options& opt, row_feed* feed) {
+  const std::int64_t n = in.info.n, T = in.info.bins;
+  std::vector<std::int64_t> df(T, 0);
+  std::vector<double> buf(static_cast<std::size_t>(
+      checked_mul(std::min(opt.block_rows, std::max<std::int64_t>(n, 1)), T, "/activity")));
+  for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows) {
+    if (feed && feed->cancelled()) return {};
+    const std::int64_t rows = std::min(opt.block_rows, n - r0);
+    src.activity_rows(r0, rows, T, buf.data());
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t t = 0; t < T; ++t) {
+        const double v = buf[r * T + t];
+        CHORUS_EXPECTS(!(v < 0), "/activity row ", r0 + r, " (account id ", in.ids[r0 + r],
+                       ") has a negative count, which --activity-transform needs >= 0");
+        df[t] += v > 0;
+      }
+  }
+  std::vector<double> idf(T);
+  for (std::int64_t t = 0; t < T; ++t)
+    idf[t] = std::log((1.0 + static_cast<double>(n)) / (1.0 + static_cast<double>(df[t]))) + 1.0;
+  return idf;
+}
+
+// Activity rows before normalising: a row with fewer posts than --min-activity is left out
+// (all zero: invalid, counted in `sparse`); then transform, centre; a constant row (zero
+// variance up to rounding of the mean) is invalid.
+row_prep activity_prep(const load_options& opt, std::int64_t T, std::vector<double> idf,
+                       std::shared_ptr<std::atomic<std::int64_t>> sparse) {
+  const auto tr = opt.transform;
+  const double min_posts = opt.min_activity;
+  return [tr, T, idf = std::move(idf), min_posts, sparse](double* x) {
+    if (min_posts > 0) {
+      double posts = 0;
+      for (std::int64_t t = 0; t < T; ++t) posts += x[t];
+      if (posts < min_posts) {
+        ++*sparse;
+        for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
+        return;
+      }
+    }
+    if (tr == activity_transform::log1p) {
+      for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]);
+    } else if (tr == activity_transform::tfidf) {
+      for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]) * idf[t];
+    }
+    double mean = 0;
+    for (std::int64_t t = 0; t < T; ++t) mean += x[t];
+    mean /= static_cast<double>(T);
+    for (std::int64_t t = 0; t < T; ++t) x[t] -= mean;
+    double dev = 0;
+    for (std::int64_t t = 0; t < T; ++t) dev = std::max(dev, std::fabs(x[t]));
+    if (dev <= 1e-12 * std::max(1.0, std::fabs(mean)))
+      for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
+  };
+}
+
+// read_views from either source.
+void read_views_from(loaded_input& in, const load_options& opt, row_feed* feed,
+                     const row_sources& src) {
   const std::int64_t n = in.info.n;
-  h5::handle f = h5::open_read(path);
   std::vector<view_reader> readers;
   readers.reserve(2);
   std::shared_ptr<std::atomic<std::int64_t>> sparse_rows;  // rows below --min-activity
   if (opt.embedding)
-    readers.emplace_back(f, "/embedding", opt.block_rows, in.ids, in.embedding, [](double*) {});
+    readers.push_back(src.reader("/embedding", opt.block_rows, in, in.embedding, [](double*) {}));
   if (opt.activity) {
-    const std::int64_t T = in.info.bins;
     std::vector<double> idf;
     if (opt.transform != activity_transform::none) {
-      // log1p and tf-idf need counts >= 0; tf-idf needs document frequencies (a first pass).
-      auto dset = h5::open_dataset(f, "/activity");
-      std::vector<std::int64_t> df(T, 0);
-      std::vector<double> buf(static_cast<std::size_t>(
-          checked_mul(std::min(opt.block_rows, std::max<std::int64_t>(n, 1)), T, "/activity")));
-      for (std::int64_t r0 = 0; r0 < n; r0 += opt.block_rows) {
-        if (feed && feed->cancelled()) return;
-        const std::int64_t rows = std::min(opt.block_rows, n - r0);
-        h5::read_rows<double>(dset, r0, rows, buf.data());
-        for (std::int64_t r = 0; r < rows; ++r)
-          for (std::int64_t t = 0; t < T; ++t) {
-            const double v = buf[r * T + t];
-            CHORUS_EXPECTS(!(v < 0), "/activity row ", r0 + r, " (account id ", in.ids[r0 + r],
-                           ") has a negative count, which --activity-transform needs >= 0");
-            df[t] += v > 0;
-          }
-      }
-      idf.resize(T);
-      for (std::int64_t t = 0; t < T; ++t)
-        idf[t] =
-            std::log((1.0 + static_cast<double>(n)) / (1.0 + static_cast<double>(df[t]))) + 1.0;
+      idf = activity_idf(src, in, opt, feed);
+      if (idf.empty() && in.info.bins > 0) return;  // cancelled
     }
-    const auto tr = opt.transform;
-    const double min_posts = opt.min_activity;
-    auto sparse = std::make_shared<std::atomic<std::int64_t>>(0);
-    sparse_rows = sparse;
-    // a row with fewer posts than --min-activity is left out (all zero: invalid); then
-    // transform, centre; a constant row (zero variance up to rounding of the mean) is invalid
-    auto prep = [tr, T, idf = std::move(idf), min_posts, sparse](double* x) {
-      if (min_posts > 0) {
-        double posts = 0;
-        for (std::int64_t t = 0; t < T; ++t) posts += x[t];
-        if (posts < min_posts) {
-          ++*sparse;
-          for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
-          return;
-        }
-      }
-      if (tr == activity_transform::log1p) {
-        for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]);
-      } else if (tr == activity_transform::tfidf) {
-        for (std::int64_t t = 0; t < T; ++t) x[t] = std::log1p(x[t]) * idf[t];
-      }
-      double mean = 0;
-      for (std::int64_t t = 0; t < T; ++t) mean += x[t];
-      mean /= static_cast<double>(T);
-      for (std::int64_t t = 0; t < T; ++t) x[t] -= mean;
-      double dev = 0;
-      for (std::int64_t t = 0; t < T; ++t) dev = std::max(dev, std::fabs(x[t]));
-      if (dev <= 1e-12 * std::max(1.0, std::fabs(mean)))
-        for (std::int64_t t = 0; t < T; ++t) x[t] = 0;
-    };
-    readers.emplace_back(f, "/activity", opt.block_rows, in.ids, in.activity, std::move(prep));
+    sparse_rows = std::make_shared<std::atomic<std::int64_t>>(0);
+    readers.push_back(src.reader("/activity", opt.block_rows, in, in.activity,
+                                 activity_prep(opt, in.info.bins, std::move(idf), sparse_rows)));
   }
   // the views block by block, interleaved: rows below a published count are ready in every view
   const std::int64_t first = std::min(opt.row_begin, n);
@@ -698,7 +802,82 @@ void read_views(loaded_input& in, const load_options& opt, row_feed* feed) {
   }
   if (sparse_rows) in.below_min_activity = sparse_rows->load();
   if (feed) feed->finish();
-  if (opt.checksum) in.checksum = file_checksum(path);
+  if (opt.checksum) in.checksum = src.mem ? memory_checksum(*src.mem) : file_checksum(in.info.path);
+}
+
+}  // namespace
+
+void read_views(loaded_input& in, const load_options& opt, row_feed* feed) {
+  row_sources src;
+  src.file = h5::open_read(in.info.path);
+  read_views_from(in, opt, feed, src);
+}
+
+input_info inspect_memory(const memory_input& m) {
+  input_info info;
+  info.path = m.name;
+  const bool strings = !m.string_ids.empty();
+  CHORUS_EXPECTS(!strings || m.ids.empty(), "give integer ids or string ids, not both");
+  info.n = static_cast<std::int64_t>(strings ? m.string_ids.size() : m.ids.size());
+  info.id_dtype = strings ? "string" : "int64";
+  std::uint64_t bytes = static_cast<std::uint64_t>(info.n) * 8;
+  const auto check = [&](const memory_matrix& v, const char* what) {
+    if (!v.present()) return;
+    CHORUS_EXPECTS(v.rows == info.n, what, " has ", v.rows, " rows but there are ", info.n,
+                   " account ids");
+    CHORUS_EXPECTS(v.cols >= 1, what, " must have at least one column");
+    CHORUS_EXPECTS(v.row_stride >= v.cols, what, ": row stride below the row length");
+    bytes += static_cast<std::uint64_t>(checked_mul(v.rows, v.cols, what)) * (v.f64 ? 8 : 4);
+  };
+  check(m.embedding, "embedding");
+  check(m.activity, "activity");
+  info.has_embedding = m.embedding.present();
+  info.has_activity = m.activity.present();
+  info.dim = m.embedding.cols;
+  info.bins = m.activity.cols;
+  info.embedding_dtype = info.has_embedding ? (m.embedding.f64 ? "float64" : "float32") : "";
+  info.activity_dtype = info.has_activity ? (m.activity.f64 ? "float64" : "float32") : "";
+  CHORUS_EXPECTS(m.handles.empty() || static_cast<std::int64_t>(m.handles.size()) == info.n,
+                 "handles has ", m.handles.size(), " entries but there are ", info.n,
+                 " account ids");
+  CHORUS_EXPECTS(m.truth.empty() || static_cast<std::int64_t>(m.truth.size()) == info.n,
+                 "truth has ", m.truth.size(), " entries but there are ", info.n, " account ids");
+  info.has_handles = !m.handles.empty();
+  info.has_truth = !m.truth.empty();
+  info.file_size = bytes;
+  return info;
+}
+
+loaded_input load_input(const memory_input& m, const load_options& opt) {
+  CHORUS_EXPECTS(opt.block_rows >= 1, "block_rows must be >= 1");
+  CHORUS_EXPECTS(opt.row_begin >= 0, "row_begin must be >= 0");
+  loaded_input in;
+  in.info = inspect_memory(m);
+  const std::int64_t n = in.info.n;
+  if (m.string_ids.empty()) {
+    in.ids = m.ids;
+  } else {
+    in.ids.resize(static_cast<std::size_t>(n));
+    hash_string_ids(m.string_ids, 0, in.ids.data());
+  }
+  check_unique_ids(in.ids, [&](std::int64_t row) {
+    return m.string_ids.empty() ? std::string() : m.string_ids[static_cast<std::size_t>(row)];
+  });
+  if (in.info.has_handles) check_handle_block(m.handles, 0, in.ids.data());
+  in.truth = m.truth;
+  const std::int64_t first = std::min(opt.row_begin, n);
+  if (opt.embedding) {
+    CHORUS_EXPECTS(in.info.has_embedding, "no embedding was given, which this run needs");
+    alloc_view(in.embedding, "/embedding", n, in.info.dim, first);
+  }
+  if (opt.activity) {
+    CHORUS_EXPECTS(in.info.has_activity, "no activity was given, which this run needs");
+    alloc_view(in.activity, "/activity", n, in.info.bins, first);
+  }
+  row_sources src;
+  src.mem = &m;
+  read_views_from(in, opt, nullptr, src);
+  return in;
 }
 
 loaded_input load_input(const input_info& info, const load_options& opt) {

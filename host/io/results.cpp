@@ -81,6 +81,7 @@ evidence_inputs evidence_inputs_of(const results_content& r, const std::string& 
       in.threshold_activity = at.is_text ? -1.0 : number;
   }
   in.input_path = r.evidence_input;
+  in.memory = r.evidence_memory;
   in.results_name = results_name;
   return in;
 }

@@ -90,7 +90,7 @@ void check_options(const detect_options& opt) {
   CHORUS_EXPECTS(
       opt.tile_rows >= 1 && opt.tile_cols >= opt.tile_rows && opt.tile_cols % opt.tile_rows == 0,
       "--tile-cols must be a positive multiple of --tile-rows");
-  CHORUS_EXPECTS(!opt.input.empty(), "no input given (--input)");
+  CHORUS_EXPECTS(!opt.input.empty() || opt.memory, "no input given (--input)");
   CHORUS_EXPECTS(opt.input != opt.output, "--out must differ from --input");
   CHORUS_EXPECTS(opt.checkpoint_interval >= 0, "--checkpoint-interval must be >= 0");
   CHORUS_EXPECTS(!opt.resume || !opt.checkpoint_dir.empty(), "--resume needs --checkpoint DIR");
@@ -185,7 +185,8 @@ job_plan plan_job(const detect_options& opt) {
     check_options(opt);
     if (p.rank != 0) return;
     // inspected once, in a child: a file that crashes HDF5 ends here, with exit code 2
-    p.info = inspect_input_isolated(opt.input);
+    CHORUS_EXPECTS(!opt.memory || !p.multi, "an input in memory is for one process, not MPI");
+    p.info = opt.memory ? inspect_memory(*opt.memory) : inspect_input_isolated(opt.input);
     check_output_path(opt.output, opt.force);
     for (int r = 0; p.keep_shards && r < p.ranks; ++r)
       check_output_path(edge_shard_path(opt.output, r, p.ranks), opt.force);
@@ -228,7 +229,7 @@ job_plan plan_job(const detect_options& opt) {
   // this rank's rows: contiguous ranges with (almost) equal pair counts (tiling::split_row)
   p.row_begin = tiling::split_row(p.info.n, p.ranks, p.rank);
   p.row_end = tiling::split_row(p.info.n, p.ranks, p.rank + 1);
-  p.input_path = absolute_path(opt.input);
+  p.input_path = opt.memory ? opt.memory->name : absolute_path(opt.input);
   if (p.multi) {
     p.shard = edge_shard_path(opt.output, p.rank, p.ranks);
     p.shard_tmp = p.shard + ".tmp";
@@ -321,7 +322,7 @@ score_options scan_options(const detect_options& opt, const job_plan& p, const b
     };
   so.sink = &store;
   // the executable's stop flag, reached through the options by a backend plugin too
-  so.stop = [] { return stop_requested(); };
+  so.stop = opt.stop ? opt.stop : [] { return stop_requested(); };
   if (p.multi && be.name() == "cuda") so.device_share = ranks_on_device(opt.device, so.device);
   so.gpu_block_rows = test_hooks().gpu_block_rows;
   so.gpu_candidate_cap = test_hooks().gpu_candidate_cap;
@@ -384,7 +385,8 @@ load_options view_load_options(const detect_options& opt, const job_plan& p) {
 scored read_and_score(const detect_options& opt, const job_plan& p, edge_store& store) {
   scored r;
   loaded_input& in = *r.in;
-  const bool overlap = opt.checkpoint_dir.empty() && test_hooks().read_overlap;
+  const bool overlap =
+      opt.checkpoint_dir.empty() && test_hooks().read_overlap && opt.memory == nullptr;
   const load_options lo = view_load_options(opt, p);
   std::unique_ptr<view_reader> reader;
   phase([&] {
@@ -394,7 +396,7 @@ scored read_and_score(const detect_options& opt, const job_plan& p, edge_store& 
       in = open_input(p.info, lo);
       reader = std::make_unique<view_reader>(in, lo, p.row_begin);
     } else {
-      in = load_input(p.info, lo);
+      in = opt.memory ? load_input(*opt.memory, lo) : load_input(p.info, lo);
     }
     r.seconds_read = since(t);
   });
@@ -669,6 +671,7 @@ double write_results_file(const detect_options& opt, const job_plan& p, const sc
   }
   rc.clusters = &table;
   if (opt.evidence && opt.write_edges) rc.evidence_input = p.input_path;
+  rc.evidence_memory = opt.memory;
   rc.truth = s.has_truth ? &s.truth : nullptr;
   run_facts facts = results_facts(opt, p, sc, s);
   if (s.has_truth) facts.truth = &s.truth;
@@ -698,6 +701,9 @@ detect_summary run_detect(const detect_options& opt) {
                                                  "--edges") == opt.options_given.end(),
                  "--edges is empty (an unset shell variable?); give an expression such as "
                  "\"co_repost>=5 | (embedding & activity)\"");
+  CHORUS_EXPECTS(!opt.memory || (opt.edges.empty() && !coaction::is_view_name(opt.view)),
+                 "the co-action views and --edges need posts: ingest them first (chorus ingest, "
+                 "or chorus.ingest in Python) and run on that input");
   if (!opt.edges.empty()) return run_combined(opt);
   if (coaction::is_view_name(opt.view)) return run_coaction(opt);
   for (const char* o : {"--window", "--min-weight", "--evidence-cap", "--similarity"})

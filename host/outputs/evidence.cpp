@@ -53,7 +53,10 @@ void for_flagged_ranges(const std::vector<std::int64_t>& flagged_rows, F&& f) {
   }
 }
 
-sparse_activity load_activity(const h5::handle& act, std::int64_t bins,
+// Reads raw activity rows [row0, row0 + nrows) as float into `out`.
+using activity_rows_fn = std::function<void(std::int64_t, std::int64_t, float*)>;
+
+sparse_activity load_activity(const activity_rows_fn& rows_of, std::int64_t bins,
                               const std::vector<std::int64_t>& flagged_rows) {
   sparse_activity s;
   s.off.reserve(flagged_rows.size() + 1);
@@ -61,7 +64,7 @@ sparse_activity load_activity(const h5::handle& act, std::int64_t bins,
   for_flagged_ranges(flagged_rows,
                      [&](std::size_t a, std::size_t b, std::int64_t row0, std::int64_t nrows) {
                        buf.resize(static_cast<std::size_t>(nrows * bins));
-                       h5::read_rows<float>(act, row0, nrows, buf.data());
+                       rows_of(row0, nrows, buf.data());
                        for (std::size_t k = a; k < b; ++k) {
                          const float* row = buf.data() + (flagged_rows[k] - row0) * bins;
                          for (std::int64_t t = 0; t < bins; ++t)
@@ -161,6 +164,19 @@ struct evidence_builder::state {
 void evidence_builder::state::check_input_ids() const {
   const std::vector<std::int64_t>& ids = *in.ids;
   const std::string& input_path = in.input_path;
+  if (in.memory) {  // the ids the run loaded from it
+    const memory_input& m = *in.memory;
+    const std::uint64_t have = m.string_ids.empty() ? m.ids.size() : m.string_ids.size();
+    CHORUS_EXPECTS(have == n, "input '", input_path, "' has ", have,
+                   " accounts but the results have ", n, ": not the input of this results file");
+    for (std::uint64_t r = 0; r < n; ++r) {
+      const std::int64_t id =
+          m.string_ids.empty() ? m.ids[r] : account_id_of_string(m.string_ids[r]);
+      CHORUS_EXPECTS(id == ids[r], "input '", input_path, "' row ", r, " has account id ", id,
+                     " but the results say ", ids[r], ": not the input of this results file");
+    }
+    return;
+  }
   h5::handle in_ids = h5::open_dataset(input, "/accounts/id");
   h5::dataset_info info = h5::describe(in_ids);
   CHORUS_EXPECTS(info.rank() == 1 && info.dims[0] == n, "input '", input_path, "' has ",
@@ -195,6 +211,24 @@ void evidence_builder::state::check_clusters() const {
 
 // The activity of the flagged accounts (sparse), when the input has /activity.
 void evidence_builder::state::read_activity() {
+  if (in.memory) {
+    const memory_matrix& m = in.memory->activity;
+    has_activity = m.present();
+    if (!has_activity) return;
+    bins = m.cols;
+    act = load_activity(
+        [&m](std::int64_t row0, std::int64_t nrows, float* out) {
+          for (std::int64_t r = 0; r < nrows; ++r)
+            for (std::int64_t t = 0; t < m.cols; ++t) {
+              const std::int64_t at = (row0 + r) * m.row_stride + t;
+              out[r * m.cols + t] = m.f64
+                                        ? static_cast<float>(static_cast<const double*>(m.data)[at])
+                                        : static_cast<const float*>(m.data)[at];
+            }
+        },
+        bins, flagged_rows);
+    return;
+  }
   has_activity = h5::exists(input, "/activity");
   if (!has_activity) return;
   h5::handle a = h5::open_dataset(input, "/activity");
@@ -204,7 +238,9 @@ void evidence_builder::state::read_activity() {
   CHORUS_EXPECTS(info.dims[1] <= (1u << 20), "input '", in.input_path,
                  "': /activity has more than 2^20 columns");
   bins = static_cast<std::int64_t>(info.dims[1]);
-  act = load_activity(a, bins, flagged_rows);
+  act = load_activity([&a](std::int64_t row0, std::int64_t nrows,
+                           float* out) { h5::read_rows<float>(a, row0, nrows, out); },
+                      bins, flagged_rows);
 }
 
 evidence_builder::evidence_builder(const evidence_inputs& in) : s_(std::make_unique<state>()) {
@@ -213,7 +249,7 @@ evidence_builder::evidence_builder(const evidence_inputs& in) : s_(std::make_uni
   CHORUS_EXPECTS(in.max_bins_per_edge >= 0, "max bins per edge must be >= 0, got ",
                  in.max_bins_per_edge);
   CHORUS_ENSURES(in.labels && in.ids && in.offsets && in.members, "evidence inputs incomplete");
-  s.input = h5::open_read(in.input_path);
+  if (!in.memory) s.input = h5::open_read(in.input_path);
   const std::vector<std::int64_t>& labels = *in.labels;
   s.n = labels.size();
   CHORUS_EXPECTS(in.ids->size() == s.n, "results file '", in.results_name,
@@ -296,15 +332,20 @@ void evidence_builder::state::add_chunk(const edge* es, std::uint64_t m,
 // The handles of the members, from the input's /accounts/handle.
 std::vector<std::string> evidence_builder::state::member_handles() const {
   const std::vector<std::int64_t>& members = *in.members;
-  // /accounts/handle, or the string ids when the input has no handles
-  h5::handle hd = h5::open_dataset(input, account_names_dataset(input));
   std::vector<std::string> handles(flagged_rows.size());
-  for_flagged_ranges(flagged_rows,
-                     [&](std::size_t a, std::size_t b, std::int64_t row0, std::int64_t nrows) {
-                       std::vector<std::string> block = h5::read_strings(hd, row0, nrows);
-                       for (std::size_t k = a; k < b; ++k)
-                         handles[k] = std::move(block[flagged_rows[k] - row0]);
-                     });
+  if (in.memory) {  // its handles, or its string ids
+    const auto& names = in.memory->handles.empty() ? in.memory->string_ids : in.memory->handles;
+    for (std::size_t k = 0; k < flagged_rows.size(); ++k) handles[k] = names[flagged_rows[k]];
+  } else {
+    // /accounts/handle, or the string ids when the input has no handles
+    h5::handle hd = h5::open_dataset(input, account_names_dataset(input));
+    for_flagged_ranges(flagged_rows,
+                       [&](std::size_t a, std::size_t b, std::int64_t row0, std::int64_t nrows) {
+                         std::vector<std::string> block = h5::read_strings(hd, row0, nrows);
+                         for (std::size_t k = a; k < b; ++k)
+                           handles[k] = std::move(block[flagged_rows[k] - row0]);
+                       });
+  }
   std::vector<std::string> member_handles(members.size());
   for (std::size_t q = 0; q < members.size(); ++q) member_handles[q] = handles[compact[members[q]]];
   return member_handles;
@@ -364,7 +405,8 @@ evidence_tables evidence_builder::finish() {
   t.has_activity = s.has_activity;
   t.member_ids.resize(members.size());
   for (std::size_t q = 0; q < members.size(); ++q) t.member_ids[q] = (*s.in.ids)[members[q]];
-  t.has_handles = !account_names_dataset(s.input).empty();
+  t.has_handles = s.in.memory ? !(s.in.memory->handles.empty() && s.in.memory->string_ids.empty())
+                              : !account_names_dataset(s.input).empty();
   if (t.has_handles) t.member_handles = s.member_handles();
   t.lo_embedding = s.lo_emb;
   t.lo_activity = s.lo_act;

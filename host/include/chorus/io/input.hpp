@@ -61,6 +61,33 @@ void probe_input_isolated(const std::string& path, bool crash_only = false);
 /// when no child can be started. Throws as inspect_input, or input_error when HDF5 crashed.
 input_info inspect_input_isolated(const std::string& path);
 
+/// A matrix the caller holds (chorus's Python package: a numpy array), read where it is.
+struct memory_matrix {
+  const void* data = nullptr;  ///< null: absent
+  bool f64 = false;            ///< float64 elements; else float32
+  std::int64_t rows = 0, cols = 0;
+  std::int64_t row_stride = 0;  ///< elements from one row to the next (>= cols)
+  bool present() const { return data != nullptr; }
+};
+
+/// An input the caller holds in memory: the content of an input file (datasets/SCHEMA.md)
+/// without the file. The matrices are read in place and must outlive the run.
+struct memory_input {
+  std::string name = "<arrays>";        ///< stands for the input path in messages and results
+  std::vector<std::int64_t> ids;        ///< integer account ids, or empty with string_ids
+  std::vector<std::string> string_ids;  ///< string ids (hashed by account_id_of_string)
+  std::vector<std::string> handles;     ///< /accounts/handle, or empty
+  std::vector<std::int64_t> truth;      ///< /truth/cluster, or empty
+  memory_matrix embedding, activity;    ///< /embedding and /activity (raw counts)
+};
+
+/// What `m` holds, validated (lengths agree, ids given one way); input_info::path is m.name and
+/// file_size the bytes of its ids and matrices.
+input_info inspect_memory(const memory_input& m);
+
+/// 64-bit hash of a memory input's ids and matrix rows (its identity in results).
+std::uint64_t memory_checksum(const memory_input& m);
+
 /// Options of load_input.
 struct load_options {
   bool embedding = true;  ///< load and normalise /embedding
@@ -111,6 +138,11 @@ void read_views(loaded_input& in, const load_options& opt, row_feed* feed = null
 loaded_input load_input(const input_info& info, const load_options& opt);
 /// load_input(inspect_input(path), opt).
 loaded_input load_input(const std::string& path, const load_options& opt);
+
+/// load_input for an input in memory: the same validation (duplicate or bad string ids, handles
+/// not UTF-8, NaN/Inf rows) and the same prepared rows, bit for bit, as from a file holding the
+/// same values; the matrices are read in place, a row at a time per thread.
+loaded_input load_input(const memory_input& m, const load_options& opt);
 
 /// 64-bit hash of a file's bytes (input identity recorded in results).
 std::uint64_t file_checksum(const std::string& path);

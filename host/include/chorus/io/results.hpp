@@ -13,6 +13,8 @@
 
 namespace chorus {
 
+struct memory_input;
+
 /// A results attribute: name and either a string or a number.
 struct attribute {
   std::string name;
@@ -49,6 +51,8 @@ struct results_content {
   /// the accounts that have an edge (raw counts: the prepared activity view is centred and
   /// normalised, so it cannot stand in for them). No read-back of the results file.
   std::string evidence_input;
+  /// With evidence_input: the input held in memory it names (read instead of a file).
+  const memory_input* evidence_memory = nullptr;
   /// Multi-process jobs: when set, the four /edges datasets are virtual datasets (HDF5 VDS)
   /// that concatenate these shard files in order (`edges`/`edge_stream` are then not written).
   /// Shard paths are relative to the results file's directory.

@@ -55,6 +55,12 @@ struct detect_options {
   std::string edges;
   bool write_edges = true;
   bool evidence = true;  ///< add /evidence (co-active bins per edge, per-cluster evidence)
+  /// An input held in memory (chorus's Python package), used instead of the file `input`
+  /// (which then only names it); dense views, one process. Must outlive the run.
+  const memory_input* memory = nullptr;
+  /// Stop request (Ctrl-C in a notebook): polled between units of work; unset: the process's
+  /// stop flag (SIGINT, SIGTERM).
+  std::function<bool()> stop;
   /// Stage progress: (stage name, done, total). Unset: silent.
   std::function<void(const char*, std::int64_t, std::int64_t)> progress;
 };

@@ -13,6 +13,8 @@
 
 namespace chorus {
 
+struct memory_input;
+
 /// Number of bins of the per-cluster similarity histograms.
 constexpr int evidence_hist_bins = 20;
 /// Columns of /evidence/cluster_top_bins and /evidence/cluster_exemplars.
@@ -37,6 +39,8 @@ struct evidence_inputs {
   std::string view;
   double threshold = -1, threshold_activity = -1;
   std::string input_path;  ///< the input file (its account ids must equal `ids`)
+  /// An input held in memory, read instead of the file (input_path then only names it).
+  const memory_input* memory = nullptr;
   std::int64_t max_bins_per_edge = 32;
   std::string results_name;  ///< the results file, for messages
 };
