@@ -10,55 +10,11 @@
 
 namespace chorus::cli {
 
-std::int64_t parse_duration(const std::string& s, const char* option) {
-  std::size_t used = 0;
-  long long v = -1;
-  try {
-    v = std::stoll(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const std::string unit = used ? s.substr(used) : "";
-  const long long mult = unit.empty() || unit == "s" ? 1
-                         : unit == "m"               ? 60
-                         : unit == "h"               ? 3600
-                         : unit == "d"               ? 86400
-                                                     : 0;
-  if (!used || !mult || v <= 0 || v > 86400LL * 366)
-    CHORUS_THROW(input_error, option, " '", s,
-                 "' is not a duration (examples: 300, 5m, 1h, 6h, 1d)");
-  return v * mult;
-}
-
 namespace {
 
-ingest::preset parse_preset(const std::string& p) {
-  if (p == "auto") return ingest::preset::automatic;
-  if (p == "qut") return ingest::preset::qut;
-  if (p == "twitter-v1") return ingest::preset::twitter_v1;
-  if (p == "twitter-v2") return ingest::preset::twitter_v2;
-  if (p == "generic") return ingest::preset::generic;
-  if (p == "none") return ingest::preset::none;
-  CHORUS_THROW(input_error,
-               "--preset must be auto, qut, twitter-v1, twitter-v2, generic or none, not '", p,
-               "'");
-}
-
-ingest::format parse_format(const std::string& f) {
-  if (f == "auto") return ingest::format::automatic;
-  if (f == "csv") return ingest::format::csv;
-  if (f == "jsonl" || f == "ndjson") return ingest::format::jsonl;
-  CHORUS_THROW(input_error, "--format must be auto, csv or jsonl, not '", f, "'");
-}
-
-std::int64_t parse_when(const std::string& s, const char* option) {
-  std::int64_t t = 0;
-  if (!ingest::parse_time(s, t))
-    CHORUS_THROW(input_error, option, " '", s,
-                 "' is not a time (Unix seconds, or ISO 8601 with a zone such as "
-                 "2026-03-01T00:00:00Z)");
-  return t;
-}
+using ingest::parse_format;
+using ingest::parse_preset;
+using ingest::parse_when;
 
 void add_mapping(CLI::App* in, ingest::field_map& m) {
   in->add_option("--account", m.account, "column or JSON path of the account key");

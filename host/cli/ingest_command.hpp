@@ -21,7 +21,6 @@ void add_ingest(CLI::App& app, ingest_command& c);
 /// Run it: prints the summary (text or --json); returns the exit code.
 int run_ingest_command(ingest_command& c);
 
-/// A duration such as 5m, 1h, 2d or 3600 (seconds); input_error otherwise.
-std::int64_t parse_duration(const std::string& s, const char* option);
+using ingest::parse_duration;
 
 }  // namespace chorus::cli

@@ -42,6 +42,16 @@ std::string exe_dir() {
   return p.substr(0, p.rfind('/'));
 }
 
+// The folder of the file holding this code: the executable, or the Python extension module
+// (whose process's /proc/self/exe is the interpreter).
+std::string code_dir() {
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(&exe_dir), &info) || !info.dli_fname) return {};
+  const std::string p = info.dli_fname;
+  const std::size_t slash = p.rfind('/');
+  return slash == std::string::npos ? std::string(".") : p.substr(0, slash);
+}
+
 }  // namespace
 
 std::unique_ptr<backend> make_cuda_backend() {
@@ -54,6 +64,8 @@ std::unique_ptr<backend> make_cuda_backend() {
     candidates.push_back(dir + "/libchorus_cuda.so");
     candidates.push_back(dir + "/../libchorus_cuda.so");
     candidates.push_back(dir + "/../lib/libchorus_cuda.so");
+    const std::string code = code_dir();
+    if (!code.empty() && code != dir) candidates.push_back(code + "/libchorus_cuda.so");
     std::string errors;
     for (const auto& c : candidates) {
       if (access(c.c_str(), R_OK) != 0) continue;

@@ -66,6 +66,15 @@ struct ingest_summary {
   std::vector<std::string> warnings;
 };
 
+/// A duration such as 5m, 1h, 2d or 3600 (seconds); input_error naming `option` otherwise.
+std::int64_t parse_duration(const std::string& s, const char* option);
+/// A time: Unix seconds, or ISO 8601 with a zone; input_error naming `option` otherwise.
+std::int64_t parse_when(const std::string& s, const char* option);
+/// --format: auto, csv, jsonl (or ndjson).
+format parse_format(const std::string& f);
+/// --preset: auto, qut, twitter-v1, twitter-v2, generic, none.
+preset parse_preset(const std::string& p);
+
 /// Run `chorus ingest`. The output is written to a temporary file next to `out` and renamed at
 /// the end: on any error nothing is left and an existing `out` is untouched. Throws input_error
 /// (exit code 2) for bad input or options, runtime_failure for I/O failures.
