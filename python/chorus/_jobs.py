@@ -281,6 +281,23 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
 # ---- ingest ----------------------------------------------------------------------------------
 
 
+def _integral_floats(values: npt.NDArray[Any], name: str, column: Any) -> Any:
+    """A float column of whole numbers (ids with gaps: pandas reads an integer column with
+    missing values as float64) as nullable integers, so that the CSV holds 123, not 123.0,
+    which would be another id. Refused where float64 cannot have held the ids exactly."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0 or not np.all(finite == np.round(finite)):
+        return column
+    if column is None:  # the caller converts
+        return True
+    if np.abs(finite).max() >= 2.0**53:
+        raise _core.InputError(
+            f"column '{name}' holds whole numbers above 2^53 as float64, which cannot hold ids "
+            "exactly (pandas reads an integer column with missing values as float64): read "
+            f"the ids as strings (pandas.read_csv(..., dtype={{'{name}': str}}))")
+    return column.astype("Int64")
+
+
 def _spool_posts(posts: Any, folder: str) -> List[str]:
     """Posts as files chorus ingest reads: paths as they are, data frames spooled to a CSV."""
     if isinstance(posts, (str, os.PathLike)):
@@ -293,6 +310,8 @@ def _spool_posts(posts: Any, folder: str) -> List[str]:
         df = posts.copy(deep=False)
         for col in df.columns:
             kind = getattr(df[col].dtype, "kind", "")
+            if kind == "f":
+                df[col] = _integral_floats(df[col].to_numpy(), str(col), df[col])
             if kind == "M" or str(df[col].dtype).startswith("datetime64"):
                 if getattr(df[col].dt, "tz", None) is None:
                     raise _core.InputError(
@@ -305,6 +324,10 @@ def _spool_posts(posts: Any, folder: str) -> List[str]:
 
         frame = posts
         for col, dtype in zip(frame.columns, frame.dtypes):
+            if dtype in (pl.Float32, pl.Float64):
+                whole = _integral_floats(frame[col].to_numpy(), col, None)
+                if whole is not None:  # whole numbers: ids with gaps
+                    frame = frame.with_columns(pl.col(col).cast(pl.Int64))
             if isinstance(dtype, pl.Datetime):
                 if dtype.time_zone is None:
                     raise _core.InputError(
@@ -342,7 +365,10 @@ def ingest(posts: Any, *, out: Optional[PathLike] = None, force: bool = False,
     are found as ``chorus ingest`` finds them (``preset``, default auto: QUT's toolkit, Twitter
     v1/v2, generic names) or named with ``account``, ``handle``, ``time``, ``text``, ``id``,
     ``repost``, ``reply``, ``urls``. Times in a frame must carry a time zone (or be Unix
-    seconds). The other options are ``chorus ingest``'s: ``min_posts``, ``bin`` ("1h", "15m",
+    seconds). Read id columns as strings (``pandas.read_csv(path, dtype=str)`` for them):
+    pandas reads an integer column with gaps as float64, and pandas 1.5's ``dtype="Int64"``
+    also goes through float64, which loses the digits of 19-digit post ids; a float64 column
+    of whole numbers beyond 2^53 is refused. The other options are ``chorus ingest``'s: ``min_posts``, ``bin`` ("1h", "15m",
     ...), ``fold`` (none | day | week), ``start``/``end`` (``--from``/``--to``), ``dim``,
     ``hash_bits``, ``seed``, ``post_embeddings``, ``truth``, ``normalize``, ``threads``,
     ``max_memory`` (MiB), ``strict``, ``format``.
