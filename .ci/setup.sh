@@ -51,3 +51,13 @@ if ! "$venv/bin/python" -c "import coordination_network_toolkit, h5py" 2>/dev/nu
   /usr/bin/python3 -m venv --system-site-packages "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "coordination-network-toolkit==1.5.2"
 fi
+# The Python package's test tools (tests/py/package_tests.sh), in the same test environment: its
+# build backend (so that the test installs without fetching), pytest, mypy and pandas' stubs
+# for the type check, tqdm, polars and pyarrow for the optional paths.
+if ! "$venv/bin/python" -c "import pytest, mypy, nanobind, scikit_build_core, tqdm, polars, pyarrow" \
+    2>/dev/null; then
+  echo "chorus setup: installing the Python package's test tools into $venv (tests only)"
+  "$venv/bin/pip" install -q --disable-pip-version-check "scikit-build-core==1.1.2" \
+    "nanobind==3.1.0" "pytest==9.2.0" "mypy==1.13.0" "pandas-stubs==1.5.3.230321" \
+    "tqdm==4.67.1" "polars==1.16.0" "pyarrow==18.1.0"
+fi

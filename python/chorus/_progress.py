@@ -77,7 +77,7 @@ def make_progress(progress: Union[bool, ProgressCallback, None]) -> Any:
     is called as is (between units of work, with the GIL held)."""
     if progress is None or progress is False:
         return None
-    if callable(progress) and progress is not True:
+    if not isinstance(progress, bool):
         return progress
     try:
         from tqdm.auto import tqdm  # optional dependency (pip install chorus[progress])

@@ -160,8 +160,9 @@ def test_frames_on_request(dense_input):
                         threshold=0.8, frame="polars", progress=False)
     assert isinstance(res.edges, pl.DataFrame)
     assert res.edges.height == res.summary["edges"]
-    res = chorus.open_results(res.path, frame="pyarrow")
-    assert isinstance(res.clusters, pa.Table)
+    again = chorus.open_results(res.path, frame="pyarrow")
+    assert isinstance(again.clusters, pa.Table)
+    assert again.edges.num_rows == res.summary["edges"]
     with pytest.raises(chorus.InputError, match="frame must be one of"):
         chorus.open_results(res.path, frame="excel")
 
