@@ -2,14 +2,19 @@
 // same prepared rows bit for bit, the same results, the same refusals.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "chorus/core/error.hpp"
+#include "chorus/generate/posts.hpp"
+#include "chorus/ingest/ingest.hpp"
 #include "chorus/io/h5.hpp"
 #include "chorus/io/input.hpp"
 #include "chorus/job/detect.hpp"
+#include "cli_support.hpp"
 #include "test_support.hpp"
 
 namespace chorus::test {
@@ -79,9 +84,21 @@ INSTANTIATE_TEST_SUITE_P(Transforms, MemoryInputTransform,
                                            activity_transform::tfidf),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
+// `m` with `k` rows of independent noise in front: accounts without an edge, so that the
+// accounts with one do not start at row 0.
+dense noise_first(const dense& m, std::int64_t k, std::uint64_t seed, double scale) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g;
+  dense r{m.n + k, m.d, {}};
+  for (std::int64_t i = 0; i < k * m.d; ++i) r.x.push_back(std::fabs(scale * g(rng)) + 1e-3);
+  r.x.insert(r.x.end(), m.x.begin(), m.x.end());
+  return r;
+}
+
 TEST(MemoryInput, DetectGivesTheFilesResultsAndEvidence) {
   const std::string dir = scratch_dir("memory_detect");
-  const dense e = clustered(240, 16, 8), a = activity_counts(240, 48, 9);
+  const dense e = noise_first(clustered(240, 16, 8), 40, 1, 1.0),
+              a = noise_first(activity_counts(240, 48, 9), 40, 2, 3.0);
   write_input(dir + "/in.h5", e.n, &e, &a);
   arrays m = as_arrays(e, a, 0);
   for (const char* view : {"embedding", "activity", "both", "fused"}) {
@@ -100,7 +117,7 @@ TEST(MemoryInput, DetectGivesTheFilesResultsAndEvidence) {
     const detect_summary sm = run_detect(o);
     EXPECT_EQ(sf.edges, sm.edges) << view;
     EXPECT_GT(sm.edges, 0) << view;
-    EXPECT_EQ(sm.input, "");
+    EXPECT_EQ(sm.input, "<arrays>");
     const result_edges rf = read_results(dir + "/file.h5"), rm = read_results(dir + "/mem.h5");
     EXPECT_EQ(rf.labels, rm.labels) << view;
     EXPECT_EQ(rf.src, rm.src) << view;
@@ -120,6 +137,7 @@ TEST(MemoryInput, DetectGivesTheFilesResultsAndEvidence) {
           << view << " " << ds;
     }
     EXPECT_TRUE(h5::exists(fm, "/evidence/edge_coactive_count")) << view;
+    EXPECT_GT(*std::min_element(rm.src.begin(), rm.src.end()), 0) << view;  // row 0 has none
   }
 }
 
@@ -160,6 +178,59 @@ TEST(MemoryInput, CoactionViewsNeedPosts) {
   o.output = scratch_dir("memory_coaction") + "/r.h5";
   o.view = "co_repost";
   EXPECT_NE(message_of([&] { run_detect(o); }).find("need posts"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace chorus::test
+
+namespace chorus::test {
+namespace {
+
+// A stop asked for after the last poll of scoring still ends the job before its results exist.
+TEST(StopBetweenPhases, DenseJobStopsBeforeComponentsAndWritesNothing) {
+  const std::string dir = scratch_dir("stop_phases");
+  const dense e = clustered(120, 8, 4), a = activity_counts(120, 12, 5);
+  arrays m = as_arrays(e, a, 0);
+  detect_options o;
+  o.memory = &m.in;
+  o.output = dir + "/r.h5";
+  o.view = "embedding";
+  bool scored = false;
+  o.progress = [&](const char* stage, std::int64_t done, std::int64_t total) {
+    if (std::string(stage) == "score" && done == total) scored = true;
+  };
+  o.stop = [&] { return scored; };
+  EXPECT_EQ(message_of([&] { run_detect(o); }),
+            "stopped before finding the components; nothing was written");
+  EXPECT_FALSE(cli_test::exists(o.output));
+  try {
+    scored = false;
+    run_detect(o);
+    FAIL() << "no stop";
+  } catch (const interrupted_error& x) {
+    EXPECT_EQ(static_cast<int>(x.code()), 4);
+  }
+}
+
+TEST(StopBetweenPhases, CoactionJobStopsBeforeComponents) {
+  const std::string dir = scratch_dir("stop_coaction");
+  posts_options p;
+  p.accounts = 300, p.days = 2, p.campaigns = 2, p.out = dir + "/posts.csv";
+  generate_posts(p);
+  ingest::ingest_options io;
+  io.inputs = {p.out};
+  io.out = dir + "/in.h5";
+  io.min_posts = 1;
+  ingest::run_ingest(io);
+  detect_options o;
+  o.input = io.out;
+  o.output = dir + "/r.h5";
+  o.view = "co_repost";
+  int polls = 0;
+  o.stop = [&] { return ++polls > 1; };  // the first check passes, the next stops
+  EXPECT_EQ(message_of([&] { run_detect(o); }),
+            "stopped before finding the components; nothing was written");
+  EXPECT_FALSE(cli_test::exists(o.output));
 }
 
 }  // namespace

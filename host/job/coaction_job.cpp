@@ -22,6 +22,7 @@ namespace chorus {
 namespace {
 
 using job_support::absolute_path;
+using job_support::check_stop;
 using job_support::clock_type;
 using job_support::given;
 using job_support::since;
@@ -284,6 +285,7 @@ detect_summary run_coaction(const detect_options& opt) {
   so.threads = opt.threads;
   std::vector<coaction::directed_weight> rows;
   mpi::phase([&] {
+    check_stop(opt, "the co-action sweep");
     const int ranks = mpi::size(), rank = mpi::rank();
     rows = coaction::directed_pass(x, so, coaction::split_accounts(x, ranks, rank),
                                    coaction::split_accounts(x, ranks, rank + 1));
@@ -298,6 +300,7 @@ detect_summary run_coaction(const detect_options& opt) {
     s.seconds_score = since(t_sweep);
     s.directed_rows = ce.directed_rows;
 
+    check_stop(opt, "finding the components");
     const auto t_comp = clock_type::now();
     const coaction_graph g = find_coaction_components(ce, in.info.n, opt.threads);
     s.edges = s.edges_before_topk = static_cast<std::int64_t>(g.edges.size());
@@ -309,6 +312,7 @@ detect_summary run_coaction(const detect_options& opt) {
     s.has_truth = !in.truth.empty();
     if (s.has_truth) s.truth = match_truth(g.labels, g.clusters, in.truth);
     s.seconds_components = since(t_comp);
+    check_stop(opt, "writing the results");
 
     const auto t_write = clock_type::now();
     results_content rc;

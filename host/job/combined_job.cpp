@@ -29,6 +29,7 @@ namespace chorus {
 namespace {
 
 using job_support::absolute_path;
+using job_support::check_stop;
 using job_support::clock_type;
 using job_support::given;
 using job_support::since;
@@ -272,6 +273,7 @@ detect_summary run_combined(const detect_options& opt) {
     const std::string w = coaction::left_out_warning(opt.input);
     if (!w.empty()) s.warnings.push_back(w);
   }
+  check_stop(opt, "deciding the candidates");
   const pair_list cand = candidates(e, dense, parts);
   load_options lo;
   lo.embedding = e.uses("embedding") && info.has_embedding;
@@ -303,6 +305,7 @@ detect_summary run_combined(const detect_options& opt) {
   s.has_truth = !in.truth.empty();
   if (s.has_truth) s.truth = match_truth(labels, clusters, in.truth);
   s.seconds_components = since(t_comp);
+  check_stop(opt, "writing the results");
 
   const auto t_write = clock_type::now();
   results_content rc;

@@ -39,6 +39,7 @@ std::string edge_shard_path(const std::string& output, int rank, int ranks) {
 namespace {
 
 using job_support::absolute_path;
+using job_support::check_stop;
 using job_support::clock_type;
 using job_support::since;
 
@@ -198,14 +199,14 @@ job_plan plan_job(const detect_options& opt) {
 
     p.warnings = input_warnings(p.info);
     if (p.info.n == 0)  // empty results are right, but rarely what the user meant
-      p.warnings.push_back("'" + opt.input +
+      p.warnings.push_back("'" + p.info.path +
                            "' has no accounts (/accounts/id is empty): the results are empty");
     p.need_e = p.mode != view_mode::activity;
     p.need_a = p.mode != view_mode::embedding;
     CHORUS_EXPECTS(!p.need_e || p.info.has_embedding, "--view ", to_string(p.mode),
-                   " needs /embedding, which '", opt.input, "' does not have");
+                   " needs /embedding, which '", p.info.path, "' does not have");
     CHORUS_EXPECTS(!p.need_a || p.info.has_activity, "--view ", to_string(p.mode),
-                   " needs /activity, which '", opt.input, "' does not have");
+                   " needs /activity, which '", p.info.path, "' does not have");
     // with --max-memory a job that cannot fit says so before any work
     p.fixed_bytes = fixed_memory(opt, p.info, p.need_e, p.need_a);
     if (opt.max_memory_mib > 0 && p.fixed_bytes + (16ull << 20) > (opt.max_memory_mib << 20))
@@ -530,7 +531,7 @@ graph find_components(const detect_options& opt, const job_plan& p, scored& sc, 
 detect_summary summarise(const detect_options& opt, const job_plan& p, const scored& sc,
                          const merged& m) {
   detect_summary s;
-  s.input = opt.input;
+  s.input = opt.memory ? opt.memory->name : opt.input;
   s.output = opt.output;
   s.backend = p.be->name();
   s.view = to_string(p.mode);
@@ -728,6 +729,7 @@ detect_summary run_detect(const detect_options& opt) {
   detect_summary s = summarise(opt, plan, sc, m);
   phase([&] {  // components, cluster tables and the results file: rank 0
     if (plan.rank != 0) return;
+    check_stop(opt, "finding the components");
     check_views_usable(opt, plan, sc, s);
     const auto t = clock_type::now();
     const graph g = find_components(opt, plan, sc, store, m);
@@ -735,6 +737,7 @@ detect_summary run_detect(const detect_options& opt) {
         cluster_statistics(g.labels, g.clusters, g.visit, plan.need_a ? &sc.in->activity : nullptr);
     summarise_clusters(s, sc, g, table);
     s.seconds_components = since(t) + m.seconds_merge;
+    check_stop(opt, "writing the results");
     s.seconds_write = write_results_file(opt, plan, sc, g, table, s);
   });
   clean_up(opt, plan, shards);

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "chorus/core/error.hpp"
 #include "chorus/job/detect.hpp"
+#include "chorus/scan/checkpoint.hpp"
 
 namespace chorus::job_support {
 
@@ -28,6 +30,14 @@ inline std::string absolute_path(const std::string& path) {
 inline bool given(const detect_options& opt, const char* name) {
   return std::find(opt.options_given.begin(), opt.options_given.end(), name) !=
          opt.options_given.end();
+}
+
+/// Ends the job with interrupted_error (exit code 4) when a stop was asked for
+/// (detect_options::stop, else the process's SIGINT/SIGTERM flag). Called between phases that do
+/// not poll, so that a stop never lets a job run on to write its results.
+inline void check_stop(const detect_options& opt, const char* before) {
+  const bool stop = opt.stop ? opt.stop() : stop_requested();
+  if (stop) CHORUS_THROW(interrupted_error, "stopped before ", before, "; nothing was written");
 }
 
 }  // namespace chorus::job_support

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import shutil
 import tempfile
@@ -22,6 +23,13 @@ def _tempdir() -> str:
     return tempfile.mkdtemp(prefix="chorus-")
 
 
+def _umask() -> int:
+    """The process's umask (files chorus saves get the mode a new file would)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class Input:
     """An input: what :func:`chorus.ingest` or :func:`chorus.generate` made, or an input file
     opened with :func:`chorus.open_input` (datasets/SCHEMA.md). :func:`chorus.detect` takes it.
@@ -34,9 +42,9 @@ class Input:
                  owned_dir: Optional[str] = None) -> None:
         self._path = path
         self._summary = summary
-        self._info: Dict[str, Any] = _core.inspect_input(path)
-        if owned_dir is not None:
+        if owned_dir is not None:  # the temporary folder goes with the object (or now)
             self._finalizer = weakref.finalize(self, shutil.rmtree, owned_dir, True)
+        self._info: Dict[str, Any] = _core.inspect_input(path)
 
     @property
     def path(self) -> str:
@@ -99,6 +107,7 @@ class Input:
         os.close(fd)
         try:
             shutil.copyfile(self._path, tmp)
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, out)
         except BaseException:
             os.unlink(tmp)
@@ -128,13 +137,19 @@ def _matrix(a: Any, name: str) -> Optional[npt.NDArray[Any]]:
     if arr.ndim != 2:
         raise _core.InputError(f"{name} must be a 2-D array [accounts, columns], "
                                f"got shape {arr.shape}")
+    if arr.dtype.kind in "fiub" and not arr.dtype.isnative:  # big-endian: native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
     elif arr.dtype.kind in "iub":
         arr = arr.astype(np.float64)
     elif arr.dtype not in (np.float32, np.float64):
         raise _core.InputError(f"{name} must hold numbers, not {arr.dtype}")
-    if (arr.shape[1] > 1 and arr.strides[1] != arr.itemsize) or arr.strides[0] < 0:
+    rows, cols = arr.shape
+    item = arr.itemsize
+    in_place = ((cols <= 1 or arr.strides[1] == item) and arr.strides[0] % item == 0 and
+                (rows <= 1 or arr.strides[0] >= cols * item))
+    if not in_place:  # columns apart, rows overlapping (broadcast), backwards or misaligned
         arr = np.ascontiguousarray(arr)
     return arr
 
@@ -143,16 +158,33 @@ def _ids(ids: Any, n: int) -> Dict[str, Any]:
     """ids as _core.detect takes them: int64 array, or a list of strings."""
     if ids is None:
         return {"ids": np.arange(n, dtype=np.int64), "string_ids": None}
-    arr = np.asarray(ids)
+    values = ids
+    if hasattr(values, "isna") and hasattr(values, "to_numpy"):  # pandas Series / Index
+        missing = np.asarray(values.isna())
+        if missing.any():
+            raise _core.InputError(f"ids row {int(np.argmax(missing))} is missing: every "
+                                   "account needs an id")
+        if getattr(values.dtype, "kind", "") in "iu":  # nullable Int64 and friends
+            values = values.to_numpy(dtype="int64" if values.dtype.kind == "i" else "uint64")
+    # a list keeps its items' types (numpy would turn [10, "b"] into strings)
+    arr = np.asarray(values, dtype=object if isinstance(values, (list, tuple)) else None)
     if arr.ndim != 1:
         raise _core.InputError(f"ids must be 1-D, got shape {arr.shape}")
     if arr.dtype.kind in "UO":
-        strings = [str(s) if isinstance(s, str) else None for s in arr.tolist()]
-        bad = next((i for i, s in enumerate(strings) if s is None), None)
+        items = arr.tolist()
+        is_int = [isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in items]
+        if items and all(is_int):
+            lo, hi = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+            row = next((i for i, x in enumerate(items) if x < lo or x > hi), None)
+            if row is not None:
+                raise _core.InputError(f"/accounts/id row {row} holds {items[row]}, which does "
+                                       "not fit a signed 64-bit id")
+            return {"ids": np.array(items, dtype=np.int64), "string_ids": None}
+        bad = next((i for i, x in enumerate(items) if not isinstance(x, str)), None)
         if bad is not None:
-            raise _core.InputError(f"ids row {bad} is not a string or an integer: "
-                                   f"{arr[bad]!r}")
-        return {"ids": None, "string_ids": strings}
+            raise _core.InputError(f"ids row {bad} is {items[bad]!r}: give every account a "
+                                   "string id, or every account an integer id")
+        return {"ids": None, "string_ids": items}
     if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
         row = int(np.argmax(arr > np.iinfo(np.int64).max))
         raise _core.InputError(f"/accounts/id row {row} holds {int(arr[row])}, which does not fit"
@@ -162,9 +194,39 @@ def _ids(ids: Any, n: int) -> Dict[str, Any]:
     return {"ids": np.ascontiguousarray(arr, dtype=np.int64), "string_ids": None}
 
 
+def _handles(handles: Any) -> List[str]:
+    """Screen names as strings; a missing one (None, NaN, pandas NA) is the empty string, never
+    the text "nan"."""
+    import pandas as pd
+
+    out = []
+    for h in list(handles):
+        if h is None or (not isinstance(h, str) and bool(pd.isna(h))):
+            out.append("")
+        else:
+            out.append(str(h))
+    return out
+
+
+def _truth(truth: Any) -> npt.NDArray[np.int64]:
+    """Planted cluster per account (-1: none) as int64; NaN (unlabelled) is refused."""
+    t = np.asarray(truth)
+    if t.ndim != 1:
+        raise _core.InputError(f"truth must be 1-D, got shape {t.shape}")
+    if t.dtype.kind == "f":
+        if not np.all(np.isfinite(t)):
+            raise _core.InputError(f"truth row {int(np.argmax(~np.isfinite(t)))} is not a "
+                                   "cluster number: use -1 for accounts in no planted cluster")
+        if not np.all(t == np.round(t)):
+            raise _core.InputError("truth must hold whole cluster numbers")
+    elif t.dtype.kind not in "iub":
+        raise _core.InputError(f"truth must hold cluster numbers, not {t.dtype}")
+    return np.ascontiguousarray(t, dtype=np.int64)
+
+
 def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
            input: Union[Input, PathLike, None] = None, handles: Optional[Sequence[str]] = None,
-           truth: Any = None, view: str = "auto", edges: Optional[str] = None,
+           truth: Any = None, view: Optional[str] = None, edges: Optional[str] = None,
            threshold: Optional[float] = None, threshold_activity: Optional[float] = None,
            weight: Optional[float] = None, activity_transform: Optional[str] = None,
            min_activity: Optional[float] = None, allow_empty_view: bool = False,
@@ -192,17 +254,31 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
 
     The options are ``chorus detect``'s, by the same names (``threshold_activity`` is
     ``--threshold-activity``; ``max_memory`` and ``gpu_memory`` are MiB). One left at ``None``
-    takes the CLI's default; one the chosen view does not use is an error, as in the CLI:
+    takes the CLI's default (``chorus detect --help``); one the chosen view does not use is an
+    error, as in the CLI. Messages name the CLI's options (``--force`` is ``force=True``):
 
-    - ``view``: auto | embedding | activity | both | fused, or a co-action view; ``edges``: an
-      expression such as ``"co_repost>=5 | (embedding & activity)"``.
-    - ``threshold`` (embedding or fused), ``threshold_activity``, ``weight`` (fused),
+    - ``view``: auto (default: both when there are both views) | embedding | activity | both |
+      fused, or a co-action view; or ``edges``: an expression such as
+      ``"co_repost>=5 | (embedding & activity)"``.
+    - ``threshold`` (embedding cosine, or the fused score; default 0.8), ``threshold_activity``
+      (activity correlation; 0.8), ``weight`` (fused: the embedding's share; 0.5),
       ``activity_transform`` (none | log1p | tfidf), ``min_activity`` (posts an account needs
-      for the activity view), ``topk``, ``max_edges``.
-    - ``window``, ``min_weight``, ``similarity``, ``evidence_cap``: co-action views.
+      for the activity view; 5), ``allow_empty_view`` (results even when no account can get an
+      edge), ``topk`` (each account's k strongest edges; 0: all), ``max_edges`` (stop, with
+      :class:`chorus.LimitError`, beyond this many; 2e8).
+    - Co-action views: ``window`` (seconds within which two posts share an object; 60),
+      ``min_weight`` (co-actions an edge needs in one direction; 1), ``similarity``
+      (co_similar's Jaccard threshold; 0.9), ``evidence_cap`` (post pairs kept per edge; 20).
+    - ``write_edges=False`` writes labels and clusters without /edges; ``evidence=False``
+      skips /evidence. ``handles`` label members in exports and reports (a missing one is
+      ""); ``truth`` (planted cluster per account, -1 for none) adds precision and recall.
+      String ids become int64 ids (FNV-1a, datasets/SCHEMA.md): ``Result.ids`` holds those,
+      ``Result.members["row"]`` maps back to your rows.
     - ``precision`` (auto | fp32 | bf16 | int8; results are exact for all), ``backend``
       (auto | cpu | cuda), ``threads``, ``max_memory``, ``device``, ``gpu_kernel``,
       ``gpu_memory``, ``checkpoint``, ``checkpoint_interval``, ``resume``.
+
+    The arrays must not change while detect runs (other threads can run: the GIL is released).
 
     Returns a :class:`chorus.Result` (labels, edges, clusters, members, evidence, summary;
     ``frame="polars"`` or ``"pyarrow"`` for those frames). With ``out=`` the results file is
@@ -218,8 +294,8 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
     :class:`chorus.RuntimeFailure` (I/O, BLAS, CUDA).
     """
     frame = check_frame_kind(frame)
-    opts: Dict[str, Any] = {"view": view}
-    given = dict(edges=edges, threshold=threshold, threshold_activity=threshold_activity,
+    opts: Dict[str, Any] = {}
+    given = dict(view=view, edges=edges, threshold=threshold, threshold_activity=threshold_activity,
                  weight=weight, activity_transform=activity_transform, min_activity=min_activity,
                  window=window, min_weight=min_weight, similarity=similarity,
                  evidence_cap=evidence_cap, topk=topk, max_edges=max_edges, precision=precision,
@@ -238,8 +314,9 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
     arrays: Dict[str, Any] = {"embedding": None, "activity": None, "ids": None,
                               "string_ids": None, "handles": None, "truth": None}
     if input is not None:
-        if embedding is not None or activity is not None or ids is not None:
-            raise _core.InputError("give arrays (embedding, activity, ids) or input=, not both")
+        if any(x is not None for x in (embedding, activity, ids, handles, truth)):
+            raise _core.InputError("give arrays (embedding, activity, ids, handles, truth) or "
+                                   "input=, not both: an input file holds its own")
         path: Optional[str] = input.path if isinstance(input, Input) else os.fspath(input)
     else:
         path = None
@@ -250,9 +327,9 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
             raise _core.InputError("give an embedding and/or activity array, or input=")
         arrays.update(_ids(ids, shapes[0]))
         if handles is not None:
-            arrays["handles"] = [str(h) for h in handles]
+            arrays["handles"] = _handles(handles)
         if truth is not None:
-            arrays["truth"] = np.ascontiguousarray(np.asarray(truth), dtype=np.int64)
+            arrays["truth"] = _truth(truth)
     owned = None
     if out is None:
         owned = _tempdir()
@@ -275,7 +352,7 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
         import warnings
 
         warnings.warn(f"chorus: {w}", stacklevel=2)
-    return Result(output, summary, frame, owned)
+    return Result(output, summary, frame, owned, input if isinstance(input, Input) else None)
 
 
 # ---- ingest ----------------------------------------------------------------------------------
@@ -298,6 +375,28 @@ def _integral_floats(values: npt.NDArray[Any], name: str, column: Any) -> Any:
     return column.astype("Int64")
 
 
+def _pandas_column(col: Any, name: str) -> Any:
+    """A pandas column as chorus ingest should read it from the CSV: times (with a zone) as Unix
+    seconds, whole-number floats (ids with gaps) as integers."""
+    dtype = col.dtype
+    if str(dtype).startswith("datetime64"):
+        if getattr(col.dt, "tz", None) is None:
+            raise _core.InputError(
+                f"column '{name}' holds times without a time zone: give them one "
+                f"(df['{name}'].dt.tz_localize('UTC')) or Unix seconds")
+        missing = col.isna().to_numpy()
+        if missing.any():
+            raise _core.InputError(f"column '{name}' row {int(np.argmax(missing))} has no time "
+                                   "(NaT): drop the post or give it a time")
+        import pandas as pd
+
+        return (col - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    if getattr(dtype, "kind", "") == "f":
+        values = col.to_numpy(dtype="float64", na_value=np.nan)
+        return _integral_floats(values, name, col)
+    return col
+
+
 def _spool_posts(posts: Any, folder: str) -> List[str]:
     """Posts as files chorus ingest reads: paths as they are, data frames spooled to a CSV."""
     if isinstance(posts, (str, os.PathLike)):
@@ -309,15 +408,7 @@ def _spool_posts(posts: Any, folder: str) -> List[str]:
     if module == "pandas":
         df = posts.copy(deep=False)
         for col in df.columns:
-            kind = getattr(df[col].dtype, "kind", "")
-            if kind == "f":
-                df[col] = _integral_floats(df[col].to_numpy(), str(col), df[col])
-            if kind == "M" or str(df[col].dtype).startswith("datetime64"):
-                if getattr(df[col].dt, "tz", None) is None:
-                    raise _core.InputError(
-                        f"column '{col}' holds times without a time zone: give them one "
-                        f"(df['{col}'].dt.tz_localize('UTC')) or Unix seconds")
-                df[col] = df[col].astype("int64") // 10**9
+            df[col] = _pandas_column(df[col], str(col))
         df.to_csv(csv, index=False)
     elif module == "polars":
         import polars as pl
@@ -336,9 +427,21 @@ def _spool_posts(posts: Any, folder: str) -> List[str]:
                 frame = frame.with_columns(pl.col(col).dt.epoch("s"))
         frame.write_csv(csv)
     elif module == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(posts, csv)
+        table = posts
+        for i, field in enumerate(table.schema):
+            if pa.types.is_timestamp(field.type):
+                if field.type.tz is None:
+                    raise _core.InputError(
+                        f"column '{field.name}' holds times without a time zone: give them one "
+                        "(a timestamp type with tz='UTC') or Unix seconds")
+                per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[field.type.unit]
+                seconds = pc.divide(pc.cast(table.column(i), pa.int64()), per_second)
+                table = table.set_column(i, field.name, seconds)
+        pacsv.write_csv(table, csv)
     else:
         raise _core.InputError("posts must be a pandas or polars DataFrame, a pyarrow Table, "
                                f"or file paths, not {type(posts).__name__}")
@@ -352,7 +455,7 @@ def ingest(posts: Any, *, out: Optional[PathLike] = None, force: bool = False,
            repost: Optional[str] = None, reply: Optional[str] = None,
            urls: Optional[str] = None, strict: bool = False, min_posts: Optional[int] = None,
            bin: Optional[str] = None, fold: Optional[str] = None, start: Optional[str] = None,
-           end: Optional[str] = None, dim: Optional[int] = None, hash_bits: Optional[int] = None,
+           end: Optional[str] = None, dim: Optional[int] = None,
            seed: Optional[int] = None, post_embeddings: Optional[PathLike] = None,
            truth: Optional[PathLike] = None, normalize: Optional[str] = None,
            threads: Optional[int] = None, max_memory: Optional[int] = None,
@@ -370,7 +473,7 @@ def ingest(posts: Any, *, out: Optional[PathLike] = None, force: bool = False,
     also goes through float64, which loses the digits of 19-digit post ids; a float64 column
     of whole numbers beyond 2^53 is refused. The other options are ``chorus ingest``'s: ``min_posts``, ``bin`` ("1h", "15m",
     ...), ``fold`` (none | day | week), ``start``/``end`` (``--from``/``--to``), ``dim``,
-    ``hash_bits``, ``seed``, ``post_embeddings``, ``truth``, ``normalize``, ``threads``,
+    ``seed``, ``post_embeddings``, ``truth``, ``normalize``, ``threads``,
     ``max_memory`` (MiB), ``strict``, ``format``.
 
     With ``out=`` the input file is written there (refused when it exists, unless ``force``);
@@ -378,7 +481,7 @@ def ingest(posts: Any, *, out: Optional[PathLike] = None, force: bool = False,
     opts: Dict[str, Any] = {}
     given = dict(format=format, preset=preset, account=account, handle=handle, time=time,
                  text=text, id=id, repost=repost, reply=reply, urls=urls, min_posts=min_posts,
-                 bin=bin, fold=fold, dim=dim, hash_bits=hash_bits, seed=seed,
+                 bin=bin, fold=fold, dim=dim, seed=seed,
                  normalize=normalize, threads=threads, max_memory=max_memory)
     opts.update({k: v for k, v in given.items() if v is not None})
     if start is not None:
@@ -399,6 +502,12 @@ def ingest(posts: Any, *, out: Optional[PathLike] = None, force: bool = False,
         bar = make_progress(progress)
         try:
             summary = json.loads(_core.ingest(inputs, output, opts, bar))
+        except _core.Error as e:
+            spooled = os.path.join(folder, "posts.csv")
+            if spooled in str(e):  # name what the user gave, not the temporary CSV
+                raise type(e)(str(e).replace(spooled + ":", "posts frame, as CSV, line ")
+                              .replace(spooled, "posts frame")) from None
+            raise
         finally:
             close_progress(bar)
     except BaseException:

@@ -78,6 +78,11 @@ def make_progress(progress: Union[bool, ProgressCallback, None]) -> Any:
     if progress is None or progress is False:
         return None
     if not isinstance(progress, bool):
+        if not callable(progress):
+            from ._core import InputError
+
+            raise InputError("progress must be True, False or a callable (stage, done, total), "
+                             f"not {progress!r}")
         return progress
     try:
         from tqdm.auto import tqdm  # optional dependency (pip install chorus[progress])

@@ -41,8 +41,16 @@ def _frame(columns: Dict[str, Any], kind: str) -> Any:
 
 
 def check_frame_kind(kind: str) -> str:
+    """`kind`, when it is a frame library that can be imported here."""
     if kind not in FRAME_KINDS:
         raise _core.InputError(f"frame must be one of {', '.join(FRAME_KINDS)}, not {kind!r}")
+    if kind != "pandas":
+        import importlib
+
+        try:
+            importlib.import_module(kind)
+        except ImportError as e:
+            raise ImportError(f"frame={kind!r} needs {kind} (pip install {kind})") from e
     return kind
 
 
@@ -69,8 +77,9 @@ class Result:
     """
 
     def __init__(self, path: str, summary: Optional[Dict[str, Any]] = None, frame: str = "pandas",
-                 owned_dir: Optional[str] = None) -> None:
+                 owned_dir: Optional[str] = None, source: Any = None) -> None:
         self._path = path
+        self._source = source  # the Input it came from: its file lives as long as the results
         self._frame = check_frame_kind(frame)
         self._cache: Dict[str, Any] = {}
         self._summary = summary
@@ -166,6 +175,9 @@ class Result:
         os.close(fd)
         try:
             shutil.copyfile(self._path, tmp)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)  # the mode a new file gets (mkstemp makes 0600)
             os.replace(tmp, out)
         except BaseException:
             os.unlink(tmp)
@@ -188,6 +200,12 @@ class Result:
         if force:
             args.append("--force")
         run = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if run.returncode == 0:
+            import warnings
+
+            for line in run.stderr.splitlines():  # e.g. no input file: no heatmaps
+                if "warning" in line:
+                    warnings.warn(line.split("warning: ", 1)[-1], stacklevel=2)
         if run.returncode != 0:
             lines = [ln for ln in run.stderr.strip().splitlines() if ln.strip()]
             msg = lines[-1] if lines else f"the report tool failed (exit code {run.returncode})"

@@ -8,6 +8,7 @@
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
+#include <omp.h>
 
 #include <csignal>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "chorus/core/error.hpp"
@@ -69,6 +71,16 @@ void register_exceptions(nb::module_& m) {
                                  "Stopped by Ctrl-C / SIGINT (exit code 4); nothing was written.");
   py_runtime_failure = new_exception(m, "RuntimeFailure", py_error,
                                      "HDF5, BLAS, file system or CUDA failure (exit code 1).");
+  // exit codes on the classes too: errors raised by the Python layer carry them
+  const std::pair<PyObject*, int> codes[] = {{py_error, 1},
+                                             {py_input_error, 2},
+                                             {py_limit_error, 3},
+                                             {py_interrupted, 4},
+                                             {py_runtime_failure, 1}};
+  for (const auto& [type, code] : codes) {
+    nb::handle(type).attr("exit_code") = code;
+    nb::handle(type).attr("where") = "";
+  }
   nb::register_exception_translator([](const std::exception_ptr& p, void*) {
     try {
       std::rethrow_exception(p);
@@ -101,8 +113,12 @@ struct sigint_guard {
   }
   bool active = false;
   sigint_guard() {
+    struct sigaction now {};
+    // SIGINT ignored by the program: Ctrl-C stays ignored
+    if (sigaction(SIGINT, nullptr, &now) != 0 || now.sa_handler == SIG_IGN) return;
     struct sigaction sa {};
     sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_ONSTACK;  // as Python installs its own
     sigemptyset(&sa.sa_mask);
     active = sigaction(SIGINT, &sa, &previous) == 0;
   }
@@ -116,11 +132,25 @@ struct sigaction sigint_guard::previous;
 
 using stage_fn = std::function<void(const char*, std::int64_t, std::int64_t)>;
 
+// The calling thread runs a chorus job: a progress callback that starts another would deadlock.
+thread_local bool t_in_job = false;
+
+// OpenMP's thread count as it was before the job (a job's `threads` is for that job only).
+struct omp_threads_guard {
+  int before = omp_get_max_threads();
+  ~omp_threads_guard() { omp_set_num_threads(before); }
+};
+
 // Runs `body` (which calls chorus) with the GIL released and a progress function that reports
 // to `progress` (a Python callable or None) with the GIL held, and turns a pending signal or a
-// failing callback into a stop. A KeyboardInterrupt becomes chorus.Interrupted.
+// failing callback into a stop. A job stopped by Ctrl-C raises chorus.Interrupted (nothing was
+// written); a Ctrl-C that came after the job's last poll, when its results exist, is raised
+// as Python raises it after any call: a KeyboardInterrupt.
 template <typename Body>
 void run_job(nb::object progress, const char* what, Body&& body) {
+  CHORUS_EXPECTS(!t_in_job,
+                 "a chorus job is already running in this thread: a progress "
+                 "callback cannot start another");
   std::unique_ptr<nb::python_error> pending;
   const stage_fn report = [&](const char* stage, std::int64_t done, std::int64_t total) {
     nb::gil_scoped_acquire gil;
@@ -133,40 +163,35 @@ void run_job(nb::object progress, const char* what, Body&& body) {
       chorus::request_stop();
     }
   };
-  const auto interrupted = [&] {
-    return chorus::interrupted_error(std::string(what) + " stopped by Ctrl-C; nothing was written",
-                                     __FILE__, __LINE__);
-  };
   try {
     nb::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(g_job);
+    t_in_job = true;
+    omp_threads_guard threads;
     chorus::reset_stop_request();
     sigint_guard guard;
     try {
       body(report);
     } catch (...) {
       chorus::reset_stop_request();
+      t_in_job = false;
       throw;
     }
     chorus::reset_stop_request();
-  } catch (const chorus::interrupted_error&) {
+    t_in_job = false;
+  } catch (const chorus::error& e) {
+    // the callback's own error, unchanged
     if (pending && !pending->matches(PyExc_KeyboardInterrupt)) throw std::move(*pending);
-    if (PyErr_CheckSignals() != 0) PyErr_Clear();  // the Ctrl-C that stopped it
-    throw interrupted();
-  } catch (const chorus::error&) {
-    if (pending && !pending->matches(PyExc_KeyboardInterrupt)) throw std::move(*pending);
-    if (pending) throw interrupted();  // stopped by Ctrl-C, then failed while stopping
+    const bool by_ctrl_c = pending != nullptr || PyErr_CheckSignals() != 0;
+    PyErr_Clear();  // the KeyboardInterrupt that stopped it, if any
+    if (dynamic_cast<const chorus::interrupted_error*>(&e) || by_ctrl_c)
+      throw chorus::interrupted_error(std::string(what) + " stopped by Ctrl-C; nothing was written",
+                                      __FILE__, __LINE__);
     throw;
   }
-  // Ctrl-C after the last poll: still an interruption (the caller pressed it)
-  if (PyErr_CheckSignals() != 0) {
-    nb::python_error e;
-    if (!e.matches(PyExc_KeyboardInterrupt)) throw;
-    throw interrupted();
-  }
-  if (pending) {
-    if (!pending->matches(PyExc_KeyboardInterrupt)) throw std::move(*pending);
-    throw interrupted();
+  if (pending) {  // the job finished after all: raise what the callback raised, as it is
+    pending->restore();
+    throw nb::python_error();
   }
 }
 
@@ -174,75 +199,132 @@ void run_job(nb::object progress, const char* what, Body&& body) {
 
 std::string str_of(nb::handle v) { return nb::cast<std::string>(nb::str(v)); }
 
+// One option from Python, read as the CLI reads it: a value of the wrong type gives the CLI's
+// "Could not convert" message, and the ranges the CLI checks (its CLI11 validators, host/cli)
+// give the CLI's messages.
+struct option_value {
+  std::string flag;  // --threshold-activity
+  nb::handle v;
+
+  [[noreturn]] void bad() const {
+    CHORUS_THROW(chorus::input_error, "Could not convert: ", flag, " = ", str_of(v));
+  }
+  template <typename T>
+  T as() const {
+    const bool is_bool = PyBool_Check(v.ptr());
+    if constexpr (std::is_same_v<T, bool>) {
+      if (!is_bool) bad();
+      return v.ptr() == Py_True;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (!PyUnicode_Check(v.ptr())) bad();
+      return nb::cast<std::string>(v);
+    } else {
+      T out{};
+      if (is_bool || (std::is_integral_v<T> && PyFloat_Check(v.ptr())) || !nb::try_cast<T>(v, out))
+        bad();
+      return out;
+    }
+  }
+  // CLI11 check `within(lo, hi, what)` of host/cli/main.cpp
+  template <typename T>
+  T within(double lo, double hi, const char* what) const {
+    const T x = as<T>();
+    if (!(static_cast<double>(x) >= lo && static_cast<double>(x) <= hi))
+      CHORUS_THROW(chorus::input_error, flag, ": '", str_of(v), "' is not ", what);
+    return x;
+  }
+  // CLI::Range(lo, hi)
+  template <typename T>
+  T range(T lo, T hi) const {
+    const T x = as<T>();
+    if (!(x >= lo && x <= hi))
+      CHORUS_THROW(chorus::input_error, flag, ": Value ", str_of(v), " not in range ",
+                   std::to_string(lo), " to ", std::to_string(hi));
+    return x;
+  }
+};
+
+option_value option_of(const std::string& key, nb::handle v) {
+  std::string flag = "--" + key;
+  for (char& c : flag)
+    if (c == '_') c = '-';
+  return {flag, v};
+}
+
+constexpr double kMiB = 1099511627776.0;  // the CLI's cap on sizes in MiB (2^40)
+
 // detect's options by their CLI names without dashes ("threshold_activity" is
 // --threshold-activity); each one present counts as given, as on the command line.
+void apply_detect_option(chorus::detect_options& o, const std::string& k, const option_value& x) {
+  using std::int64_t;
+  if (k == "view")
+    o.view = x.as<std::string>();
+  else if (k == "edges")
+    o.edges = x.as<std::string>();
+  else if (k == "window")
+    o.window = x.within<int64_t>(0, 31622400, "a number of seconds from 0 to 31622400 (a year)");
+  else if (k == "min_weight")
+    o.min_weight = x.within<int64_t>(1, 1e15, "a count of at least 1");
+  else if (k == "similarity")
+    o.similarity = x.within<double>(1e-9, 1, "a Jaccard similarity in (0, 1]");
+  else if (k == "evidence_cap")
+    o.evidence_cap = x.within<int64_t>(0, 1e9, "a count from 0 to 10^9");
+  else if (k == "threshold")
+    o.threshold = x.as<double>(), o.threshold_given = true;
+  else if (k == "threshold_activity")
+    o.threshold_activity = x.as<double>(), o.threshold_activity_given = true;
+  else if (k == "weight")
+    o.weight = x.as<double>(), o.weight_given = true;
+  else if (k == "activity_transform")
+    o.transform = chorus::parse_transform(x.as<std::string>());
+  else if (k == "min_activity")
+    o.min_activity = x.range<double>(0.0, 1e12);
+  else if (k == "allow_empty_view")
+    o.allow_empty_view = x.as<bool>();
+  else if (k == "topk")
+    o.topk = x.as<int64_t>();
+  else if (k == "max_edges")
+    o.max_edges = x.as<int64_t>();
+  else if (k == "threads")
+    o.threads = x.as<int>();
+  else if (k == "backend")
+    o.backend = chorus::parse_backend(x.as<std::string>());
+  else if (k == "precision")
+    o.prec = chorus::parse_precision(x.as<std::string>());
+  else if (k == "max_memory")
+    o.max_memory_mib = x.within<std::uint64_t>(0, kMiB, "a size in MiB from 0 to 2^40");
+  else if (k == "checkpoint")
+    o.checkpoint_dir = x.as<std::string>();
+  else if (k == "checkpoint_interval")
+    o.checkpoint_interval = x.as<double>();
+  else if (k == "resume")
+    o.resume = x.as<bool>();
+  else if (k == "device")
+    o.device = x.within<int>(0, 4095, "a device ordinal from 0 to 4095");
+  else if (k == "gpu_kernel")
+    o.kernel = chorus::parse_gpu_kernel(x.as<std::string>());
+  else if (k == "gpu_memory")
+    o.gpu_memory_mib = x.within<std::uint64_t>(0, kMiB, "a size in MiB from 0 to 2^40");
+  else if (k == "tile_rows")
+    o.tile_rows = x.as<int64_t>();
+  else if (k == "tile_cols")
+    o.tile_cols = x.as<int64_t>();
+  else if (k == "write_edges")
+    o.write_edges = x.as<bool>();
+  else if (k == "evidence")
+    o.evidence = x.as<bool>();
+  else if (k == "force")
+    o.force = x.as<bool>();
+  else
+    CHORUS_THROW(chorus::input_error, "detect has no option '", k, "'");
+}
+
 void apply_detect_options(chorus::detect_options& o, const nb::dict& d) {
   for (auto [key, v] : d) {
     const std::string k = nb::cast<std::string>(key);
-    std::string flag = "--" + k;
-    for (char& c : flag)
-      if (c == '_') c = '-';
-    o.options_given.push_back(flag);
-    if (k == "view")
-      o.view = nb::cast<std::string>(v);
-    else if (k == "edges")
-      o.edges = nb::cast<std::string>(v);
-    else if (k == "window")
-      o.window = nb::cast<std::int64_t>(v);
-    else if (k == "min_weight")
-      o.min_weight = nb::cast<std::int64_t>(v);
-    else if (k == "similarity")
-      o.similarity = nb::cast<double>(v);
-    else if (k == "evidence_cap")
-      o.evidence_cap = nb::cast<std::int64_t>(v);
-    else if (k == "threshold")
-      o.threshold = nb::cast<double>(v), o.threshold_given = true;
-    else if (k == "threshold_activity")
-      o.threshold_activity = nb::cast<double>(v), o.threshold_activity_given = true;
-    else if (k == "weight")
-      o.weight = nb::cast<double>(v), o.weight_given = true;
-    else if (k == "activity_transform")
-      o.transform = chorus::parse_transform(str_of(v));
-    else if (k == "min_activity")
-      o.min_activity = nb::cast<double>(v);
-    else if (k == "allow_empty_view")
-      o.allow_empty_view = nb::cast<bool>(v);
-    else if (k == "topk")
-      o.topk = nb::cast<std::int64_t>(v);
-    else if (k == "max_edges")
-      o.max_edges = nb::cast<std::int64_t>(v);
-    else if (k == "threads")
-      o.threads = nb::cast<int>(v);
-    else if (k == "backend")
-      o.backend = chorus::parse_backend(str_of(v));
-    else if (k == "precision")
-      o.prec = chorus::parse_precision(str_of(v));
-    else if (k == "max_memory")
-      o.max_memory_mib = nb::cast<std::uint64_t>(v);
-    else if (k == "checkpoint")
-      o.checkpoint_dir = str_of(v);
-    else if (k == "checkpoint_interval")
-      o.checkpoint_interval = nb::cast<double>(v);
-    else if (k == "resume")
-      o.resume = nb::cast<bool>(v);
-    else if (k == "device")
-      o.device = nb::cast<int>(v);
-    else if (k == "gpu_kernel")
-      o.kernel = chorus::parse_gpu_kernel(str_of(v));
-    else if (k == "gpu_memory")
-      o.gpu_memory_mib = nb::cast<std::uint64_t>(v);
-    else if (k == "tile_rows")
-      o.tile_rows = nb::cast<std::int64_t>(v);
-    else if (k == "tile_cols")
-      o.tile_cols = nb::cast<std::int64_t>(v);
-    else if (k == "write_edges")
-      o.write_edges = nb::cast<bool>(v);
-    else if (k == "evidence")
-      o.evidence = nb::cast<bool>(v);
-    else if (k == "force")
-      o.force = nb::cast<bool>(v);
-    else
-      CHORUS_THROW(chorus::input_error, "detect has no option '", k, "'");
+    const option_value x = option_of(k, v);
+    o.options_given.push_back(x.flag);
+    apply_detect_option(o, k, x);
   }
 }
 
@@ -297,63 +379,67 @@ std::string detect(const nb::dict& options, const std::string& output,
 }
 
 // ingest's options by CLI name (the field map: account, handle, time, text, id, repost, reply,
-// urls).
+// urls; "from" and "to" are --from and --to).
+void apply_ingest_option(chorus::ingest::ingest_options& o, const std::string& k,
+                         const option_value& x) {
+  namespace ing = chorus::ingest;
+  ing::field_map& m = o.reader.map;
+  if (k == "format")
+    o.reader.fmt = ing::parse_format(x.as<std::string>());
+  else if (k == "preset")
+    o.reader.pre = ing::parse_preset(x.as<std::string>());
+  else if (k == "strict")
+    o.reader.strict = x.as<bool>();
+  else if (k == "min_posts")
+    o.min_posts = x.range<long long>(1, 1000000000);
+  else if (k == "bin")
+    o.bin_seconds = ing::parse_duration(x.as<std::string>(), "--bin");
+  else if (k == "fold")
+    o.fold = x.as<std::string>();
+  else if (k == "from")
+    o.has_from = true, o.from = ing::parse_when(str_of(x.v), "--from");
+  else if (k == "to")
+    o.has_to = true, o.to = ing::parse_when(str_of(x.v), "--to");
+  else if (k == "dim")
+    o.dim = x.range<int>(0, 4096);
+  else if (k == "seed")
+    o.seed = x.as<std::uint64_t>();
+  else if (k == "post_embeddings")
+    o.post_embeddings = x.as<std::string>();
+  else if (k == "truth")
+    o.truth = x.as<std::string>();
+  else if (k == "normalize")
+    o.normalize = x.as<std::string>();
+  else if (k == "threads")
+    o.threads = x.range<int>(0, 4096);
+  else if (k == "max_memory")
+    o.max_memory_mib = x.range<long long>(0, 1LL << 40);
+  else if (k == "force")
+    o.force = x.as<bool>();
+  else if (k == "account")
+    m.account = x.as<std::string>();
+  else if (k == "handle")
+    m.handle = x.as<std::string>();
+  else if (k == "time")
+    m.time = x.as<std::string>();
+  else if (k == "text")
+    m.text = x.as<std::string>();
+  else if (k == "id")
+    m.id = x.as<std::string>();
+  else if (k == "repost")
+    m.repost = x.as<std::string>();
+  else if (k == "reply")
+    m.reply = x.as<std::string>();
+  else if (k == "urls")
+    m.urls = x.as<std::string>();
+  else
+    CHORUS_THROW(chorus::input_error, "ingest has no option '", k, "'");
+}
+
 void apply_ingest_options(chorus::ingest::ingest_options& o, const nb::dict& d) {
   for (auto [key, v] : d) {
     const std::string k = nb::cast<std::string>(key);
-    chorus::ingest::field_map& m = o.reader.map;
-    if (k == "format")
-      o.reader.fmt = chorus::ingest::parse_format(str_of(v));
-    else if (k == "preset")
-      o.reader.pre = chorus::ingest::parse_preset(str_of(v));
-    else if (k == "strict")
-      o.reader.strict = nb::cast<bool>(v);
-    else if (k == "min_posts")
-      o.min_posts = nb::cast<std::int64_t>(v);
-    else if (k == "bin")
-      o.bin_seconds = chorus::ingest::parse_duration(str_of(v), "--bin");
-    else if (k == "fold")
-      o.fold = str_of(v);
-    else if (k == "from")
-      o.has_from = true, o.from = chorus::ingest::parse_when(str_of(v), "--from");
-    else if (k == "to")
-      o.has_to = true, o.to = chorus::ingest::parse_when(str_of(v), "--to");
-    else if (k == "dim")
-      o.dim = nb::cast<int>(v);
-    else if (k == "hash_bits")
-      o.hash_bits = nb::cast<int>(v);
-    else if (k == "seed")
-      o.seed = nb::cast<std::uint64_t>(v);
-    else if (k == "post_embeddings")
-      o.post_embeddings = str_of(v);
-    else if (k == "truth")
-      o.truth = str_of(v);
-    else if (k == "normalize")
-      o.normalize = str_of(v);
-    else if (k == "threads")
-      o.threads = nb::cast<int>(v);
-    else if (k == "max_memory")
-      o.max_memory_mib = nb::cast<std::int64_t>(v);
-    else if (k == "force")
-      o.force = nb::cast<bool>(v);
-    else if (k == "account")
-      m.account = str_of(v);
-    else if (k == "handle")
-      m.handle = str_of(v);
-    else if (k == "time")
-      m.time = str_of(v);
-    else if (k == "text")
-      m.text = str_of(v);
-    else if (k == "id")
-      m.id = str_of(v);
-    else if (k == "repost")
-      m.repost = str_of(v);
-    else if (k == "reply")
-      m.reply = str_of(v);
-    else if (k == "urls")
-      m.urls = str_of(v);
-    else
-      CHORUS_THROW(chorus::input_error, "ingest has no option '", k, "'");
+    apply_ingest_option(o, k, option_of(k, v));
   }
 }
 

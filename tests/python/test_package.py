@@ -212,6 +212,7 @@ OPTION_MISTAKES = [
     ("threshold_out_of_range", {"threshold": 1.5}),
     ("activity_threshold_out_of_range", {"threshold_activity": -2.0}),
     ("threshold_the_view_ignores", {"view": "embedding", "threshold_activity": 0.5}),
+    ("content_threshold_on_activity_view", {"view": "activity", "threshold": 0.5}),
     ("weight_without_fused", {"view": "both", "weight": 0.5}),
     ("unknown_view", {"view": "content"}),
     ("unknown_precision", {"precision": "fp8"}),
@@ -401,3 +402,120 @@ def test_temporary_results_go_with_the_object(dense_input):
 
     gc.collect()
     assert not os.path.exists(folder)
+
+
+# ---- options as the CLI reads them; ids, handles and layouts as users hold them ---------------
+
+
+def test_edges_expression_gives_the_cli_results(cli, dense_input, tmp_path):
+    expr = "embedding>=0.9 | (embedding & activity)"
+    ref = str(tmp_path / "cli.h5")
+    run_cli(cli, "detect", "--input", dense_input["path"], "--out", ref, "--edges", expr,
+            "--threshold", "0.6", "--threshold-activity", "0.6", "--quiet")
+    res = chorus.detect(input=dense_input["path"], edges=expr, threshold=0.6,
+                        threshold_activity=0.6, progress=False)
+    with h5py.File(ref, "r") as f:
+        assert np.array_equal(res.labels, f["/labels"][()])
+        assert np.array_equal(res.edges["src"].to_numpy(), f["/edges/src"][()])
+        assert np.array_equal(res.edges["dst"].to_numpy(), f["/edges/dst"][()])
+    assert res.summary["edges"] > 0
+    msg, _ = cli_error(cli, "detect", "--input", dense_input["path"], "--out", ref, "--edges",
+                       expr, "--view", "both")
+    with pytest.raises(chorus.InputError) as e:
+        chorus.detect(input=dense_input["path"], edges=expr, view="both", progress=False)
+    assert str(e.value) == msg
+
+
+CLI_CHECKS = [("window", "-1", -1), ("min_weight", "0", 0), ("similarity", "2", 2),
+              ("evidence_cap", "-1", -1), ("device", "-1", -1),
+              ("max_memory", "17592186044416", 2**44), ("topk", "3.5", 3.5),
+              ("threshold", "abc", "abc")]
+
+
+@pytest.mark.parametrize("name,typed,value", CLI_CHECKS, ids=[c[0] for c in CLI_CHECKS])
+def test_values_the_cli_refuses_are_refused_with_its_message(cli, dense_input, tmp_path, name,
+                                                             typed, value):
+    msg, code = cli_error(cli, "detect", "--input", dense_input["path"], "--out",
+                          str(tmp_path / "r.h5"), "--" + name.replace("_", "-"), typed)
+    msg = msg.replace(" (see chorus detect --help)", "")
+    with pytest.raises(chorus.InputError) as e:
+        chorus.detect(input=dense_input["path"], progress=False, **{name: value})
+    assert str(e.value) == msg
+    assert e.value.exit_code == code == 2
+
+
+def test_wrong_types_are_input_errors(dense_input):
+    emb = dense_input["embedding"]
+    for kwargs in ({"threshold": True}, {"threshold": "0.9"}, {"window": 60.0, "view": "co_repost"},
+                   {"threads": 0.5}, {"view": 3}):
+        with pytest.raises(chorus.InputError, match="Could not convert"):
+            chorus.detect(emb, progress=False, **kwargs)
+    with pytest.raises(chorus.InputError, match="progress must be True, False or a callable"):
+        chorus.detect(emb, progress="yes")
+    with pytest.raises(chorus.InputError) as e:
+        chorus.detect(emb[:, 0], progress=False)
+    assert e.value.exit_code == 2  # raised by the Python layer, same attributes
+
+
+def test_ids_as_users_hold_them(dense_input):
+    emb = dense_input["embedding"]
+    n = emb.shape[0]
+    base = chorus.detect(emb, ids=np.arange(n) + 5, view="embedding", progress=False)
+    for ids in (pd.Series(np.arange(n) + 5, dtype="Int64"), list(range(5, n + 5)),
+                np.array(list(range(5, n + 5)), dtype=object), pd.Index(np.arange(n) + 5)):
+        res = chorus.detect(emb, ids=ids, view="embedding", progress=False)
+        assert np.array_equal(res.ids, base.ids)
+        assert res.edges.equals(base.edges)
+    with pytest.raises(chorus.InputError, match="give every account a string id"):
+        chorus.detect(emb, ids=[10] + [f"s{i}" for i in range(n - 1)], progress=False)
+    gaps = pd.Series(np.arange(n), dtype="Int64")
+    gaps[3] = pd.NA
+    with pytest.raises(chorus.InputError, match="ids row 3 is missing"):
+        chorus.detect(emb, ids=gaps, progress=False)
+
+
+def test_missing_handles_are_empty_not_nan(dense_input):
+    handles = pd.Series(dense_input["handles"], dtype=object)
+    res0 = chorus.detect(dense_input["embedding"], ids=dense_input["ids"], handles=handles,
+                         view="embedding", threshold=0.8, progress=False)
+    first = int(res0.members["row"].iloc[0])
+    handles[first] = np.nan
+    res = chorus.detect(dense_input["embedding"], ids=dense_input["ids"], handles=handles,
+                        view="embedding", threshold=0.8, progress=False)
+    m = res.members.set_index("row")
+    assert m.loc[first, "handle"] == ""
+    assert "nan" not in set(m["handle"])
+
+
+def test_layouts_that_cannot_be_read_in_place_are_converted(dense_input):
+    emb = dense_input["embedding"]
+    base = chorus.detect(emb, view="embedding", threshold=0.8, progress=False)
+    for layout in (emb.astype(">f4"), emb[::-1][::-1], np.asfortranarray(emb)):
+        res = chorus.detect(layout, view="embedding", threshold=0.8, progress=False)
+        assert res.edges.equals(base.edges)
+    row = np.broadcast_to(emb[0], emb.shape)  # every row the same (stride 0)
+    res = chorus.detect(row, view="embedding", threshold=0.8, progress=False)
+    n = emb.shape[0]
+    assert res.summary["edges"] == n * (n - 1) // 2
+
+
+def test_threads_are_the_jobs_own(dense_input):
+    emb = dense_input["embedding"]
+    before = chorus.detect(emb, view="embedding", progress=False).summary["threads"]
+    one = chorus.detect(emb, view="embedding", threads=1, progress=False)
+    assert one.summary["threads"] == 1
+    after = chorus.detect(emb, view="embedding", progress=False)
+    assert after.summary["threads"] == before > 1
+
+
+def test_results_keep_their_input_alive(tmp_path):
+    def run():
+        inp = chorus.generate(accounts=800, dim=16, bins=24, clusters=3, progress=False)
+        return chorus.detect(inp, view="both", progress=False)
+
+    res = run()  # the temporary input is still there for the report's heatmaps
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res.report(tmp_path / "r.html")
