@@ -40,8 +40,8 @@ arrays as_arrays(const dense& e, const dense& a, std::int64_t pad) {
       r.emb[i * (e.d + pad) + k] = static_cast<float>(e.at(i, k));
   for (double v : a.x) r.act.push_back(static_cast<double>(std::lround(v)));
   r.in.ids = r.ids;
-  r.in.embedding = {r.emb.data(), false, n, e.d, e.d + pad};
-  r.in.activity = {r.act.data(), true, n, a.d, a.d};
+  r.in.embedding = {r.emb.data(), memory_matrix::element::f32, n, e.d, e.d + pad};
+  r.in.activity = {r.act.data(), memory_matrix::element::f64, n, a.d, a.d};
   return r;
 }
 
@@ -73,6 +73,12 @@ TEST_P(MemoryInputTransform, SameRowsAsTheFile) {
   expect_same_view(f.activity, g.activity);
   EXPECT_EQ(f.below_min_activity, g.below_min_activity);
   EXPECT_GT(g.below_min_activity, 0);
+  // int32 counts (as chorus ingest writes them) read in place: the same rows
+  std::vector<std::int32_t> counts(m.act.begin(), m.act.end());
+  memory_input m32 = m.in;
+  m32.activity.data = counts.data();
+  m32.activity.type = memory_matrix::element::i32;
+  expect_same_view(f.activity, load_input(m32, lo).activity);
   EXPECT_NE(g.checksum, 0u);
   // the checksum follows the values
   m.emb[5] += 1.0f;

@@ -307,7 +307,7 @@ std::uint64_t memory_checksum(const memory_input& m) {
   for (const std::string& s : m.string_ids) h.add(s.c_str(), s.size() + 1);
   for (const memory_matrix* v : {&m.embedding, &m.activity}) {
     if (!v->present()) continue;
-    const std::size_t esize = v->f64 ? 8 : 4;
+    const std::size_t esize = v->element_size();
     for (std::int64_t r = 0; r < v->rows; ++r)
       h.add(static_cast<const char*>(v->data) + static_cast<std::size_t>(r * v->row_stride) * esize,
             static_cast<std::size_t>(v->cols) * esize);
@@ -397,17 +397,14 @@ class view_reader {
     for (std::int64_t r = 0; r < rows; ++r) {
       thread_local std::vector<double> row;
       double* x;
-      const float* fsrc = nullptr;
-      const double* dsrc = nullptr;
-      if (mem_ && mem_->f64)
-        dsrc = static_cast<const double*>(mem_->data) + (r0 + r) * mem_->row_stride;
-      else if (mem_)
-        fsrc = static_cast<const float*>(mem_->data) + (r0 + r) * mem_->row_stride;
-      else if (as_float_)
-        fsrc = fbuf_.data() + r * d;
-      if (fsrc || dsrc) {  // a float64 copy of the row: prep_ works in place
+      if (mem_) {  // a float64 copy of the caller's row: prep_ works in place
         row.resize(static_cast<std::size_t>(d));
-        for (std::int64_t k = 0; k < d; ++k) row[k] = fsrc ? fsrc[k] : dsrc[k];
+        memory_row(*mem_, r0 + r, row.data());
+        x = row.data();
+      } else if (as_float_) {
+        row.resize(static_cast<std::size_t>(d));
+        const float* src = fbuf_.data() + r * d;
+        for (std::int64_t k = 0; k < d; ++k) row[k] = src[k];
         x = row.data();
       } else {
         x = buf_.data() + r * d;
@@ -699,11 +696,7 @@ struct row_sources {
       h5::read_rows<double>(h5::open_dataset(file, "/activity"), r0, rows, out);
       return;
     }
-    const memory_matrix& m = mem->activity;
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t t = 0; t < T; ++t)
-        out[r * T + t] = m.f64 ? static_cast<const double*>(m.data)[(r0 + r) * m.row_stride + t]
-                               : static_cast<const float*>(m.data)[(r0 + r) * m.row_stride + t];
+    for (std::int64_t r = 0; r < rows; ++r) memory_row(mem->activity, r0 + r, out + r * T);
   }
   view_reader reader(const char* what, std::int64_t block_rows, const loaded_input& in,
                      view_matrix& out, row_prep prep) const {
@@ -813,6 +806,27 @@ void read_views(loaded_input& in, const load_options& opt, row_feed* feed) {
   read_views_from(in, opt, feed, src);
 }
 
+void memory_row(const memory_matrix& m, std::int64_t r, double* out) {
+  const std::int64_t at = r * m.row_stride;
+  switch (m.type) {
+    case memory_matrix::element::f32: {
+      const float* p = static_cast<const float*>(m.data) + at;
+      for (std::int64_t k = 0; k < m.cols; ++k) out[k] = p[k];
+      break;
+    }
+    case memory_matrix::element::f64: {
+      const double* p = static_cast<const double*>(m.data) + at;
+      for (std::int64_t k = 0; k < m.cols; ++k) out[k] = p[k];
+      break;
+    }
+    case memory_matrix::element::i32: {
+      const std::int32_t* p = static_cast<const std::int32_t*>(m.data) + at;
+      for (std::int64_t k = 0; k < m.cols; ++k) out[k] = p[k];
+      break;
+    }
+  }
+}
+
 input_info inspect_memory(const memory_input& m) {
   input_info info;
   info.path = m.name;
@@ -827,7 +841,7 @@ input_info inspect_memory(const memory_input& m) {
                    " account ids");
     CHORUS_EXPECTS(v.cols >= 1, what, " must have at least one column");
     CHORUS_EXPECTS(v.row_stride >= v.cols, what, ": row stride below the row length");
-    bytes += static_cast<std::uint64_t>(checked_mul(v.rows, v.cols, what)) * (v.f64 ? 8 : 4);
+    bytes += static_cast<std::uint64_t>(checked_mul(v.rows, v.cols, what)) * v.element_size();
   };
   check(m.embedding, "embedding");
   check(m.activity, "activity");
@@ -835,8 +849,8 @@ input_info inspect_memory(const memory_input& m) {
   info.has_activity = m.activity.present();
   info.dim = m.embedding.cols;
   info.bins = m.activity.cols;
-  info.embedding_dtype = info.has_embedding ? (m.embedding.f64 ? "float64" : "float32") : "";
-  info.activity_dtype = info.has_activity ? (m.activity.f64 ? "float64" : "float32") : "";
+  info.embedding_dtype = info.has_embedding ? m.embedding.dtype() : "";
+  info.activity_dtype = info.has_activity ? m.activity.dtype() : "";
   CHORUS_EXPECTS(m.handles.empty() || static_cast<std::int64_t>(m.handles.size()) == info.n,
                  "handles has ", m.handles.size(), " entries but there are ", info.n,
                  " account ids");
@@ -848,7 +862,7 @@ input_info inspect_memory(const memory_input& m) {
   return info;
 }
 
-loaded_input load_input(const memory_input& m, const load_options& opt) {
+loaded_input open_input(const memory_input& m, const load_options& opt) {
   CHORUS_EXPECTS(opt.block_rows >= 1, "block_rows must be >= 1");
   CHORUS_EXPECTS(opt.row_begin >= 0, "row_begin must be >= 0");
   loaded_input in;
@@ -874,9 +888,18 @@ loaded_input load_input(const memory_input& m, const load_options& opt) {
     CHORUS_EXPECTS(in.info.has_activity, "no activity was given, which this run needs");
     alloc_view(in.activity, "/activity", n, in.info.bins, first);
   }
+  return in;
+}
+
+void read_views(loaded_input& in, const load_options& opt, row_feed* feed, const memory_input& m) {
   row_sources src;
   src.mem = &m;
-  read_views_from(in, opt, nullptr, src);
+  read_views_from(in, opt, feed, src);
+}
+
+loaded_input load_input(const memory_input& m, const load_options& opt) {
+  loaded_input in = open_input(m, opt);
+  read_views(in, opt, nullptr, m);
   return in;
 }
 

@@ -335,12 +335,16 @@ score_options scan_options(const detect_options& opt, const job_plan& p, const b
 /// is cancelled and joined before the input goes away.
 class view_reader {
  public:
-  view_reader(loaded_input& in, const load_options& lo, std::int64_t first_row)
+  view_reader(loaded_input& in, const load_options& lo, std::int64_t first_row,
+              const memory_input* memory)
       : feed_(std::min(first_row, in.info.n), in.info.n) {
-    thread_ = std::thread([this, &in, lo] {
+    thread_ = std::thread([this, &in, lo, memory] {
       const auto t = clock_type::now();
       try {
-        read_views(in, lo, &feed_);
+        if (memory)
+          read_views(in, lo, &feed_, *memory);
+        else
+          read_views(in, lo, &feed_);
       } catch (...) {
         feed_.fail(std::current_exception());
       }
@@ -386,16 +390,15 @@ load_options view_load_options(const detect_options& opt, const job_plan& p) {
 scored read_and_score(const detect_options& opt, const job_plan& p, edge_store& store) {
   scored r;
   loaded_input& in = *r.in;
-  const bool overlap =
-      opt.checkpoint_dir.empty() && test_hooks().read_overlap && opt.memory == nullptr;
+  const bool overlap = opt.checkpoint_dir.empty() && test_hooks().read_overlap;
   const load_options lo = view_load_options(opt, p);
   std::unique_ptr<view_reader> reader;
   phase([&] {
     const auto t = clock_type::now();
     if (opt.progress) opt.progress("read", 0, 1);
     if (overlap) {
-      in = open_input(p.info, lo);
-      reader = std::make_unique<view_reader>(in, lo, p.row_begin);
+      in = opt.memory ? open_input(*opt.memory, lo) : open_input(p.info, lo);
+      reader = std::make_unique<view_reader>(in, lo, p.row_begin, opt.memory);
     } else {
       in = opt.memory ? load_input(*opt.memory, lo) : load_input(p.info, lo);
     }

@@ -218,13 +218,12 @@ void evidence_builder::state::read_activity() {
     bins = m.cols;
     act = load_activity(
         [&m](std::int64_t row0, std::int64_t nrows, float* out) {
-          for (std::int64_t r = 0; r < nrows; ++r)
-            for (std::int64_t t = 0; t < m.cols; ++t) {
-              const std::int64_t at = (row0 + r) * m.row_stride + t;
-              out[r * m.cols + t] = m.f64
-                                        ? static_cast<float>(static_cast<const double*>(m.data)[at])
-                                        : static_cast<const float*>(m.data)[at];
-            }
+          std::vector<double> row(static_cast<std::size_t>(m.cols));
+          for (std::int64_t r = 0; r < nrows; ++r) {
+            memory_row(m, row0 + r, row.data());
+            for (std::int64_t t = 0; t < m.cols; ++t)
+              out[r * m.cols + t] = static_cast<float>(row[t]);  // as HDF5 converts to float
+          }
         },
         bins, flagged_rows);
     return;

@@ -129,8 +129,8 @@ def open_input(path: PathLike) -> Input:
 
 
 def _matrix(a: Any, name: str) -> Optional[npt.NDArray[Any]]:
-    """float32 and float64 arrays with contiguous rows as they are (no copy); other numbers
-    converted once (float16 to float32; integers and bools to float64, exactly)."""
+    """float32, float64 and int32 arrays with contiguous rows as they are (no copy); other numbers
+    converted once (float16 to float32; other integers and bools to float64)."""
     if a is None:
         return None
     arr = np.asarray(a)
@@ -141,9 +141,9 @@ def _matrix(a: Any, name: str) -> Optional[npt.NDArray[Any]]:
         arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
-    elif arr.dtype.kind in "iub":
+    elif arr.dtype.kind in "iub" and arr.dtype != np.int32:
         arr = arr.astype(np.float64)
-    elif arr.dtype not in (np.float32, np.float64):
+    elif arr.dtype not in (np.float32, np.float64, np.int32):
         raise _core.InputError(f"{name} must hold numbers, not {arr.dtype}")
     rows, cols = arr.shape
     item = arr.itemsize
@@ -246,8 +246,9 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
     Give the accounts' ``embedding`` [N, d] and/or ``activity`` [N, T] (posts per time bin) as
     numpy arrays (or anything ``numpy.asarray`` takes), with ``ids`` (N integers or strings;
     default 0..N-1) and optionally ``handles`` (N screen names) and ``truth`` (planted cluster
-    per account). float32 and float64 arrays whose rows are contiguous are read in place, without
-    a copy; other dtypes are converted once (float16 to float32, integers to float64). Or give
+    per account). float32, float64 and int32 arrays whose rows are contiguous are read in place,
+    without a copy; other dtypes are converted once (float16 to float32, other integers to
+    float64). Or give
     ``input=``: a :class:`chorus.Input` (from :func:`chorus.ingest`, :func:`chorus.generate`,
     :func:`chorus.open_input`) or an input file's path; the co-action views (``view="co_repost"``
     and the others) and ``edges=`` expressions need one made by :func:`chorus.ingest`.

@@ -334,13 +334,15 @@ using matrix_arg = nb::ndarray<nb::ro, nb::ndim<2>, nb::device::cpu>;
 chorus::memory_matrix matrix_of(const std::optional<matrix_arg>& a, const char* what) {
   chorus::memory_matrix m;
   if (!a) return m;
-  const bool f32 = a->dtype() == nb::dtype<float>(), f64 = a->dtype() == nb::dtype<double>();
-  CHORUS_EXPECTS(f32 || f64, what, " must be float32 or float64");
+  const bool f32 = a->dtype() == nb::dtype<float>(), f64 = a->dtype() == nb::dtype<double>(),
+             i32 = a->dtype() == nb::dtype<std::int32_t>();
+  CHORUS_EXPECTS(f32 || f64 || i32, what, " must be float32, float64 or int32");
   CHORUS_EXPECTS(a->shape(1) <= 1 || a->stride(1) == 1, what, " rows must be contiguous");
   CHORUS_EXPECTS(a->shape(0) <= 1 || a->stride(0) >= static_cast<std::int64_t>(a->shape(1)), what,
                  ": rows overlap");
   m.data = a->data();
-  m.f64 = f64;
+  using el = chorus::memory_matrix::element;
+  m.type = f64 ? el::f64 : i32 ? el::i32 : el::f32;
   m.rows = static_cast<std::int64_t>(a->shape(0));
   m.cols = static_cast<std::int64_t>(a->shape(1));
   m.row_stride = m.rows > 1 ? a->stride(0) : m.cols;

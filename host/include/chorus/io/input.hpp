@@ -63,12 +63,21 @@ input_info inspect_input_isolated(const std::string& path);
 
 /// A matrix the caller holds (chorus's Python package: a numpy array), read where it is.
 struct memory_matrix {
+  /// Element types read in place (activity counts are int32 as chorus ingest writes them).
+  enum class element { f32, f64, i32 };
   const void* data = nullptr;  ///< null: absent
-  bool f64 = false;            ///< float64 elements; else float32
+  element type = element::f32;
   std::int64_t rows = 0, cols = 0;
   std::int64_t row_stride = 0;  ///< elements from one row to the next (>= cols)
   bool present() const { return data != nullptr; }
+  std::size_t element_size() const { return type == element::f64 ? 8 : 4; }
+  const char* dtype() const {
+    return type == element::f64 ? "float64" : type == element::i32 ? "int32" : "float32";
+  }
 };
+
+/// Row `r` of `m` as float64 (exact for every element type) into out[0, m.cols).
+void memory_row(const memory_matrix& m, std::int64_t r, double* out);
 
 /// An input the caller holds in memory: the content of an input file (datasets/SCHEMA.md)
 /// without the file. The matrices are read in place and must outlive the run.
@@ -138,6 +147,11 @@ void read_views(loaded_input& in, const load_options& opt, row_feed* feed = null
 loaded_input load_input(const input_info& info, const load_options& opt);
 /// load_input(inspect_input(path), opt).
 loaded_input load_input(const std::string& path, const load_options& opt);
+
+/// open_input for an input in memory (ids validated, views sized); read_views(in, opt, feed, m)
+/// then fills the views from `m`.
+loaded_input open_input(const memory_input& m, const load_options& opt);
+void read_views(loaded_input& in, const load_options& opt, row_feed* feed, const memory_input& m);
 
 /// load_input for an input in memory: the same validation (duplicate or bad string ids, handles
 /// not UTF-8, NaN/Inf rows) and the same prepared rows, bit for bit, as from a file holding the
