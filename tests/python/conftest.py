@@ -16,6 +16,27 @@ def cli():
     return path
 
 
+def cli_built_like_the_package(cli):
+    """True when the chorus executable is an optimised build without instrumentation, as the
+    package is (pip install: Release). Read from CMakeCache.txt next to it. The coverage (-O1)
+    and sanitizer builds round chorus ingest's content vectors differently in the last bits (FMA
+    contraction and the order of float sums follow the compiler's flags); exact results such as
+    detect's edges do not depend on it."""
+    cache = os.path.join(os.path.dirname(os.path.abspath(cli)), "CMakeCache.txt")
+    values = {}
+    try:
+        with open(cache) as f:
+            for line in f:
+                if ":" in line and "=" in line and not line.startswith(("//", "#")):
+                    key, value = line.split(":", 1)[0], line.strip().split("=", 1)[1]
+                    values[key] = value
+    except OSError:
+        return True
+    return (values.get("CMAKE_BUILD_TYPE") == "Release" and
+            values.get("CHORUS_COVERAGE", "OFF").upper() in ("OFF", "0", "FALSE", "") and
+            values.get("CHORUS_SANITIZE", "").upper() in ("", "OFF"))
+
+
 def run_cli(cli, *args, check=True):
     """Run the chorus executable; returns (exit code, stdout, stderr)."""
     r = subprocess.run([cli, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
