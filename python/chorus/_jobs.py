@@ -14,20 +14,13 @@ import numpy.typing as npt
 
 from . import _core
 from ._progress import ProgressCallback, close_progress, make_progress
-from ._results import PathLike, Result, check_frame_kind
+from ._results import PathLike, Result, check_frame_kind, save_copy, warn_all
 
 Progress = Union[bool, ProgressCallback, None]
 
 
 def _tempdir() -> str:
     return tempfile.mkdtemp(prefix="chorus-")
-
-
-def _umask() -> int:
-    """The process's umask (files chorus saves get the mode a new file would)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 class Input:
@@ -100,18 +93,7 @@ class Input:
 
     def save(self, path: PathLike, force: bool = False) -> None:
         """Write the input file to `path` (refused when it exists, unless `force`)."""
-        out = os.fspath(path)
-        _core.check_output_path(out, force)
-        fd, tmp = tempfile.mkstemp(prefix=".chorus-save-",
-                                   dir=os.path.dirname(os.path.abspath(out)))
-        os.close(fd)
-        try:
-            shutil.copyfile(self._path, tmp)
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, out)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        save_copy(self._path, path, force)
 
     def __repr__(self) -> str:
         i = self._info
@@ -349,10 +331,7 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
         raise
     finally:
         close_progress(bar)
-    for w in summary.get("warnings", []):
-        import warnings
-
-        warnings.warn(f"chorus: {w}", stacklevel=2)
+    warn_all(summary)
     return Result(output, summary, frame, owned, input if isinstance(input, Input) else None)
 
 
@@ -517,10 +496,7 @@ def ingest(posts: Any, *, out: Optional[PathLike] = None, force: bool = False,
     spooled = os.path.join(folder, "posts.csv")
     if os.path.exists(spooled):
         os.unlink(spooled)
-    for w in summary.get("warnings", []):
-        import warnings
-
-        warnings.warn(f"chorus: {w}", stacklevel=2)
+    warn_all(summary)
     if out is not None:
         shutil.rmtree(folder, True)
         return Input(output, summary)

@@ -19,6 +19,33 @@ PathLike = Union[str, "os.PathLike[str]"]
 FRAME_KINDS = ("pandas", "polars", "pyarrow")
 
 
+def save_copy(src: str, path: PathLike, force: bool) -> None:
+    """Copy the chorus file `src` to `path`: refused when `path` exists (unless `force`), written
+    through a temporary file in its folder (never half-written), with the mode a new file gets
+    (mkstemp makes 0600)."""
+    out = os.fspath(path)
+    _core.check_output_path(out, force)
+    fd, tmp = tempfile.mkstemp(prefix=".chorus-save-", dir=os.path.dirname(os.path.abspath(out)))
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def warn_all(summary: Dict[str, Any]) -> None:
+    """A job summary's warnings, as Python warnings (at the caller's caller)."""
+    import warnings
+
+    for w in summary.get("warnings", []):
+        warnings.warn(f"chorus: {w}", stacklevel=3)
+
+
 def _frame(columns: Dict[str, Any], kind: str) -> Any:
     """A data frame of `kind` from named numpy columns (or lists of strings)."""
     if kind == "pandas":
@@ -169,19 +196,7 @@ class Result:
 
         An existing file is refused unless `force`; the copy goes through a temporary file in
         the same folder, so `path` is never left half-written."""
-        out = os.fspath(path)
-        _core.check_output_path(out, force)
-        fd, tmp = tempfile.mkstemp(prefix=".chorus-save-", dir=os.path.dirname(os.path.abspath(out)))
-        os.close(fd)
-        try:
-            shutil.copyfile(self._path, tmp)
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)  # the mode a new file gets (mkstemp makes 0600)
-            os.replace(tmp, out)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        save_copy(self._path, path, force)
 
     def export(self, format: str, path: PathLike, min_size: int = 2, force: bool = False) -> None:
         """``chorus export``: the clusters of at least `min_size` members as GraphML, GEXF (one

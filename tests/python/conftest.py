@@ -73,6 +73,15 @@ def activity_counts(n, t, seed, groups=10):
     return rng.poisson(lam).astype(np.int32)
 
 
+def datasets(path):
+    """Every dataset of an HDF5 file by path, read with h5py."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
 def write_input(path, ids, embedding=None, activity=None, handles=None):
     with h5py.File(path, "w") as f:
         f["/accounts/id"] = ids

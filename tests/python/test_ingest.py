@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import chorus
-from conftest import cli_built_like_the_package, run_cli
+from conftest import cli_built_like_the_package, datasets, run_cli
 
 ID_COLUMNS = {"message_id": str, "user_id": str, "repost_id": str, "reply_id": str}
 
@@ -19,14 +19,6 @@ def corpus(tmp_path_factory, cli):
     run_cli(cli, "ingest", g["posts"], "--out", str(d / "cli.h5"), "--min-posts", "3", "--quiet")
     return {"posts": g["posts"], "cli_input": str(d / "cli.h5"), "dir": d,
             "exact": cli_built_like_the_package(cli)}
-
-
-def datasets(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
-    return out
 
 
 def expect_same_input(path, ref_path, exact_floats=True):

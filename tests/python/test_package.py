@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import chorus
-from conftest import activity_counts, cli_error, clustered, run_cli, write_input
+from conftest import activity_counts, cli_error, clustered, datasets, run_cli, write_input
 
 VIEWS = ["embedding", "activity", "both", "fused"]
 PRECISIONS = ["fp32", "bf16", "int8"]
@@ -99,13 +99,6 @@ def test_saved_results_equal_the_cli_file(cli, dense_input, tmp_path):
     res.save(saved)
     with pytest.raises(chorus.InputError, match="exists; pass --force"):
         res.save(saved)
-
-    def datasets(path):
-        out = {}
-        with h5py.File(path, "r") as f:
-            f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
-                         if isinstance(obj, h5py.Dataset) else None)
-        return out
 
     a, b = datasets(ref_path), datasets(saved)
     assert sorted(a) == sorted(b)
