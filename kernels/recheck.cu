@@ -20,9 +20,9 @@ __device__ double warp_dot(const float* a, const float* b, std::int64_t d, unsig
 __device__ double similarity(const device_view& vi, const device_view& vj, std::int64_t i,
                              std::int64_t j, unsigned lane) {
   const std::int64_t a = i - vi.row0, b = j - vj.row0;
-  const double r = warp_dot(vi.rows + a * vi.d, vj.rows + b * vj.d, vi.d, lane) * vi.inv_norm[a] *
-                   vj.inv_norm[b];
-  return fmin(1.0, fmax(-1.0, r));  // a cosine lies in [-1, 1], as on the CPU
+  // the CPU's rule (symmetric in the rows, clamped to [-1, 1])
+  return cosine_of(warp_dot(vi.rows + a * vi.d, vj.rows + b * vj.d, vi.d, lane), vi.inv_norm[a],
+                   vj.inv_norm[b]);
 }
 
 // One warp per candidate.

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -74,7 +75,7 @@ TEST(ExactPaths, ReCheckedSimilarityIsClampedToMinusOneAndOne) {
     v = opposite_pair(x);
     double dot = 0;
     for (float a : x) dot += double(a) * double(a);
-    raw = dot * v.inv_norm[0] * v.inv_norm[1];
+    raw = dot * (v.inv_norm[0] * v.inv_norm[1]);  // the rule of cosine_of
     if (raw > 1.0) break;
   }
   ASSERT_GT(raw, 1.0) << "no overshooting row found";
@@ -85,6 +86,34 @@ TEST(ExactPaths, ReCheckedSimilarityIsClampedToMinusOneAndOne) {
   p.mode = view_mode::embedding;
   p.threshold = -1.0;
   EXPECT_TRUE(decide(p, exact_similarity(v, 0, 1), NAN));
+}
+
+// An incremental run scores a pair in the other orientation than a full run when the rows
+// moved: the similarity must be the same bits either way. Multiplying the dot by one inverse
+// norm and then by the other is not (checked below, so that the test can fail).
+TEST(ExactPaths, SimilarityIsTheSameInBothOrientations) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<float> g;
+  view_matrix v;
+  v.n = 300;
+  v.d = 13;
+  v.data.resize(v.n * v.d);
+  for (auto& x : v.data) x = g(rng);
+  for (std::int64_t i = 0; i < v.n; ++i) {
+    double s = 0;
+    for (std::int64_t k = 0; k < v.d; ++k) s += double(v.row(i)[k]) * v.row(i)[k];
+    v.inv_norm.push_back(1.0 / std::sqrt(s));
+    v.valid.push_back(1);
+  }
+  std::int64_t asymmetric_old = 0;
+  for (std::int64_t i = 0; i < v.n; ++i)
+    for (std::int64_t j = i + 1; j < v.n; ++j) {
+      const double a = exact_similarity(v, i, j), b = exact_similarity(v, j, i);
+      ASSERT_EQ(std::memcmp(&a, &b, sizeof a), 0) << i << " " << j;
+      const double dot = a / (v.inv_norm[i] * v.inv_norm[j]);  // any dot shows the old rule
+      asymmetric_old += dot * v.inv_norm[i] * v.inv_norm[j] != dot * v.inv_norm[j] * v.inv_norm[i];
+    }
+  EXPECT_GT(asymmetric_old, 0) << "the data should tell the two rules apart";
 }
 
 TEST(ExactPaths, FirstPassThresholdAndWidthPerMode) {

@@ -1,4 +1,4 @@
-// chorus: command-line interface (generate, ingest, detect, export, report, info, demo).
+// chorus: command-line interface (generate, ingest, detect, export, report, info, demo, track).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -11,6 +11,7 @@
 #include "chorus/core/text.hpp"
 #include "chorus/generate/generate.hpp"
 #include "chorus/generate/posts.hpp"
+#include "chorus/generate/series.hpp"
 #include "chorus/job/detect.hpp"
 #include "chorus/job/mpi.hpp"
 #include "chorus/job/progress.hpp"
@@ -19,6 +20,7 @@
 #include "chorus/outputs/info.hpp"
 #include "chorus/outputs/report.hpp"
 #include "chorus/scan/checkpoint.hpp"
+#include "chorus/track/track.hpp"
 #include "chorus/version.hpp"
 #include "ingest_command.hpp"
 
@@ -137,7 +139,10 @@ void add_generate(CLI::App& app, generate_command& c) {
   gen->add_flag("--posts", c.posts_mode,
                 "write a posts corpus (CSV in the QUT toolkit's layout, .gz/.zst by name) and "
                 "its truth CSV instead of vectors");
-  gen->add_option("--days", c.posts.days, "--posts: days covered")
+  gen->add_option("--days", c.posts.days,
+                  "--posts: days covered; without --posts: write a campaign series of D daily "
+                  "input files (2-60; OUT.day01.h5 ... and OUT.events.csv, see "
+                  "datasets/GENERATOR.md)")
       ->check(within(1, 3660, "a number of days from 1 to 3660"))
       ->capture_default_str();
   gen->add_option("--campaigns", c.posts.campaigns, "--posts: planted coordinated campaigns")
@@ -158,8 +163,8 @@ void add_generate(CLI::App& app, generate_command& c) {
 // Options of one generate mode given to the other are mistakes, never silently ignored.
 void check_generate_mode(const generate_command& c) {
   const char* vec_only[] = {"--dim", "--bins", "--clusters", "--no-handles"};
-  const char* posts_only[] = {"--days", "--campaigns", "--posts-per-account", "--truth-out",
-                              "--threads"};
+  // --days is valid in both modes: days of posts, or a series of daily files (vector mode)
+  const char* posts_only[] = {"--campaigns", "--posts-per-account", "--truth-out", "--threads"};
   if (c.posts_mode) {
     for (const char* o : vec_only)
       if (c.app->count(o))
@@ -191,9 +196,38 @@ int run_generate_posts(generate_command& c) {
   return 0;
 }
 
+// A campaign series (--days without --posts): D daily files and the planted events.
+int run_generate_series(generate_command& c) {
+  chorus::series_options o;
+  o.accounts = c.opt.accounts;
+  if (c.app->count("--dim")) o.dim = c.opt.dim;  // else the series' own defaults
+  if (c.app->count("--bins")) o.bins = c.opt.bins;
+  if (c.app->count("--clusters")) o.clusters = c.opt.clusters;
+  o.seed = c.opt.seed;
+  o.days = c.posts.days;
+  o.out = c.opt.out;
+  o.force = c.opt.force;
+  o.handles = !c.no_handles;
+  chorus::progress_bar bar(!c.quiet);
+  auto s = chorus::generate_series(
+      o, [&](double f) { bar.update("generate", static_cast<std::int64_t>(f * 1000), 1000); });
+  bar.finish();
+  if (!c.quiet)
+    std::fprintf(stderr,
+                 "wrote %zu daily files %s ... %s (%s to %s): %lld accounts on day 1, %lld on "
+                 "day %zu; %zu planted events in %s\n",
+                 s.days.size(), s.days.front().path.c_str(), s.days.back().path.c_str(),
+                 s.days.front().date.c_str(), s.days.back().date.c_str(),
+                 static_cast<long long>(s.days.front().accounts),
+                 static_cast<long long>(s.days.back().accounts), s.days.size(), s.events.size(),
+                 s.events_path.c_str());
+  return 0;
+}
+
 int run_generate(generate_command& c) {
   check_generate_mode(c);
   if (c.posts_mode) return run_generate_posts(c);
+  if (c.app->count("--days")) return run_generate_series(c);
   chorus::generate_options& g = c.opt;
   g.handles = !c.no_handles;
   chorus::progress_bar bar(!c.quiet);
@@ -311,6 +345,10 @@ void add_detect(CLI::App& app, detect_command& c) {
   auto* det = app.add_subcommand("detect", "find coordinated clusters in an input file");
   add_detect_scoring(det, c);
   add_detect_resources(det, c);
+  det->add_option("--update", c.opt.update,
+                  "incremental run: the results of a run on an earlier version of this input "
+                  "(same parameters); only pairs that touch a new or changed account are scored, "
+                  "and the results equal a full run's");
   det->add_flag("--no-edges", c.no_edges, "do not write /edges (labels and clusters only)");
   det->add_flag("--no-evidence", c.no_evidence,
                 "do not add /evidence (co-active bins, cluster evidence)");
@@ -394,6 +432,20 @@ void print_truth(const chorus::detect_summary& s) {
         static_cast<long long>(s.truth.planted_clusters));
 }
 
+// An incremental run's lineage and its share of a full run's pairs.
+void print_update(const chorus::detect_summary& s) {
+  const auto& u = s.update;
+  std::printf(
+      "update of %s: %lld new, %lld changed, %lld removed, %lld unchanged accounts; %lld edges "
+      "carried, %lld dropped; %lld pairs scored, %.2f%% of a full run's %lld\n",
+      u.previous.c_str(), static_cast<long long>(u.rows_new),
+      static_cast<long long>(u.rows_changed), static_cast<long long>(u.rows_removed),
+      static_cast<long long>(u.rows_unchanged), static_cast<long long>(u.edges_carried),
+      static_cast<long long>(u.edges_dropped), static_cast<long long>(s.pairs),
+      u.pairs_full ? 100.0 * static_cast<double>(s.pairs) / static_cast<double>(u.pairs_full) : 0.0,
+      static_cast<long long>(u.pairs_full));
+}
+
 // An --edges run's summary: the expression in effect.
 void print_expression_summary(const chorus::detect_summary& s) {
   std::printf(
@@ -428,6 +480,7 @@ void print_detect_summary(const chorus::detect_summary& s) {
               s.backend.c_str(), s.detail.c_str(), s.seconds_total, s.seconds_read, s.seconds_score,
               s.seconds_components, s.seconds_write);
   print_thresholds(s);
+  if (!s.update.previous.empty()) print_update(s);
   if (s.ranks > 1) print_rank_records(s);
   // only the views the run used (an input without /embedding has no "zero embeddings")
   const bool used_e = s.view != "activity", used_a = s.view != "embedding";
@@ -509,7 +562,7 @@ int run_export(const export_command& c) {
 
 // report
 struct report_command {
-  std::string results, out, input;
+  std::string results, out, input, timeline;
   int top = 10;
   bool force = false;
   CLI::App* app = nullptr;
@@ -523,6 +576,8 @@ void add_report(CLI::App& app, report_command& c) {
   rep->add_option("--top", c.top, "clusters shown in detail")
       ->check(within(0, 100000, "a number of clusters from 0 to 100000"))
       ->capture_default_str();
+  rep->add_option("--timeline", c.timeline,
+                  "add a Timeline section from this timeline file (chorus track --out)");
   rep->add_flag("--force", c.force, "overwrite an existing report");
   c.app = rep;
 }
@@ -530,8 +585,53 @@ void add_report(CLI::App& app, report_command& c) {
 int run_report(const report_command& c) {
   std::vector<std::string> extra = {"--top", std::to_string(c.top)};
   if (!c.input.empty()) extra.insert(extra.end(), {"--input", c.input});
+  if (!c.timeline.empty()) extra.insert(extra.end(), {"--timeline", c.timeline});
   if (c.force) extra.push_back("--force");
   return chorus::run_report_tool(c.results, c.out, extra);
+}
+
+// track
+struct track_command {
+  std::vector<std::string> results;
+  chorus::track_options opt;
+  chorus::track_outputs out;
+  bool quiet = false;
+  CLI::App* app = nullptr;
+};
+
+void add_track(CLI::App& app, track_command& c) {
+  auto* tr = app.add_subcommand(
+      "track", "follow clusters across consecutive results files: stable ids and events");
+  tr->add_option("results", c.results, "results files of consecutive runs, in time order (>= 2)")
+      ->required();
+  tr->add_option("--out", c.out.h5, "timeline HDF5 file to write")->required();
+  tr->add_option("--csv", c.out.csv_dir,
+                 "also write clusters.csv and events.csv in this directory");
+  tr->add_option("--json", c.out.json, "also write the timeline as one JSON document");
+  tr->add_option("--min-overlap", c.opt.min_overlap,
+                 "link clusters of consecutive runs when shared accounts / smaller size >= this")
+      ->check(within(1e-300, 1, "an overlap in (0, 1]"))
+      ->capture_default_str();
+  tr->add_option("--growth", c.opt.growth,
+                 "a kept cluster grew (shrank) when its size changed by a factor >= 1 + this")
+      ->check(within(0, 1e12, "a growth of at least 0"))
+      ->capture_default_str();
+  tr->add_flag("--force", c.out.force, "overwrite existing outputs");
+  tr->add_flag("--quiet", c.quiet, "no summary on stdout (warnings still go to stderr)");
+  c.app = tr;
+}
+
+int run_track_command(const track_command& c) {
+  const chorus::timeline t = chorus::run_track(c.results, c.opt, c.out);
+  for (const auto& w : t.warnings) std::fprintf(stderr, "chorus: WARNING: %s\n", w.c_str());
+  if (c.quiet) return 0;
+  std::printf("%s", chorus::timeline_summary(t).c_str());
+  std::printf("wrote %s", c.out.h5.c_str());
+  if (!c.out.csv_dir.empty())
+    std::printf(", %s/clusters.csv, %s/events.csv", c.out.csv_dir.c_str(), c.out.csv_dir.c_str());
+  if (!c.out.json.empty()) std::printf(", %s", c.out.json.c_str());
+  std::printf("\n");
+  return 0;
 }
 
 // info
@@ -595,6 +695,7 @@ struct commands {
   report_command report;
   info_command info;
   demo_command demo;
+  track_command track;
   double progress_interval = chorus::progress_bar::default_interval;  // detect's
 };
 
@@ -607,6 +708,7 @@ void add_commands(CLI::App& app, commands& c) {
   add_report(app, c.report);
   add_info(app, c.info);
   add_demo(app, c.demo);
+  add_track(app, c.track);
 }
 
 // Parse the command line. Help, version and parse errors end the program: their exit code, else
@@ -635,6 +737,7 @@ int run_command(commands& c) {
     if (*c.detect.app) return run_detect_command(c.detect, c.progress_interval);
     if (*c.exp.app) return run_export(c.exp);
     if (*c.report.app) return run_report(c.report);
+    if (*c.track.app) return run_track_command(c.track);
     if (*c.info.app) {
       chorus::describe_file(c.info.path, std::cout);
       return 0;
@@ -661,7 +764,9 @@ int main(int argc, char** argv) {
   // detect stops gracefully on SIGTERM/SIGINT (checkpoint, exit code 4); install at once
   if (argc > 1 && (std::string(argv[1]) == "detect" || std::string(argv[1]) == "ingest"))
     chorus::install_stop_handlers();
-  for (int k = 1; k < argc; ++k) g_json |= std::string(argv[k]) == "--json";
+  // (track's --json names a file: its errors stay plain text)
+  const bool track = argc > 1 && std::string(argv[1]) == "track";
+  for (int k = 1; k < argc; ++k) g_json |= !track && std::string(argv[k]) == "--json";
   CLI::App app{"chorus: finds coordinated networks of accounts by exact all-pairs similarity"};
   app.set_version_flag("--version", CHORUS_VERSION);
   app.require_subcommand(1);

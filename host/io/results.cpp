@@ -201,6 +201,7 @@ void write_results(const std::string& path, const results_content& r) {
       const auto& t = *r.clusters;
       h5::write_vector(f, "/labels", labels);
       h5::write_vector(f, "/accounts/id", *r.ids);
+      if (r.row_checksums) h5::write_vector(f, "/accounts/row_checksum", *r.row_checksums);
       write_all_edges(f, tmp, r, evidence ? &*evidence : nullptr, builder, writer);
       h5::write_vector(f, "/clusters/size", t.size);
       h5::write_vector(f, "/clusters/offsets", t.offsets);

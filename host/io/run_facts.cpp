@@ -1,6 +1,7 @@
 // chorus: the root attributes of a results file.
 #include "chorus/io/run_facts.hpp"
 
+#include "chorus/job/update.hpp"
 #include "chorus/version.hpp"
 
 namespace chorus {
@@ -49,6 +50,21 @@ std::vector<attribute> results_attributes(const run_facts& f) {
   num("seconds_read", f.seconds_read);
   num("seconds_score", f.seconds_score);
   num("seconds_components", f.seconds_components);
+  if (f.row_checksums) text("row_checksum", row_checksum_rule);
+  if (!f.input_date.empty()) text("input_date", f.input_date);
+  if (f.update) {
+    const update_lineage& u = *f.update;
+    text("update_of", u.previous);
+    text("update_of_input", u.previous_input);
+    text("update_of_input_checksum", u.previous_input_checksum);
+    count("rows_new", static_cast<double>(u.rows_new));
+    count("rows_changed", static_cast<double>(u.rows_changed));
+    count("rows_removed", static_cast<double>(u.rows_removed));
+    count("rows_unchanged", static_cast<double>(u.rows_unchanged));
+    count("edges_carried", static_cast<double>(u.edges_carried));
+    count("edges_dropped", static_cast<double>(u.edges_dropped));
+    count("pairs_full", static_cast<double>(u.pairs_full));
+  }
   if (f.truth) {
     num("truth_precision", f.truth->precision);
     num("truth_recall", f.truth->recall);

@@ -6,6 +6,7 @@
 #include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include "chorus/io/row_feed.hpp"
 #include "chorus/io/run_facts.hpp"
 #include "chorus/job/mpi.hpp"
+#include "chorus/job/update.hpp"
 #include "chorus/scan/backend.hpp"
 #include "chorus/scan/checkpoint.hpp"
 #include "chorus/scan/tiling.hpp"
@@ -95,6 +97,11 @@ void check_options(const detect_options& opt) {
   CHORUS_EXPECTS(opt.input != opt.output, "--out must differ from --input");
   CHORUS_EXPECTS(opt.checkpoint_interval >= 0, "--checkpoint-interval must be >= 0");
   CHORUS_EXPECTS(!opt.resume || !opt.checkpoint_dir.empty(), "--resume needs --checkpoint DIR");
+  CHORUS_EXPECTS(opt.update.empty() || opt.topk == 0,
+                 "--topk keeps only some edges, and an update (--update) needs every edge of the "
+                 "runs it builds on: run --update without --topk");
+  CHORUS_EXPECTS(opt.update.empty() || opt.update != opt.input,
+                 "--update names the previous run's results file, not the input");
 }
 
 // ---- phase 1: plan ----------------------------------------------------------------------------
@@ -181,7 +188,7 @@ job_plan plan_job(const detect_options& opt) {
   p.ranks = mpi::size();
   p.multi = mpi::active();
   // with --topk or --no-edges the shards only carry the edges to rank 0 and go once it read them
-  p.keep_shards = p.multi && opt.write_edges && opt.topk == 0;
+  p.keep_shards = p.multi && opt.write_edges && opt.topk == 0 && opt.update.empty();
   phase([&] {
     check_options(opt);
     if (p.rank != 0) return;
@@ -276,6 +283,12 @@ struct scored {
   std::int64_t local_edges = 0;
   std::vector<std::int64_t> roots;  // this rank's forest (multi-process), merged onto rank 0
   double seconds_read = 0, seconds_score = 0, seconds_local = 0;
+  std::vector<std::uint64_t> checksums;  // per row (rank 0; chorus/job/update.hpp)
+  // --update: the plan, its lineage and the edges this rank found (input rows, sorted)
+  std::unique_ptr<update_plan> update;
+  update_lineage lineage;
+  std::vector<edge> fresh;
+  std::int64_t row_begin = 0, row_end = 0;  // this rank's scored positions
 };
 
 // Ranks of this node whose device (--device + local rank, modulo the devices) is `device`.
@@ -384,11 +397,108 @@ load_options view_load_options(const detect_options& opt, const job_plan& p) {
   return lo;
 }
 
+// The parameters an update must share with the run it updates.
+update_params update_parameters(const detect_options& opt, const job_plan& p) {
+  update_params u;
+  u.view = to_string(p.mode);
+  u.need_e = p.need_e;
+  u.need_a = p.need_a;
+  u.fused = p.mode == view_mode::fused;
+  u.threshold = opt.threshold;
+  u.threshold_activity = opt.threshold_activity;
+  u.weight = opt.weight;
+  u.min_activity = opt.min_activity;
+  u.transform = to_string(opt.transform);
+  u.dim = p.info.dim;
+  u.bins = p.info.bins;
+  return u;
+}
+
+update_lineage lineage_of(const update_base& base, const update_plan& u, std::int64_t n) {
+  update_lineage l;
+  l.previous = base.path;
+  l.previous_input = base.input_path;
+  l.previous_input_checksum = base.input_checksum;
+  l.rows_new = u.rows_new;
+  l.rows_changed = u.rows_changed;
+  l.rows_removed = u.rows_removed;
+  l.rows_unchanged = u.rows_unchanged;
+  l.edges_carried = static_cast<std::int64_t>(u.carried.size());
+  l.edges_dropped = u.edges_dropped;
+  l.pairs_full = tiling::pair_count(n);
+  return l;
+}
+
+// --update, reading: every row (the new and changed rows are scored first, so every rank needs
+// all of them), the row checksums, the previous results and the plan.
+void read_for_update(const detect_options& opt, const job_plan& p, scored& r) {
+  loaded_input& in = *r.in;
+  load_options lo = view_load_options(opt, p);
+  lo.row_begin = 0;
+  phase([&] {
+    const auto t = clock_type::now();
+    if (opt.progress) opt.progress("read", 0, 1);
+    in = opt.memory ? load_input(*opt.memory, lo) : load_input(p.info, lo);
+    r.checksums = row_checksums(in, p.need_e, p.need_a);
+    const update_base base = read_update_base(opt.update, update_parameters(opt, p));
+    r.update = std::make_unique<update_plan>(plan_update(base, in.ids, r.checksums));
+    r.lineage = lineage_of(base, *r.update, in.info.n);
+    r.seconds_read = since(t);
+  });
+  in.checksum = mpi::broadcast(in.checksum);
+}
+
+// --update, scoring: the views in scored order (new and changed rows first) and the pairs (i, j)
+// with i among those rows, split across ranks by pair count; the edges found go back to input
+// rows. The previous run's edges between unchanged rows are rank 0's (update_plan::carried).
+void score_update(const detect_options& opt, const job_plan& p, edge_store& store, scored& r) {
+  const update_plan& u = *r.update;
+  const std::int64_t n = r.in->info.n;
+  r.row_begin = split_prefix_row(n, u.dirty, p.ranks, p.rank);
+  r.row_end = split_prefix_row(n, u.dirty, p.ranks, p.rank + 1);
+  phase([&] {
+    view_matrix pe, pa;
+    if (p.need_e) pe = permute_rows(r.in->embedding, u.order);
+    if (p.need_a) pa = permute_rows(r.in->activity, u.order);
+    score_problem pb;
+    pb.embedding = p.need_e ? &pe : nullptr;
+    pb.activity = p.need_a ? &pa : nullptr;
+    pb.params = {p.mode, opt.threshold, opt.threshold_activity, opt.weight};
+    r.params = pb.params;
+    score_options so = scan_options(opt, p, *p.be, r.in->checksum, store);
+    so.row_begin = r.row_begin;
+    so.row_end = r.row_end;
+    // a checkpoint of an update is for the same previous run and the same rows first
+    so.identity += " update_of=" + r.lineage.previous_input_checksum + " order=" +
+                   hex64(XXH3_64bits(u.order.data(), u.order.size() * sizeof(std::int64_t)));
+    auto t = clock_type::now();
+    p.be->find_edges(pb, so, r.st);
+    r.seconds_score = since(t);
+    t = clock_type::now();
+    r.fresh.reserve(store.size());
+    store.for_each_sorted(
+        [&](const edge* e, std::size_t k) { r.fresh.insert(r.fresh.end(), e, e + k); });
+    edges_to_rows(r.fresh, u.order);
+    r.local_edges = static_cast<std::int64_t>(r.fresh.size());
+    if (p.multi)
+      write_edge_shard(p.shard_tmp, visit_vector(r.fresh),
+                       static_cast<std::uint64_t>(r.local_edges));
+    r.seconds_local = since(t);
+  });
+}
+
 // This rank's rows are read (overlapped with scoring unless the run checkpoints: its
 // checkpoint records the input's checksum before any tile) and its pairs scored; in a
 // multi-process job it also writes its edge shard and unions its edges into a forest.
 scored read_and_score(const detect_options& opt, const job_plan& p, edge_store& store) {
   scored r;
+  if (!opt.update.empty()) {
+    read_for_update(opt, p, r);
+    score_update(opt, p, store, r);
+    return r;
+  }
+  r.row_begin = p.row_begin;
+  r.row_end = p.row_end;
   loaded_input& in = *r.in;
   const bool overlap = opt.checkpoint_dir.empty() && test_hooks().read_overlap;
   const load_options lo = view_load_options(opt, p);
@@ -462,13 +572,13 @@ merged merge_ranks(const detect_options& opt, const job_plan& p, scored& sc,
     if (!p.multi) return;
     if (m.edges_before_topk > opt.max_edges) throw_too_many_edges(opt.max_edges);
     const auto t = clock_type::now();
-    if (opt.topk == 0) bytes_sent = mpi::merge_forests(sc.roots);
+    if (opt.topk == 0 && !sc.update) bytes_sent = mpi::merge_forests(sc.roots);
     m.seconds_merge = mpi::max(since(t));
     if (p.keep_shards) shards.rename_final();
   });
   rank_record mine;
-  mine.row_begin = p.row_begin;
-  mine.row_end = p.row_end;
+  mine.row_begin = sc.row_begin;
+  mine.row_end = sc.row_end;
   mine.pairs = sc.st.pairs;
   mine.candidates = sc.st.candidates;
   mine.edges = sc.local_edges;
@@ -493,11 +603,37 @@ struct graph {
   std::int64_t clusters = 0;
 };
 
+// --update: the carried edges and the new ones (this rank's, or every rank's shard) in memory,
+// and the components of them all.
+void update_components(const detect_options& opt, const job_plan& p, scored& sc, graph& g) {
+  g.in_memory = true;
+  std::vector<edge> fresh;
+  if (p.multi) {
+    for (int r = 0; r < p.ranks; ++r)
+      g.shard_paths.push_back(edge_shard_path(opt.output, r, p.ranks) + ".tmp");
+    visit_shards(g.shard_paths)(
+        [&](const edge* e, std::size_t k) { fresh.insert(fresh.end(), e, e + k); });
+    std::sort(fresh.begin(), fresh.end(), edge_order);  // each shard is sorted, not their union
+  } else {
+    fresh = std::move(sc.fresh);
+  }
+  const std::vector<edge>& carried = sc.update->carried;
+  g.edges.resize(fresh.size() + carried.size());
+  std::merge(fresh.begin(), fresh.end(), carried.begin(), carried.end(), g.edges.begin(),
+             edge_order);
+  if (static_cast<std::int64_t>(g.edges.size()) > opt.max_edges)
+    throw_too_many_edges(opt.max_edges);
+  g.edge_count = static_cast<std::int64_t>(g.edges.size());
+  g.visit = visit_vector(g.edges);
+  g.labels = canonical_labels(component_roots(sc.in->info.n, g.visit, p.threads), g.clusters);
+}
+
 // The kept edges (--topk prunes them) and their components: the merged forest (several
 // ranks) or the CUDA backend's union-find already hold the roots of the unpruned graph.
-graph find_components(const detect_options& opt, const job_plan& p, scored& sc, edge_store& store,
-                      const merged& m) {
-  graph g;
+// Filled in place: its edge visitor refers to its own edges.
+void find_components(const detect_options& opt, const job_plan& p, scored& sc, edge_store& store,
+                     const merged& m, graph& g) {
+  if (sc.update) return update_components(opt, p, sc, g);
   for (int r = 0; p.multi && r < p.ranks; ++r)
     g.shard_paths.push_back(edge_shard_path(opt.output, r, p.ranks) +
                             (p.keep_shards ? "" : ".tmp"));
@@ -525,7 +661,6 @@ graph find_components(const detect_options& opt, const job_plan& p, scored& sc, 
   } else {
     g.labels = canonical_labels(roots, g.clusters);
   }
-  return g;
 }
 
 // ---- phase 5: cluster statistics and the summary ----------------------------------------------
@@ -564,6 +699,7 @@ detect_summary summarise(const detect_options& opt, const job_plan& p, const sco
   s.below_min_activity = sc.in->below_min_activity;
   s.warnings = p.warnings;
   s.rank_records = m.ranks;
+  if (sc.update) s.update = sc.lineage;
   return s;
 }
 
@@ -571,6 +707,7 @@ detect_summary summarise(const detect_options& opt, const job_plan& p, const sco
 void summarise_clusters(detect_summary& s, const scored& sc, const graph& g,
                         const cluster_table& table) {
   s.edges = g.edge_count;
+  if (sc.update) s.edges_before_topk = g.edge_count;  // the carried edges too (no --topk)
   s.clusters = g.clusters;
   for (std::int64_t c = 0; c < g.clusters; ++c) s.clustered_accounts += table.size[c];
   s.largest_cluster = g.clusters ? table.size[0] : 0;
@@ -654,12 +791,23 @@ run_facts results_facts(const detect_options& opt, const job_plan& p, const scor
   return f;
 }
 
+// The input file's root attribute `date` (a day of a campaign series), or "".
+std::string input_date(const std::string& path) {
+  try {
+    std::string date;
+    return h5::get_attr(h5::open_read(path), "date", date) ? date : std::string();
+  } catch (const error&) {
+    return std::string();  // a date is a label: its absence or type is no error
+  }
+}
+
 double write_results_file(const detect_options& opt, const job_plan& p, const scored& sc,
                           const graph& g, const cluster_table& table, const detect_summary& s) {
   const auto t = clock_type::now();
   results_content rc;
   rc.labels = &g.labels;
   rc.ids = &sc.in->ids;
+  rc.row_checksums = &sc.checksums;
   const std::vector<edge> none;
   if (!opt.write_edges) {
     rc.edges = &none;
@@ -679,6 +827,9 @@ double write_results_file(const detect_options& opt, const job_plan& p, const sc
   rc.truth = s.has_truth ? &s.truth : nullptr;
   run_facts facts = results_facts(opt, p, sc, s);
   if (s.has_truth) facts.truth = &s.truth;
+  facts.row_checksums = true;
+  if (sc.update) facts.update = &s.update;
+  if (!opt.memory) facts.input_date = input_date(opt.input);
   rc.attributes = results_attributes(facts);
   rc.ranks = &s.rank_records;
   write_results(opt.output, rc);
@@ -735,9 +886,12 @@ detect_summary run_detect(const detect_options& opt) {
     check_stop(opt, "finding the components");
     check_views_usable(opt, plan, sc, s);
     const auto t = clock_type::now();
-    const graph g = find_components(opt, plan, sc, store, m);
+    graph g;
+    find_components(opt, plan, sc, store, m, g);
     const cluster_table table =
         cluster_statistics(g.labels, g.clusters, g.visit, plan.need_a ? &sc.in->activity : nullptr);
+    // the next run's --update compares these (rank 0 holds every row)
+    if (sc.checksums.empty()) sc.checksums = row_checksums(*sc.in, plan.need_e, plan.need_a);
     summarise_clusters(s, sc, g, table);
     s.seconds_components = since(t) + m.seconds_merge;
     check_stop(opt, "writing the results");

@@ -68,6 +68,14 @@ std::string to_json(const detect_summary& s) {
   o << "],\"seconds\":{\"read\":" << num(s.seconds_read) << ",\"score\":" << num(s.seconds_score)
     << ",\"components\":" << num(s.seconds_components) << ",\"write\":" << num(s.seconds_write)
     << ",\"merge\":" << num(s.seconds_merge) << ",\"total\":" << num(s.seconds_total) << "}";
+  if (!s.update.previous.empty()) {
+    const update_lineage& u = s.update;
+    o << ",\"update\":{\"previous\":" << str(u.previous)
+      << ",\"previous_input\":" << str(u.previous_input) << ",\"rows_new\":" << u.rows_new
+      << ",\"rows_changed\":" << u.rows_changed << ",\"rows_removed\":" << u.rows_removed
+      << ",\"rows_unchanged\":" << u.rows_unchanged << ",\"edges_carried\":" << u.edges_carried
+      << ",\"edges_dropped\":" << u.edges_dropped << ",\"pairs_full\":" << u.pairs_full << "}";
+  }
   o << ",\"ranks\":" << s.ranks << ",\"per_rank\":[";
   for (std::size_t r = 0; r < s.rank_records.size(); ++r) {
     const auto& x = s.rank_records[r];

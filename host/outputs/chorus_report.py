@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """chorus report: one self-contained HTML file describing a chorus results file.
 
-Usage: chorus_report.py RESULTS --out report.html [--input INPUT] [--top 10] [--force]
+Usage: chorus_report.py RESULTS --out report.html [--input INPUT] [--top 10] [--timeline T.h5]
+                        [--force]
 
 Written for the person who reads it (a journalist, an investigator): the page opens with the
 coordinated networks found (how many, how large, how sure), then each of the --top largest in
@@ -9,6 +10,9 @@ detail (its accounts by handle, the accounts to start reading with, when they po
 the evidence behind the strongest links, an activity heatmap), then every other network in a
 compact table, then the plots, the comparison with ground truth where the input has one, what
 was sampled, and, in an appendix at the end, the run's settings (only those its view uses).
+
+With --timeline (a timeline file of `chorus track --out`, datasets/SCHEMA.md) the page has a
+Timeline section: the tracked networks' sizes over the runs and the table of events.
 
 Times: when the input's /activity carries the optional attributes `bin_start` (ISO 8601 UTC)
 and `bin_seconds` (datasets/SCHEMA.md), every time bin is shown as a date and time; otherwise
@@ -53,6 +57,9 @@ HANDLES_INLINE = 30     # handles written out in a detailed network's summary
 MEMBERS_TABLE = 1000    # rows of a detailed network's account table
 EDGES_READ = 20000      # edges read per detailed network for its link table
 LIST_LIMIT = 10000      # networks in the compact table
+TIMELINE_LABELLED = 15  # tracked networks named on the timeline plot (the largest)
+TIMELINE_LINES = 400    # tracked networks drawn on the timeline plot (the largest)
+TIMELINE_EVENTS = 2000  # rows of the timeline's event table
 TIMES_PER_LINK = 6      # shared times written out per link
 
 
@@ -257,6 +264,199 @@ class EdgeIndex:
         return self.first_at_least(r), self.first_at_least(r + 1)
 
 
+# ---- the timeline of `chorus track` (--timeline) ------------------------------------------------
+
+TIMELINE_DATASETS = ["runs/path", "runs/date", "runs/clusters", "clusters/run", "clusters/label",
+                     "clusters/stable_id", "clusters/size", "events/run", "events/kind",
+                     "events/stable_id", "events/size_before", "events/size_after",
+                     "events/related", "events/related_sizes"]
+
+
+def read_timeline(path):
+    """The whole timeline file (small: one row per cluster per run), checked to be one."""
+    if not os.path.exists(path):
+        raise BadInput(f"timeline file '{path}' does not exist")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise BadInput(f"cannot open timeline '{path}' as HDF5: {e}")
+    with f:
+        tracker = f.attrs.get("tracker", b"")
+        tracker = tracker.decode("utf-8", "replace") if isinstance(tracker, bytes) else str(tracker)
+        if not tracker.startswith("chorus-track"):
+            raise BadInput(f"'{path}' is not a chorus timeline file (it has no tracker attribute; "
+                           "chorus track --out writes them)")
+        missing = [d for d in TIMELINE_DATASETS if d not in f]
+        if missing:
+            raise BadInput(f"timeline file '{path}' is damaged: /{missing[0]} is missing")
+        t = {d: f[d][:] for d in TIMELINE_DATASETS}
+        for d in ("runs/path", "runs/date", "events/kind", "events/related", "events/related_sizes"):
+            t[d] = decode(t[d])
+        t["path"] = path
+        t["min_overlap"] = float(f.attrs.get("min_overlap", np.nan))
+        t["growth"] = float(f.attrs.get("growth", np.nan))
+    return t
+
+
+class Timeline:
+    """The Timeline section: how the networks of consecutive runs (chorus track) came and went."""
+
+    def __init__(self, t, report):
+        self.t, self.report = t, report
+        self.dates = t["runs/date"]
+        self.runs = len(self.dates)
+        self.sid, self.run, self.size = t["clusters/stable_id"], t["clusters/run"], t["clusters/size"]
+        self.ids = np.unique(self.sid)
+        self.here = self.this_run(report.args.results)
+
+    def this_run(self, results):
+        """The run whose results file this report shows (same file, else the one same name), or None."""
+        paths = self.t["runs/path"]
+        real = os.path.realpath(results)
+        for r, p in enumerate(paths):
+            if os.path.exists(p) and os.path.realpath(p) == real:
+                return r
+        same = [r for r, p in enumerate(paths) if os.path.basename(p) == os.path.basename(results)]
+        return same[0] if len(same) == 1 else None
+
+    def counts(self):
+        kinds = self.t["events/kind"]
+        return {k: sum(1 for x in kinds if x == k) for k in ("birth", "death", "growth", "shrink", "merge", "split")}
+
+    def section(self):
+        t, n = self.t, len(self.ids)
+        out = ['<h2 id="timeline">Timeline</h2>']
+        span = f"{esc(self.dates[0])} to {esc(self.dates[-1])}" if self.runs else ""
+        c = self.counts()
+        words = ", ".join(f"{v:,} {k}{'s' if v != 1 and k not in ('growth',) else ''}" for k, v in c.items())
+        out.append(f"<p><b>chorus track</b> followed the networks over <b>{self.runs} runs</b> ({span}): "
+                   f"<b>{n:,} networks</b> in all (<code>{esc(os.path.basename(t['path']))}</code>). A network "
+                   f"keeps its number (#) from one run to the next when at least <b>{t['min_overlap']:g}</b> of "
+                   "the smaller network's accounts are in both; it grew or shrank when its size changed by a "
+                   f"factor of at least <b>{1 + t['growth']:g}</b> (README, “Tracking networks over time”). "
+                   f"Events: {esc(words)} (the first run's networks count as births).</p>")
+        if self.here is not None:
+            out.append(f"<p>This report's results are run {self.here} ({esc(self.dates[self.here])}). "
+                       f"{self.here_words()}</p>")
+        out.append(self.plot() if len(self.sid) else "<p>No network in any run.</p>")
+        out.append(self.events_table())
+        return "\n".join(out)
+
+    def here_words(self):
+        """Which tracked network each of this report's largest networks is."""
+        m = self.run == self.here
+        labels, sids = self.t["clusters/label"][m], self.sid[m]
+        first = {}
+        for s, r in zip(self.sid, self.run):
+            first.setdefault(int(s), int(r))
+        parts = []
+        for lab, s in sorted(zip(labels, sids))[:10]:
+            since = "new in this run" if first[int(s)] == self.here else f"since {self.dates[first[int(s)]]}"
+            parts.append(f"network {int(lab)} is #{int(s)} ({since})")
+        more = f" and {len(labels) - 10:,} more" if len(labels) > 10 else ""
+        if not parts:
+            return "It has no network."
+        return esc("; ".join(parts)[0].upper() + "; ".join(parts)[1:] + more + ".")
+
+    def plot(self):
+        peak = {int(s): 0 for s in self.ids}
+        for s, z in zip(self.sid, self.size):
+            peak[int(s)] = max(peak[int(s)], int(z))
+        order = sorted(peak, key=lambda s: (-peak[s], s))
+        shown = order[:TIMELINE_LINES]
+        if len(order) > len(shown):
+            self.report.note(f"The timeline plot draws the {len(shown):,} largest of {len(order):,} tracked networks.")
+        fig, ax = plt.subplots(figsize=(8.5, 3.8))
+        where = {}
+        for s, r, z in zip(self.sid, self.run, self.size):
+            where.setdefault(int(s), []).append((int(r), int(z)))
+        self.links(ax, where, set(shown))
+        colors = plt.get_cmap("tab20")
+        for rank in range(len(shown) - 1, -1, -1):  # the largest drawn last, on top
+            s = shown[rank]
+            xs, ys = zip(*where[s])
+            named = rank < TIMELINE_LABELLED
+            col = colors(rank % 20) if named else "#b0b0b0"
+            ax.plot(xs, ys, "-o", color=col, lw=1.8 if named else 0.8, ms=3.5 if named else 2,
+                    zorder=3 if named else 2, label=f"#{s} (up to {peak[s]:,})" if named else None)
+        if self.here is not None:
+            ax.axvline(self.here, color="#c00000", ls="--", lw=1, label="this report's run")
+        handles, labels = ax.get_legend_handles_labels()
+        order_named = sorted(range(len(labels)), key=lambda i: (not labels[i].startswith("#"),
+                                                                 -peak.get(int(labels[i][1:].split()[0]), 0)
+                                                                 if labels[i].startswith("#") else 0))
+        ax.legend([handles[i] for i in order_named], [labels[i] for i in order_named], loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7)
+        step = max(1, int(np.ceil(self.runs / 20)))
+        ticks = list(range(0, self.runs, step))
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([self.dates[r][:16] for r in ticks], rotation=35, ha="right", fontsize=8)
+        ax.set_xlim(-0.3, self.runs - 0.5 + 0.4)
+        ax.set_ylabel("accounts")
+        if self.size.max() / max(self.size.min(), 1) > 50:
+            ax.set_yscale("log")
+            plain_log_axis(ax.yaxis)
+        else:
+            integer_axis(ax.yaxis)
+        named = min(TIMELINE_LABELLED, len(shown))
+        ax.set_title(f"{len(order):,} tracked networks: accounts per run" +
+                     (f" (the {named} largest named)" if len(order) > named else ""))
+        return png(fig, "tracked networks' sizes over the runs")
+
+    def links(self, ax, where, shown):
+        """Dotted links from a network that merged into or split off another, run t to t+1."""
+        t = self.t
+        size_at = {}
+        for s, r, z in zip(self.sid, self.run, self.size):
+            size_at[(int(s), int(r))] = int(z)
+        for r, k, s, rel in zip(t["events/run"], t["events/kind"], t["events/stable_id"], t["events/related"]):
+            if k not in ("merge", "split") or not rel:
+                continue
+            for o in (int(x) for x in rel.split()):
+                a, b = (o, int(s)) if k == "merge" else (int(s), o)
+                if a in shown and b in shown and (a, r - 1) in size_at and (b, r) in size_at:
+                    ax.plot([r - 1, r], [size_at[(a, r - 1)], size_at[(b, r)]], ":", color="#888888", lw=0.9, zorder=1)
+
+    def events_table(self):
+        t = self.t
+        rows, first = [], 0
+        kinds, runs = t["events/kind"], t["events/run"]
+        for k, r in zip(kinds, runs):
+            first += k == "birth" and r == 0
+        if first:
+            rows.append((f"0 ({self.dates[0]})", "start", f"{first:,} networks", "", "the first run's networks"))
+        for r, k, s, a, b, rel, rs in zip(runs, kinds, t["events/stable_id"], t["events/size_before"],
+                                          t["events/size_after"], t["events/related"], t["events/related_sizes"]):
+            if k == "birth" and r == 0:
+                continue
+            rows.append((f"{int(r)} ({self.dates[int(r)]})", k, f"#{int(s)}", f"{int(a):,} → {int(b):,}",
+                         self.what(k, int(s), int(a), int(b), rel, rs)))
+        out = ["<h3>Events</h3>"] if rows else ["<h3>Events</h3><p>No event.</p>"]
+        if len(rows) > TIMELINE_EVENTS:
+            out.append(self.report.note(f"The event table shows the first {TIMELINE_EVENTS:,} of {len(rows):,} events "
+                                        f"(all are in {os.path.basename(t['path'])})."))
+            rows = rows[:TIMELINE_EVENTS]
+        if rows:
+            out.append(table(["run (date)", "event", "network", "accounts before → after", "what happened"], rows,
+                             "timeline"))
+        return "\n".join(out)
+
+    @staticmethod
+    def what(kind, s, before, after, rel, rel_sizes):
+        others = ", ".join(f"#{o} ({int(z):,} accounts)" for o, z in zip(rel.split(), rel_sizes.split()))
+        if kind == "birth":
+            return "appeared"
+        if kind == "death":
+            return "gone: no network of the next run shares enough of its accounts"
+        if kind == "growth":
+            return f"grew {after / max(before, 1):.2g}x"
+        if kind == "shrink":
+            return f"shrank to {after / max(before, 1):.0%} of its size"
+        if kind == "merge":
+            return (f"absorbed {others}" if before else f"formed from {others}; none kept its number, so it is new")
+        return (f"split: {others} broke away" if after else f"split into {others}; none kept its number")
+
+
 # ---- the report -------------------------------------------------------------------------------
 
 class Report:
@@ -267,6 +467,7 @@ class Report:
             raise BadInput(f"results file '{args.results}' does not exist")
         if os.path.exists(args.out) and not args.force:
             raise BadInput(f"output '{args.out}' exists (use --force to overwrite)")
+        self.tl = read_timeline(args.timeline) if args.timeline else None
         try:
             self.f = h5py.File(args.results, "r")
         except OSError as e:
@@ -1081,6 +1282,8 @@ class Report:
         for c in range(top):
             body.append(self.network(c))
         body.append(self.others())
+        if self.tl is not None:
+            body.append(Timeline(self.tl, self).section())
         body.append('<h2 id="sizes">Network sizes</h2>' + (self.sizes_plot() if k else "<p>No networks.</p>"))
         body.append(self.similarity())
         body.append(self.truth_section())
@@ -1095,6 +1298,8 @@ class Report:
         links = [("overview", "summary"), ("glance", "at a glance"), ("clusters", "networks in detail")]
         if k > top:
             links.append(("others", f"all other networks ({k - top:,})"))
+        if self.tl is not None:
+            links.append(("timeline", "timeline"))
         links += [("sizes", "sizes"), ("similarity", "similarity"), ("truth", "ground truth"),
                   ("sampling", "sampling"), ("parameters", "appendix: settings")]
         nav = " · ".join(f'<a href="#{a}">{b}</a>' for a, b in links if a != "glance" or top)
@@ -1138,6 +1343,7 @@ def main(argv=None):
     p.add_argument("--top", type=int, default=10, help="largest networks to detail [10]; the rest are listed compactly")
     p.add_argument("--max-members", type=int, default=50, help="members per heatmap and link sample [50]")
     p.add_argument("--max-edges", type=int, default=2_000_000, help="edges sampled for histograms [2M]")
+    p.add_argument("--timeline", help="timeline file of chorus track --out: adds a Timeline section")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
     args = p.parse_args(argv)
     if args.top < 0 or args.max_members < 1 or args.max_edges < 64:

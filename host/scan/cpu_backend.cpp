@@ -473,9 +473,7 @@ void cpu_backend::submit_(const scan_batch& batch) {
 }  // namespace
 
 double exact_similarity(const view_matrix& v, std::int64_t i, std::int64_t j) {
-  // a cosine lies in [-1, 1]; rounding may overshoot by ~1e-16 (duplicates, opposite rows)
-  const double r = dot_f64(v.row(i), v.row(j), v.d) * v.inv_norm[i] * v.inv_norm[j];
-  return r > 1.0 ? 1.0 : r < -1.0 ? -1.0 : r;
+  return cosine_of(dot_f64(v.row(i), v.row(j), v.d), v.inv_norm[i], v.inv_norm[j]);
 }
 
 std::unique_ptr<backend> make_cpu_backend() { return std::make_unique<cpu_backend>(); }

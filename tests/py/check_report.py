@@ -24,7 +24,11 @@ Runs `chorus detect` on the clocked input (view both) and on the plain one (view
 - Chromium (--headless, host resolver mapping every name to NOTFOUND, network logging to a file)
   renders it: --dump-dom holds the sections and the images, --screenshot writes a PNG, and the
   network log records no request other than the file itself and data: URIs;
-- the report refuses to overwrite without --force (exit 2) and refuses a non-results file (exit 2).
+- the report refuses to overwrite without --force (exit 2) and refuses a non-results file (exit 2);
+- `chorus track` over the activity run and the both run, then `chorus report --timeline`: a
+  Timeline section (between the network list and the sizes) with one more plot and the events,
+  which Chromium renders; without --timeline there is no such section; a --timeline that is not
+  a timeline file is refused (exit 2).
 """
 
 import datetime
@@ -140,6 +144,39 @@ def check_structure(page, top, facts, label):
     appendix = page.find('id="parameters"')
     first = facts["handles"][0][0] if facts["k"] else None
     check(first is None or 0 <= page.find(first) < appendix, f"{label}: network 0's handles come before the appendix")
+
+
+def check_timeline(chorus, work, res, res_act, want):
+    """chorus track over two runs, then chorus report --timeline (through the CLI)."""
+    print("== timeline (chorus track, report --timeline)")
+    tl, out = os.path.join(work, "timeline.h5"), os.path.join(work, "timeline.html")
+    run([chorus, "track", res_act, res, "--out", tl])
+    run([chorus, "report", res, "--timeline", tl, "--out", out])
+    page = open(out, encoding="utf-8").read()
+    with h5py.File(tl, "r") as f:
+        ids = len(set(f["clusters/stable_id"][:].tolist()))
+        kinds = set(x.decode() if isinstance(x, bytes) else str(x) for x in f["events/kind"][:])
+        later = int((f["events/run"][:] == 1).sum())
+    pos = [page.find(f'id="{s}"') for s in ("clusters", "timeline", "sizes", "parameters")]
+    check(all(p >= 0 for p in pos) and pos == sorted(pos), f"timeline: the section sits after the networks, before the sizes ({pos})")
+    imgs = re.findall(r'<img[^>]*src="data:image/png;base64,[A-Za-z0-9+/=]+"', page)
+    check(len(imgs) == want + 1, f"timeline: one more plot ({want + 1} expected, found {len(imgs)})")
+    check(f"<b>{ids:,} networks</b>" in page, f"timeline: the {ids} tracked networks are counted")
+    check("This report&#x27;s results are run 1" in page or "This report's results are run 1" in page,
+          "timeline: the page says which run it shows")
+    sec = page[pos[1]:pos[2]]
+    rows = re.findall(r"<tr><td>1 \(", sec)
+    check(len(rows) == min(later, 2000), f"timeline: every event of run 1 is a row ({len(rows)} of {later})")
+    check(all(k in sec for k in kinds), f"timeline: every kind of event in the file is named ({sorted(kinds)})")
+    check('href="#timeline"' in page, "timeline: linked from the navigation")
+    refs = re.findall(r'(?:src|href)\s*=\s*["\']([^"\']*)["\']', page, flags=re.I)
+    check(all(r.startswith("data:") or r.startswith("#") for r in refs), "timeline: still self-contained")
+    dom = chromium(["--dump-dom", "file://" + out], work).stdout
+    check('id="timeline"' in dom and len(re.findall(r"<img[^>]*data:image/png", dom)) == want + 1,
+          "timeline: Chromium renders the section and its plot")
+    p = run([chorus, "report", res, "--timeline", res, "--out", os.path.join(work, "y.html")], expect=2)
+    check("not a chorus timeline file" in p.stderr and p.stderr.count("\n") == 1,
+          f"a --timeline that is not a timeline file: one clear error ({p.stderr.strip()[:200]})")
 
 
 def main():
@@ -261,6 +298,8 @@ def main():
     run([py, tool, res, "--out", out, "--force"])
     p = run([py, tool, inp, "--out", os.path.join(work, "x.html")], expect=2)
     check("not a chorus results file" in p.stderr, "refuses an input file")
+    check_timeline(chorus, work, res, res_act, want)
+    check('id="timeline"' not in page, "without --timeline the page has no Timeline section")
     print("FAILED: " + "; ".join(FAILURES) if FAILURES else "PASSED")
     return 1 if FAILURES else 0
 

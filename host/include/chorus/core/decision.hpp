@@ -37,6 +37,15 @@ CHORUS_HD bool decide(const decision_params& p, double se, double sa) {
   return false;
 }
 
+/// A cosine from the float64 dot of two stored rows and their float64 inverse norms, clamped to
+/// [-1, 1] (rounding may overshoot by ~1e-16). The norms are multiplied first, so that the value
+/// is the same whichever row comes first: an incremental run (chorus/job/update.hpp) scores
+/// pairs in another orientation than a full run and must decide them alike.
+CHORUS_HD double cosine_of(double dot, double inv_a, double inv_b) {
+  const double r = dot * (inv_a * inv_b);
+  return r > 1.0 ? 1.0 : r < -1.0 ? -1.0 : r;
+}
+
 /// Edge strength used by --topk: the similarity the mode thresholds (min of both for `both`).
 CHORUS_HD double strength(const decision_params& p, double se, double sa) {
   switch (p.mode) {

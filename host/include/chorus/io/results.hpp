@@ -38,6 +38,8 @@ struct rank_record {
 struct results_content {
   const std::vector<std::int64_t>* labels = nullptr;
   const std::vector<std::int64_t>* ids = nullptr;
+  /// When set: /accounts/row_checksum (chorus/job/update.hpp), what an incremental run compares.
+  const std::vector<std::uint64_t>* row_checksums = nullptr;
   const std::vector<edge>* edges = nullptr;  ///< in-memory edges, or
   edge_visitor edge_stream;                  ///< edges in (src, dst) order, chunk by chunk
   std::uint64_t edge_count = 0;              ///< with edge_stream: how many it yields

@@ -11,6 +11,16 @@
 
 namespace chorus {
 
+/// An incremental run's lineage (chorus detect --update): what it took from the previous run.
+struct update_lineage {
+  std::string previous;  ///< the previous results file (absolute path)
+  std::string previous_input, previous_input_checksum;  ///< the input it was computed from
+  std::int64_t rows_new = 0, rows_changed = 0, rows_removed = 0, rows_unchanged = 0;
+  std::int64_t edges_carried = 0;  ///< previous edges between unchanged accounts, kept
+  std::int64_t edges_dropped = 0;  ///< previous edges of changed or removed accounts
+  std::int64_t pairs_full = 0;     ///< pairs a full run would decide, N (N - 1) / 2
+};
+
 /// Parameters, identity, counts and timings of one run.
 struct run_facts {
   std::string input_path;  ///< absolute
@@ -31,7 +41,10 @@ struct run_facts {
   double min_activity = 0;              ///< --min-activity (0 when the view has no activity)
   std::int64_t below_min_activity = 0;  ///< accounts it left out
   double seconds_read = 0, seconds_score = 0, seconds_components = 0;
-  const truth_match* truth = nullptr;  ///< adds truth_precision and truth_recall
+  const truth_match* truth = nullptr;      ///< adds truth_precision and truth_recall
+  bool row_checksums = false;              ///< the file holds /accounts/row_checksum (attribute)
+  std::string input_date;                  ///< the input's root attribute `date`, when it has one
+  const update_lineage* update = nullptr;  ///< an incremental run: its lineage attributes
 };
 
 /// The root attributes of a results file, in the order they are written (chorus_version

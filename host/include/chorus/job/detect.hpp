@@ -10,6 +10,7 @@
 #include "chorus/graph/components.hpp"
 #include "chorus/io/input.hpp"
 #include "chorus/io/results.hpp"
+#include "chorus/io/run_facts.hpp"
 
 namespace chorus {
 
@@ -54,6 +55,10 @@ struct detect_options {
   /// --edges EXPR: views combined by an expression (chorus/combine/expression.hpp); empty: --view.
   std::string edges;
   bool write_edges = true;
+  /// --update PREVIOUS: an incremental run (chorus/job/update.hpp) from the results of a run on
+  /// an earlier version of the input: only the pairs that touch a new or changed account are
+  /// scored; the results equal a full run's. Empty: a full run.
+  std::string update;
   bool evidence = true;  ///< add /evidence (co-active bins per edge, per-cluster evidence)
   /// An input held in memory (chorus's Python package), used instead of the file `input`
   /// (which then only names it); dense views, one process. Must outlive the run.
@@ -90,6 +95,8 @@ struct detect_summary {
   int ranks = 1;             ///< processes of the job (MPI ranks)
   double seconds_merge = 0;  ///< forest merge across ranks (part of seconds_components)
   std::vector<rank_record> rank_records;  ///< per rank (rank 0's summary only)
+  /// --update: what the run took from the previous one (update.previous empty otherwise).
+  update_lineage update;
   /// Co-action views: window, min weight, normalisation of the input, objects and their
   /// occurrences, posts holding one, directed weights >= min weight (the toolkit's rows).
   std::int64_t window = 0, min_weight = 0, objects = 0, occurrences = 0, posts_used = 0,
