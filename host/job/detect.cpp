@@ -665,6 +665,26 @@ void find_components(const detect_options& opt, const job_plan& p, scored& sc, e
 
 // ---- phase 5: cluster statistics and the summary ----------------------------------------------
 
+// An update whose rows mostly changed saves little: say so, and the usual reasons.
+void update_warning(const detect_options& opt, detect_summary& s) {
+  const update_lineage& u = s.update;
+  const std::int64_t kept = u.rows_changed + u.rows_unchanged;
+  if (kept < 100 || 2 * u.rows_changed <= kept) return;
+  char pct[32];
+  std::snprintf(pct, sizeof pct, "%.1f%%",
+                100.0 * static_cast<double>(s.pairs) /
+                    static_cast<double>(std::max<std::int64_t>(u.pairs_full, 1)));
+  s.warnings.push_back(
+      std::to_string(u.rows_changed) + " of the " + std::to_string(kept) +
+      " accounts the previous run also had changed their rows, so this update scored " + pct +
+      " of a full run's pairs" +
+      (opt.transform == activity_transform::tfidf
+           ? std::string(": --activity-transform tfidf weighs every bin by how many accounts "
+                         "post in it, so every row changes when accounts join or leave")
+           : std::string(": did the vectors get recomputed? (chorus ingest fits its content model "
+                         "to the whole corpus: a re-ingest changes every embedding row)")));
+}
+
 // What every rank reports of the job.
 detect_summary summarise(const detect_options& opt, const job_plan& p, const scored& sc,
                          const merged& m) {
@@ -699,7 +719,10 @@ detect_summary summarise(const detect_options& opt, const job_plan& p, const sco
   s.below_min_activity = sc.in->below_min_activity;
   s.warnings = p.warnings;
   s.rank_records = m.ranks;
-  if (sc.update) s.update = sc.lineage;
+  if (sc.update) {
+    s.update = sc.lineage;
+    update_warning(opt, s);
+  }
   return s;
 }
 
@@ -859,6 +882,12 @@ detect_summary run_detect(const detect_options& opt) {
   CHORUS_EXPECTS(!opt.memory || (opt.edges.empty() && !coaction::is_view_name(opt.view)),
                  "the co-action views and --edges need posts: ingest them first (chorus ingest, "
                  "or chorus.ingest in Python) and run on that input");
+  CHORUS_EXPECTS(opt.update.empty() || (opt.edges.empty() && !coaction::is_view_name(opt.view)),
+                 "--update serves the dense views (embedding, activity, both, fused), not ",
+                 opt.edges.empty() ? "--view " + opt.view : std::string("--edges"),
+                 opt.edges.empty()
+                     ? ": a co-action run reads only the posts and is fast enough to repeat in full"
+                     : ": run the expression in full (its co-action terms read the posts)");
   if (!opt.edges.empty()) return run_combined(opt);
   if (coaction::is_view_name(opt.view)) return run_coaction(opt);
   for (const char* o : {"--window", "--min-weight", "--evidence-cap", "--similarity"})

@@ -188,10 +188,11 @@ void describe_file(const std::string& path, std::ostream& os) {
     for (const auto& name : h5::attr_names(f)) {
       std::string s;
       double d;
+      const int width = std::max(24, static_cast<int>(name.size()) + 1);  // a space after long ones
       if (h5::get_attr(f, name, s))
-        os << "  " << std::left << std::setw(24) << name << s << "\n";
+        os << "  " << std::left << std::setw(width) << name << s << "\n";
       else if (h5::get_attr(f, name, d))
-        os << "  " << std::left << std::setw(24) << name << std::setprecision(10) << d << "\n";
+        os << "  " << std::left << std::setw(width) << name << std::setprecision(10) << d << "\n";
     }
     auto sizes = h5::read_all<std::int64_t>(h5::open_dataset(f, "/clusters/size"));
     os << "  clusters: " << sizes.size();

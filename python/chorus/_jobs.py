@@ -221,7 +221,8 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
            checkpoint: Optional[PathLike] = None, checkpoint_interval: Optional[float] = None,
            resume: bool = False, device: Optional[int] = None, gpu_kernel: Optional[str] = None,
            gpu_memory: Optional[int] = None, tile_rows: Optional[int] = None,
-           tile_cols: Optional[int] = None, out: Optional[PathLike] = None, force: bool = False,
+           tile_cols: Optional[int] = None, update: Union[Result, PathLike, None] = None,
+           out: Optional[PathLike] = None, force: bool = False,
            frame: str = "pandas", progress: Progress = True) -> Result:
     """Find coordinated clusters: ``chorus detect`` on arrays in memory or on an input.
 
@@ -260,6 +261,10 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
     - ``precision`` (auto | fp32 | bf16 | int8; results are exact for all), ``backend``
       (auto | cpu | cuda), ``threads``, ``max_memory``, ``device``, ``gpu_kernel``,
       ``gpu_memory``, ``checkpoint``, ``checkpoint_interval``, ``resume``.
+    - ``update``: the :class:`chorus.Result` (or results file) of a run on an earlier version
+      of the same accounts with the same parameters (``--update``): only the pairs that touch
+      a new or changed account are scored, and the result equals a full run's. A result kept
+      for the next update must be saved (``out=`` or :meth:`Result.save`) or kept alive.
 
     The arrays must not change while detect runs (other threads can run: the GIL is released).
 
@@ -285,7 +290,9 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
                  backend=backend, threads=threads, max_memory=max_memory,
                  checkpoint=None if checkpoint is None else os.fspath(checkpoint),
                  checkpoint_interval=checkpoint_interval, device=device, gpu_kernel=gpu_kernel,
-                 gpu_memory=gpu_memory, tile_rows=tile_rows, tile_cols=tile_cols)
+                 gpu_memory=gpu_memory, tile_rows=tile_rows, tile_cols=tile_cols,
+                 update=None if update is None
+                 else update.path if isinstance(update, Result) else os.fspath(update))
     opts.update({k: v for k, v in given.items() if v is not None})
     for flag, value, default in (("allow_empty_view", allow_empty_view, False),
                                  ("resume", resume, False), ("write_edges", write_edges, True),

@@ -295,6 +295,8 @@ void apply_detect_option(chorus::detect_options& o, const std::string& k, const 
     o.max_memory_mib = x.within<std::uint64_t>(0, kMiB, "a size in MiB from 0 to 2^40");
   else if (k == "checkpoint")
     o.checkpoint_dir = x.as<std::string>();
+  else if (k == "update")
+    o.update = x.as<std::string>();
   else if (k == "checkpoint_interval")
     o.checkpoint_interval = x.as<double>();
   else if (k == "resume")

@@ -512,3 +512,27 @@ def test_results_keep_their_input_alive(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         res.report(tmp_path / "r.html")
+
+
+def test_update_from_a_result_equals_a_full_run(cli, dense_input, tmp_path):
+    """detect(update=previous) on arrays with new, changed and removed accounts gives the full
+    run's results (the CLI's full run on the same arrays, written with h5py, is the reference)."""
+    emb, act, ids = dense_input["embedding"], dense_input["activity"], dense_input["ids"]
+    kw = dict(view="both", threshold=0.7, threshold_activity=0.5, progress=False)
+    before = chorus.detect(emb[:-20], act[:-20], ids[:-20], **kw)
+    keep = np.ones(len(ids), bool)
+    keep[[3, 50, 51]] = False  # removed
+    emb2, act2 = emb.copy(), act.copy()
+    emb2[[7, 8]] = emb2[[60, 61]]  # changed
+    emb2, act2, ids2 = emb2[keep], act2[keep], ids[keep]  # the last 20 are new
+    res = chorus.detect(emb2, act2, ids2, update=before, **kw)
+    assert res.summary["update"]["rows_new"] == 20
+    assert res.summary["update"]["rows_changed"] == 2
+    assert res.summary["update"]["rows_removed"] == 3
+    path = str(tmp_path / "in.h5")
+    write_input(path, ids2, emb2, act2)
+    run_cli(cli, "detect", "--input", path, "--out", str(tmp_path / "full.h5"), "--view", "both",
+            "--threshold", "0.7", "--threshold-activity", "0.5", "--quiet")
+    expect_same_as_cli(res, read_cli_results(str(tmp_path / "full.h5")))
+    with pytest.raises(chorus.InputError, match="was computed with --threshold"):
+        chorus.detect(emb2, act2, ids2, update=before, **dict(kw, threshold=0.75))
