@@ -9,7 +9,7 @@ writing the results included), the job's phases from --json, and that both resul
 dataset for dataset.
 
 Usage: /usr/bin/python3 bench/update_cost.py --chorus build/chorus [--sizes 100000]
-       [--shares 0.01] [--repeats 3] [--dim 256] [--bins 336] [--work DIR]
+       [--shares 0.01] [--repeats 3] [--dim 256] [--bins 336] [--detect-args "..."] [--work DIR]
 """
 import argparse
 import json
@@ -62,7 +62,7 @@ def measure(args, n, share, work):
                     "--bins", str(args.bins), "--clusters", "20", "--seed", "7", "--out", day2,
                     "--force", "--quiet"], check=True)
     first_rows(day2, day1, n)
-    common = ["--view", "both", "--quiet", "--json", "--force"]
+    common = ["--view", "both", "--quiet", "--json", "--force"] + args.detect_args.split()
     prev, full, upd = (os.path.join(work, x) for x in ("prev.h5", "full.h5", "upd.h5"))
     run([args.chorus, "detect", "--input", day1, "--out", prev] + common)
     walls = {"full": [], "update": []}
@@ -91,6 +91,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dim", type=int, default=256)
     ap.add_argument("--bins", type=int, default=336)
+    ap.add_argument("--detect-args", default="", help="more chorus detect options, e.g. --no-evidence")
     ap.add_argument("--work")
     args = ap.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="chorus_update_bench_")

@@ -658,6 +658,16 @@ class Report:
                    f"joined by such links, directly or through each other.{esc(left_out)}</p>")
         if k:
             out.append(f"<p><b>How sure:</b> {self.sureness()}</p>")
+        if "update_of" in self.attrs:
+            a = {k: int(self.attrs[k]) for k in ("rows_new", "rows_changed", "rows_removed",
+                                                  "edges_carried", "pairs", "pairs_full")}
+            share = 100.0 * a["pairs"] / max(a["pairs_full"], 1)
+            out.append(f"<p><b>Incremental run:</b> an update of {esc(self.attr('update_of'))} "
+                       f"(computed from {esc(self.attr('update_of_input'))}): {a['rows_new']:,} new, "
+                       f"{a['rows_changed']:,} changed and {a['rows_removed']:,} removed accounts; "
+                       f"{a['pairs']:,} pairs scored ({share:.2g}% of a full run's), "
+                       f"{a['edges_carried']:,} links carried over unchanged. The results equal a "
+                       "full run's on this input.</p>")
         if "truth_precision" in self.attrs:
             out.append(f'<p class="truthnote"><b>Checked against ground truth</b> (the input marks the planted '
                        f"networks; synthetic data): precision {num(self.attr('truth_precision'))} (share of the "
@@ -1250,6 +1260,9 @@ class Report:
             ("computation", ["backend", "backend_detail", "precision_requested", "precision_used",
                              "gpu_kernel_requested", "device", "threads", "ranks", "tile_rows", "tile_cols",
                              "max_edges", "max_memory_mib", "edges_spilled"]),
+            ("incremental run", ["update_of", "update_of_input", "update_of_input_checksum",
+                                 "rows_new", "rows_changed", "rows_removed", "rows_unchanged",
+                                 "edges_carried", "edges_dropped", "pairs_full"]),
             ("timings (seconds)", ["seconds_read", "seconds_score", "seconds_components"]),
         ]
         seen, rows = set(skip), []

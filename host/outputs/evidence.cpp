@@ -118,9 +118,12 @@ void coactive_bins(const sparse_activity& act, const std::int64_t* csrc, const s
                          const std::pair<float, std::int32_t>& y) {
         return x.first != y.first ? x.first > y.first : x.second < y.second;
       };
+      // the order is total (bins are distinct): selecting then sorting the first `keep` gives
+      // what a partial sort gives, in linear time instead of a heap's n log(keep)
       const std::size_t keep = std::min(joint.size(), cap);
-      std::partial_sort(joint.begin(), joint.begin() + static_cast<std::ptrdiff_t>(keep),
-                        joint.end(), by_joint);
+      const auto cut = joint.begin() + static_cast<std::ptrdiff_t>(keep);
+      if (keep < joint.size()) std::nth_element(joint.begin(), cut, joint.end(), by_joint);
+      std::sort(joint.begin(), cut, by_joint);
       for (std::size_t r = 0; r < keep; ++r) slots[q * cap + r] = joint[r].second;
       kept[q] = static_cast<std::int32_t>(keep);
       total[q] = static_cast<std::int32_t>(joint.size());
