@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "chorus/core/error.hpp"
+#include "chorus/ingest/ingest.hpp"
 #include "chorus/io/h5.hpp"
 
 namespace chorus {
@@ -483,6 +484,9 @@ void plant_events(world& w, int day, series_day& today, std::vector<series_event
 // ------------------------------------------------------------------------------------------
 // Output.
 
+/// Day 1's midnight, 2026-10-01T00:00:00Z, in Unix seconds: the first activity bin.
+constexpr std::int64_t kSeriesStart = 1790812800;
+
 /// The date `offset` days after 2026-10-01, as YYYY-MM-DD.
 std::string iso_date(int offset) {
   int y = 2026, m = 10, d = 1 + offset;
@@ -510,6 +514,13 @@ void write_day(const world& w, int day, const series_day& today, const std::stri
   if (w.opt.handles) handle = h5::create_strings(file, "/accounts/handle", n, block);
   h5::handle emb = h5::create_dataset<float>(file, "/embedding", {n, d}, chunk, 0);
   h5::handle act = h5::create_dataset<std::int32_t>(file, "/activity", {n, t}, chunk, 1);
+  // the clock, as chorus ingest writes it: hourly bins from day 1's midnight (UTC)
+  const std::int64_t start = kSeriesStart;
+  h5::set_attr(act, "bin_seconds", std::int64_t{3600});
+  h5::set_attr(act, "fold", std::string("none"));
+  h5::set_attr(act, "bin_start", ingest::iso_utc(start));
+  h5::set_attr(act, "window_start", ingest::iso_utc(start));
+  h5::set_attr(act, "window_end", ingest::iso_utc(start + 3600 * static_cast<std::int64_t>(t)));
   h5::handle cluster = h5::create_dataset<std::int64_t>(file, "/truth/cluster", {n}, block, 1);
   h5::handle kind = h5::create_dataset<std::int8_t>(file, "/truth/kind", {n}, block, 1);
   std::vector<float> emb_buf(block * d);
