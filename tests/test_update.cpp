@@ -199,6 +199,29 @@ TEST(UpdatePlan, CountsNewChangedRemovedAndCarriesOnlyUnchangedEdges) {
             std::string::npos);
 }
 
+TEST(UpdatePlan, RowsPermuteInPlaceAndBack) {
+  view_matrix v;
+  v.n = 7;
+  v.d = 3;
+  for (int i = 0; i < 7; ++i) {
+    for (int k = 0; k < 3; ++k) v.data.push_back(static_cast<float>(10 * i + k));
+    v.inv_norm.push_back(i + 0.5);
+    v.valid.push_back(i % 2);
+  }
+  const view_matrix before = v;
+  const std::vector<std::int64_t> order = {3, 0, 6, 1, 2, 5, 4};  // cycles of 5 and 2, one fixed
+  permute_rows(v, order);
+  for (int k = 0; k < 7; ++k) {
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(v.row(k)[c], static_cast<float>(10 * order[k] + c));
+    EXPECT_EQ(v.inv_norm[k], order[k] + 0.5);
+    EXPECT_EQ(v.valid[k], order[k] % 2);
+  }
+  permute_rows(v, inverse_order(order));
+  EXPECT_EQ(v.data, before.data);
+  EXPECT_EQ(v.inv_norm, before.inv_norm);
+  EXPECT_EQ(v.valid, before.valid);
+}
+
 TEST(UpdatePlan, PrefixSplitBalancesPairsAcrossRanks) {
   for (std::int64_t n : {1, 2, 10, 1000}) {
     for (std::int64_t rows : {std::int64_t(0), std::int64_t(1), n / 3, n}) {

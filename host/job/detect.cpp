@@ -457,12 +457,12 @@ void score_update(const detect_options& opt, const job_plan& p, edge_store& stor
   r.row_begin = split_prefix_row(n, u.dirty, p.ranks, p.rank);
   r.row_end = split_prefix_row(n, u.dirty, p.ranks, p.rank + 1);
   phase([&] {
-    view_matrix pe, pa;
-    if (p.need_e) pe = permute_rows(r.in->embedding, u.order);
-    if (p.need_a) pa = permute_rows(r.in->activity, u.order);
+    // the views in scored order, in place (no second copy), and back in input order after
+    permute_rows(r.in->embedding, u.order);
+    permute_rows(r.in->activity, u.order);
     score_problem pb;
-    pb.embedding = p.need_e ? &pe : nullptr;
-    pb.activity = p.need_a ? &pa : nullptr;
+    pb.embedding = p.need_e ? &r.in->embedding : nullptr;
+    pb.activity = p.need_a ? &r.in->activity : nullptr;
     pb.params = {p.mode, opt.threshold, opt.threshold_activity, opt.weight};
     r.params = pb.params;
     score_options so = scan_options(opt, p, *p.be, r.in->checksum, store);
@@ -475,6 +475,9 @@ void score_update(const detect_options& opt, const job_plan& p, edge_store& stor
     p.be->find_edges(pb, so, r.st);
     r.seconds_score = since(t);
     t = clock_type::now();
+    const std::vector<std::int64_t> back = inverse_order(u.order);
+    permute_rows(r.in->embedding, back);
+    permute_rows(r.in->activity, back);
     r.fresh.reserve(store.size());
     store.for_each_sorted(
         [&](const edge* e, std::size_t k) { r.fresh.insert(r.fresh.end(), e, e + k); });

@@ -195,26 +195,43 @@ update_plan plan_update(const update_base& base, const std::vector<std::int64_t>
   return u;
 }
 
-view_matrix permute_rows(const view_matrix& v, const std::vector<std::int64_t>& order) {
+void permute_rows(view_matrix& v, const std::vector<std::int64_t>& order) {
+  if (!v.present()) return;  // a view the run does not use
   CHORUS_EXPECTS(v.first == 0 && static_cast<std::int64_t>(order.size()) == v.n,
                  "permute_rows needs every row and a permutation of them");
-  view_matrix out;
-  out.n = v.n;
-  out.d = v.d;
-  out.invalid_rows = v.invalid_rows;
-  if (!v.present()) return out;
-  out.data.resize(v.data.size());
-  out.inv_norm.resize(v.inv_norm.size());
-  out.valid.resize(v.valid.size());
   const std::size_t d = static_cast<std::size_t>(v.d);
-#pragma omp parallel for schedule(static, 1024)
+  auto row = [&](std::int64_t i) { return v.data.data() + static_cast<std::size_t>(i) * d; };
+  std::vector<std::uint8_t> done(static_cast<std::size_t>(v.n), 0);
+  std::vector<float> held(d);
+  // follow each cycle of the permutation: position j takes the row at order[j]
   for (std::int64_t k = 0; k < v.n; ++k) {
-    const std::int64_t i = order[k];
-    std::copy_n(v.row(i), d, out.data.data() + static_cast<std::size_t>(k) * d);
-    out.inv_norm[k] = v.inv_norm[i];
-    out.valid[k] = v.valid[i];
+    if (done[k] || order[k] == k) continue;
+    std::copy_n(row(k), d, held.data());
+    const double held_norm = v.inv_norm[k];
+    const std::uint8_t held_valid = v.valid[k];
+    std::int64_t j = k;
+    for (;;) {
+      done[j] = 1;
+      const std::int64_t from = order[j];
+      if (from == k) {
+        std::copy_n(held.data(), d, row(j));
+        v.inv_norm[j] = held_norm;
+        v.valid[j] = held_valid;
+        break;
+      }
+      std::copy_n(row(from), d, row(j));
+      v.inv_norm[j] = v.inv_norm[from];
+      v.valid[j] = v.valid[from];
+      j = from;
+    }
   }
-  return out;
+}
+
+std::vector<std::int64_t> inverse_order(const std::vector<std::int64_t>& order) {
+  std::vector<std::int64_t> inv(order.size());
+  for (std::size_t k = 0; k < order.size(); ++k)
+    inv[static_cast<std::size_t>(order[k])] = static_cast<std::int64_t>(k);
+  return inv;
 }
 
 void edges_to_rows(std::vector<edge>& edges, const std::vector<std::int64_t>& order) {

@@ -61,8 +61,11 @@ struct update_plan {
 update_plan plan_update(const update_base& base, const std::vector<std::int64_t>& ids,
                         const std::vector<std::uint64_t>& checksums);
 
-/// The rows of `v` in the order `order` (a permutation of its rows; v holds every row).
-view_matrix permute_rows(const view_matrix& v, const std::vector<std::int64_t>& order);
+/// Put the rows of `v` in the order `order` in place: row k becomes the row that was at
+/// order[k] (a permutation of its rows; v holds every row). One row of extra memory.
+void permute_rows(view_matrix& v, const std::vector<std::int64_t>& order);
+/// The permutation that undoes `order` (permute_rows with it restores the rows).
+std::vector<std::int64_t> inverse_order(const std::vector<std::int64_t>& order);
 
 /// Edges found in scored positions, turned back into input rows (src < dst) and sorted.
 void edges_to_rows(std::vector<edge>& edges, const std::vector<std::int64_t>& order);
