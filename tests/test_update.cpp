@@ -279,14 +279,46 @@ class UpdateMistakes : public ::testing::Test {
 
 TEST_F(UpdateMistakes, OtherParametersAreRefused) {
   refused({"--view", "both", "--threshold", "0.75", "--threshold-activity", "0.5"},
-          {"--update", dir + "/r0.h5"}, "was computed with --threshold 0.69999999999999996");
+          {"--update", dir + "/r0.h5"}, "was computed with --threshold 0.7 (this run: 0.75)");
+  // every difference at once
+  refused({"--view", "both", "--threshold", "0.75", "--threshold-activity", "0.6",
+           "--activity-transform", "log1p"},
+          {"--update", dir + "/r0.h5"},
+          "--threshold 0.7 (this run: 0.75), --threshold-activity 0.5 (this run: 0.6), "
+          "--activity-transform none (this run: log1p)");
   refused({"--view", "both", "--threshold", "0.7", "--threshold-activity", "0.6"},
           {"--update", dir + "/r0.h5"}, "--threshold-activity");
   refused({"--view", "embedding", "--threshold", "0.7"}, {"--update", dir + "/r0.h5"},
-          "was computed with --view both, this run uses --view embedding");
+          "was computed with --view both (this run: embedding)");
   refused(both, {"--update", dir + "/r0.h5", "--activity-transform", "log1p"},
           "--activity-transform none");
   refused(both, {"--update", dir + "/r0.h5", "--topk", "3"}, "--topk");
+}
+
+TEST_F(UpdateMistakes, TheOutputMustNotReplaceThePreviousResults) {
+  const std::string before = cli_test::slurp(dir + "/r0.h5");
+  const auto r =
+      detect(dir, dir + "/v1.h5", dir + "/r0.h5", both, {"--update", dir + "/r0.h5", "--force"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--out names the previous results"), std::string::npos) << r.err;
+  EXPECT_EQ(cli_test::slurp(dir + "/r0.h5"), before);
+}
+
+TEST_F(UpdateMistakes, AnUpdateOfMostlyNewAccountsWarns) {
+  // the previous run had 300 accounts; an input of 300 of them plus 400 new ones
+  const pool p(700);
+  version big = v;
+  for (std::int64_t i = 300; i < 700; ++i) big.ids.push_back(100 + i), big.rows.push_back(i);
+  write_version(dir + "/big.h5", p, big);
+  const auto r =
+      detect(dir, dir + "/big.h5", dir + "/big_r.h5", both, {"--update", dir + "/r0.h5"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("400 of the 700 accounts are new"), std::string::npos) << r.err;
+  const auto q =
+      detect(dir, dir + "/v1.h5", dir + "/q.h5", both, {"--update", dir + "/r0.h5", "--no-edges"});
+  EXPECT_EQ(q.code, 0) << q.err;
+  EXPECT_NE(q.err.find("cannot serve as --update"), std::string::npos) << q.err;
+  EXPECT_EQ(q.err.find("are new to the previous run"), std::string::npos) << q.err;
 }
 
 TEST_F(UpdateMistakes, AnotherInputIsRefused) {

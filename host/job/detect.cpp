@@ -102,6 +102,14 @@ void check_options(const detect_options& opt) {
                  "runs it builds on: run --update without --topk");
   CHORUS_EXPECTS(opt.update.empty() || opt.update != opt.input,
                  "--update names the previous run's results file, not the input");
+  struct stat a {
+  }, b{};
+  CHORUS_EXPECTS(opt.update.empty() || ::stat(opt.update.c_str(), &a) != 0 ||
+                     ::stat(opt.output.c_str(), &b) != 0 || a.st_dev != b.st_dev ||
+                     a.st_ino != b.st_ino,
+                 "--out names the previous results (--update '", opt.update,
+                 "'): write the update to a new file, so that each day's results and their "
+                 "lineage stay");
 }
 
 // ---- phase 1: plan ----------------------------------------------------------------------------
@@ -672,6 +680,17 @@ void find_components(const detect_options& opt, const job_plan& p, scored& sc, e
 void update_warning(const detect_options& opt, detect_summary& s) {
   const update_lineage& u = s.update;
   const std::int64_t kept = u.rows_changed + u.rows_unchanged;
+  if (!opt.write_edges)
+    s.warnings.push_back(
+        "--no-edges: these results cannot serve as --update for the next run "
+        "(an update needs every edge of the run it builds on)");
+  if (u.rows_new > 0 && u.rows_new >= 10 * std::max<std::int64_t>(kept, 1) / 9 &&
+      u.rows_new + kept >= 100)
+    s.warnings.push_back(std::to_string(u.rows_new) + " of the " +
+                         std::to_string(u.rows_new + kept) +
+                         " accounts are new to the previous run ('" + u.previous +
+                         "'), so the update saved little: is it the results of an earlier "
+                         "version of this input?");
   if (kept < 100 || 2 * u.rows_changed <= kept) return;
   char pct[32];
   std::snprintf(pct, sizeof pct, "%.1f%%",

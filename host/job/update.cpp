@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <unordered_map>
 
 #include "chorus/core/error.hpp"
@@ -41,38 +42,50 @@ double number_attr(const h5::handle& f, const std::string& path, const char* nam
   return static_cast<double>(i);
 }
 
+// The shortest decimal that reads back as `v` (0.9, not 0.90000000000000002).
 std::string shown(double v) {
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 
 // The previous run's parameters against this run's: every one that shapes the edges must match.
+// Every difference is named at once, with the option that sets it, so one retry is enough.
 void check_same_parameters(const h5::handle& f, const std::string& path, const update_params& p) {
-  const std::string again =
-      ": an update repeats the previous run's parameters (or run without --update)";
+  std::string diffs;
+  auto differ = [&](const std::string& option, const std::string& before, const std::string& now) {
+    diffs += (diffs.empty() ? "" : ", ") + option + " " + before + " (this run: " + now + ")";
+  };
   const std::string view = text_attr(f, "view");
-  CHORUS_EXPECTS(view == p.view, "--update: '", path, "' was computed with --view ",
-                 view.empty() ? std::string("(none)") : view, ", this run uses --view ", p.view,
-                 again);
+  if (view != p.view) differ("--view", view.empty() ? std::string("(none)") : view, p.view);
   auto same = [&](bool used, const char* attr, const char* option, double now) {
-    if (!used) return;
+    if (!used || view != p.view) return;  // another view: its thresholds mean other things
     const double before = number_attr(f, path, attr);
-    CHORUS_EXPECTS(before == now, "--update: '", path, "' was computed with ", option, " ",
-                   shown(before), ", this run uses ", shown(now), again);
+    if (before != now) differ(option, shown(before), shown(now));
   };
   same(p.need_e || p.fused, "threshold", "--threshold", p.threshold);
   same(p.need_a && !p.fused, "threshold_activity", "--threshold-activity", p.threshold_activity);
   same(p.fused, "weight", "--weight", p.weight);
   same(p.need_a, "min_activity", "--min-activity", p.min_activity);
-  same(p.need_e, "embedding_dim", "an embedding dimension of", static_cast<double>(p.dim));
-  same(p.need_a, "activity_bins", "activity bins:", static_cast<double>(p.bins));
-  if (p.need_a) {
+  if (p.need_a && view == p.view) {
     const std::string t = text_attr(f, "activity_transform");
-    CHORUS_EXPECTS(t == p.transform, "--update: '", path,
-                   "' was computed with --activity-transform ", t, ", this run uses ", p.transform,
-                   again);
+    if (t != p.transform) differ("--activity-transform", t, p.transform);
   }
+  CHORUS_EXPECTS(diffs.empty(), "--update: '", path, "' was computed with ", diffs,
+                 ": an update repeats the previous run's parameters (or run without --update)");
+  // the input's shape: the vectors of another model or another binning are not comparable
+  auto shape = [&](bool used, const char* attr, const char* what, std::int64_t now) {
+    if (!used) return;
+    const double before = number_attr(f, path, attr);
+    CHORUS_EXPECTS(before == static_cast<double>(now), "--update: '", path, "' was computed on ",
+                   shown(before), " ", what, ", this input has ", now,
+                   ": the vectors are not comparable (run without --update)");
+  };
+  shape(p.need_e, "embedding_dim", "embedding dimensions", p.dim);
+  shape(p.need_a, "activity_bins", "activity bins", p.bins);
 }
 
 // Every edge of the previous run must be in its file: --topk and --no-edges keep fewer.
