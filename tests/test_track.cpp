@@ -15,6 +15,7 @@
 
 #include "chorus/core/error.hpp"
 #include "chorus/io/h5.hpp"
+#include "chorus/io/results.hpp"
 #include "chorus/track/track.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
@@ -455,11 +456,46 @@ TEST(TrackCli, OptionsQuietAndDateLabels) {
   EXPECT_EQ(g, 1.5);
 }
 
-TEST(TrackCli, WarnsLoudlyWhenDatesGoBackwards) {
+TEST(TrackCli, DatesThatGoBackwardsAreRefusedUnlessAllowed) {
   const series s = write_series("track_dates");
   auto r = run_cli({"track", s.files[2], s.files[0], "--out", s.dir + "/t.h5"}, s.dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("dates do not increase"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--allow-unordered"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(s.dir + "/t.h5"));
+  r = run_cli({"track", s.files[2], s.files[0], "--out", s.dir + "/t.h5", "--allow-unordered"},
+              s.dir);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("chorus: WARNING: dates do not increase"), std::string::npos) << r.err;
+}
+
+TEST(TrackCli, RunsOfAnotherCampaignOrRuleAreFlagged) {
+  const series s = write_series("track_flags");
+  // a run that shares no account with day 1, and one whose links came from other thresholds
+  const std::string other = s.dir + "/other.h5", strict = s.dir + "/strict.h5";
+  write_results_file(other, span(5000, 5009), ids(10, 0), "2024-03-02");
+  write_results_file(strict, span(100, 119), ids(20, 0), "2024-03-02");
+  h5::set_attr(h5::open_rw(strict), "threshold", 0.95);
+  auto r = run_cli({"track", s.files[0], other, "--out", s.dir + "/t1.h5"}, s.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("share no account"), std::string::npos) << r.err;
+  r = run_cli({"track", s.files[0], strict, "--out", s.dir + "/t2.h5"}, s.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("(no parameters recorded) and '" + strict +
+                       "' (--threshold 0.95) were computed with other "
+                       "parameters"),
+            std::string::npos)
+      << r.err;
+  r = run_cli({"track", s.files[0], s.files[1], "--out", s.dir + "/t3.h5"}, s.dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("WARNING"), std::string::npos) << r.err;
+  // --json that swallowed a results file is refused, even with --force
+  r = run_cli(
+      {"track", "--force", "--out", s.dir + "/t4.h5", "--json", s.files[0], s.files[1], s.files[2]},
+      s.dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("is an HDF5 file"), std::string::npos) << r.err;
+  EXPECT_TRUE(is_results_file(s.files[0]));
 }
 
 TEST(TrackCli, Mistakes) {

@@ -618,6 +618,9 @@ void add_track(CLI::App& app, track_command& c) {
       ->capture_default_str();
   tr->add_flag("--force", c.out.force, "overwrite existing outputs");
   tr->add_flag("--quiet", c.quiet, "no summary on stdout (warnings still go to stderr)");
+  tr->add_flag("--allow-unordered", c.opt.allow_unordered,
+               "track runs whose dates (input_date) do not increase, with a warning (refused "
+               "otherwise)");
   c.app = tr;
 }
 

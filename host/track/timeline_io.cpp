@@ -5,11 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "chorus/core/error.hpp"
@@ -214,7 +217,32 @@ void write_events(const h5::handle& f, const timeline& t) {
 
 }  // namespace
 
-run_clusters read_run_clusters(const std::string& path) {
+// The parameters that made a run's links, as "--view both --threshold 0.9 ...".
+std::string rule_of(const h5::handle& f) {
+  static const char* const names[][2] = {{"view", "--view"},
+                                         {"edges_expression", "--edges"},
+                                         {"threshold", "--threshold"},
+                                         {"threshold_activity", "--threshold-activity"},
+                                         {"weight", "--weight"},
+                                         {"activity_transform", "--activity-transform"},
+                                         {"min_activity", "--min-activity"},
+                                         {"topk", "--topk"},
+                                         {"coaction_window", "--window"},
+                                         {"coaction_min_weight", "--min-weight"}};
+  std::string rule;
+  for (const auto& n : names) {
+    std::string text;
+    double number = 0;  // counts too (HDF5 converts them exactly)
+    if (!h5::get_attr(f, n[0], text)) {
+      if (!h5::get_attr(f, n[0], number)) continue;
+      text = detail::concat(number);
+    }
+    rule += (rule.empty() ? "" : " ") + std::string(n[1]) + " " + text;
+  }
+  return rule.empty() ? std::string("no parameters recorded") : rule;
+}
+
+run_clusters read_run_clusters(const std::string& path, std::vector<std::int64_t>* ids_out) {
   CHORUS_EXPECTS(exists(path), "results file '", path, "' does not exist");
   CHORUS_EXPECTS(is_results_file(path), "'", path,
                  "' is not a chorus results file (chorus detect --out writes them)");
@@ -236,10 +264,19 @@ run_clusters read_run_clusters(const std::string& path) {
   }
   for (std::size_t c = 0; c < r.clusters.size(); ++c)
     CHORUS_EXPECTS(!r.clusters[c].empty(), "'", path, "' is damaged: /labels skips cluster ", c);
+  r.rule = rule_of(f);
+  if (ids_out) *ids_out = ids;
   std::string date;
   r.dated = h5::get_attr(f, "input_date", date) && !date.empty();
   r.date = r.dated ? date : base_of(path);
   return r;
+}
+
+// True when `path` exists and starts with HDF5's signature.
+static bool is_hdf5(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char sig[8] = {};
+  return f.read(sig, 8) && std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0;
 }
 
 void check_track_job(const std::vector<std::string>& inputs, const track_options& opt,
@@ -252,7 +289,12 @@ void check_track_job(const std::vector<std::string>& inputs, const track_options
                  inputs.size(), " given)");
   CHORUS_EXPECTS(!out.h5.empty(), "no timeline file given (--out)");
   check_output_path(out.h5, out.force);
-  if (!out.json.empty()) check_output_path(out.json, out.force);
+  if (!out.json.empty()) {
+    check_output_path(out.json, out.force);
+    CHORUS_EXPECTS(!is_hdf5(out.json), "--json '", out.json,
+                   "' is an HDF5 file, which JSON would replace (did --json take a results file "
+                   "as its value? it names the JSON file to write)");
+  }
   if (!out.csv_dir.empty()) check_csv_dir(out.csv_dir, out.force);
   const auto outputs = output_names(out);
   for (std::size_t i = 0; i < outputs.size(); ++i)
@@ -355,13 +397,58 @@ std::string timeline_summary(const timeline& t) {
   return o.str();
 }
 
+namespace {
+
+// Consecutive runs that share no account, or whose links were made by other parameters, give
+// events that are artefacts: say so.
+void compare_runs(const run_clusters& a, const run_clusters& b,
+                  const std::vector<std::int64_t>& ids_a, const std::vector<std::int64_t>& ids_b,
+                  std::vector<std::string>& warnings) {
+  std::vector<std::int64_t> common;
+  std::set_intersection(ids_a.begin(), ids_a.end(), ids_b.begin(), ids_b.end(),
+                        std::back_inserter(common));
+  if (common.empty() && !ids_a.empty() && !ids_b.empty())
+    warnings.push_back(detail::concat("'", a.path, "' and '", b.path,
+                                      "' share no account: are they runs of the same campaign? "
+                                      "(every network of one is a death, of the other a birth)"));
+  if (a.rule != b.rule)
+    warnings.push_back(detail::concat("'", a.path, "' (", a.rule, ") and '", b.path, "' (", b.rule,
+                                      ") were computed with other parameters: networks may change "
+                                      "because the rule changed, not the accounts"));
+}
+
+// Dates that do not increase are refused unless --allow-unordered: the timeline would be wrong.
+void check_run_order(const std::vector<run_clusters>& runs, const track_options& opt) {
+  if (opt.allow_unordered) return;
+  std::int64_t prev = -1;
+  for (std::size_t t = 0; t < runs.size(); ++t) {
+    if (!runs[t].dated) continue;
+    CHORUS_EXPECTS(prev < 0 || runs[prev].date < runs[t].date, "dates do not increase: '",
+                   runs[t].path, "' (input_date ", runs[t].date, ") comes after '", runs[prev].path,
+                   "' (input_date ", runs[prev].date,
+                   "); give the results files in time order, or pass --allow-unordered");
+    prev = static_cast<std::int64_t>(t);
+  }
+}
+
+}  // namespace
+
 timeline run_track(const std::vector<std::string>& inputs, const track_options& opt,
                    const track_outputs& out) {
   check_track_job(inputs, opt, out);
   std::vector<run_clusters> runs;
   runs.reserve(inputs.size());
-  for (const auto& p : inputs) runs.push_back(read_run_clusters(p));
+  std::vector<std::string> warnings;
+  std::vector<std::int64_t> before, now;  // the account ids of consecutive runs
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    runs.push_back(read_run_clusters(inputs[k], &now));
+    std::sort(now.begin(), now.end());
+    if (k > 0) compare_runs(runs[k - 1], runs[k], before, now, warnings);
+    before.swap(now);
+  }
+  check_run_order(runs, opt);
   timeline t = track_clusters(runs, opt);
+  t.warnings.insert(t.warnings.end(), warnings.begin(), warnings.end());
   write_timeline_h5(t, out.h5);
   if (!out.csv_dir.empty()) write_timeline_csv(t, out.csv_dir, out.force);
   if (!out.json.empty()) write_timeline_json(t, out.json, out.force);

@@ -19,6 +19,9 @@ struct run_clusters {
   /// clusters[label] = the account ids of cluster `label`; each non-empty, and an account id in
   /// at most one cluster of the run (duplicates within a cluster are ignored).
   std::vector<std::vector<std::int64_t>> clusters;
+  /// The parameters that made the run's links (view, thresholds, transform, ...), as text;
+  /// consecutive runs that differ get a warning (the rule changed, not only the accounts).
+  std::string rule;
 };
 
 /// Parameters of the matching rule.
@@ -28,6 +31,9 @@ struct track_options {
   /// A matched pair grew when |B| / |A| >= 1 + growth (and |B| > |A|), shrank when
   /// |A| / |B| >= 1 + growth (and |B| < |A|); growth >= 0.
   double growth = 0.2;
+  /// Track runs whose dates (input_date) do not increase, with a warning; otherwise they are
+  /// refused by run_track (--allow-unordered).
+  bool allow_unordered = false;
 };
 
 /// What happened to a stable id between two consecutive runs.
@@ -72,8 +78,8 @@ timeline track_clusters(const std::vector<run_clusters>& runs, const track_optio
 /// Read a results file's clusters as account ids, and its date label (root attribute
 /// input_date, else the file's base name). Throws input_error when it is missing, not a chorus
 /// results file, or damaged (/labels and /accounts/id of different lengths, labels < -1, a
-/// cluster id that has no member).
-run_clusters read_run_clusters(const std::string& path);
+/// cluster id that has no member). With `ids`, also every row's account id.
+run_clusters read_run_clusters(const std::string& path, std::vector<std::int64_t>* ids = nullptr);
 
 /// Where `chorus track` writes; empty strings are outputs not asked for.
 struct track_outputs {
