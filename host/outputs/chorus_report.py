@@ -338,6 +338,10 @@ class Timeline:
         if self.here is not None:
             out.append(f"<p>This report's results are run {self.here} ({esc(self.dates[self.here])}). "
                        f"{self.here_words()}</p>")
+        else:
+            out.append("<p><b>These results are not one of the timeline's runs</b> (no run names this "
+                       "results file), so their networks are not matched to the tracked numbers (#) "
+                       "below; give the timeline made from this file to see which network is which.</p>")
         out.append(self.plot() if len(self.sid) else "<p>No network in any run.</p>")
         out.append(self.events_table())
         return "\n".join(out)
@@ -447,7 +451,7 @@ class Timeline:
         if kind == "birth":
             return "appeared"
         if kind == "death":
-            return "gone: no network of the next run shares enough of its accounts"
+            return "gone: no network of this run shares enough of its accounts"
         if kind == "growth":
             return f"grew {after / max(before, 1):.2g}x"
         if kind == "shrink":

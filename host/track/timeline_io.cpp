@@ -252,7 +252,8 @@ run_clusters read_run_clusters(const std::string& path, std::vector<std::int64_t
   CHORUS_EXPECTS(labels.size() == ids.size(), "'", path, "' is damaged: /labels has ",
                  labels.size(), " rows and /accounts/id ", ids.size());
   run_clusters r;
-  r.path = path;
+  char real[PATH_MAX];  // absolute, so that a report run from elsewhere finds its own run
+  r.path = ::realpath(path.c_str(), real) ? std::string(real) : path;
   r.accounts = static_cast<std::int64_t>(labels.size());
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const std::int64_t c = labels[i];
