@@ -496,6 +496,10 @@ TEST(TrackCli, RunsOfAnotherCampaignOrRuleAreFlagged) {
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("is an HDF5 file"), std::string::npos) << r.err;
   EXPECT_TRUE(is_results_file(s.files[0]));
+  // chorus info knows a timeline
+  r = run_cli({"info", s.dir + "/t3.h5"}, s.dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("chorus timeline (chorus-track 1), 2 runs"), std::string::npos) << r.out;
 }
 
 TEST(TrackCli, Mistakes) {

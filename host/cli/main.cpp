@@ -1,4 +1,6 @@
 // chorus: command-line interface (generate, ingest, detect, export, report, info, demo, track).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -122,13 +124,17 @@ void add_generate(CLI::App& app, generate_command& c) {
   gen->add_option("--accounts", g.accounts, "number of accounts N")
       ->check(within(0, 1099511627775.0, "a number of accounts from 0 to 2^40 - 1"))
       ->required();
-  gen->add_option("--dim", g.dim, "embedding dimension d (0: no /embedding)")
+  gen->add_option("--dim", g.dim,
+                  "embedding dimension d (0: no /embedding; a --days series: 64 unless given)")
       ->check(within(0, 65536, "an embedding dimension from 0 to 65536"))
       ->capture_default_str();
-  gen->add_option("--bins", g.bins, "activity time bins T (0: no /activity)")
+  gen->add_option("--bins", g.bins,
+                  "activity time bins T (0: no /activity; a --days series: 24 D unless given)")
       ->check(within(0, 1048576, "a number of time bins from 0 to 2^20"))
       ->capture_default_str();
-  gen->add_option("--clusters", g.clusters, "planted coordinated clusters")
+  gen->add_option("--clusters", g.clusters,
+                  "planted coordinated clusters (a --days series: campaigns on day 1, 8 unless "
+                  "given)")
       ->check(within(0, 2147483647.0, "a number of clusters from 0 to 2^31 - 1"))
       ->capture_default_str();
   gen->add_option("--seed", g.seed, "random seed")->check(seed_range())->capture_default_str();
@@ -140,11 +146,10 @@ void add_generate(CLI::App& app, generate_command& c) {
                 "write a posts corpus (CSV in the QUT toolkit's layout, .gz/.zst by name) and "
                 "its truth CSV instead of vectors");
   gen->add_option("--days", c.posts.days,
-                  "--posts: days covered; without --posts: write a campaign series of D daily "
-                  "input files (2-60; OUT.day01.h5 ... and OUT.events.csv, see "
+                  "--posts: days covered (default 14); without --posts: write a campaign series "
+                  "of D daily input files (2-60; OUT.day01.h5 ... and OUT.events.csv, see "
                   "datasets/GENERATOR.md)")
-      ->check(within(1, 3660, "a number of days from 1 to 3660"))
-      ->capture_default_str();
+      ->check(within(1, 3660, "a number of days from 1 to 3660"));
   gen->add_option("--campaigns", c.posts.campaigns, "--posts: planted coordinated campaigns")
       ->check(within(0, 100000, "a number of campaigns from 0 to 100000"))
       ->capture_default_str();
@@ -221,6 +226,14 @@ int run_generate_series(generate_command& c) {
                  static_cast<long long>(s.days.front().accounts),
                  static_cast<long long>(s.days.back().accounts), s.days.size(), s.events.size(),
                  s.events_path.c_str());
+  // --force over a longer series leaves its later days: they are not of this series
+  const std::vector<std::string> longer = chorus::series_paths(o.out, 60);
+  std::string stale;
+  for (std::size_t d = static_cast<std::size_t>(o.days); d + 1 < longer.size(); ++d)
+    if (::access(longer[d].c_str(), F_OK) == 0) stale += (stale.empty() ? "" : ", ") + longer[d];
+  if (!stale.empty())
+    std::fprintf(stderr, "chorus: WARNING: %s remain from an earlier series (not of this one)\n",
+                 stale.c_str());
   return 0;
 }
 

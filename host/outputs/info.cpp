@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -179,6 +180,29 @@ void describe_other(const std::string& path, const std::string& why, std::ostrea
 
 }  // namespace
 
+// A timeline (chorus track --out): its runs and events. False when `path` is not one.
+static bool describe_timeline(const std::string& path, std::ostream& os) {
+  std::string tracker;
+  h5::handle f;
+  try {
+    f = h5::open_read(path);
+    if (!h5::get_attr(f, "tracker", tracker)) return false;
+  } catch (const error&) {
+    return false;
+  }
+  const auto dates = h5::read_strings(h5::open_dataset(f, "/runs/date"));
+  const auto kinds = h5::read_strings(h5::open_dataset(f, "/events/kind"));
+  std::int64_t ids = 0;
+  h5::get_attr(f, "stable_ids", ids);
+  os << path << ": chorus timeline (" << tracker << "), " << dates.size() << " runs";
+  if (!dates.empty()) os << " (" << dates.front() << " to " << dates.back() << ")";
+  os << ", " << ids << " tracked networks, " << kinds.size() << " events:";
+  for (const char* k : {"birth", "death", "growth", "shrink", "merge", "split"})
+    os << " " << std::count(kinds.begin(), kinds.end(), std::string(k)) << " " << k;
+  os << "\n";
+  return true;
+}
+
 void describe_file(const std::string& path, std::ostream& os) {
   probe_input_isolated(path, /*crash_only=*/true);
   if (is_results_file(path)) {
@@ -205,6 +229,7 @@ void describe_file(const std::string& path, std::ostream& os) {
     os << "\n";
     return;
   }
+  if (describe_timeline(path, os)) return;
   input_info in;
   try {
     in = inspect_input(path);
