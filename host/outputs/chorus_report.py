@@ -733,6 +733,9 @@ class Report:
             header.append("most active together")
         if self.truth:
             header.append("ground truth (precision / recall)")
+        tracked = self.tracked_numbers()
+        if tracked:
+            header.append("tracked network (see Timeline)")
         rows = []
         for c in range(self.top):
             _, _, members = self.cluster_members(c)
@@ -747,11 +750,29 @@ class Report:
                 r.append(esc(self.busiest(c, 1) or "–"))
             if self.truth:
                 r.append(f"{num(self.cl['truth_precision'][c])} / {num(self.cl['truth_recall'][c])}")
+            if tracked:
+                r.append(esc(tracked.get(c, "–")))
             rows.append(r)
         more = (f' The other {self.k - self.top:,} networks are listed in <a href="#others">a compact table</a> '
                 "below the detailed ones." if self.k > self.top else "")
         return (f"<h2 id=\"glance\">{self.which()} at a glance</h2>"
                 f"<p>Details of each follow below.{more}</p>" + table(header, rows, "glance", raw=True))
+
+    def tracked_numbers(self):
+        """Per network of this run: its tracked number and since when ("#4 since 2026-10-02"), when
+        --timeline names this results file as one of its runs; else {}."""
+        if self.tl is None:
+            return {}
+        tl = Timeline(self.tl, self)
+        if tl.here is None:
+            return {}
+        first = {}
+        for sid, run in zip(tl.sid, tl.run):
+            first.setdefault(int(sid), int(run))
+        m = tl.run == tl.here
+        return {int(lab): f"#{int(sid)}, " + ("new in this run" if first[int(sid)] == tl.here
+                                              else f"since {tl.dates[first[int(sid)]]}")
+                for lab, sid in zip(self.tl["clusters/label"][m], tl.sid[m])}
 
     def which(self):
         """The detailed networks, named: 'The network', 'The 5 networks', 'The 10 largest networks'."""
