@@ -130,8 +130,9 @@ TEST_F(CampaignSeries, DailyUpdatesEqualFullRunsOnOneAndTwoProcesses) {
   ASSERT_EQ(detect(dir, day_file(dir, "s", 1), day_file(dir, "u", 1)).code, 0);
   const std::string launch = mpirun();
   const std::string bin = CHORUS_BINARY, build = bin.substr(0, bin.rfind('/'));
-  const bool mpi = !launch.empty() && !configured_off(build, "CHORUS_MPI");
-  if (!mpi) CHORUS_SKIP_MISSING_TOOL("mpirun not found (install openmpi-bin)");
+  // the two-process half needs a build with MPI (the sanitizer builds have none) and mpirun
+  const bool built_with_mpi = !configured_off(build, "CHORUS_MPI");
+  const bool mpi = built_with_mpi && !launch.empty();
   for (int d = 2; d <= kDays; ++d) {
     SCOPED_TRACE("day " + std::to_string(d));
     const auto u =
@@ -149,6 +150,7 @@ TEST_F(CampaignSeries, DailyUpdatesEqualFullRunsOnOneAndTwoProcesses) {
     EXPECT_GT(removed, 0);
     EXPECT_LT(pairs * 5, full) << "an update of a few percent of the rows scores a few percent";
     // two ranks share the new and changed rows' pairs
+    if (!mpi) continue;
     const std::string out = day_file(dir, "m", d);
     std::ostringstream cmd;
     cmd << launch << " -np 2 " << bin << " detect --json --input " << day_file(dir, "s", d)
@@ -164,6 +166,8 @@ TEST_F(CampaignSeries, DailyUpdatesEqualFullRunsOnOneAndTwoProcesses) {
       CHORUS_SKIP_MISSING_TOOL("chorus was built without MPI; --json said: " + json);
     expect_same_results(day_file(dir, "f", d), out);
   }
+  if (built_with_mpi && launch.empty())
+    CHORUS_SKIP_MISSING_TOOL("mpirun not found (install openmpi-bin): the one-process half ran");
 }
 
 TEST_F(CampaignSeries, TrackingReportsEveryPlantedEventOnItsDay) {
