@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -65,6 +66,26 @@ inline cli_result run_cli(const std::vector<std::string>& args, const std::strin
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+/// Run a shell command; its exit code and stdout.
+inline std::pair<int, std::string> shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {-1, out};
+  char buf[4096];
+  std::size_t got;
+  while ((got = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, got);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+/// The mpirun command line to start ranks here ("" when mpirun is not installed).
+inline std::string mpirun() {
+  auto [rc, path] = shell("command -v mpirun");
+  while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
+  if (rc != 0 || path.empty()) return "";
+  return path + " --oversubscribe" + (geteuid() == 0 ? " --allow-run-as-root" : "");
 }
 
 /// Number of '\n' in s.

@@ -14,32 +14,16 @@
 #include <vector>
 
 #include "ci_guard.hpp"
+#include "cli_support.hpp"
 #include "reference.hpp"
 #include "test_support.hpp"
 
 using namespace chorus;
 using namespace chorus::test;
+using chorus::cli_test::mpirun;
+using chorus::cli_test::shell;
 
 namespace {
-
-// Run a shell command; its stdout and exit code.
-std::pair<int, std::string> shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, out};
-  char buf[4096];
-  std::size_t got;
-  while ((got = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, got);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
-std::string mpirun() {
-  auto [rc, path] = shell("command -v mpirun");
-  while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
-  if (rc != 0 || path.empty()) return "";
-  return path + " --oversubscribe" + (geteuid() == 0 ? " --allow-run-as-root" : "");
-}
 
 struct mpi_case {
   int ranks;

@@ -27,6 +27,7 @@
 using namespace chorus;
 using namespace chorus::test;
 using chorus::cli_test::run_cli;
+using chorus::cli_test::shell;
 
 namespace {
 
@@ -341,26 +342,11 @@ TEST_F(UpdateMistakes, PreviousFilesThatCannotServeAreRefused) {
 
 // ---- several processes ------------------------------------------------------------------------
 
-std::pair<int, std::string> shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, out};
-  char buf[4096];
-  std::size_t got;
-  while ((got = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, got);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
 TEST(UpdateMpi, TwoAndThreeRanksEqualTheFullRun) {
   const std::string bin = CHORUS_BINARY, build = bin.substr(0, bin.rfind('/'));
   if (configured_off(build, "CHORUS_MPI")) GTEST_SKIP() << "built with -DCHORUS_MPI=OFF";
-  auto [found, path] = shell("command -v mpirun");
-  while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.pop_back();
-  if (found != 0 || path.empty())
-    CHORUS_SKIP_MISSING_TOOL("mpirun not found (install openmpi-bin)");
-  const std::string launch =
-      path + " --oversubscribe" + (geteuid() == 0 ? " --allow-run-as-root" : "");
+  const std::string launch = cli_test::mpirun();
+  if (launch.empty()) CHORUS_SKIP_MISSING_TOOL("mpirun not found (install openmpi-bin)");
   const std::string dir = scratch_dir("update_mpi");
   const pool p(900);
   version v;
