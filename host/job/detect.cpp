@@ -448,7 +448,8 @@ void read_for_update(const detect_options& opt, const job_plan& p, scored& r) {
     if (opt.progress) opt.progress("read", 0, 1);
     in = opt.memory ? load_input(*opt.memory, lo) : load_input(p.info, lo);
     r.checksums = row_checksums(in, p.need_e, p.need_a);
-    const update_base base = read_update_base(opt.update, update_parameters(opt, p));
+    // the carried edges are rank 0's: the other ranks read the ids and checksums only
+    const update_base base = read_update_base(opt.update, update_parameters(opt, p), p.rank == 0);
     r.update = std::make_unique<update_plan>(plan_update(base, in.ids, r.checksums));
     r.lineage = lineage_of(base, *r.update, in.info.n);
     r.seconds_read = since(t);

@@ -137,7 +137,7 @@ std::vector<std::uint64_t> row_checksums(const loaded_input& in, bool embedding,
   return out;
 }
 
-update_base read_update_base(const std::string& path, const update_params& p) {
+update_base read_update_base(const std::string& path, const update_params& p, bool edges) {
   struct stat st {};
   CHORUS_EXPECTS(::stat(path.c_str(), &st) == 0, "--update: '", path, "' does not exist");
   CHORUS_EXPECTS(is_results_file(path), "--update: '", path,
@@ -155,7 +155,7 @@ update_base read_update_base(const std::string& path, const update_params& p) {
   b.checksums = h5::read_all<std::uint64_t>(h5::open_dataset(f, "/accounts/row_checksum"));
   CHORUS_EXPECTS(b.checksums.size() == b.ids.size(), "--update: '", path, "' has ",
                  b.checksums.size(), " row checksums for ", b.ids.size(), " accounts");
-  b.edges = read_edges(f, path, static_cast<std::int64_t>(b.ids.size()));
+  if (edges) b.edges = read_edges(f, path, static_cast<std::int64_t>(b.ids.size()));
   return b;
 }
 

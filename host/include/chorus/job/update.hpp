@@ -43,7 +43,8 @@ struct update_base {
 /// Read and check a previous results file: a dense-view run with the same parameters, with
 /// every edge written (no --topk, no --no-edges) and per-row checksums. Throws input_error
 /// naming the first difference.
-update_base read_update_base(const std::string& path, const update_params& p);
+/// `edges`: also read its edges (only the rank that carries them over needs them).
+update_base read_update_base(const std::string& path, const update_params& p, bool edges = true);
 
 /// An incremental run's plan over the new input's rows.
 struct update_plan {
