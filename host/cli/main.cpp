@@ -362,6 +362,16 @@ void add_detect(CLI::App& app, detect_command& c) {
                   "incremental run: the results of a run on an earlier version of this input "
                   "(same parameters); only pairs that touch a new or changed account are scored, "
                   "and the results equal a full run's");
+  det->add_option("--significance", c.opt.significance,
+                  "a p-value per cluster from K resamples of its accounts under the view's null "
+                  "model (README, Significance); 0: off")
+      ->check(within(0, 1000000, "a number of resamples from 0 to 1000000"));
+  det->add_option("--significance-seed", c.opt.significance_seed, "seed of the resamples")
+      ->capture_default_str();
+  det->add_option("--null-period", c.opt.null_period,
+                  "activity null model: shift unit in bins (default: one day, from the input's "
+                  "bin_seconds)")
+      ->check(within(1, 1e9, "a number of bins from 1"));
   det->add_flag("--no-edges", c.no_edges, "do not write /edges (labels and clusters only)");
   det->add_flag("--no-evidence", c.no_evidence,
                 "do not add /evidence (co-active bins, cluster evidence)");
@@ -459,6 +469,17 @@ void print_update(const chorus::detect_summary& s) {
       static_cast<long long>(u.pairs_full));
 }
 
+// --significance: how many clusters the null models found unlikely by chance.
+void print_significance(const chorus::detect_summary& s) {
+  if (s.significance <= 0) return;
+  std::printf(
+      "significance (%s null, %lld resamples, %.2f s): %lld of %lld clusters tested have "
+      "p < 0.001, %lld have q < 0.05\n",
+      s.significance_models.c_str(), static_cast<long long>(s.significance),
+      s.seconds_significance, static_cast<long long>(s.significance_p0001),
+      static_cast<long long>(s.significance_tested), static_cast<long long>(s.significance_q005));
+}
+
 // An --edges run's summary: the expression in effect.
 void print_expression_summary(const chorus::detect_summary& s) {
   std::printf(
@@ -479,6 +500,7 @@ void print_detect_summary(const chorus::detect_summary& s) {
       print_expression_summary(s);
     else
       print_coaction_summary(s);
+    print_significance(s);
     print_truth(s);
     return;
   }
@@ -494,6 +516,7 @@ void print_detect_summary(const chorus::detect_summary& s) {
               s.seconds_components, s.seconds_write);
   print_thresholds(s);
   if (!s.update.previous.empty()) print_update(s);
+  print_significance(s);
   if (s.ranks > 1) print_rank_records(s);
   // only the views the run used (an input without /embedding has no "zero embeddings")
   const bool used_e = s.view != "activity", used_a = s.view != "embedding";

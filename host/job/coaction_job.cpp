@@ -15,6 +15,7 @@
 #include "chorus/io/run_facts.hpp"
 #include "chorus/job/detect.hpp"
 #include "chorus/job/mpi.hpp"
+#include "chorus/significance/significance.hpp"
 #include "job_support.hpp"
 
 namespace chorus {
@@ -261,6 +262,7 @@ detect_summary run_coaction(const detect_options& opt) {
   coaction::object_index x;
   mpi::phase([&] {
     check_coaction_request(opt);
+    job_support::check_significance_request(opt, false);
     v = coaction::parse_view(opt.view);
     check_memory(opt, v, s.threads);
     in = read_coaction_input(opt, v);
@@ -312,6 +314,8 @@ detect_summary run_coaction(const detect_options& opt) {
     s.has_truth = !in.truth.empty();
     if (s.has_truth) s.truth = match_truth(g.labels, g.clusters, in.truth);
     s.seconds_components = since(t_comp);
+    significance::result sig;
+    if (opt.significance > 0) sig = job_support::coaction_significance(opt, x, g.table, in.ids, s);
     check_stop(opt, "writing the results");
 
     const auto t_write = clock_type::now();
@@ -331,6 +335,7 @@ detect_summary run_coaction(const detect_options& opt) {
     if (opt.evidence && opt.write_edges) rc.evidence_input = absolute_path(opt.input);
     rc.extra = [&](const h5::handle& f) {
       write_coaction_datasets(f, ce, ev, x, in.posts, opt.write_edges, so.evidence_cap > 0);
+      if (opt.significance > 0) significance::write(f, sig, 0);
     };
     write_results(opt.output, rc);
     s.seconds_write = since(t_write);

@@ -28,6 +28,7 @@
 #include "chorus/scan/backend.hpp"
 #include "chorus/scan/checkpoint.hpp"
 #include "chorus/scan/tiling.hpp"
+#include "chorus/significance/significance.hpp"
 #include "job_support.hpp"
 
 namespace chorus {
@@ -222,6 +223,10 @@ job_plan plan_job(const detect_options& opt) {
                    " needs /embedding, which '", p.info.path, "' does not have");
     CHORUS_EXPECTS(!p.need_a || p.info.has_activity, "--view ", to_string(p.mode),
                    " needs /activity, which '", p.info.path, "' does not have");
+    job_support::check_significance_request(opt, p.need_a);
+    if (opt.significance > 0 && p.need_a)  // no clock: refused now, not after the scoring
+      significance::activity_period(opt.memory ? std::string() : opt.input, p.info.bins,
+                                    opt.null_period);
     // with --max-memory a job that cannot fit says so before any work
     p.fixed_bytes = fixed_memory(opt, p.info, p.need_e, p.need_a);
     if (opt.max_memory_mib > 0 && p.fixed_bytes + (16ull << 20) > (opt.max_memory_mib << 20))
@@ -848,7 +853,8 @@ std::string input_date(const std::string& path) {
 }
 
 double write_results_file(const detect_options& opt, const job_plan& p, const scored& sc,
-                          const graph& g, const cluster_table& table, const detect_summary& s) {
+                          const graph& g, const cluster_table& table, const detect_summary& s,
+                          const significance::result* sig) {
   const auto t = clock_type::now();
   results_content rc;
   rc.labels = &g.labels;
@@ -878,6 +884,8 @@ double write_results_file(const detect_options& opt, const job_plan& p, const sc
   if (!opt.memory) facts.input_date = input_date(opt.input);
   rc.attributes = results_attributes(facts);
   rc.ranks = &s.rank_records;
+  if (sig)
+    rc.extra = [&](const h5::handle& f) { significance::write(f, *sig, s.significance_period); };
   write_results(opt.output, rc);
   return since(t);
 }
@@ -946,8 +954,13 @@ detect_summary run_detect(const detect_options& opt) {
     if (sc.checksums.empty()) sc.checksums = row_checksums(*sc.in, plan.need_e, plan.need_a);
     summarise_clusters(s, sc, g, table);
     s.seconds_components = since(t) + m.seconds_merge;
+    significance::result sig;
+    if (opt.significance > 0)
+      sig = job_support::dense_significance(opt, plan.mode, *sc.in, table,
+                                            opt.memory ? std::string() : opt.input, s);
     check_stop(opt, "writing the results");
-    s.seconds_write = write_results_file(opt, plan, sc, g, table, s);
+    s.seconds_write =
+        write_results_file(opt, plan, sc, g, table, s, opt.significance > 0 ? &sig : nullptr);
   });
   clean_up(opt, plan, shards);
   s.seconds_total = since(t_start);

@@ -41,3 +41,30 @@ inline void check_stop(const detect_options& opt, const char* before) {
 }
 
 }  // namespace chorus::job_support
+
+namespace chorus::coaction {
+struct object_index;
+}
+namespace chorus::significance {
+struct result;
+}
+
+namespace chorus::job_support {
+
+/// --significance's options checked before any work: options it needs or the view ignores.
+/// `activity_model`: the view has the activity null (activity, both, fused).
+void check_significance_request(const detect_options& opt, bool activity_model);
+
+/// The dense views' significance (content, activity, both, fused) of the run's clusters; fills
+/// the summary's significance fields. `input_path` is the input's path ("" for one in memory).
+significance::result dense_significance(const detect_options& opt, view_mode mode,
+                                        const loaded_input& in, const cluster_table& table,
+                                        const std::string& input_path, detect_summary& s);
+
+/// A co-action view's significance over its object index.
+significance::result coaction_significance(const detect_options& opt,
+                                           const coaction::object_index& index,
+                                           const cluster_table& table,
+                                           const std::vector<std::int64_t>& ids, detect_summary& s);
+
+}  // namespace chorus::job_support

@@ -94,6 +94,12 @@ std::string to_json(const detect_summary& s) {
       << ",\"directed_rows\":" << s.directed_rows;
   if (s.view == "co_similar") o << ",\"similarity\":" << num(s.similarity);
   if (s.view.rfind("co_", 0) == 0) o << "}";
+  if (s.significance > 0)
+    o << ",\"significance\":{\"resamples\":" << s.significance
+      << ",\"models\":" << str(s.significance_models) << ",\"tested\":" << s.significance_tested
+      << ",\"p_below_0.001\":" << s.significance_p0001
+      << ",\"q_below_0.05\":" << s.significance_q005
+      << ",\"seconds\":" << num(s.seconds_significance) << "}";
   if (s.has_truth)
     o << ",\"truth\":{\"precision\":" << num(s.truth.precision)
       << ",\"recall\":" << num(s.truth.recall)

@@ -60,6 +60,11 @@ struct detect_options {
   /// scored; the results equal a full run's. Empty: a full run.
   std::string update;
   bool evidence = true;  ///< add /evidence (co-active bins per edge, per-cluster evidence)
+  /// --significance K: a p-value per cluster from K resamples of its members under the view's
+  /// null model (chorus/significance/significance.hpp); 0: off.
+  std::int64_t significance = 0;
+  std::uint64_t significance_seed = 1;  ///< --significance-seed
+  std::int64_t null_period = 0;         ///< --null-period: activity shift unit in bins (0: a day)
   /// An input held in memory (chorus's Python package), used instead of the file `input`
   /// (which then only names it); dense views, one process. Must outlive the run.
   const memory_input* memory = nullptr;
@@ -103,6 +108,13 @@ struct detect_summary {
                directed_rows = 0;
   std::string normalize;
   double similarity = 0;  ///< co_similar's Jaccard threshold
+  /// --significance: resamples (0: off), the models, clusters with a p-value, with p < 0.001,
+  /// with q < 0.05, and the seconds it took.
+  std::int64_t significance = 0;
+  std::string significance_models;
+  std::int64_t significance_tested = 0, significance_p0001 = 0, significance_q005 = 0;
+  double seconds_significance = 0;
+  std::int64_t significance_period = 0;  ///< activity null: shift unit in bins
 };
 
 /// Name of rank `rank`'s edge shard next to `output` in a job of `ranks` processes:

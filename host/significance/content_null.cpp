@@ -1,0 +1,175 @@
+// chorus significance: the content null model. Each member is replaced by a random other account
+// of its topic cell, so the resample keeps every member's topic and loses what only copies share.
+// A member's substitutes are its 25 nearest accounts outside the cluster (cosine), searched in a
+// cell of at least 4,096 accounts around it: a random-hyperplane hash (SimHash) of the centred,
+// normalised embeddings, whose longest prefix with that many accounts bounds the search.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "chorus/significance/significance.hpp"
+#include "resample.hpp"
+
+namespace chorus::significance {
+
+namespace {
+
+constexpr int hash_bits = 16;
+constexpr std::int64_t neighbours = 25;         // substitutes per member: its nearest non-members
+constexpr std::int64_t search_accounts = 4096;  // accounts searched for them (a cell)
+
+double cosine(const view_matrix& v, std::int64_t a, std::int64_t b) {
+  const float* x = v.row(a);
+  const float* y = v.row(b);
+  double dot = 0;
+  for (std::int64_t u = 0; u < v.d; ++u) dot += static_cast<double>(x[u]) * y[u];
+  return dot * (v.inv_norm[static_cast<std::size_t>(a)] * v.inv_norm[static_cast<std::size_t>(b)]);
+}
+
+/// Every valid account's cell code, and the valid accounts sorted by (code, row).
+struct cells {
+  std::vector<std::uint32_t> code;    ///< per row (0 for invalid rows)
+  std::vector<std::int64_t> order;    ///< valid rows by (code, row)
+  std::vector<std::uint32_t> sorted;  ///< their codes
+  /// The codes sharing c's first `bits` bits: [lo, hi].
+  static std::pair<std::uint32_t, std::uint32_t> prefix(std::uint32_t c, int bits) {
+    const int shift = hash_bits - bits;
+    const std::uint32_t lo = bits == 0 ? 0 : (c >> shift) << shift;
+    return {lo, static_cast<std::uint32_t>(lo + ((1ULL << shift) - 1))};
+  }
+  /// The accounts whose codes lie in [lo, hi]: a range of `order`.
+  std::pair<std::int64_t, std::int64_t> range(std::uint32_t lo, std::uint32_t hi) const {
+    return {std::lower_bound(sorted.begin(), sorted.end(), lo) - sorted.begin(),
+            std::upper_bound(sorted.begin(), sorted.end(), hi) - sorted.begin()};
+  }
+};
+
+cells topic_cells(const view_matrix& v, const options& opt) {
+  const std::int64_t n = v.n, d = v.d;
+  std::vector<double> mean(static_cast<std::size_t>(d), 0.0), planes;
+  std::int64_t valid = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (!v.valid[static_cast<std::size_t>(i)]) continue;
+    const float* x = v.row(i);
+    for (std::int64_t u = 0; u < d; ++u) mean[u] += x[u] * v.inv_norm[static_cast<std::size_t>(i)];
+    ++valid;
+  }
+  for (double& m : mean) m /= std::max<std::int64_t>(valid, 1);
+  detail::stream g(opt.seed, 0x43454c4c53ULL, 0);  // "CELLS"
+  planes.resize(static_cast<std::size_t>(hash_bits * d));
+  for (double& p : planes) p = g.normal();
+  std::vector<double> offset(hash_bits, 0.0);  // plane . mean: the hash is of x - mean
+  for (int b = 0; b < hash_bits; ++b)
+    for (std::int64_t u = 0; u < d; ++u) offset[b] += planes[b * d + u] * mean[u];
+  cells c;
+  c.code.assign(static_cast<std::size_t>(n), 0);
+#pragma omp parallel for schedule(static) num_threads(detail::thread_count(opt.threads))
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (!v.valid[static_cast<std::size_t>(i)]) continue;
+    const float* x = v.row(i);
+    std::uint32_t code = 0;
+    for (int b = 0; b < hash_bits; ++b) {
+      double dot = 0;
+      for (std::int64_t u = 0; u < d; ++u) dot += planes[b * d + u] * x[u];
+      code = code << 1 | (dot * v.inv_norm[static_cast<std::size_t>(i)] >= offset[b]);
+    }
+    c.code[static_cast<std::size_t>(i)] = code;
+  }
+  for (std::int64_t i = 0; i < n; ++i)
+    if (v.valid[static_cast<std::size_t>(i)]) c.order.push_back(i);
+  std::sort(c.order.begin(), c.order.end(), [&](std::int64_t a, std::int64_t b) {
+    const auto ca = c.code[static_cast<std::size_t>(a)], cb = c.code[static_cast<std::size_t>(b)];
+    return ca != cb ? ca < cb : a < b;
+  });
+  for (const std::int64_t i : c.order) c.sorted.push_back(c.code[static_cast<std::size_t>(i)]);
+  return c;
+}
+
+/// Each member's pool of substitutes: its `neighbours` nearest accounts (cosine) outside the
+/// cluster, searched among the accounts of the finest cell that holds at least `search` of them.
+std::vector<std::vector<std::int64_t>> pools(const view_matrix& v, const cells& cl,
+                                             const std::vector<std::int64_t>& mem) {
+  std::vector<std::vector<std::int64_t>> out;
+  std::vector<std::pair<double, std::int64_t>> near;
+  for (const std::int64_t i : mem) {
+    std::pair<std::int64_t, std::int64_t> r{0, static_cast<std::int64_t>(cl.order.size())};
+    for (int bits = hash_bits; bits > 0; --bits) {
+      const auto [lo, hi] = cells::prefix(cl.code[static_cast<std::size_t>(i)], bits);
+      const auto cand = cl.range(lo, hi);
+      if (cand.second - cand.first >= search_accounts + static_cast<std::int64_t>(mem.size())) {
+        r = cand;
+        break;
+      }
+    }
+    near.clear();
+    for (std::int64_t k = r.first; k < r.second; ++k) {
+      const std::int64_t x = cl.order[static_cast<std::size_t>(k)];
+      if (!std::binary_search(mem.begin(), mem.end(), x)) near.emplace_back(-cosine(v, i, x), x);
+    }
+    if (static_cast<std::int64_t>(near.size()) < neighbours) return {};
+    std::partial_sort(near.begin(), near.begin() + neighbours, near.end());
+    out.emplace_back();
+    for (std::int64_t k = 0; k < neighbours; ++k) out.back().push_back(near[k].second);
+  }
+  return out;
+}
+
+void test_cluster(const view_matrix& v, const cells& cl, const cluster_table& t, std::int64_t c,
+                  std::uint64_t key, const options& opt, model_result& r) {
+  const std::int64_t* first = t.members.data() + t.offsets[static_cast<std::size_t>(c)];
+  const std::vector<std::int64_t> mem(first, first + t.size[static_cast<std::size_t>(c)]);
+  const auto m = static_cast<std::int64_t>(mem.size()), k = opt.resamples;
+  const auto pool = pools(v, cl, mem);
+  if (pool.empty()) {
+#pragma omp critical(chorus_significance_warning)
+    r.warnings.push_back("cluster " + std::to_string(c) + " (" + std::to_string(m) +
+                         " accounts) holds too many of the input's accounts for the content null "
+                         "model: not tested");
+    return;
+  }
+  const auto pairs = member_pairs(m, opt.max_pairs, opt.seed ^ key);
+  double observed = 0;
+  for (const auto& [i, j] : pairs) observed += cosine(v, mem[i], mem[j]);
+  observed /= static_cast<double>(pairs.size());
+  std::vector<std::int64_t> sub(static_cast<std::size_t>(m));
+  std::unordered_set<std::int64_t> used;
+  float* out = r.samples.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(k);
+  for (std::int64_t s = 0; s < k; ++s) {
+    detail::stream g(opt.seed ^ 0x434f4e54ULL, key, static_cast<std::uint64_t>(s));  // "CONT"
+    used.clear();
+    for (std::int64_t i = 0; i < m; ++i) {  // distinct substitutes while the pools allow
+      const auto& p = pool[static_cast<std::size_t>(i)];
+      std::int64_t x = -1;
+      for (int tries = 0; tries < 4 * neighbours && (x < 0 || used.count(x)); ++tries)
+        x = p[g.below(static_cast<std::uint64_t>(p.size()))];
+      used.insert(x);
+      sub[static_cast<std::size_t>(i)] = x;
+    }
+    double sum = 0;  // a pair given one substitute twice says nothing: left out
+    std::int64_t counted = 0;
+    for (const auto& [i, j] : pairs)
+      if (sub[i] != sub[j]) sum += cosine(v, sub[i], sub[j]), ++counted;
+    out[s] = static_cast<float>(counted ? sum / static_cast<double>(counted) : 1.0);
+  }
+  detail::summarise_cluster(r, c, observed, k);
+}
+
+}  // namespace
+
+model_result content_null(const view_matrix& embedding, const cluster_table& t,
+                          const std::vector<std::int64_t>& ids, const options& opt) {
+  const auto clusters = static_cast<std::int64_t>(t.size.size());
+  model_result r = detail::empty_result(
+      "content", "mean pairwise cosine of the members' embeddings", clusters, opt.resamples);
+  if (clusters == 0 || opt.resamples <= 0) return r;
+  const cells cl = topic_cells(embedding, opt);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(detail::thread_count(opt.threads))
+  for (std::int64_t c = 0; c < clusters; ++c)
+    test_cluster(embedding, cl, t, c, cluster_key(t, c, ids), opt, r);
+  std::sort(r.warnings.begin(), r.warnings.end());
+  return r;
+}
+
+}  // namespace chorus::significance
