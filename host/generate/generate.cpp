@@ -716,7 +716,13 @@ void write_file(const model& m, const generate_options& opt, const std::string& 
   if (opt.handles) handle = h5::create_strings(file, "/accounts/handle", n, block);
   h5::handle emb, act;
   if (d > 0) emb = h5::create_dataset<float>(file, "/embedding", {n, d}, chunk, 0);
-  if (t > 0) act = h5::create_dataset<std::int32_t>(file, "/activity", {n, t}, chunk, 1);
+  if (t > 0) {
+    act = h5::create_dataset<std::int32_t>(file, "/activity", {n, t}, chunk, 1);
+    // the bins are hours (the daily rhythm's unit): what --significance's activity null shifts by
+    h5::set_attr(act, "bin_seconds", std::int64_t{3600});
+    h5::set_attr(act, "fold", std::string("none"));
+    h5::set_attr(act, "bin_start", std::string("2026-10-01T00:00:00Z"));  // as the day series'
+  }
   h5::handle cluster = h5::create_dataset<std::int64_t>(file, "/truth/cluster", {n}, block, 1);
   h5::handle kind = h5::create_dataset<std::int8_t>(file, "/truth/kind", {n}, block, 1);
   h5::handle group = h5::create_dataset<std::int64_t>(file, "/truth/group", {n}, block, 1);

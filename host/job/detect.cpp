@@ -919,6 +919,7 @@ detect_summary run_detect(const detect_options& opt) {
                  opt.edges.empty()
                      ? ": a co-action run reads only the posts and is fast enough to repeat in full"
                      : ": run the expression in full (its co-action terms read the posts)");
+  if (!opt.edges.empty()) job_support::check_significance_request(opt, false);
   if (!opt.edges.empty()) return run_combined(opt);
   if (coaction::is_view_name(opt.view)) return run_coaction(opt);
   for (const char* o : {"--window", "--min-weight", "--evidence-cap", "--similarity"})

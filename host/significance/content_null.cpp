@@ -1,8 +1,10 @@
 // chorus significance: the content null model. Each member is replaced by a random other account
-// of its topic cell, so the resample keeps every member's topic and loses what only copies share.
-// A member's substitutes are its 25 nearest accounts outside the cluster (cosine), searched in a
-// cell of at least 4,096 accounts around it: a random-hyperplane hash (SimHash) of the centred,
-// normalised embeddings, whose longest prefix with that many accounts bounds the search.
+// of its topic neighbourhood, so the resample keeps every member's topic and loses what only
+// copies share. Neighbourhoods come from one order of all accounts: a 32-bit random-hyperplane
+// hash (SimHash) of the centred, normalised embeddings, sorted, so that accounts next to each
+// other point the same way. A member's pool is the 50 accounts outside the cluster nearest to it
+// in that order; the member is itself a typical element of such a window (it is not its centre in
+// the embedding space, as nearest neighbours would make it), which keeps the test calibrated.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -16,9 +18,8 @@ namespace chorus::significance {
 
 namespace {
 
-constexpr int hash_bits = 16;
-constexpr std::int64_t neighbours = 25;         // substitutes per member: its nearest non-members
-constexpr std::int64_t search_accounts = 4096;  // accounts searched for them (a cell)
+constexpr int hash_bits = 32;
+constexpr std::int64_t pool_size = 50;  // substitutes per member: its neighbours in hash order
 
 double cosine(const view_matrix& v, std::int64_t a, std::int64_t b) {
   const float* x = v.row(a);
@@ -30,19 +31,17 @@ double cosine(const view_matrix& v, std::int64_t a, std::int64_t b) {
 
 /// Every valid account's cell code, and the valid accounts sorted by (code, row).
 struct cells {
-  std::vector<std::uint32_t> code;    ///< per row (0 for invalid rows)
-  std::vector<std::int64_t> order;    ///< valid rows by (code, row)
-  std::vector<std::uint32_t> sorted;  ///< their codes
-  /// The codes sharing c's first `bits` bits: [lo, hi].
-  static std::pair<std::uint32_t, std::uint32_t> prefix(std::uint32_t c, int bits) {
-    const int shift = hash_bits - bits;
-    const std::uint32_t lo = bits == 0 ? 0 : (c >> shift) << shift;
-    return {lo, static_cast<std::uint32_t>(lo + ((1ULL << shift) - 1))};
-  }
-  /// The accounts whose codes lie in [lo, hi]: a range of `order`.
-  std::pair<std::int64_t, std::int64_t> range(std::uint32_t lo, std::uint32_t hi) const {
-    return {std::lower_bound(sorted.begin(), sorted.end(), lo) - sorted.begin(),
-            std::upper_bound(sorted.begin(), sorted.end(), hi) - sorted.begin()};
+  std::vector<std::uint32_t> code;  ///< per row (0 for invalid rows)
+  std::vector<std::int64_t> order;  ///< valid rows by (code, row)
+  /// Position of row i in `order`.
+  std::int64_t position(std::int64_t i) const {
+    const std::uint32_t c = code[static_cast<std::size_t>(i)];
+    const auto at =
+        std::lower_bound(order.begin(), order.end(), i, [&](std::int64_t a, std::int64_t r) {
+          const std::uint32_t ca = code[static_cast<std::size_t>(a)];
+          return ca != c ? ca < c : a < r;
+        });
+    return at - order.begin();
   }
 };
 
@@ -83,35 +82,33 @@ cells topic_cells(const view_matrix& v, const options& opt) {
     const auto ca = c.code[static_cast<std::size_t>(a)], cb = c.code[static_cast<std::size_t>(b)];
     return ca != cb ? ca < cb : a < b;
   });
-  for (const std::int64_t i : c.order) c.sorted.push_back(c.code[static_cast<std::size_t>(i)]);
   return c;
 }
 
-/// Each member's pool of substitutes: its `neighbours` nearest accounts (cosine) outside the
-/// cluster, searched among the accounts of the finest cell that holds at least `search` of them.
-std::vector<std::vector<std::int64_t>> pools(const view_matrix& v, const cells& cl,
+/// Each member's pool of substitutes: the `pool_size` accounts outside the cluster nearest to it
+/// in hash order (alternately after and before it). Empty when the input has too few others.
+std::vector<std::vector<std::int64_t>> pools(const cells& cl,
                                              const std::vector<std::int64_t>& mem) {
   std::vector<std::vector<std::int64_t>> out;
-  std::vector<std::pair<double, std::int64_t>> near;
+  const auto n = static_cast<std::int64_t>(cl.order.size());
+  auto outsider = [&](std::int64_t k) {
+    return !std::binary_search(mem.begin(), mem.end(), cl.order[static_cast<std::size_t>(k)]);
+  };
   for (const std::int64_t i : mem) {
-    std::pair<std::int64_t, std::int64_t> r{0, static_cast<std::int64_t>(cl.order.size())};
-    for (int bits = hash_bits; bits > 0; --bits) {
-      const auto [lo, hi] = cells::prefix(cl.code[static_cast<std::size_t>(i)], bits);
-      const auto cand = cl.range(lo, hi);
-      if (cand.second - cand.first >= search_accounts + static_cast<std::int64_t>(mem.size())) {
-        r = cand;
-        break;
+    const std::int64_t at = cl.position(i);
+    std::vector<std::int64_t> pool;
+    for (std::int64_t up = at + 1, down = at - 1;
+         static_cast<std::int64_t>(pool.size()) < pool_size && (up < n || down >= 0);) {
+      for (; up < n && !outsider(up); ++up) {
       }
+      if (up < n) pool.push_back(cl.order[static_cast<std::size_t>(up++)]);
+      if (static_cast<std::int64_t>(pool.size()) == pool_size) break;
+      for (; down >= 0 && !outsider(down); --down) {
+      }
+      if (down >= 0) pool.push_back(cl.order[static_cast<std::size_t>(down--)]);
     }
-    near.clear();
-    for (std::int64_t k = r.first; k < r.second; ++k) {
-      const std::int64_t x = cl.order[static_cast<std::size_t>(k)];
-      if (!std::binary_search(mem.begin(), mem.end(), x)) near.emplace_back(-cosine(v, i, x), x);
-    }
-    if (static_cast<std::int64_t>(near.size()) < neighbours) return {};
-    std::partial_sort(near.begin(), near.begin() + neighbours, near.end());
-    out.emplace_back();
-    for (std::int64_t k = 0; k < neighbours; ++k) out.back().push_back(near[k].second);
+    if (static_cast<std::int64_t>(pool.size()) < pool_size) return {};
+    out.push_back(std::move(pool));
   }
   return out;
 }
@@ -121,7 +118,7 @@ void test_cluster(const view_matrix& v, const cells& cl, const cluster_table& t,
   const std::int64_t* first = t.members.data() + t.offsets[static_cast<std::size_t>(c)];
   const std::vector<std::int64_t> mem(first, first + t.size[static_cast<std::size_t>(c)]);
   const auto m = static_cast<std::int64_t>(mem.size()), k = opt.resamples;
-  const auto pool = pools(v, cl, mem);
+  const auto pool = pools(cl, mem);
   if (pool.empty()) {
 #pragma omp critical(chorus_significance_warning)
     r.warnings.push_back("cluster " + std::to_string(c) + " (" + std::to_string(m) +
@@ -142,7 +139,7 @@ void test_cluster(const view_matrix& v, const cells& cl, const cluster_table& t,
     for (std::int64_t i = 0; i < m; ++i) {  // distinct substitutes while the pools allow
       const auto& p = pool[static_cast<std::size_t>(i)];
       std::int64_t x = -1;
-      for (int tries = 0; tries < 4 * neighbours && (x < 0 || used.count(x)); ++tries)
+      for (int tries = 0; tries < 4 * pool_size && (x < 0 || used.count(x)); ++tries)
         x = p[g.below(static_cast<std::uint64_t>(p.size()))];
       used.insert(x);
       sub[static_cast<std::size_t>(i)] = x;
