@@ -8,42 +8,59 @@
 #include <string>
 #include <vector>
 
+#include "chorus/core/error.hpp"
 #include "chorus/io/h5.hpp"
 
 namespace chorus::test {
 
-// Every dataset of a results file but /ranks, as bytes in a portable form: integers as int64
-// or uint64, floats as float64 (NaN compared by bit pattern), strings as they are.
+// One dataset's values in a portable form: integers as int64 or uint64 text, floats as float64
+// bytes (NaN compared by bit pattern), strings as they are.
+inline std::vector<std::string> values_of(const h5::handle& d) {
+  const h5::dataset_info di = h5::describe(d);
+  std::uint64_t count = 1;
+  for (auto x : di.dims) count *= x;
+  const std::uint64_t rows = di.dims.empty() ? 1 : di.dims[0];
+  std::vector<std::string> v;
+  if (di.cls == h5::kind::string) {
+    v = h5::read_strings(d);
+  } else if (di.cls == h5::kind::floating) {
+    std::vector<double> x(count);
+    if (count) h5::read_rows(d, 0, rows, x.data());
+    for (double y : x) v.emplace_back(reinterpret_cast<const char*>(&y), sizeof y);
+  } else if (!di.is_signed) {
+    std::vector<std::uint64_t> x(count);
+    if (count) h5::read_rows(d, 0, rows, x.data());
+    for (auto y : x) v.push_back(std::to_string(y));
+  } else {
+    std::vector<std::int64_t> x(count);
+    if (count) h5::read_rows(d, 0, rows, x.data());
+    for (auto y : x) v.push_back(std::to_string(y));
+  }
+  return v;
+}
+
+// Every dataset under `group`, its subgroups included (/clusters/null/<model>/...).
+inline void collect_datasets(const h5::handle& f, const std::string& group,
+                             std::map<std::string, std::vector<std::string>>& out) {
+  for (const std::string& name : h5::children(f, group)) {
+    const std::string p = group + "/" + name;
+    h5::handle d;
+    try {
+      d = h5::open_dataset(f, p);
+    } catch (const chorus::input_error&) {  // a group
+      collect_datasets(f, p, out);
+      continue;
+    }
+    out[p] = values_of(d);
+  }
+}
+
+// Every dataset of a results file but /ranks.
 inline std::map<std::string, std::vector<std::string>> datasets_of(const std::string& path) {
   std::map<std::string, std::vector<std::string>> out;
   h5::handle f = h5::open_read(path);
-  for (const std::string& group : {"/accounts", "/edges", "/clusters", "/evidence"}) {
-    if (!h5::exists(f, group)) continue;
-    for (const std::string& name : h5::children(f, group)) {
-      const std::string p = group + "/" + name;
-      h5::handle d = h5::open_dataset(f, p);
-      const h5::dataset_info di = h5::describe(d);
-      std::uint64_t count = 1;
-      for (auto x : di.dims) count *= x;
-      const std::uint64_t rows = di.dims.empty() ? 1 : di.dims[0];
-      std::vector<std::string>& v = out[p];
-      if (di.cls == h5::kind::string) {
-        v = h5::read_strings(d);
-      } else if (di.cls == h5::kind::floating) {
-        std::vector<double> x(count);
-        if (count) h5::read_rows(d, 0, rows, x.data());
-        for (double y : x) v.emplace_back(reinterpret_cast<const char*>(&y), sizeof y);
-      } else if (!di.is_signed) {
-        std::vector<std::uint64_t> x(count);
-        if (count) h5::read_rows(d, 0, rows, x.data());
-        for (auto y : x) v.push_back(std::to_string(y));
-      } else {
-        std::vector<std::int64_t> x(count);
-        if (count) h5::read_rows(d, 0, rows, x.data());
-        for (auto y : x) v.push_back(std::to_string(y));
-      }
-    }
-  }
+  for (const std::string& group : {"/accounts", "/edges", "/clusters", "/evidence"})
+    if (h5::exists(f, group)) collect_datasets(f, group, out);
   out["/labels"];
   for (auto y : h5::read_all<std::int64_t>(h5::open_dataset(f, "/labels")))
     out["/labels"].push_back(std::to_string(y));

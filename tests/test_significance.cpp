@@ -15,6 +15,7 @@
 #include "chorus/io/h5.hpp"
 #include "chorus/io/input.hpp"
 #include "chorus/significance/significance.hpp"
+#include "ci_guard.hpp"
 #include "cli_support.hpp"
 #include "test_support.hpp"
 
@@ -397,4 +398,34 @@ TEST(SignificanceDemo, CoLinkCampaignsBelow0001_K1000) {
       EXPECT_LT(c.p, 0.001) << "a campaign of " << c.size << " accounts sharing links";
     }
   EXPECT_GE(planted, 10);
+}
+
+// Two MPI ranks: rank 0 holds every row and tests the same clusters with the same resamples.
+TEST(SignificanceMpi, TwoRanksGiveTheSameValues) {
+  const std::string bin = CHORUS_BINARY, build = bin.substr(0, bin.rfind('/'));
+  if (test::configured_off(build, "CHORUS_MPI")) GTEST_SKIP() << "built with -DCHORUS_MPI=OFF";
+  const std::string launch = cli_test::mpirun();
+  if (launch.empty()) CHORUS_SKIP_MISSING_TOOL("mpirun not found (install openmpi-bin)");
+  const std::string d = test::scratch_dir("significance_mpi");
+  test::generated(d + "/g.h5", 3000, 32, 168, 6, 9);
+  const std::string args = " detect --quiet --json --input " + d + "/g.h5 --significance 300";
+  ASSERT_EQ(run_cli({"detect", "--quiet", "--input", d + "/g.h5", "--out", d + "/one.h5",
+                     "--significance", "300"},
+                    d)
+                .code,
+            0);
+  auto [rc, json] = cli_test::shell(launch + " -np 2 " + bin + args + " --out " + d + "/two.h5 2>" +
+                                    d + "/err.txt");
+  ASSERT_EQ(rc, 0) << cli_test::slurp(d + "/err.txt");
+  if (json.find("\"ranks\":2") == std::string::npos)
+    CHORUS_SKIP_MISSING_TOOL("chorus was built without MPI; --json said: " + json);
+  const h5::handle a = h5::open_read(d + "/one.h5"), b = h5::open_read(d + "/two.h5");
+  for (const char* ds : {"/clusters/p_value", "/clusters/q_value",
+                         "/clusters/null/activity/null_mean", "/clusters/null/content/null_mean"}) {
+    const auto x = h5::read_all<double>(h5::open_dataset(a, ds));
+    const auto y = h5::read_all<double>(h5::open_dataset(b, ds));
+    ASSERT_EQ(x.size(), y.size()) << ds;
+    for (std::size_t i = 0; i < x.size(); ++i)
+      EXPECT_TRUE(x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i]))) << ds << " " << i;
+  }
 }

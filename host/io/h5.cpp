@@ -154,6 +154,13 @@ std::vector<std::string> children(const handle& file, const std::string& group) 
   return names;
 }
 
+handle open_group(const handle& file, const std::string& path) {
+  CHORUS_EXPECTS(exists(file, path), "group '", path, "' is missing");
+  hid_t id = H5Gopen2(file.get(), path.c_str(), H5P_DEFAULT);
+  CHORUS_EXPECTS(id >= 0, "'", path, "' is not a group");
+  return handle(id);
+}
+
 handle open_dataset(const handle& file, const std::string& path) {
   CHORUS_EXPECTS(exists(file, path), "dataset '", path, "' is missing");
   H5O_info_t oi;

@@ -203,6 +203,26 @@ static bool describe_timeline(const std::string& path, std::ostream& os) {
   return true;
 }
 
+// --significance: the models, the resamples and how many clusters are significant.
+void describe_significance(const h5::handle& f, std::ostream& os) {
+  if (!h5::exists(f, "/clusters/p_value") || !h5::exists(f, "/clusters/null")) return;
+  const auto p = h5::read_all<double>(h5::open_dataset(f, "/clusters/p_value"));
+  const auto q = h5::read_all<double>(h5::open_dataset(f, "/clusters/q_value"));
+  const h5::handle g = h5::open_group(f, "/clusters/null");
+  std::int64_t k = 0;
+  std::string models;
+  h5::get_attr(g, "resamples", k);
+  h5::get_attr(g, "models", models);
+  std::int64_t tested = 0, p3 = 0, q5 = 0;
+  for (std::size_t c = 0; c < p.size(); ++c) {
+    tested += !std::isnan(p[c]);
+    p3 += p[c] < 0.001;
+    q5 += q[c] < 0.05;
+  }
+  os << "  significance: " << models << " null, " << k << " resamples; " << p3 << " of " << tested
+     << " clusters tested have p < 0.001, " << q5 << " have q < 0.05\n";
+}
+
 void describe_file(const std::string& path, std::ostream& os) {
   probe_input_isolated(path, /*crash_only=*/true);
   if (is_results_file(path)) {
@@ -227,6 +247,7 @@ void describe_file(const std::string& path, std::ostream& os) {
       os << ")";
     }
     os << "\n";
+    describe_significance(f, os);
     return;
   }
   if (describe_timeline(path, os)) return;

@@ -222,6 +222,8 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
            resume: bool = False, device: Optional[int] = None, gpu_kernel: Optional[str] = None,
            gpu_memory: Optional[int] = None, tile_rows: Optional[int] = None,
            tile_cols: Optional[int] = None, update: Union[Result, PathLike, None] = None,
+           significance: Optional[int] = None, significance_seed: Optional[int] = None,
+           null_period: Optional[int] = None,
            out: Optional[PathLike] = None, force: bool = False,
            frame: str = "pandas", progress: Progress = True) -> Result:
     """Find coordinated clusters: ``chorus detect`` on arrays in memory or on an input.
@@ -265,6 +267,10 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
       of the same accounts with the same parameters (``--update``): only the pairs that touch
       a new or changed account are scored, and the result equals a full run's. A result kept
       for the next update must be saved (``out=`` or :meth:`Result.save`) or kept alive.
+    - ``significance``: K resamples per cluster under the view's null model (``--significance``;
+      README, "Significance"): ``Result.clusters`` then has ``p_value`` and ``q_value``.
+      ``significance_seed`` seeds them; ``null_period`` is the activity null's shift unit in bins
+      (one day), which arrays in memory must give (a file's ``bin_seconds`` gives it otherwise).
 
     The arrays must not change while detect runs (other threads can run: the GIL is released).
 
@@ -292,7 +298,9 @@ def detect(embedding: Any = None, activity: Any = None, ids: Any = None, *,
                  checkpoint_interval=checkpoint_interval, device=device, gpu_kernel=gpu_kernel,
                  gpu_memory=gpu_memory, tile_rows=tile_rows, tile_cols=tile_cols,
                  update=None if update is None
-                 else update.path if isinstance(update, Result) else os.fspath(update))
+                 else update.path if isinstance(update, Result) else os.fspath(update),
+                 significance=significance, significance_seed=significance_seed,
+                 null_period=null_period)
     opts.update({k: v for k, v in given.items() if v is not None})
     for flag, value, default in (("allow_empty_view", allow_empty_view, False),
                                  ("resume", resume, False), ("write_edges", write_edges, True),

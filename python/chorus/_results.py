@@ -92,7 +92,8 @@ class Result:
       ``sim_embedding``, ``sim_activity`` (NaN where a view was not used) and, from co-action
       views, ``weight``, ``weight_src_dst``, ``weight_dst_src``.
     - ``clusters``: one row per cluster: ``cluster``, ``size``, ``edges``, ``density``, mean and
-      minimum similarities, ``activity_synchrony`` (and truth columns on synthetic data).
+      minimum similarities, ``activity_synchrony`` (and truth columns on synthetic data;
+      ``p_value`` and ``q_value`` with ``significance=``).
     - ``members``: one row per cluster member: ``cluster``, ``row``, ``account_id``, ``degree``
       and ``handle`` when the input has handles (from the evidence).
     - ``evidence``: the ``/evidence`` datasets by name, as numpy arrays (or lists of strings).
@@ -163,7 +164,7 @@ class Result:
         cols: Dict[str, Any] = {"cluster": np.arange(size.size, dtype=np.int64), "size": size}
         for name in ("edges", "density", "mean_sim_embedding", "min_sim_embedding",
                      "mean_sim_activity", "min_sim_activity", "activity_synchrony", "truth_best",
-                     "truth_precision", "truth_recall"):
+                     "truth_precision", "truth_recall", "p_value", "q_value"):
             v = self._read("/clusters/" + name)
             if v is not None:
                 cols[name] = v

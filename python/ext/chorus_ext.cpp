@@ -297,6 +297,12 @@ void apply_detect_option(chorus::detect_options& o, const std::string& k, const 
     o.checkpoint_dir = x.as<std::string>();
   else if (k == "update")
     o.update = x.as<std::string>();
+  else if (k == "significance")
+    o.significance = x.within<int64_t>(0, 1000000, "a number of resamples from 0 to 1000000");
+  else if (k == "significance_seed")
+    o.significance_seed = x.as<std::uint64_t>();
+  else if (k == "null_period")
+    o.null_period = x.within<int64_t>(1, 1e9, "a number of bins from 1");
   else if (k == "checkpoint_interval")
     o.checkpoint_interval = x.as<double>();
   else if (k == "resume")

@@ -536,3 +536,22 @@ def test_update_from_a_result_equals_a_full_run(cli, dense_input, tmp_path):
     expect_same_as_cli(res, read_cli_results(str(tmp_path / "full.h5")))
     with pytest.raises(chorus.InputError, match="was computed with --threshold"):
         chorus.detect(emb2, act2, ids2, update=before, **dict(kw, threshold=0.75))
+
+
+def test_significance_on_arrays_equals_the_cli(cli, dense_input, tmp_path):
+    """detect(significance=K) on arrays gives the CLI's p- and q-values for the same file; arrays
+    carry no clock, so the activity null's period must be given."""
+    emb, act, ids = dense_input["embedding"], dense_input["activity"], dense_input["ids"]
+    kw = dict(view="both", threshold=0.7, threshold_activity=0.5, progress=False)
+    with pytest.raises(chorus.InputError, match="null-period"):
+        chorus.detect(emb, act, ids, significance=50, **kw)
+    res = chorus.detect(emb, act, ids, significance=200, null_period=12, **kw)
+    clusters = res.clusters
+    assert {"p_value", "q_value"} <= set(clusters.columns)
+    assert res.summary["significance"]["resamples"] == 200
+    run_cli(cli, "detect", "--input", dense_input["path"], "--out", str(tmp_path / "cli.h5"),
+            "--view", "both", "--threshold", "0.7", "--threshold-activity", "0.5",
+            "--significance", "200", "--null-period", "12", "--quiet")
+    with h5py.File(tmp_path / "cli.h5", "r") as f:
+        np.testing.assert_array_equal(clusters["p_value"].to_numpy(), f["/clusters/p_value"][:])
+        np.testing.assert_array_equal(clusters["q_value"].to_numpy(), f["/clusters/q_value"][:])

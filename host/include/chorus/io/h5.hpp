@@ -53,6 +53,8 @@ handle create(const std::string& path);
 handle open_rw(const std::string& path);
 /// True when the file holds a link at `path` (intermediate groups checked one by one).
 bool exists(const handle& file, const std::string& path);
+/// Open a group (to read its attributes); throws input_error when it is missing or not a group.
+handle open_group(const handle& file, const std::string& path);
 /// Open a dataset; throws input_error naming `path` when it is missing or not a dataset.
 handle open_dataset(const handle& file, const std::string& path);
 /// Names of the links in `group` ("/" for the root), in name order (at most 4096).
