@@ -21,11 +21,19 @@ namespace {
 constexpr int hash_bits = 32;
 constexpr std::int64_t pool_size = 50;  // substitutes per member: its neighbours in hash order
 
+/// Cosine of rows a and b: fp32 products summed in 16 lanes (vectorised), the lanes and the
+/// scaling in float64. The same function gives the observed value and every resample.
 double cosine(const view_matrix& v, std::int64_t a, std::int64_t b) {
   const float* x = v.row(a);
   const float* y = v.row(b);
+  constexpr int lanes = 16;
+  float acc[lanes] = {};
+  std::int64_t u = 0;
+  for (; u + lanes <= v.d; u += lanes)
+    for (int l = 0; l < lanes; ++l) acc[l] += x[u + l] * y[u + l];
   double dot = 0;
-  for (std::int64_t u = 0; u < v.d; ++u) dot += static_cast<double>(x[u]) * y[u];
+  for (int l = 0; l < lanes; ++l) dot += acc[l];
+  for (; u < v.d; ++u) dot += static_cast<double>(x[u]) * y[u];
   return dot * (v.inv_norm[static_cast<std::size_t>(a)] * v.inv_norm[static_cast<std::size_t>(b)]);
 }
 
