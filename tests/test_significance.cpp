@@ -127,6 +127,34 @@ TEST(SignificanceRules, BenjaminiHochbergByHand) {
   EXPECT_NEAR(q2[3], 0.004, 1e-15);
 }
 
+// The fused null combines the two models resample by resample; `both` takes the larger p.
+TEST(SignificanceRules, FusedCombinesResamplesAndBothTakesTheLargerP) {
+  auto model = [](const char* name, std::vector<double> observed, std::vector<float> samples) {
+    significance::model_result m;
+    m.model = name;
+    m.observed = observed;
+    m.samples = samples;
+    m.kept = static_cast<std::int64_t>(observed.size());
+    m.p_value = {0.5, 0.01};
+    return m;
+  };
+  // two clusters, three resamples each
+  const auto c = model("content", {0.9, 0.8}, {0.1f, 0.95f, 0.2f, 0.3f, 0.3f, 0.3f});
+  const auto a = model("activity", {0.6, 0.2}, {0.5f, 0.1f, 0.7f, 0.1f, 0.1f, 0.1f});
+  const auto f = significance::fused_null(c, a, 0.25, 3);
+  EXPECT_DOUBLE_EQ(f.observed[0], 0.25 * 0.9 + 0.75 * 0.6);
+  // cluster 0's fused resamples: 0.4, 0.3125, 0.575; observed 0.675: none reaches it
+  EXPECT_DOUBLE_EQ(f.p_value[0], 1.0 / 4);
+  // cluster 1: observed 0.35, resamples 0.15 each
+  EXPECT_DOUBLE_EQ(f.p_value[1], 1.0 / 4);
+  EXPECT_NEAR(f.samples[1], 0.25 * 0.95 + 0.75 * 0.1, 1e-6);
+  const auto both = significance::combine({c, a}, 3, 1);
+  EXPECT_EQ(both.p_value, (std::vector<double>{0.5, 0.01}));
+  auto a2 = a;
+  a2.p_value = {0.02, 0.3};
+  EXPECT_EQ(significance::combine({c, a2}, 3, 1).p_value, (std::vector<double>{0.5, 0.3}));
+}
+
 TEST(SignificanceRules, MemberPairsAllOrAFixedDistinctSample) {
   const auto all = significance::member_pairs(6, 100, 1);
   ASSERT_EQ(all.size(), 15u);

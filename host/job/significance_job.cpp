@@ -1,6 +1,7 @@
 // chorus: the significance phase of a detection job (after the cluster tables, before the
 // results file): which null models a view gets, the summary's counts, the option checks.
 #include <cmath>
+#include <limits>
 
 #include "chorus/coaction/coaction.hpp"
 #include "chorus/io/input.hpp"
@@ -56,13 +57,14 @@ significance::result dense_significance(const detect_options& opt, view_mode mod
   significance::options so = options_of(opt);
   const bool content = mode != view_mode::activity, activity = mode != view_mode::embedding;
   std::vector<significance::model_result> models;
+  if (mode == view_mode::fused) so.keep_samples = std::numeric_limits<std::int64_t>::max();
   if (content) models.push_back(significance::content_null(in.embedding, table, in.ids, so));
   if (activity) {
     so.period_bins = significance::activity_period(input_path, in.info.bins, opt.null_period);
     models.push_back(significance::activity_null(in.activity, table, in.ids, so));
   }
   if (mode == view_mode::fused)
-    models = {significance::fused_null(models[0], models[1], opt.weight)};
+    models = {significance::fused_null(models[0], models[1], opt.weight, so.resamples)};
   significance::result r = significance::combine(std::move(models), so.resamples, so.seed);
   r.seconds = since(t);
   fill_summary(r, s);

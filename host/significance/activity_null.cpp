@@ -46,7 +46,7 @@ void test_cluster(const view_matrix& v, const cluster_table& t, std::int64_t c, 
     observed += table[p * static_cast<std::size_t>(lags) + static_cast<std::size_t>(days - 1)];
   observed /= static_cast<double>(pairs.size());
   std::vector<std::int64_t> shift(static_cast<std::size_t>(m));
-  float* out = r.samples.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(k);
+  std::vector<float> out(static_cast<std::size_t>(k));
   for (std::int64_t s = 0; s < k; ++s) {
     detail::stream g(opt.seed, key, static_cast<std::uint64_t>(s));
     for (auto& d : shift) d = static_cast<std::int64_t>(g.below(static_cast<std::uint64_t>(days)));
@@ -58,7 +58,7 @@ void test_cluster(const view_matrix& v, const cluster_table& t, std::int64_t c, 
     }
     out[s] = static_cast<float>(sum / static_cast<double>(pairs.size()));
   }
-  detail::summarise_cluster(r, c, observed, k);
+  detail::summarise_cluster(r, c, observed, out.data(), k);
 }
 
 }  // namespace
@@ -68,7 +68,7 @@ model_result activity_null(const view_matrix& activity, const cluster_table& t,
   const auto clusters = static_cast<std::int64_t>(t.size.size());
   model_result r =
       detail::empty_result("activity", "mean pairwise Pearson correlation of the members' activity",
-                           clusters, opt.resamples);
+                           clusters, opt.resamples, opt.keep_samples);
   if (clusters == 0 || opt.resamples <= 0) return r;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(detail::thread_count(opt.threads))
   for (std::int64_t c = 0; c < clusters; ++c)

@@ -135,7 +135,7 @@ model_result coaction_null(const coaction::object_index& index, std::int64_t win
   model_result r = detail::empty_result(
       "coaction",
       "mean over member pairs of the share of the possible weight, max(w(u->v)/n_u, w(v->u)/n_v)",
-      clusters, opt.resamples);
+      clusters, opt.resamples, opt.keep_samples);
   if (clusters == 0 || opt.resamples <= 0 || index.time.empty()) return r;
   const auto [lo, hi] = std::minmax_element(index.time.begin(), index.time.end());
   const std::int64_t t0 = *lo, days = (*hi - *lo) / day + 1;
@@ -151,7 +151,7 @@ model_result coaction_null(const coaction::object_index& index, std::int64_t win
     std::vector<std::int64_t> shift(mem.size(), 0);
     place(cp, shift, t0, days * day);
     const double observed = share_of_possible(cp, window);
-    float* out = r.samples.data() + static_cast<std::size_t>(c * opt.resamples);
+    std::vector<float> out(static_cast<std::size_t>(opt.resamples));
     for (std::int64_t s = 0; s < opt.resamples; ++s) {
       detail::stream g(opt.seed ^ 0x434f4143ULL, key, static_cast<std::uint64_t>(s));  // "COAC"
       for (auto& d : shift)
@@ -159,7 +159,7 @@ model_result coaction_null(const coaction::object_index& index, std::int64_t win
       place(cp, shift, t0, days * day);
       out[s] = static_cast<float>(share_of_possible(cp, window));
     }
-    detail::summarise_cluster(r, c, observed, opt.resamples);
+    detail::summarise_cluster(r, c, observed, out.data(), opt.resamples);
   }
   return r;
 }

@@ -140,7 +140,7 @@ void test_cluster(const view_matrix& v, const cells& cl, const cluster_table& t,
   observed /= static_cast<double>(pairs.size());
   std::vector<std::int64_t> sub(static_cast<std::size_t>(m));
   std::unordered_set<std::int64_t> used;
-  float* out = r.samples.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(k);
+  std::vector<float> out(static_cast<std::size_t>(k));
   for (std::int64_t s = 0; s < k; ++s) {
     detail::stream g(opt.seed ^ 0x434f4e54ULL, key, static_cast<std::uint64_t>(s));  // "CONT"
     used.clear();
@@ -158,7 +158,7 @@ void test_cluster(const view_matrix& v, const cells& cl, const cluster_table& t,
       if (sub[i] != sub[j]) sum += cosine(v, sub[i], sub[j]), ++counted;
     out[s] = static_cast<float>(counted ? sum / static_cast<double>(counted) : 1.0);
   }
-  detail::summarise_cluster(r, c, observed, k);
+  detail::summarise_cluster(r, c, observed, out.data(), k);
 }
 
 }  // namespace
@@ -166,8 +166,9 @@ void test_cluster(const view_matrix& v, const cells& cl, const cluster_table& t,
 model_result content_null(const view_matrix& embedding, const cluster_table& t,
                           const std::vector<std::int64_t>& ids, const options& opt) {
   const auto clusters = static_cast<std::int64_t>(t.size.size());
-  model_result r = detail::empty_result(
-      "content", "mean pairwise cosine of the members' embeddings", clusters, opt.resamples);
+  model_result r =
+      detail::empty_result("content", "mean pairwise cosine of the members' embeddings", clusters,
+                           opt.resamples, opt.keep_samples);
   if (clusters == 0 || opt.resamples <= 0) return r;
   const cells cl = topic_cells(embedding, opt);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(detail::thread_count(opt.threads))

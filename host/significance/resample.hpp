@@ -47,13 +47,15 @@ struct stream {
   }
 };
 
-/// A model's result sized for `clusters` clusters and `k` resamples, NaN throughout.
+/// A model's result sized for `clusters` clusters and `k` resamples (the samples of the first
+/// `keep`), NaN throughout.
 model_result empty_result(const char* model, const char* statistic, std::int64_t clusters,
-                          std::int64_t k);
+                          std::int64_t k, std::int64_t keep);
 
-/// Fill cluster c's figures from its observed statistic and its k null samples (already in
-/// r.samples[c * k ...]).
-void summarise_cluster(model_result& r, std::int64_t c, double observed, std::int64_t k);
+/// Fill cluster c's figures from its observed statistic and its k resampled statistics `s`
+/// (kept in r.samples when c is among the first r.kept clusters).
+void summarise_cluster(model_result& r, std::int64_t c, double observed, const float* s,
+                       std::int64_t k);
 
 /// OpenMP threads for `threads` (0: the default).
 int thread_count(int threads);

@@ -18,7 +18,7 @@ namespace chorus::significance {
 namespace detail {
 
 model_result empty_result(const char* model, const char* statistic, std::int64_t clusters,
-                          std::int64_t k) {
+                          std::int64_t k, std::int64_t keep) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   model_result r;
   r.model = model;
@@ -29,13 +29,15 @@ model_result empty_result(const char* model, const char* statistic, std::int64_t
   r.null_sd.assign(n, nan);
   r.p_value.assign(n, nan);
   r.quantiles.assign(n * 5, nan);
-  r.samples.assign(n * static_cast<std::size_t>(k), std::numeric_limits<float>::quiet_NaN());
+  r.kept = std::min(clusters, keep);
+  r.samples.assign(static_cast<std::size_t>(r.kept * k), std::numeric_limits<float>::quiet_NaN());
   return r;
 }
 
-void summarise_cluster(model_result& r, std::int64_t c, double observed, std::int64_t k) {
+void summarise_cluster(model_result& r, std::int64_t c, double observed, const float* s,
+                       std::int64_t k) {
   const auto sc = static_cast<std::size_t>(c);
-  const float* s = r.samples.data() + sc * static_cast<std::size_t>(k);
+  if (c < r.kept) std::copy(s, s + k, r.samples.begin() + static_cast<std::ptrdiff_t>(c * k));
   double sum = 0, sq = 0;
   for (std::int64_t i = 0; i < k; ++i) sum += s[i];
   const double mean = sum / static_cast<double>(k);
@@ -119,22 +121,26 @@ std::uint64_t cluster_key(const cluster_table& t, std::int64_t c,
   return static_cast<std::uint64_t>(key);
 }
 
-model_result fused_null(const model_result& content, const model_result& activity, double w) {
+model_result fused_null(const model_result& content, const model_result& activity, double w,
+                        std::int64_t k) {
   const std::size_t clusters = content.observed.size();
-  const std::size_t k = clusters ? content.samples.size() / clusters : 0;
+  CHORUS_ENSURES(content.kept == static_cast<std::int64_t>(clusters) &&
+                     activity.kept == static_cast<std::int64_t>(clusters),
+                 "the fused null needs every resample of both models");
   model_result r =
       detail::empty_result("fused", "mean pairwise fused score w * cosine + (1 - w) * correlation",
-                           static_cast<std::int64_t>(clusters), static_cast<std::int64_t>(k));
+                           static_cast<std::int64_t>(clusters), k, stored_sample_clusters);
+  std::vector<float> s(static_cast<std::size_t>(k));
   r.warnings = content.warnings;
   r.warnings.insert(r.warnings.end(), activity.warnings.begin(), activity.warnings.end());
   for (std::size_t c = 0; c < clusters; ++c) {
     if (std::isnan(content.observed[c]) || std::isnan(activity.observed[c])) continue;
-    for (std::size_t i = 0; i < k; ++i)
-      r.samples[c * k + i] = static_cast<float>(w * content.samples[c * k + i] +
-                                                (1 - w) * activity.samples[c * k + i]);
+    const std::size_t at = c * static_cast<std::size_t>(k);
+    for (std::size_t i = 0; i < s.size(); ++i)
+      s[i] = static_cast<float>(w * content.samples[at + i] + (1 - w) * activity.samples[at + i]);
     detail::summarise_cluster(r, static_cast<std::int64_t>(c),
-                              w * content.observed[c] + (1 - w) * activity.observed[c],
-                              static_cast<std::int64_t>(k));
+                              w * content.observed[c] + (1 - w) * activity.observed[c], s.data(),
+                              k);
   }
   return r;
 }

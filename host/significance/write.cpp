@@ -24,8 +24,8 @@ void write_model(const h5::handle& file, const model_result& m, std::int64_t res
   h5::write_vector(g, "p_value", m.p_value);
   const auto clusters = static_cast<std::uint64_t>(m.observed.size());
   write_matrix(g, "null_quantiles", m.quantiles, clusters, 5);
-  const std::uint64_t rows =
-      std::min<std::uint64_t>(clusters, static_cast<std::uint64_t>(stored_sample_clusters));
+  const std::uint64_t rows = std::min<std::uint64_t>(
+      static_cast<std::uint64_t>(m.kept), static_cast<std::uint64_t>(stored_sample_clusters));
   const auto k = static_cast<std::uint64_t>(resamples);
   const h5::handle s = h5::create_dataset<float>(g, "samples", {rows, k},
                                                  std::min<std::uint64_t>(rows, 64), rows ? 4 : 0);

@@ -33,7 +33,10 @@ struct options {
   std::uint64_t seed = 1;          ///< resamples are a function of (seed, cluster, k)
   std::int64_t period_bins = 0;    ///< activity: shift unit in bins (a day), >= 1
   std::int64_t max_pairs = 20000;  ///< member pairs per cluster: all, or a fixed random sample
-  int threads = 0;                 ///< 0: OpenMP's default
+  /// Clusters (the first, largest) whose every resample is kept in model_result::samples; the
+  /// fused view needs all of them.
+  std::int64_t keep_samples = 10000;
+  int threads = 0;  ///< 0: OpenMP's default
 };
 
 /// Quantiles of the null distribution written per cluster (median, 90%, 99%, 99.9%, max).
@@ -44,8 +47,9 @@ struct model_result {
   std::string model;      ///< "activity", "content", "coaction", "fused"
   std::string statistic;  ///< what `observed` measures, in words
   std::vector<double> observed, null_mean, null_sd, p_value;
-  std::vector<double> quantiles;      ///< [clusters x 5], null_quantiles of each cluster's null
-  std::vector<float> samples;         ///< [clusters x K]: every resample's statistic
+  std::vector<double> quantiles;  ///< [clusters x 5], null_quantiles of each cluster's null
+  std::vector<float> samples;     ///< [kept x K]: every resample's statistic of the first clusters
+  std::int64_t kept = 0;          ///< clusters in `samples`
   std::vector<std::string> warnings;  ///< clusters the model could not test, and why
 };
 
@@ -83,8 +87,10 @@ model_result content_null(const view_matrix& embedding, const cluster_table& t,
 model_result coaction_null(const coaction::object_index& index, std::int64_t window,
                            const cluster_table& t, const std::vector<std::int64_t>& ids,
                            const options& opt);
-/// The fused view's null: w * content + (1 - w) * activity, resample by resample.
-model_result fused_null(const model_result& content, const model_result& activity, double w);
+/// The fused view's null: w * content + (1 - w) * activity, resample by resample (both computed
+/// with keep_samples covering every cluster; k resamples).
+model_result fused_null(const model_result& content, const model_result& activity, double w,
+                        std::int64_t k);
 
 /// Combine per-model results: a cluster's p is the largest of its models' (an intersection-
 /// union test: significant only when every view that makes its edges is), q by BH.
