@@ -321,6 +321,18 @@ TEST(DemoCommand, PostsDemoFindsTheCampaignsAndSaysWhatItFlagged) {
       << r.out;
   EXPECT_GE(double(hit) / double(flagged), 0.9) << r.out;
   EXPECT_GE(double(hit) / double(planted), 0.9) << r.out;
+  // the significance line says what the results file holds, and every campaign is significant
+  const auto p = read_vec<double>(res, "/clusters/p_value");
+  const auto tp = read_vec<double>(res, "/clusters/truth_precision");
+  int campaigns = 0, significant = 0;
+  for (std::size_t c = 0; c < p.size(); ++c)
+    if (tp[c] >= 0.9) ++campaigns, significant += p[c] < 0.001;
+  EXPECT_NE(r.out.find(std::to_string(significant) + " of " + std::to_string(campaigns) +
+                       " planted campaigns have p < 0.001"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(significant, campaigns) << r.out;
+  EXPECT_GE(campaigns, 4) << r.out;
 }
 
 // ---- chorus report: how the tool is found and started, and how its end is reported

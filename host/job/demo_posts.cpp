@@ -21,6 +21,8 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 // The recommended settings for an ingested corpus (README, "From posts to a report").
 constexpr double kContentThreshold = 0.95, kActivityThreshold = 0.6;
+// Resamples of the significance test (README, "Significance"): p < 0.001 is reachable.
+constexpr std::int64_t kResamples = 1000;
 
 // Accounts of each kind flagged (in a cluster), from the results' labels and the input's truth.
 void print_decoys(const std::string& input, const std::string& output, std::ostream& os) {
@@ -38,6 +40,30 @@ void print_decoys(const std::string& input, const std::string& output, std::ostr
      << " fans reposting the same celebrity, " << flagged[3] << " of " << total[3]
      << " scheduled news bots; organic accounts flagged: " << flagged[0] << " of " << total[0]
      << "\n";
+}
+
+// How the networks fared against the significance test: the planted campaigns (clusters of at
+// least 90% planted accounts) and the others.
+void print_significance(const std::string& output, std::int64_t resamples, std::ostream& os) {
+  const h5::handle f = h5::open_read(output);
+  const auto p = h5::read_all<double>(h5::open_dataset(f, "/clusters/p_value"));
+  const auto tp = h5::read_all<double>(h5::open_dataset(f, "/clusters/truth_precision"));
+  std::int64_t planted = 0, planted_low = 0, other = 0, other_low = 0;
+  double other_min = 1;
+  for (std::size_t c = 0; c < p.size(); ++c) {
+    const bool low = p[c] < 0.001;
+    if (tp[c] >= 0.9) {
+      ++planted, planted_low += low;
+    } else {
+      ++other, other_low += low, other_min = std::min(other_min, p[c]);
+    }
+  }
+  os << "significance (" << resamples
+     << " resamples of each network's accounts without coordination): " << planted_low << " of "
+     << planted << " planted campaigns have p < 0.001; " << other_low << " of " << other
+     << " other networks do";
+  if (other > 0) os << " (smallest p " << std::setprecision(3) << other_min << ")";
+  os << "\n";
 }
 
 }  // namespace
@@ -92,19 +118,21 @@ int run_posts_demo(const demo_options& opt, std::ostream& os) {
   d.threshold_given = true;
   d.threshold_activity = kActivityThreshold;
   d.threshold_activity_given = true;
+  d.significance = kResamples;
   d.progress = tick;
   const detect_summary s = run_detect(d);
   bar.finish();
   for (const auto& w : s.warnings) os << "WARNING: " << w << "\n";
   os << std::setprecision(2) << "detected in " << s.seconds_total << " s (chorus detect --input "
      << input << " --threshold " << kContentThreshold << " --threshold-activity "
-     << kActivityThreshold << "): view " << s.view << ", " << s.edges << " edges, " << s.clusters
-     << " clusters\n";
+     << kActivityThreshold << " --significance " << kResamples << "): view " << s.view << ", "
+     << s.edges << " edges, " << s.clusters << " clusters\n";
   os << std::setprecision(3) << "against the planted campaigns: precision " << s.truth.precision
      << " (flagged accounts that were planted), recall " << s.truth.recall
      << " (planted accounts flagged); " << s.truth.planted_recovered << " of "
      << s.truth.planted_clusters << " campaigns recovered\n";
   print_decoys(input, output, os);
+  print_significance(output, kResamples, os);
   os << "files: posts " << posts << "\n       input " << input << "\n       results " << output
      << "\nnext: chorus report " << output << " --out report.html\n";
   return 0;
