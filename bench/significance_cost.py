@@ -78,8 +78,8 @@ def main():
         t0, t1 = statistics.median(off), statistics.median(on)
         low = sum(1 for x in other if x < 0.001)
         print(f"| {name} | {clusters} | {t0:.2f} | {t1:.2f} | {t1 - t0:+.2f} s ({100 * (t1 / t0 - 1):.0f}%) "
-              f"| {statistics.median(phase):.2f} | {max(planted):.4f} ({len(planted)}) "
-              f"| {min(other) if other else float('nan'):.4f}, {low} of {len(other)} |")
+              f"| {statistics.median(phase):.2f} | {max(planted):.6f} ({len(planted)}) "
+              f"| {min(other) if other else float('nan'):.6f}, {low} of {len(other)} |")
 
 
 if __name__ == "__main__":
