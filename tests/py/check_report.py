@@ -104,6 +104,14 @@ def page_requests(netlog):
     return sorted(out)
 
 
+def drop_clock(path):
+    """chorus generate writes hourly bins from 2026-10-01: the 'no clock' case removes them."""
+    with h5py.File(path, "r+") as f:
+        for a in ("bin_start", "bin_seconds", "fold"):
+            if a in f["activity"].attrs:
+                del f["activity"].attrs[a]
+
+
 def add_clock(path):
     with h5py.File(path, "r+") as f:
         f["activity"].attrs["bin_start"] = BIN_START
@@ -192,6 +200,7 @@ def main():
     plain, res_act, out_act = (os.path.join(work, x) for x in ("plain.h5", "res_act.h5", "act.html"))
     run([chorus, "generate", "--accounts", "4000", "--dim", "32", "--bins", "96", "--clusters", "5",
          "--seed", "2", "--out", plain])
+    drop_clock(plain)
     shutil.copyfile(plain, inp)
     add_clock(inp)
     run([chorus, "detect", "--input", inp, "--out", res, "--threads", "2"])
