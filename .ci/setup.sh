@@ -15,6 +15,7 @@ packages=(
   libsimdjson-dev             # chorus ingest: JSON lines (X/Twitter API v1.1 / v2)
   libutf8proc-dev             # chorus ingest: Unicode NFKC normalisation and case folding
   libxxhash-dev               # chorus ingest: hashed n-gram features
+  libssl-dev                  # chorus keygen, export/report --pseudonymize: HMAC-SHA256, RAND_bytes (OpenSSL)
   libgtest-dev libbenchmark-dev
   openmpi-bin libopenmpi-dev  # multi-process jobs (mpirun -np P chorus detect), tests labelled mpi
   libopenblas0-pthread        # an optimised system BLAS for numpy and faiss (the comparison baseline)

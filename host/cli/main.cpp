@@ -1,4 +1,5 @@
-// chorus: command-line interface (generate, ingest, detect, export, report, info, demo, track).
+// chorus: command-line interface (generate, ingest, detect, export, keygen, report, info, demo,
+// track).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -20,6 +21,7 @@
 #include "chorus/job/summary.hpp"
 #include "chorus/outputs/export.hpp"
 #include "chorus/outputs/info.hpp"
+#include "chorus/outputs/pseudonym.hpp"
 #include "chorus/outputs/report.hpp"
 #include "chorus/scan/checkpoint.hpp"
 #include "chorus/track/track.hpp"
@@ -572,35 +574,66 @@ int run_detect_command(detect_command& c, double progress_interval) {
 
 // export
 struct export_command {
-  std::string results, format, out;
-  std::int64_t min_size = 2;
-  bool force = false;
+  chorus::export_options opt;
   CLI::App* app = nullptr;
 };
 
 void add_export(CLI::App& app, export_command& c) {
   auto* exp = app.add_subcommand(
       "export", "write the coordinated subgraph for Gephi (GraphML, GEXF) or pandas (CSV)");
-  exp->add_option("results", c.results, "results HDF5 file")->required();
-  exp->add_option("--format", c.format, "graphml|gexf|csv")->required();
-  exp->add_option("--out", c.out, "output file (graphml, gexf) or directory (csv)")->required();
-  exp->add_option("--min-size", c.min_size, "only clusters with at least this many members")
+  chorus::export_options& o = c.opt;
+  exp->add_option("results", o.results, "results HDF5 file")->required();
+  exp->add_option("--format", o.format, "graphml|gexf|csv")->required();
+  exp->add_option("--out", o.out, "output file (graphml, gexf) or directory (csv)")->required();
+  exp->add_option("--min-size", o.min_size, "only clusters with at least this many members")
       ->check(within(1, 1099511627776.0, "a cluster size from 1 to 2^40"))
       ->capture_default_str();
-  exp->add_flag("--force", c.force, "overwrite existing output");
+  exp->add_option("--max-p", o.max_p,
+                  "only clusters with p_value <= P (results of detect --significance)")
+      ->check(within(0, 1, "a p-value from 0 to 1"));
+  exp->add_option("--pseudonymize", o.pseudonymize,
+                  "write account ids and handles as keyed pseudonyms (key from chorus keygen)");
+  exp->add_flag("--redact-text", o.redact_text, "with --pseudonymize: texts as [redacted]");
+  exp->add_flag("--write-mapping", o.write_mapping,
+                "with --pseudonymize: add pseudonym,kind,original to KEYFILE.mapping.csv");
+  exp->add_flag("--force", o.force, "overwrite existing output");
   c.app = exp;
 }
 
 int run_export(const export_command& c) {
-  chorus::export_results(c.results, c.format, c.out, c.min_size, c.force);
+  const chorus::export_outcome done = chorus::export_results(c.opt);
+  for (const auto& w : done.warnings) std::fprintf(stderr, "chorus: WARNING: %s\n", w.c_str());
+  return 0;
+}
+
+// keygen
+struct keygen_command {
+  std::string out;
+  bool force = false;
+  CLI::App* app = nullptr;
+};
+
+void add_keygen(CLI::App& app, keygen_command& c) {
+  c.app = app.add_subcommand(
+      "keygen", "make a secret key for pseudonymised exports and reports (--pseudonymize)");
+  c.app->add_option("--out", c.out, "key file to write (mode 0600)")->required();
+  c.app->add_flag("--force", c.force, "replace an existing key file");
+}
+
+int run_keygen(const keygen_command& c) {
+  const chorus::pseudonym_key key = chorus::generate_pseudonym_key();
+  chorus::write_pseudonym_key(c.out, key, c.force);
+  std::printf("wrote key %s (fingerprint %s); keep it secret and apart from what you share\n",
+              c.out.c_str(), key.fingerprint().c_str());
   return 0;
 }
 
 // report
 struct report_command {
-  std::string results, out, input, timeline;
+  std::string results, out, input, timeline, pseudonymize;
   int top = 10;
-  bool force = false;
+  double max_p = -1;
+  bool force = false, redact_text = false;
   CLI::App* app = nullptr;
 };
 
@@ -614,6 +647,12 @@ void add_report(CLI::App& app, report_command& c) {
       ->capture_default_str();
   rep->add_option("--timeline", c.timeline,
                   "add a Timeline section from this timeline file (chorus track --out)");
+  rep->add_option("--max-p", c.max_p,
+                  "only networks with p_value <= P (results of detect --significance)")
+      ->check(within(0, 1, "a p-value from 0 to 1"));
+  rep->add_option("--pseudonymize", c.pseudonymize,
+                  "show accounts, handles, post ids as keyed pseudonyms and links as domains");
+  rep->add_flag("--redact-text", c.redact_text, "with --pseudonymize: texts as [redacted]");
   rep->add_flag("--force", c.force, "overwrite an existing report");
   c.app = rep;
 }
@@ -622,6 +661,20 @@ int run_report(const report_command& c) {
   std::vector<std::string> extra = {"--top", std::to_string(c.top)};
   if (!c.input.empty()) extra.insert(extra.end(), {"--input", c.input});
   if (!c.timeline.empty()) extra.insert(extra.end(), {"--timeline", c.timeline});
+  if (c.app->count("--max-p")) {
+    char p[32];
+    std::snprintf(p, sizeof p, "%.17g", c.max_p);
+    extra.insert(extra.end(), {"--max-p", p});
+  }
+  if (c.redact_text && c.pseudonymize.empty())
+    CHORUS_THROW(chorus::input_error, "--redact-text needs --pseudonymize KEYFILE");
+  if (!c.pseudonymize.empty()) {  // checked here: a bad key is one line, exit 2, nothing run
+    std::vector<std::string> warnings;
+    chorus::read_pseudonym_key(c.pseudonymize, &warnings);
+    for (const auto& w : warnings) std::fprintf(stderr, "chorus: WARNING: %s\n", w.c_str());
+    extra.insert(extra.end(), {"--pseudonymize", c.pseudonymize});
+    if (c.redact_text) extra.push_back("--redact-text");
+  }
   if (c.force) extra.push_back("--force");
   return chorus::run_report_tool(c.results, c.out, extra);
 }
@@ -731,6 +784,7 @@ struct commands {
   chorus::cli::ingest_command ingest;
   detect_command detect;
   export_command exp;
+  keygen_command keygen;
   report_command report;
   info_command info;
   demo_command demo;
@@ -744,6 +798,7 @@ void add_commands(CLI::App& app, commands& c) {
   add_detect(app, c.detect);
   add_progress_interval(c.detect.app, c.progress_interval);
   add_export(app, c.exp);
+  add_keygen(app, c.keygen);
   add_report(app, c.report);
   add_info(app, c.info);
   add_demo(app, c.demo);
@@ -775,6 +830,7 @@ int run_command(commands& c) {
     if (*c.ingest.app) return chorus::cli::run_ingest_command(c.ingest);
     if (*c.detect.app) return run_detect_command(c.detect, c.progress_interval);
     if (*c.exp.app) return run_export(c.exp);
+    if (*c.keygen.app) return run_keygen(c.keygen);
     if (*c.report.app) return run_report(c.report);
     if (*c.track.app) return run_track_command(c.track);
     if (*c.info.app) {

@@ -2,7 +2,7 @@
 """chorus report: one self-contained HTML file describing a chorus results file.
 
 Usage: chorus_report.py RESULTS --out report.html [--input INPUT] [--top 10] [--timeline T.h5]
-                        [--force]
+                        [--max-p P] [--pseudonymize KEYFILE [--redact-text]] [--force]
 
 Written for the person who reads it (a journalist, an investigator): the page opens with the
 coordinated networks found (how many, how large, how sure), then each of the --top largest in
@@ -27,15 +27,25 @@ members and the edges leaving at most --max-members members of each detailed clu
 members' activity rows from the input (the results' input_path attribute, or --input). Every
 sample is stated on the page.
 
+With --max-p (results of `chorus detect --significance K`) only the networks whose p-value is at
+most P are shown. With --pseudonymize KEYFILE (a key of `chorus keygen`) every account id, handle
+and post id is shown as its keyed pseudonym, the same as `chorus export --pseudonymize` writes
+(HMAC-SHA256 of kind + NUL + value, first 128 bits; class Pseudonyms below), links as their
+domain and paths as their base name; --redact-text also hides hashtags and texts.
+
 Exit codes: 0 ok, 2 bad input (not a results file, output exists without --force, ...).
 """
 
 import argparse
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import html
 import io
 import os
+import re
+import stat
 import sys
 import time
 
@@ -73,6 +83,19 @@ COACTION_WORDS = {
     "co_link": "shared the same link", "co_reply": "replied to the same post",
     "co_hashtag": "used the same hashtag", "co_post": "posted (anything)",
     "co_similar": "posted near-identical texts",
+}
+# The null models of chorus detect --significance, in words.
+MODEL_WORDS = {"activity": "timing correlation", "content": "content similarity",
+               "coaction": "share of the possible co-actions", "fused": "fused score"}
+MODEL_NULL = {
+    "activity": "timing: each account's posting counts shifted by a random whole number of days (its volume and "
+                "daily rhythm stay, the synchrony between accounts goes); statistic: the mean timing correlation "
+                "over the network's pairs",
+    "content": "content: each account replaced by a random account outside the network from its topic "
+               "neighbourhood; statistic: the mean content similarity over the pairs",
+    "coaction": "co-action: every post time of each account moved by a random whole number of days; statistic: "
+                "the mean share of the possible co-action weight over the pairs",
+    "fused": "fused: timing and content resampled at once; statistic: the fused score",
 }
 COACTION_VERB = {
     "co_repost": "reposted post", "co_text": "posted the same text", "co_link": "shared",
@@ -147,6 +170,105 @@ def plain_log_axis(axis):
     axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
     axis.set_minor_locator(mticker.LogLocator(base=10, subs=np.arange(2, 10)))
     axis.set_minor_formatter(mticker.NullFormatter())
+
+
+# ---- pseudonyms (chorus export --pseudonymize; host/outputs/pseudonym.cpp) ------------------------
+
+KEY_MAGIC = "chorus-pseudonym-key"
+# a link (http://, https://, www.) or an @mention, each starting after a non-word character
+_TEXT_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?:((?:[Hh][Tt][Tt][Pp][Ss]?://|[Ww][Ww][Ww]\.)[^ \t\n\r\f\v]*)"
+                         r"|@([A-Za-z0-9_]+))")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9_+.\-]*://")
+
+
+def read_key(path):
+    """The 32 key bytes of a key file of `chorus keygen` (datasets/SCHEMA.md, "Pseudonym key")."""
+    bad = f"key file '{path}' is not a chorus pseudonym key"
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise BadInput(f"key file '{path}' is not a regular file")
+        with open(path, "rb") as f:
+            data = f.read(201)
+    except OSError as ex:
+        raise BadInput(f"key file '{path}' cannot be read: {ex.strerror} (make one with chorus keygen --out KEYFILE)")
+    if len(data) > 200 or b"\n" not in data:
+        raise BadInput(f"{bad} (chorus keygen writes one)")
+    first, _, second = data.partition(b"\n")
+    if second.endswith(b"\n"):
+        second = second[:-1]
+    if not first.startswith(KEY_MAGIC.encode() + b" "):
+        raise BadInput(f"{bad} (its first line must be '{KEY_MAGIC} 1')")
+    if first != KEY_MAGIC.encode() + b" 1":
+        raise BadInput(f"key file '{path}' has format version '{first[len(KEY_MAGIC) + 1:].decode('utf-8', 'replace')}'; "
+                       "this chorus reads version 1")
+    if len(second) != 64 or not all(c in b"0123456789abcdefABCDEF" for c in second):
+        raise BadInput(f"{bad} (its second line must be 64 hex digits)")
+    return bytes.fromhex(second.decode("ascii"))
+
+
+def link_domain(url):
+    """The host of a link: lower-case, no scheme, user, port, path or leading www. (as C++'s)."""
+    u = url.strip(" \t\n\r\f\v")
+    m = _SCHEME.match(u)
+    if m:
+        u = u[m.end():]
+    elif u.startswith("//"):
+        u = u[2:]
+    u = re.split(r"[/?#\\]", u, maxsplit=1)[0]
+    u = u[u.rfind("@") + 1:]
+    if u.startswith("["):
+        close = u.find("]")
+        u = u if close < 0 else u[:close + 1]
+    else:
+        u = u.split(":", 1)[0]
+    host = u.encode("utf-8", "surrogateescape").lower().decode("utf-8", "surrogateescape").rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+class Pseudonyms:
+    """Keyed pseudonyms: HMAC-SHA256(key, kind + NUL + value), first 128 bits as hex, prefixed
+    a_ (account: its decimal id), h_ (handle: without a leading @, ASCII lower-case) or p_
+    (post: its decimal id). Equal to chorus export --pseudonymize's for the same key."""
+
+    PREFIX = {"account": "a_", "handle": "h_", "post": "p_"}
+
+    def __init__(self, path, redact_text=False):
+        self.key = read_key(path)
+        self.redact = redact_text
+        self.fingerprint = hashlib.sha256(self.key).hexdigest()[:8]
+
+    @staticmethod
+    def normalize_handle(h):
+        h = h[1:] if h.startswith("@") else h
+        return h.encode("utf-8", "surrogateescape").lower().decode("utf-8", "surrogateescape")
+
+    def make(self, kind, value):
+        value = self.normalize_handle(value) if kind == "handle" else str(value)
+        msg = kind.encode() + b"\0" + value.encode("utf-8", "surrogateescape")
+        return self.PREFIX[kind] + hmac.new(self.key, msg, hashlib.sha256).hexdigest()[:32]
+
+    def account(self, i):
+        return self.make("account", str(int(i)))
+
+    def handle(self, h):
+        return self.make("handle", h)
+
+    def post(self, i):
+        return self.make("post", str(int(i)))
+
+    @staticmethod
+    def link(url):
+        return link_domain(url) or "[link]"
+
+    def text(self, t):
+        """A text: [redacted], or its @mentions as handle pseudonyms and its links as domains."""
+        if self.redact:
+            return "[redacted]"
+        return _TEXT_TOKEN.sub(lambda m: self.link(m.group(1)) if m.group(1) else "@" + self.handle(m.group(2)), t)
+
+    def path(self, p):
+        """A file path as its base name (folders often name people)."""
+        return os.path.basename(str(p)) if p else p
 
 
 # ---- time bins as dates and times ---------------------------------------------------------------
@@ -480,15 +602,17 @@ class Report:
         self.attrs = {k: f.attrs[k] for k in f.attrs}
         if int(self.attrs.get("chorus_results", 0)) != 1:
             raise BadInput(f"'{args.results}' is not a chorus results file")
+        self.ps = Pseudonyms(args.pseudonymize, args.redact_text) if args.pseudonymize else None
         self.size = f["clusters/size"][:]
         self.offsets = f["clusters/offsets"][:]
         self.k = len(self.size)
+        self.read_significance(f)
         self.n = int(f["labels"].shape[0])
         self.e = int(f["edges/src"].shape[0])
         self.cl = f["clusters"]
         self.ev = f["evidence"] if "evidence" in f else None
         self.truth = "truth_best" in self.cl
-        self.top = min(args.top, self.k)
+        self.top = min(args.top, len(self.shown))
         self.view = self.attr("view") or "both"
         self.use_emb = self.view in ("embedding", "both", "fused")
         self.use_act = self.view in ("activity", "both", "fused")
@@ -506,6 +630,94 @@ class Report:
         self.open_input()
         self.edges = None  # EdgeIndex, made on first use
         self.rng = np.random.default_rng(0)
+
+    def read_significance(self, f):
+        """/clusters/p_value and q_value of chorus detect --significance, and the clusters shown
+        (all, or those with p <= --max-p, in label order)."""
+        cl = f["clusters"]
+        self.p = cl["p_value"][:] if "p_value" in cl and cl["p_value"].shape == (self.k,) else None
+        self.q = cl["q_value"][:] if self.p is not None and "q_value" in cl and cl["q_value"].shape == (self.k,) \
+            else None
+        self.null = cl["null"] if self.p is not None and "null" in cl else None
+        na = self.null.attrs if self.null is not None else {}
+        self.resamples = int(na["resamples"]) if "resamples" in na else None
+        self.max_p = self.args.max_p
+        if self.max_p is not None and self.p is None:
+            raise BadInput(f"--max-p: results file '{self.args.results}' has no p-values "
+                           "(run chorus detect --significance K)")
+        if self.max_p is None:
+            self.shown = list(range(self.k))
+        else:
+            self.shown = [c for c in range(self.k) if self.p[c] <= self.max_p]
+
+    def pv(self, c):
+        """'p = 0.003, q = 0.01' of cluster c ('–' when not tested)."""
+        p = float(self.p[c])
+        if not np.isfinite(p):
+            return "–"
+        q = float(self.q[c]) if self.q is not None else np.nan
+        pt = "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+        return pt + (f", q = {q:.2g}" if np.isfinite(q) else "")
+
+    def p_reading(self, c):
+        """One line saying what cluster c's p-value means."""
+        p, k = float(self.p[c]), self.resamples
+        if not np.isfinite(p):
+            return "not tested: the null model could not test this network (see the warnings of chorus detect)"
+        what = "resamples of these accounts without coordination lined up"
+        if p < 0.001:
+            return f"p < 0.001: fewer than 1 in 1,000 {what} this well"
+        if k:
+            hits = max(int(round(p * (k + 1))) - 1, 0)
+            if hits == 0:
+                return (f"p = {p:.2g}: none of {k:,} {what} this well (the smallest p that {k:,} resamples "
+                        "can give)")
+            return f"p = {p:.2g}: {hits:,} of {k:,} {what} at least this well"
+        return f"p = {p:.2g}: a share {p:.2g} of the {what} at least this well"
+
+    def significance_fact(self, c):
+        """The 'how likely by chance' row of a network's facts."""
+        txt = self.p_reading(c)
+        q = float(self.q[c]) if self.q is not None else np.nan
+        if np.isfinite(q):
+            txt += (f". q = {q:.2g}: among the networks of this run with a p-value this small, a share of about "
+                    f"{q:.2g} is expected to be chance")
+        parts = []
+        for model in ("activity", "content", "coaction", "fused"):
+            g = self.null[model] if self.null is not None and model in self.null else None
+            if g is None or not all(x in g for x in ("observed", "null_mean", "null_sd")):
+                continue
+            o, m, sd = float(g["observed"][c]), float(g["null_mean"][c]), float(g["null_sd"][c])
+            if np.isfinite(o) and np.isfinite(m):
+                parts.append(f"{MODEL_WORDS.get(model, model)} {o:.2f} against {m:.2f} ± {sd:.2f} in the resamples")
+        return txt + (" (" + "; ".join(parts) + ")" if parts else "") + "."
+
+    def method_note(self):
+        """The appendix's note on the significance test, when the results have one."""
+        if self.p is None:
+            return ""
+        na = self.null.attrs if self.null is not None else {}
+        models = na.get("models", b"")
+        models = (models.decode() if isinstance(models, bytes) else str(models)).split()
+        k = f"{self.resamples:,}" if self.resamples else "K"
+        lines = [f"<li>{esc(MODEL_NULL.get(m, m))}</li>" for m in models]
+        combine = na.get("combine", b"")
+        combine = combine.decode() if isinstance(combine, bytes) else str(combine)
+        if len(models) > 1 and combine:
+            lines.append(f"<li>a network's p-value: the {esc(combine)}</li>")
+        return ('<h3 id="method">Method: how likely is a network by chance?</h3>'
+                f"<p><code>chorus detect --significance {esc(k)}</code> compared each network's accounts with {esc(k)} "
+                "resamples of <b>the same accounts</b> under a null model that keeps what each account does on its "
+                "own and breaks what they do together:</p><ul>" + "".join(lines) + "</ul>"
+                f"<p>p = (1 + resamples at least as large as observed) / ({esc(k)} + 1), so the smallest p "
+                f"{esc(k)} resamples can give is 1 / ({esc(k)} + 1); q is the Benjamini-Hochberg false-discovery "
+                "rate over the networks of the run. A p-value tests the accounts as given: it does not correct "
+                "for the search that found them among all pairs, and accounts that react to the same event on "
+                "the same day are synchronised without being coordinated (README, “Significance”).</p>")
+
+    def path_shown(self, p):
+        """A path as the page shows it: whole, or its base name when pseudonymised."""
+        return self.ps.path(p) if self.ps is not None else p
 
     # -- small readers
     def attr(self, name, default=None):
@@ -530,17 +742,18 @@ class Report:
             if os.path.exists(beside):
                 path = beside
         self.input_path = path
+        shown = self.path_shown(path)
         if not path or not os.path.exists(path):
             print(f"chorus report: warning: input file {path} not found: the report has no "
                   "heatmaps and shows time bins as numbers (pass --input)", file=sys.stderr)
-            self.input_note = (f"Input file {path} not found (use --input): no heatmaps, and time "
+            self.input_note = (f"Input file {shown} not found (use --input): no heatmaps, and time "
                                "bins are shown as numbers.")
             self.clock.note = self.input_note
             return
         try:
             inp = h5py.File(path, "r")
         except OSError as ex:
-            self.input_note = f"Cannot open input {path}: {ex}; no heatmaps."
+            self.input_note = f"Cannot open input {shown}: {ex if self.ps is None else 'not HDF5?'}; no heatmaps."
             self.clock.note = self.input_note
             return
         if "activity" in inp and inp["activity"].ndim == 2 and inp["activity"].shape[0] == self.n:
@@ -632,6 +845,9 @@ class Report:
             hs = decode(self.in_handles[np.asarray(members)[pos]])
         else:
             hs = [""] * len(pos)
+        if self.ps is not None:  # pseudonyms: the handle's, else the account's
+            return [self.ps.handle(h) if h else self.ps.account(i) for h, i in zip(hs, ids)], \
+                [self.ps.account(i) for i in ids]
         return [f"@{h}" if h else f"id {int(i)}" for h, i in zip(hs, ids)], ids
 
     def degree(self, c):
@@ -666,8 +882,9 @@ class Report:
             a = {k: int(self.attrs[k]) for k in ("rows_new", "rows_changed", "rows_removed",
                                                   "edges_carried", "pairs", "pairs_full")}
             share = 100.0 * a["pairs"] / max(a["pairs_full"], 1)
-            out.append(f"<p><b>Incremental run:</b> an update of {esc(self.attr('update_of'))} "
-                       f"(computed from {esc(self.attr('update_of_input'))}): {a['rows_new']:,} new, "
+            out.append(f"<p><b>Incremental run:</b> an update of {esc(self.path_shown(self.attr('update_of')))} "
+                       f"(computed from {esc(self.path_shown(self.attr('update_of_input')))}): "
+                       f"{a['rows_new']:,} new, "
                        f"{a['rows_changed']:,} changed and {a['rows_removed']:,} removed accounts; "
                        f"{a['pairs']:,} pairs scored ({share:.2g}% of a full run's), "
                        f"{a['edges_carried']:,} links carried over unchanged. The results equal a "
@@ -733,11 +950,13 @@ class Report:
             header.append("most active together")
         if self.truth:
             header.append("ground truth (precision / recall)")
+        if self.p is not None:
+            header.append("chance (p, q)")
         tracked = self.tracked_numbers()
         if tracked:
             header.append("tracked network (see Timeline)")
         rows = []
-        for c in range(self.top):
+        for c in self.shown[:self.top]:
             _, _, members = self.cluster_members(c)
             ex = self.exemplar_labels(c, members) or self.labels_at(c, np.arange(min(3, len(members))), members)[0]
             more = int(self.size[c]) - len(ex)
@@ -750,11 +969,18 @@ class Report:
                 r.append(esc(self.busiest(c, 1) or "–"))
             if self.truth:
                 r.append(f"{num(self.cl['truth_precision'][c])} / {num(self.cl['truth_recall'][c])}")
+            if self.p is not None:
+                r.append(esc(self.pv(c)))
             if tracked:
                 r.append(esc(tracked.get(c, "–")))
             rows.append(r)
-        more = (f' The other {self.k - self.top:,} networks are listed in <a href="#others">a compact table</a> '
-                "below the detailed ones." if self.k > self.top else "")
+        rest = len(self.shown) - self.top
+        more = (f' The other {rest:,} networks are listed in <a href="#others">a compact table</a> '
+                "below the detailed ones." if rest > 0 else "")
+        if self.p is not None:
+            more += (" p: how often resamples of the same accounts without coordination lined up at least as well "
+                     "(small: unlikely by chance); q: the same, corrected for testing every network of the run "
+                     '(<a href="#method">method</a>).')
         return (f"<h2 id=\"glance\">{self.which()} at a glance</h2>"
                 f"<p>Details of each follow below.{more}</p>" + table(header, rows, "glance", raw=True))
 
@@ -776,8 +1002,9 @@ class Report:
 
     def which(self):
         """The detailed networks, named: 'The network', 'The 5 networks', 'The 10 largest networks'."""
-        if self.top == self.k:
-            return "The network" if self.k == 1 else f"The {self.k} networks"
+        k = len(self.shown)
+        if self.top == k:
+            return "The network" if k == 1 else f"The {k} networks"
         return "The largest network" if self.top == 1 else f"The {self.top} largest networks"
 
     # -- one network in detail
@@ -790,7 +1017,7 @@ class Report:
         shown = np.sort(order[:MEMBERS_TABLE])
         labs, ids = self.labels_at(c, shown, members)
         lab_of = dict(zip(shown.tolist(), labs))
-        id_of = dict(zip(shown.tolist(), [int(i) for i in ids]))
+        id_of = dict(zip(shown.tolist(), [i if self.ps is not None else int(i) for i in ids]))
         inline = [lab_of[int(p)] for p in order[:HANDLES_INLINE]]
         rest = m - len(inline)
         more = f" and {rest:,} more" if rest > 0 else ""
@@ -837,6 +1064,8 @@ class Report:
         b = self.busiest(c, 5)
         if b:
             rows.append(("most active together (posts by its accounts)", b))
+        if self.p is not None:
+            rows.append(("how likely by chance", self.significance_fact(c)))
         if self.truth:
             tb = int(cl["truth_best"][c])
             rows.append(("ground truth", (f"best match: planted network {tb}; precision {num(cl['truth_precision'][c])}, "
@@ -1004,13 +1233,30 @@ class Report:
             when = dt.datetime.fromtimestamp(int(min(t1, t2)), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
             if self.view in ("co_text", "co_similar", "co_post"):
                 # no text is stored: name the two posts, which the reader can look up
-                what = f"{verb} (posts {int(p1)} and {int(p2)})"
+                what = f"{verb} (posts {self.post(p1)} and {self.post(p2)})"
             else:
-                what = f"{verb} {obj}" if obj else verb
+                what = f"{verb} {self.shared_object(obj)}" if obj else verb
             parts.append(f"{what} {abs(int(t2) - int(t1))} s apart ({when} UTC)")
         total = int(co["pairs"][e])
         more = f"; {total:,} times in all" if total > len(parts) else ""
         return "both " + "; ".join(parts) + more
+
+    def post(self, p):
+        """A post id as shown: the id, or its pseudonym."""
+        return self.ps.post(p) if self.ps is not None else str(int(p))
+
+    def shared_object(self, obj):
+        """A co-action object as shown; pseudonymised: post ids as pseudonyms, links as domains,
+        hashtags kept unless --redact-text."""
+        if self.ps is None:
+            return obj
+        if self.view in ("co_repost", "co_reply") and obj.isdigit():
+            return self.ps.post(obj)
+        if self.view == "co_link":
+            return self.ps.link(obj) + "/…"
+        if self.view == "co_hashtag":
+            return "[redacted]" if self.ps.redact else obj
+        return self.ps.text(obj)
 
     def coaction_links(self, c, members, lab_of, pick, L, read):
         """The strongest co-action links (undirected weight) with their evidence."""
@@ -1077,33 +1323,37 @@ class Report:
 
     # -- every other network
     def others(self):
-        k, top = self.k, self.top
+        shown, top = self.shown, self.top
+        k = len(shown)
         if k <= top:
             return ""
-        last = min(k, top + LIST_LIMIT)
-        out = [f'<h2 id="others">The other {k - top:,} networks</h2>' if top else
-               f'<h2 id="others">All {k:,} networks</h2>']
-        if last < k:
-            out.append(self.note(f"The compact table lists networks {top} to {last - 1} of {k:,}; "
-                                 "all of them: chorus export RESULTS --format csv"))
-        lo, hi = int(self.offsets[top]), int(self.offsets[last])
+        sel = shown[top:top + LIST_LIMIT]
+        some = f" with p ≤ {self.max_p:g}" if self.max_p is not None else ""
+        out = [f'<h2 id="others">The other {k - top:,} networks{some}</h2>' if top else
+               f'<h2 id="others">All {k:,} networks{some}</h2>']
+        if len(sel) < k - top:
+            out.append(self.note(f"The compact table lists {len(sel):,} of the {k - top:,} other networks (up to "
+                                 f"network {sel[-1]}); all of them: chorus export RESULTS --format csv"))
+        c0, c1 = sel[0], sel[-1] + 1  # the selected clusters lie in [c0, c1)
+        lo, hi = int(self.offsets[c0]), int(self.offsets[c1])
         bulk = hi - lo <= 2_000_000
         if bulk:
             members = self.f["clusters/members"][lo:hi]
             hs = decode(self.ev["cluster_member_handles"][lo:hi]) if self.ev_has("cluster_member_handles") else None
             ids = self.ev["cluster_member_ids"][lo:hi] if self.ev_has("cluster_member_ids") else None
-        ex = self.ev["cluster_exemplars"][top:last] if self.ev_has("cluster_exemplars") else None
-        tb = self.ev["cluster_top_bins"][top:last, 0] if self.ev_has("cluster_top_bins") else None
-        cols = {name: self.cl[name][top:last] for name in
+        ex = self.ev["cluster_exemplars"][c0:c1] if self.ev_has("cluster_exemplars") else None
+        tb = self.ev["cluster_top_bins"][c0:c1, 0] if self.ev_has("cluster_top_bins") else None
+        cols = {name: self.cl[name][c0:c1] for name in
                 ("mean_sim_embedding", "mean_sim_activity", "truth_precision", "truth_recall", "truth_best")
                 if name in self.cl}
         header = ["network", "accounts", "accounts (most connected first)"] + \
             (["content similarity (mean)"] if self.use_emb else []) + \
             (["timing correlation (mean)", "busiest time"] if self.use_act else []) + \
-            (["ground truth (precision / recall)"] if self.truth else [])
+            (["ground truth (precision / recall)"] if self.truth else []) + \
+            (["chance (p, q)"] if self.p is not None else [])
         rows, ids_row = [], []
-        for c in range(top, last):
-            i = c - top
+        for c in sel:
+            i = c - c0
             s, e_ = int(self.offsets[c]) - lo, int(self.offsets[c + 1]) - lo
             if bulk:
                 labs = self.short_labels(members[s:e_], hs[s:e_] if hs else None,
@@ -1121,6 +1371,8 @@ class Report:
                 r.append(self.clock.span(tb[i]) if tb is not None and tb[i] >= 0 else "–")
             if self.truth:
                 r.append(f"{num(cols['truth_precision'][i])} / {num(cols['truth_recall'][i])}")
+            if self.p is not None:
+                r.append(self.pv(c))
             rows.append(r)
             ids_row.append(f"cluster-{c}")
         out.append(table(header, rows, "others", row_ids=ids_row))
@@ -1132,7 +1384,11 @@ class Report:
         out = []
         for p in pos[:3]:
             h = hs[p] if hs else ""
-            out.append(f"@{h}" if h else f"id {int(ids[p]) if ids is not None else int(members[p])}")
+            i = int(ids[p]) if ids is not None else int(self.f["accounts/id"][int(members[p])])
+            if self.ps is not None:
+                out.append(self.ps.handle(h) if h else self.ps.account(i))
+            else:
+                out.append(f"@{h}" if h else f"id {i}")
         return out
 
     # -- plots
@@ -1291,38 +1547,66 @@ class Report:
             ("timings (seconds)", ["seconds_read", "seconds_score", "seconds_components"]),
         ]
         seen, rows = set(skip), []
+
+        def value(name):  # paths name folders, which often name people: base names only
+            if self.ps is not None and name in ("input_path", "update_of", "update_of_input"):
+                return self.path_shown(self.attr(name))
+            return a[name]
         for g, names in groups:
             for name in names:
                 if name in a and name not in seen:
-                    rows.append((g, name, a[name]))
+                    rows.append((g, name, value(name)))
                     seen.add(name)
-        rows += [("file", name, a[name]) for name in sorted(a) if name not in seen]
+        rows += [("file", name, value(name)) for name in sorted(a) if name not in seen]
         out = ['<h2 id="parameters">Appendix: run settings and input identity</h2>',
                "<p>The results file's root attributes (datasets/SCHEMA.md)."]
         if skip & {"threshold", "threshold_activity", "weight"}:
             out.append(f" Settings the view “{esc(self.view)}” does not use are left out.")
         out.append("</p>")
         out.append(table(["group", "attribute", "value"], rows, "attrs"))
+        if self.ps is not None:
+            out.append(f"<p>Pseudonymised with key {esc(self.ps.fingerprint)}: paths are shown by their base "
+                       "name.</p>")
+        out.append(self.method_note())
         return "\n".join(out)
 
     # -- the page
+    def banner(self):
+        """What the reader must know first: pseudonyms, and a --max-p selection."""
+        out = []
+        if self.ps is not None:
+            tags = self.view == "co_hashtag" or any(t.startswith("co_hashtag") for t in self.terms)
+            hid = "; hashtags are redacted" if self.ps.redact and tags else \
+                "; hashtags are shown (--redact-text hides them)" if tags else ""
+            out.append('<p class="pseudo"><b>Pseudonymised report</b> (key fingerprint '
+                       f"<code>{esc(self.ps.fingerprint)}</code>): every account id is shown as a_…, every handle as "
+                       f"h_…, every post id as p_…, links only by their domain, files by their name{hid}. The "
+                       "same key gives the same pseudonyms in every report and export, so the holder of the key can "
+                       "re-identify the accounts: this is pseudonymous, still personal data (GDPR Art. 4(5)).</p>")
+        if self.max_p is not None:
+            out.append(f'<p class="pseudo"><b>Only the {len(self.shown):,} of {self.k:,} networks with p ≤ '
+                       f"{self.max_p:g}</b> (chorus detect --significance) are shown in the tables below; the summary, "
+                       "the plots and the appendix describe every network of the run.</p>")
+        return "\n".join(out)
+
     def page(self, t0):
-        top, k = self.top, self.k
-        body = [self.summary(), self.glance()]
+        top, k = self.top, len(self.shown)
+        body = [self.banner(), self.summary(), self.glance()]
         if top:
             body.append(f'<h2 id="clusters">{self.which()} in detail</h2>')
         else:
             body.append('<h2 id="clusters">Networks in detail</h2><p>' +
-                        ("None: no network was found.</p>" if k == 0 else
+                        ("None: no network was found.</p>" if self.k == 0 else
+                         f"None with p ≤ {self.max_p:g}.</p>" if k == 0 else
                          "None detailed (--top 0): every network is listed in the table below.</p>"))
         if self.input_note:
             body.append(f'<p class="note">{esc(self.input_note)}</p>')
-        for c in range(top):
+        for c in self.shown[:top]:
             body.append(self.network(c))
         body.append(self.others())
         if self.tl is not None:
             body.append(Timeline(self.tl, self).section())
-        body.append('<h2 id="sizes">Network sizes</h2>' + (self.sizes_plot() if k else "<p>No networks.</p>"))
+        body.append('<h2 id="sizes">Network sizes</h2>' + (self.sizes_plot() if self.k else "<p>No networks.</p>"))
         body.append(self.similarity())
         body.append(self.truth_section())
         body.append('<h2 id="sampling">What was sampled</h2>')
@@ -1332,6 +1616,8 @@ class Report:
         body.append(f'<p class="footer">chorus report, {esc(os.path.basename(self.args.results))}, '
                     f"rendered in {time.time() - t0:.1f} s.</p>")
         name = os.path.basename(self.input_path) if self.input_path else os.path.basename(self.args.results)
+        if self.ps is not None:
+            name += " (pseudonymised)"
         title = f"Coordinated networks in {name}"
         links = [("overview", "summary"), ("glance", "at a glance"), ("clusters", "networks in detail")]
         if k > top:
@@ -1350,7 +1636,8 @@ class Report:
                  ".plot{display:block;margin:.5em 0;max-width:100%}.truthnote{color:#1e5e1e}"
                  ".handles{font-size:14px}table.evidence td:first-child{font-weight:bold;width:14em}"
                  "h3{margin-top:1.6em;border-top:2px solid #bbb;padding-top:.6em}"
-                 "details{margin:.4em 0;font-size:13px}code{background:#f3f3f3;padding:0 3px}")
+                 "details{margin:.4em 0;font-size:13px}code{background:#f3f3f3;padding:0 3px}"
+                 ".pseudo{background:#fff4d6;border:1px solid #e0c060;padding:.4em .6em}")
         return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
                 f"<style>{style}</style></head><body><h1>{esc(title)}</h1><nav>{nav}</nav>\n"
                 + "\n".join(x for x in body if x) + "\n</body></html>\n")
@@ -1382,10 +1669,20 @@ def main(argv=None):
     p.add_argument("--max-members", type=int, default=50, help="members per heatmap and link sample [50]")
     p.add_argument("--max-edges", type=int, default=2_000_000, help="edges sampled for histograms [2M]")
     p.add_argument("--timeline", help="timeline file of chorus track --out: adds a Timeline section")
+    p.add_argument("--max-p", type=float, help="only networks with p_value <= P (detect --significance)")
+    p.add_argument("--pseudonymize", metavar="KEYFILE",
+                   help="accounts, handles and post ids as keyed pseudonyms (chorus keygen), links as domains")
+    p.add_argument("--redact-text", action="store_true", help="with --pseudonymize: texts and hashtags as [redacted]")
     p.add_argument("--force", action="store_true", help="overwrite an existing report")
     args = p.parse_args(argv)
     if args.top < 0 or args.max_members < 1 or args.max_edges < 64:
         print("chorus report: error: --top >= 0, --max-members >= 1, --max-edges >= 64", file=sys.stderr)
+        return 2
+    if args.redact_text and not args.pseudonymize:
+        print("chorus report: error: --redact-text needs --pseudonymize KEYFILE", file=sys.stderr)
+        return 2
+    if args.max_p is not None and not 0 <= args.max_p <= 1:
+        print("chorus report: error: --max-p must be in [0, 1]", file=sys.stderr)
         return 2
     try:
         secs = render(args)

@@ -9,12 +9,15 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "chorus/core/error.hpp"
 #include "chorus/io/h5.hpp"
 #include "chorus/io/input.hpp"
 #include "chorus/io/results.hpp"
+#include "chorus/outputs/pseudonym.hpp"
 
 namespace chorus {
 
@@ -176,7 +179,31 @@ struct results_view {
   std::vector<std::string> member_handles;  // aligned with members
   std::vector<char> selected;               // per cluster
   std::vector<std::int64_t> degree;         // per row (selected rows only)
+  bool has_p = false;                       // chorus detect --significance
+  std::vector<double> p_value, q_value;     // per cluster
+  /// --pseudonymize: account pseudonyms of the selected rows, handle pseudonyms of their
+  /// members (aligned with members; empty elsewhere); row numbers are then never written
+  bool pseudo = false;
+  std::unordered_map<std::int64_t, std::string> account_pseudonym;
+  std::vector<std::string> handle_pseudonym;
 };
+
+// What the exports write for an account: its id, or its pseudonym.
+std::string account_text(const results_view& r, std::int64_t row) {
+  if (!r.pseudo) return std::to_string(r.ids[row]);
+  const auto it = r.account_pseudonym.find(row);
+  CHORUS_EXPECTS(it != r.account_pseudonym.end(), "results file is damaged: an edge of row ", row,
+                 " leaves its cluster");
+  return it->second;
+}
+// A node's id: its row (with a prefix), or its account pseudonym.
+std::string node_id(const results_view& r, std::int64_t row, const char* prefix) {
+  return r.pseudo ? account_text(r, row) : prefix + std::to_string(row);
+}
+// Member q's handle: as stored (escaped by the caller), or its pseudonym.
+const std::string& handle_text(const results_view& r, std::int64_t q) {
+  return r.pseudo ? r.handle_pseudonym[q] : r.member_handles[q];
+}
 
 template <typename T>
 std::vector<T> read_opt(const h5::handle& f, const std::string& path, std::size_t n, T fill) {
@@ -254,7 +281,40 @@ void for_each_edge(const results_view& r, bool with_attrs,
   }
 }
 
-results_view load(const std::string& path, std::int64_t min_size) {
+// /clusters/p_value and q_value of chorus detect --significance, when the results have them.
+void load_significance(results_view& r, std::size_t k) {
+  r.has_p = h5::exists(r.file, "/clusters/p_value") &&
+            h5::describe(h5::open_dataset(r.file, "/clusters/p_value")).dims.at(0) == k;
+  if (!r.has_p) return;
+  r.p_value = h5::read_all<double>(h5::open_dataset(r.file, "/clusters/p_value"));
+  const bool has_q = h5::exists(r.file, "/clusters/q_value") &&
+                     h5::describe(h5::open_dataset(r.file, "/clusters/q_value")).dims.at(0) == k;
+  r.q_value = has_q ? h5::read_all<double>(h5::open_dataset(r.file, "/clusters/q_value"))
+                    : std::vector<double>(k, NAN);
+}
+
+// The clusters to export; with a pseudonymizer, the pseudonyms of their accounts and handles.
+void select_clusters(results_view& r, const export_options& opt, pseudonymizer* pz) {
+  const std::size_t k = r.size.size();
+  load_significance(r, k);
+  CHORUS_EXPECTS(std::isnan(opt.max_p) || r.has_p, "--max-p: results file '", opt.results,
+                 "' has no p-values (run chorus detect --significance K)");
+  r.selected.assign(k, 0);
+  for (std::size_t c = 0; c < k; ++c)
+    r.selected[c] =
+        r.size[c] >= opt.min_size && (std::isnan(opt.max_p) || r.p_value[c] <= opt.max_p);
+  if (!pz) return;
+  r.pseudo = true;
+  if (r.has_handles) r.handle_pseudonym.resize(r.members.size());
+  for (std::size_t c = 0; c < k; ++c)
+    for (std::int64_t q = r.offsets[c]; r.selected[c] && q < r.offsets[c + 1]; ++q) {
+      r.account_pseudonym.emplace(r.members[q], pz->account(r.ids[r.members[q]]));
+      if (r.has_handles) r.handle_pseudonym[q] = pz->handle(r.member_handles[q]);
+    }
+}
+
+results_view load(const export_options& opt, pseudonymizer* pz) {
+  const std::string& path = opt.results;
   results_view r;
   probe_input_isolated(path, /*crash_only=*/true);  // a file that crashes HDF5: exit code 2
   r.file = h5::open_read(path);
@@ -316,8 +376,7 @@ results_view load(const std::string& path, std::int64_t min_size) {
     for (const char* w : {"weight_src_dst", "weight_dst_src"})
       if (views.size() > 1 || !r.has_weights)
         add_column(view + "_" + w, "/edges/" + view + "/" + w);
-  r.selected.assign(k, 0);
-  for (std::size_t c = 0; c < k; ++c) r.selected[c] = r.size[c] >= min_size;
+  select_clusters(r, opt, pz);
   r.degree.assign(r.n, 0);
   for_each_edge(r, false, [&](const edge_row& e) { ++r.degree[e.src], ++r.degree[e.dst]; });
   return r;
@@ -337,14 +396,27 @@ void write_graphml(const results_view& r, const std::string& out, bool force) {
       "<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\" "
       "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
       "xsi:schemaLocation=\"http://graphml.graphdrawing.org/xmlns "
-      "http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd\">\n"
-      "  <key id=\"row\" for=\"node\" attr.name=\"row\" attr.type=\"long\"/>\n"
-      "  <key id=\"account_id\" for=\"node\" attr.name=\"account_id\" attr.type=\"long\"/>\n");
+      "http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd\">\n");
+  if (!r.pseudo)  // pseudonymised: no row numbers, and ids are strings
+    f.put(
+        "  <key id=\"row\" for=\"node\" attr.name=\"row\" attr.type=\"long\"/>\n"
+        "  <key id=\"account_id\" for=\"node\" attr.name=\"account_id\" attr.type=\"long\"/>\n");
+  else
+    f.put(
+        "  <key id=\"account_id\" for=\"node\" attr.name=\"account_id\" "
+        "attr.type=\"string\"/>\n");
   if (r.has_handles)
     f.put("  <key id=\"handle\" for=\"node\" attr.name=\"handle\" attr.type=\"string\"/>\n");
   f.put(
       "  <key id=\"cluster\" for=\"node\" attr.name=\"cluster\" attr.type=\"long\"/>\n"
-      "  <key id=\"degree\" for=\"node\" attr.name=\"degree\" attr.type=\"long\"/>\n"
+      "  <key id=\"degree\" for=\"node\" attr.name=\"degree\" attr.type=\"long\"/>\n");
+  if (r.has_p)
+    f.put(
+        "  <key id=\"cluster_p_value\" for=\"node\" attr.name=\"cluster_p_value\" "
+        "attr.type=\"double\"/>\n"
+        "  <key id=\"cluster_q_value\" for=\"node\" attr.name=\"cluster_q_value\" "
+        "attr.type=\"double\"/>\n");
+  f.put(
       "  <key id=\"sim_embedding\" for=\"edge\" attr.name=\"sim_embedding\" "
       "attr.type=\"double\"/>\n"
       "  <key id=\"sim_activity\" for=\"edge\" attr.name=\"sim_activity\" "
@@ -362,18 +434,21 @@ void write_graphml(const results_view& r, const std::string& out, bool force) {
   f.put("  <graph id=\"chorus\" edgedefault=\"undirected\">\n");
   std::string line;
   for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
-    line = "    <node id=\"n" + std::to_string(row) + "\"><data key=\"row\">" +
-           std::to_string(row) + "</data><data key=\"account_id\">" + std::to_string(r.ids[row]) +
-           "</data>";
-    if (r.has_handles)
-      line += "<data key=\"handle\">" + xml_escape(r.member_handles[q]) + "</data>";
+    line = "    <node id=\"" + node_id(r, row, "n") + "\">";
+    if (!r.pseudo) line += "<data key=\"row\">" + std::to_string(row) + "</data>";
+    line += "<data key=\"account_id\">" + account_text(r, row) + "</data>";
+    if (r.has_handles) line += "<data key=\"handle\">" + xml_escape(handle_text(r, q)) + "</data>";
     line += "<data key=\"cluster\">" + std::to_string(c) + "</data><data key=\"degree\">" +
-            std::to_string(r.degree[row]) + "</data></node>\n";
-    f.put(line);
+            std::to_string(r.degree[row]) + "</data>";
+    if (r.has_p && std::isfinite(r.p_value[c]))
+      line += "<data key=\"cluster_p_value\">" + num(r.p_value[c], 17) + "</data>";
+    if (r.has_p && std::isfinite(r.q_value[c]))
+      line += "<data key=\"cluster_q_value\">" + num(r.q_value[c], 17) + "</data>";
+    f.put(line + "</node>\n");
   });
   for_each_edge(r, true, [&](const edge_row& e) {
-    line = "    <edge source=\"n" + std::to_string(e.src) + "\" target=\"n" +
-           std::to_string(e.dst) + "\">";
+    line = "    <edge source=\"" + node_id(r, e.src, "n") + "\" target=\"" +
+           node_id(r, e.dst, "n") + "\">";
     if (std::isfinite(e.se)) line += "<data key=\"sim_embedding\">" + num(e.se, 9) + "</data>";
     if (std::isfinite(e.sa)) line += "<data key=\"sim_activity\">" + num(e.sa, 9) + "</data>";
     if (e.coactive >= 0)
@@ -401,13 +476,22 @@ void write_gexf(const results_view& r, const std::string& out, bool force) {
       "version=\"1.2\">\n"
       "  <meta><creator>chorus</creator><description>coordinated subgraph</description></meta>\n"
       "  <graph defaultedgetype=\"undirected\" mode=\"static\">\n"
-      "    <attributes class=\"node\" mode=\"static\">\n"
-      "      <attribute id=\"row\" title=\"row\" type=\"long\"/>\n"
-      "      <attribute id=\"account_id\" title=\"account_id\" type=\"long\"/>\n");
+      "    <attributes class=\"node\" mode=\"static\">\n");
+  if (!r.pseudo)  // pseudonymised: no row numbers, and ids are strings
+    f.put(
+        "      <attribute id=\"row\" title=\"row\" type=\"long\"/>\n"
+        "      <attribute id=\"account_id\" title=\"account_id\" type=\"long\"/>\n");
+  else
+    f.put("      <attribute id=\"account_id\" title=\"account_id\" type=\"string\"/>\n");
   if (r.has_handles) f.put("      <attribute id=\"handle\" title=\"handle\" type=\"string\"/>\n");
   f.put(
       "      <attribute id=\"cluster\" title=\"cluster\" type=\"long\"/>\n"
-      "      <attribute id=\"degree\" title=\"degree\" type=\"long\"/>\n"
+      "      <attribute id=\"degree\" title=\"degree\" type=\"long\"/>\n");
+  if (r.has_p)
+    f.put(
+        "      <attribute id=\"cluster_p_value\" title=\"cluster_p_value\" type=\"double\"/>\n"
+        "      <attribute id=\"cluster_q_value\" title=\"cluster_q_value\" type=\"double\"/>\n");
+  f.put(
       "    </attributes>\n"
       "    <attributes class=\"edge\" mode=\"static\">\n"
       "      <attribute id=\"sim_embedding\" title=\"sim_embedding\" type=\"double\"/>\n"
@@ -423,23 +507,25 @@ void write_gexf(const results_view& r, const std::string& out, bool force) {
   f.put("    </attributes>\n    <nodes>\n");
   std::string line;
   for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
-    const std::string label =
-        r.has_handles ? xml_escape(r.member_handles[q]) : std::to_string(r.ids[row]);
-    line = "      <node id=\"" + std::to_string(row) + "\" label=\"" + label +
-           "\"><attvalues><attvalue for=\"row\" value=\"" + std::to_string(row) +
-           "\"/><attvalue for=\"account_id\" value=\"" + std::to_string(r.ids[row]) + "\"/>";
+    const std::string label = r.has_handles ? xml_escape(handle_text(r, q)) : account_text(r, row);
+    line = "      <node id=\"" + node_id(r, row, "") + "\" label=\"" + label + "\"><attvalues>";
+    if (!r.pseudo) line += "<attvalue for=\"row\" value=\"" + std::to_string(row) + "\"/>";
+    line += "<attvalue for=\"account_id\" value=\"" + account_text(r, row) + "\"/>";
     if (r.has_handles)
-      line += "<attvalue for=\"handle\" value=\"" + xml_escape(r.member_handles[q]) + "\"/>";
+      line += "<attvalue for=\"handle\" value=\"" + xml_escape(handle_text(r, q)) + "\"/>";
     line += "<attvalue for=\"cluster\" value=\"" + std::to_string(c) +
-            "\"/><attvalue for=\"degree\" value=\"" + std::to_string(r.degree[row]) +
-            "\"/></attvalues></node>\n";
-    f.put(line);
+            "\"/><attvalue for=\"degree\" value=\"" + std::to_string(r.degree[row]) + "\"/>";
+    if (r.has_p && std::isfinite(r.p_value[c]))
+      line += "<attvalue for=\"cluster_p_value\" value=\"" + num(r.p_value[c], 17) + "\"/>";
+    if (r.has_p && std::isfinite(r.q_value[c]))
+      line += "<attvalue for=\"cluster_q_value\" value=\"" + num(r.q_value[c], 17) + "\"/>";
+    f.put(line + "</attvalues></node>\n");
   });
   f.put("    </nodes>\n    <edges>\n");
   std::int64_t id = 0;
   for_each_edge(r, true, [&](const edge_row& e) {
-    line = "      <edge id=\"" + std::to_string(id++) + "\" source=\"" + std::to_string(e.src) +
-           "\" target=\"" + std::to_string(e.dst) + "\"" +
+    line = "      <edge id=\"" + std::to_string(id++) + "\" source=\"" + node_id(r, e.src, "") +
+           "\" target=\"" + node_id(r, e.dst, "") + "\"" +
            (e.weight >= 0 ? " weight=\"" + std::to_string(e.weight) + "\"" : std::string()) +
            "><attvalues>";
     if (std::isfinite(e.se))
@@ -466,6 +552,68 @@ std::string extra_header(const results_view& r) {
   return h;
 }
 
+void write_clusters_csv(const results_view& r, const std::string& path, bool force) {
+  atomic_file f(path, force);
+  std::string h =
+      "cluster,size,edges,density,mean_sim_embedding,min_sim_embedding,"
+      "mean_sim_activity,min_sim_activity,activity_synchrony";
+  if (r.has_truth) h += ",truth_best,truth_precision,truth_recall";
+  if (r.has_p) h += ",p_value,q_value";
+  f.put(h + "\n");
+  for (std::size_t c = 0; c < r.size.size(); ++c) {
+    if (!r.selected[c]) continue;
+    std::string l = std::to_string(c) + "," + std::to_string(r.size[c]) + "," +
+                    std::to_string(r.cluster_edges[c]) + "," + num(r.density[c], 17) + "," +
+                    num(r.mean_emb[c], 17) + "," + num(r.min_emb[c], 17) + "," +
+                    num(r.mean_act[c], 17) + "," + num(r.min_act[c], 17) + "," +
+                    num(r.synchrony[c], 17);
+    if (r.has_truth)
+      l += "," + std::to_string(r.truth_best[c]) + "," + num(r.truth_precision[c], 17) + "," +
+           num(r.truth_recall[c], 17);
+    if (r.has_p) l += "," + num(r.p_value[c], 17) + "," + num(r.q_value[c], 17);
+    f.put(l + "\n");
+  }
+  f.commit();
+}
+
+void write_members_csv(const results_view& r, const std::string& path, bool force) {
+  atomic_file f(path, force);
+  f.put(std::string(r.pseudo ? "cluster,account_id" : "cluster,row,account_id") +
+        (r.has_handles ? ",handle" : "") + ",degree" +
+        (r.has_p ? ",cluster_p_value,cluster_q_value" : "") + "\n");
+  for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
+    std::string l = std::to_string(c) + ",";
+    if (!r.pseudo) l += std::to_string(row) + ",";
+    l += account_text(r, row);
+    if (r.has_handles) l += "," + csv_field(handle_text(r, q));
+    l += "," + std::to_string(r.degree[row]);
+    if (r.has_p) l += "," + num(r.p_value[c], 17) + "," + num(r.q_value[c], 17);
+    f.put(l + "\n");
+  });
+  f.commit();
+}
+
+void write_edges_csv(const results_view& r, const std::string& path, bool force) {
+  atomic_file f(path, force);
+  f.put(std::string(r.pseudo ? "" : "src,dst,") +
+        "src_account_id,dst_account_id,cluster,sim_embedding,sim_activity" +
+        (r.has_coactive ? ",coactive_count" : "") +
+        (r.has_weights ? ",weight,weight_src_dst,weight_dst_src" : "") + extra_header(r) + "\n");
+  for_each_edge(r, true, [&](const edge_row& e) {
+    std::string l =
+        r.pseudo ? std::string() : std::to_string(e.src) + "," + std::to_string(e.dst) + ",";
+    l += account_text(r, e.src) + "," + account_text(r, e.dst) + "," +
+         std::to_string(r.labels[e.src]) + "," + num(e.se, 9) + "," + num(e.sa, 9);
+    if (r.has_coactive) l += "," + std::to_string(e.coactive);
+    if (r.has_weights)
+      l += "," + std::to_string(e.weight) + "," + std::to_string(e.w_sd) + "," +
+           std::to_string(e.w_ds);
+    for (const std::int64_t x : e.extra) l += "," + std::to_string(x);
+    f.put(l + "\n");
+  });
+  f.commit();
+}
+
 void write_csv(const results_view& r, const std::string& dir, bool force) {
   bool made_dir = false;
   if (!path_exists(dir)) {
@@ -479,57 +627,9 @@ void write_csv(const results_view& r, const std::string& dir, bool force) {
     for (const auto& p : names)
       CHORUS_EXPECTS(!path_exists(p), "output '", p, "' exists (use --force to overwrite)");
   try {
-    {
-      atomic_file f(names[0], force);
-      std::string h =
-          "cluster,size,edges,density,mean_sim_embedding,min_sim_embedding,"
-          "mean_sim_activity,min_sim_activity,activity_synchrony";
-      if (r.has_truth) h += ",truth_best,truth_precision,truth_recall";
-      f.put(h + "\n");
-      for (std::size_t c = 0; c < r.size.size(); ++c) {
-        if (!r.selected[c]) continue;
-        std::string l = std::to_string(c) + "," + std::to_string(r.size[c]) + "," +
-                        std::to_string(r.cluster_edges[c]) + "," + num(r.density[c], 17) + "," +
-                        num(r.mean_emb[c], 17) + "," + num(r.min_emb[c], 17) + "," +
-                        num(r.mean_act[c], 17) + "," + num(r.min_act[c], 17) + "," +
-                        num(r.synchrony[c], 17);
-        if (r.has_truth)
-          l += "," + std::to_string(r.truth_best[c]) + "," + num(r.truth_precision[c], 17) + "," +
-               num(r.truth_recall[c], 17);
-        f.put(l + "\n");
-      }
-      f.commit();
-    }
-    {
-      atomic_file f(names[1], force);
-      f.put(std::string("cluster,row,account_id") + (r.has_handles ? ",handle" : "") + ",degree\n");
-      for_each_node(r, [&](std::size_t c, std::int64_t q, std::int64_t row) {
-        std::string l =
-            std::to_string(c) + "," + std::to_string(row) + "," + std::to_string(r.ids[row]);
-        if (r.has_handles) l += "," + csv_field(r.member_handles[q]);
-        f.put(l + "," + std::to_string(r.degree[row]) + "\n");
-      });
-      f.commit();
-    }
-    {
-      atomic_file f(names[2], force);
-      f.put(
-          std::string("src,dst,src_account_id,dst_account_id,cluster,sim_embedding,sim_activity") +
-          (r.has_coactive ? ",coactive_count" : "") +
-          (r.has_weights ? ",weight,weight_src_dst,weight_dst_src" : "") + extra_header(r) + "\n");
-      for_each_edge(r, true, [&](const edge_row& e) {
-        std::string l = std::to_string(e.src) + "," + std::to_string(e.dst) + "," +
-                        std::to_string(r.ids[e.src]) + "," + std::to_string(r.ids[e.dst]) + "," +
-                        std::to_string(r.labels[e.src]) + "," + num(e.se, 9) + "," + num(e.sa, 9);
-        if (r.has_coactive) l += "," + std::to_string(e.coactive);
-        if (r.has_weights)
-          l += "," + std::to_string(e.weight) + "," + std::to_string(e.w_sd) + "," +
-               std::to_string(e.w_ds);
-        for (const std::int64_t x : e.extra) l += "," + std::to_string(x);
-        f.put(l + "\n");
-      });
-      f.commit();
-    }
+    write_clusters_csv(r, names[0], force);
+    write_members_csv(r, names[1], force);
+    write_edges_csv(r, names[2], force);
   } catch (...) {
     if (made_dir) {
       for (const auto& p : names) std::remove(p.c_str());
@@ -541,24 +641,55 @@ void write_csv(const results_view& r, const std::string& dir, bool force) {
 
 }  // namespace
 
-void export_results(const std::string& results, const std::string& format, const std::string& out,
-                    std::int64_t min_size, bool force) {
-  CHORUS_EXPECTS(format == "graphml" || format == "gexf" || format == "csv",
-                 "unknown export format '", format, "' (graphml, gexf, csv)");
-  CHORUS_EXPECTS(min_size >= 1, "--min-size must be >= 1, got ", min_size);
-  CHORUS_EXPECTS(!out.empty(), "export needs an output path");
-  if (format != "csv") {
-    CHORUS_EXPECTS(!is_dir(out), "output '", out, "' is a directory");
-    CHORUS_EXPECTS(force || !path_exists(out), "output '", out,
+export_outcome export_results(const export_options& opt) {
+  CHORUS_EXPECTS(opt.format == "graphml" || opt.format == "gexf" || opt.format == "csv",
+                 "unknown export format '", opt.format, "' (graphml, gexf, csv)");
+  CHORUS_EXPECTS(opt.min_size >= 1, "--min-size must be >= 1, got ", opt.min_size);
+  CHORUS_EXPECTS(!opt.out.empty(), "export needs an output path");
+  CHORUS_EXPECTS(!opt.redact_text || !opt.pseudonymize.empty(),
+                 "--redact-text needs --pseudonymize KEYFILE");
+  CHORUS_EXPECTS(!opt.write_mapping || !opt.pseudonymize.empty(),
+                 "--write-mapping needs --pseudonymize KEYFILE");
+  CHORUS_EXPECTS(std::isnan(opt.max_p) || (opt.max_p >= 0 && opt.max_p <= 1),
+                 "--max-p must be in [0, 1], got ", opt.max_p);
+  if (opt.format != "csv") {
+    CHORUS_EXPECTS(!is_dir(opt.out), "output '", opt.out, "' is a directory");
+    CHORUS_EXPECTS(opt.force || !path_exists(opt.out), "output '", opt.out,
                    "' exists (use --force to overwrite)");
   }
-  results_view r = load(results, min_size);
-  if (format == "graphml")
-    write_graphml(r, out, force);
-  else if (format == "gexf")
-    write_gexf(r, out, force);
+  export_outcome outcome;
+  std::unique_ptr<pseudonymizer> pz;
+  if (!opt.pseudonymize.empty()) {
+    pz = std::make_unique<pseudonymizer>(read_pseudonym_key(opt.pseudonymize, &outcome.warnings),
+                                         opt.redact_text);
+    if (opt.write_mapping) {
+      outcome.mapping_path = pseudonym_mapping_path(opt.pseudonymize);
+      const std::size_t slash = outcome.mapping_path.rfind('/');
+      const std::string dir = slash == std::string::npos ? "."
+                              : slash == 0               ? "/"
+                                                         : outcome.mapping_path.substr(0, slash);
+      CHORUS_EXPECTS(access(dir.c_str(), W_OK) == 0, "--write-mapping: the key's directory '", dir,
+                     "' is not writable (the mapping file goes next to the key)");
+    }
+  }
+  results_view r = load(opt, pz.get());
+  if (opt.format == "graphml")
+    write_graphml(r, opt.out, opt.force);
+  else if (opt.format == "gexf")
+    write_gexf(r, opt.out, opt.force);
   else
-    write_csv(r, out, force);
+    write_csv(r, opt.out, opt.force);
+  if (pz && opt.write_mapping)
+    outcome.mapping_added = merge_pseudonym_mapping(pz->key(), pz->seen());
+  return outcome;
+}
+
+void export_results(const std::string& results, const std::string& format, const std::string& out,
+                    std::int64_t min_size, bool force) {
+  export_options opt;
+  opt.results = results, opt.format = format, opt.out = out;
+  opt.min_size = min_size, opt.force = force;
+  export_results(opt);
 }
 
 }  // namespace chorus
