@@ -477,9 +477,9 @@ void print_significance(const chorus::detect_summary& s) {
   std::printf(
       "significance (%s null, %lld resamples, %.2f s): %lld of %lld clusters tested have "
       "p < 0.001, %lld have q < 0.05\n",
-      s.significance_models.c_str(), static_cast<long long>(s.significance),
-      s.seconds_significance, static_cast<long long>(s.significance_p0001),
-      static_cast<long long>(s.significance_tested), static_cast<long long>(s.significance_q005));
+      s.significance_models.c_str(), static_cast<long long>(s.significance), s.seconds_significance,
+      static_cast<long long>(s.significance_p0001), static_cast<long long>(s.significance_tested),
+      static_cast<long long>(s.significance_q005));
 }
 
 // An --edges run's summary: the expression in effect.
