@@ -133,6 +133,7 @@ struct job_plan {
   std::string shard_tmp;   // its name while written: NAME.tmp (rank 0 reads every rank's)
   std::string checkpoint_dir;
   std::vector<std::string> warnings;  // for the user (summary, stderr, --json)
+  std::int64_t null_period = 0;       // --significance: the activity null's shift unit in bins
   int worker_threads() const { return threads > 0 ? threads : omp_get_max_threads(); }
 };
 
@@ -225,8 +226,8 @@ job_plan plan_job(const detect_options& opt) {
                    " needs /activity, which '", p.info.path, "' does not have");
     job_support::check_significance_request(opt, p.need_a);
     if (opt.significance > 0 && p.need_a)  // no clock: refused now, not after the scoring
-      significance::activity_period(opt.memory ? std::string() : opt.input, p.info.bins,
-                                    opt.null_period);
+      p.null_period = significance::activity_period(opt.memory ? std::string() : opt.input,
+                                                    p.info.bins, opt.null_period);
     // with --max-memory a job that cannot fit says so before any work
     p.fixed_bytes = fixed_memory(opt, p.info, p.need_e, p.need_a);
     if (opt.max_memory_mib > 0 && p.fixed_bytes + (16ull << 20) > (opt.max_memory_mib << 20))
@@ -957,8 +958,7 @@ detect_summary run_detect(const detect_options& opt) {
     s.seconds_components = since(t) + m.seconds_merge;
     significance::result sig;
     if (opt.significance > 0)
-      sig = job_support::dense_significance(opt, plan.mode, *sc.in, table,
-                                            opt.memory ? std::string() : opt.input, s);
+      sig = job_support::dense_significance(opt, plan.mode, *sc.in, table, plan.null_period, s);
     check_stop(opt, "writing the results");
     s.seconds_write =
         write_results_file(opt, plan, sc, g, table, s, opt.significance > 0 ? &sig : nullptr);

@@ -56,10 +56,11 @@ namespace chorus::job_support {
 void check_significance_request(const detect_options& opt, bool activity_model);
 
 /// The dense views' significance (content, activity, both, fused) of the run's clusters; fills
-/// the summary's significance fields. `input_path` is the input's path ("" for one in memory).
+/// the summary's significance fields. `period_bins`: the activity null's shift unit
+/// (significance::activity_period, found when the job was planned).
 significance::result dense_significance(const detect_options& opt, view_mode mode,
                                         const loaded_input& in, const cluster_table& table,
-                                        const std::string& input_path, detect_summary& s);
+                                        std::int64_t period_bins, detect_summary& s);
 
 /// A co-action view's significance over its object index.
 significance::result coaction_significance(const detect_options& opt,

@@ -51,7 +51,7 @@ void fill_summary(const significance::result& r, detect_summary& s) {
 
 significance::result dense_significance(const detect_options& opt, view_mode mode,
                                         const loaded_input& in, const cluster_table& table,
-                                        const std::string& input_path, detect_summary& s) {
+                                        std::int64_t period_bins, detect_summary& s) {
   check_stop(opt, "the significance test");
   const auto t = clock_type::now();
   significance::options so = options_of(opt);
@@ -60,7 +60,7 @@ significance::result dense_significance(const detect_options& opt, view_mode mod
   if (mode == view_mode::fused) so.keep_samples = std::numeric_limits<std::int64_t>::max();
   if (content) models.push_back(significance::content_null(in.embedding, table, in.ids, so));
   if (activity) {
-    so.period_bins = significance::activity_period(input_path, in.info.bins, opt.null_period);
+    so.period_bins = period_bins;
     models.push_back(significance::activity_null(in.activity, table, in.ids, so));
   }
   if (mode == view_mode::fused)

@@ -142,19 +142,7 @@ std::string xml_escape(const std::string& raw) {
   return out;
 }
 
-std::string csv_field(const std::string& raw) {
-  std::string s = clean_utf8(raw);
-  bool quote = s.empty() ? false : (s.front() == ' ' || s.back() == ' ');
-  for (char c : s)
-    if (c == ',' || c == '"' || c == '\n' || c == '\r') quote = true;
-  if (!quote) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
+std::string csv_field(const std::string& raw) { return csv_quote(clean_utf8(raw)); }
 
 std::string num(double v, int digits) {
   if (!std::isfinite(v)) return std::isnan(v) ? "" : (v > 0 ? "inf" : "-inf");

@@ -159,18 +159,6 @@ bool csv_record(const std::string& s, std::size_t& pos, std::vector<std::string>
   return true;
 }
 
-std::string csv_quote(const std::string& s) {
-  bool quote = !s.empty() && (s.front() == ' ' || s.back() == ' ');
-  for (char c : s) quote = quote || c == ',' || c == '"' || c == '\n' || c == '\r';
-  if (!quote) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 pseudonym_kind kind_of(const std::string& name, bool& ok) {
   ok = true;
   if (name == "account") return pseudonym_kind::account;
@@ -439,6 +427,18 @@ std::size_t merge_pseudonym_mapping(const pseudonym_key& key,
   }
   fsync_dir(dir_of(path));
   return all.size() - before;
+}
+
+std::string csv_quote(const std::string& s) {
+  bool quote = !s.empty() && (s.front() == ' ' || s.back() == ' ');
+  for (char c : s) quote = quote || c == ',' || c == '"' || c == '\n' || c == '\r';
+  if (!quote) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
 }
 
 }  // namespace chorus

@@ -100,6 +100,10 @@ class pseudonymizer {
   std::map<std::pair<int, std::string>, std::string> cache_;
 };
 
+/// A CSV field as RFC 4180 writes it: quoted when it holds a comma, a quote, a line break or
+/// leading or trailing blanks (quotes doubled); otherwise as it is.
+std::string csv_quote(const std::string& s);
+
 /// The mapping file of a key file: "<key file>.mapping.csv", in the key's directory.
 std::string pseudonym_mapping_path(const std::string& key_path);
 
